@@ -1,0 +1,608 @@
+"""The TaskFlow atoms of a stack operation.
+
+An operation converges a stack to a target template.  Its flow has:
+
+``converge:<name>``  one per resource of the target: create, update in
+                     place, replace, or leave alone, deciding at run time
+                     from the recorded state of the resource (so a resumed or
+                     superseding operation continues from what is recorded).
+                     Provides ``ref:<name>``: the reference id and the
+                     attribute values its dependents read, computed once.
+``converged``        a barrier after every converge atom.
+``cleanup:<row>``    one per resource incarnation that existed when the
+                     operation began: deletes it unless it is still part of
+                     the stack (removed resources, replaced originals), in
+                     reverse dependency order, after the barrier.
+``finish``           resolves outputs and marks the stack complete.
+
+Rollback is TaskFlow's revert: each converge atom's result records what it
+did, and its ``revert`` undoes exactly that (deletes what it created,
+restores what it updated, keeps the original of a replacement).  Clean-up
+comes after the barrier, so anything a revert needs still exists; a failure
+in clean-up is reported but never reverts the converged stack.
+
+Every write is fenced on the operation's traversal: once a newer operation
+has started, these atoms start no plugin action, and ask their engine to stop
+starting atoms.
+"""
+
+import logging
+import time
+
+from taskflow import task
+from taskflow.types import failure as tf_failure
+
+from heatflow import exception
+from heatflow import properties as properties_mod
+from heatflow.flows import driver
+from heatflow.flows import runtime as runtime_mod
+
+LOG = logging.getLogger(__name__)
+
+# Results that tell downstream atoms not to act.
+SUPERSEDED = {"halt": "superseded"}
+
+
+def _halted(value):
+    return isinstance(value, dict) and "halt" in value
+
+
+def _failed_marker(reason):
+    return {"halt": "failed", "reason": reason}
+
+
+class _Superseded(Exception):
+    """This operation's traversal is no longer the stack's current one."""
+
+
+class _Atom(task.Task):
+    def __init__(self, op, name, provides=None, requires=None):
+        super().__init__(name=name, provides=provides,
+                         requires=list(requires or ()))
+        # op: the operation's plain description (see compiler.plan_operation)
+        self.op = op
+
+    @property
+    def rt(self):
+        return runtime_mod.get(self.op["runtime"])
+
+    @property
+    def store(self):
+        return self.rt.store
+
+    def definition(self, template_id=None):
+        return self.rt.definition(template_id or self.op["template_id"],
+                                  self.op["stack_name"], self.op["stack_id"])
+
+    def is_stale(self):
+        row = self.store.get_stack_by_id(self.op["stack_id"])
+        return row.traversal != self.op["traversal"]
+
+    def halt(self):
+        """Stop this operation's engine from starting further atoms."""
+        self.rt.stop_starting_atoms(self.op["flow_uuid"])
+
+    def deadline(self, timeout=None):
+        """The earlier of the stack's deadline and ``timeout`` from now."""
+        d = self.op.get("deadline")
+        if timeout:
+            t = time.time() + float(timeout)
+            d = t if d is None else min(d, t)
+        return d
+
+    def check_stack_deadline(self):
+        d = self.op.get("deadline")
+        if d is not None and time.time() >= d:
+            raise exception.Timeout("Stack %s timed out" % self.op["action"])
+
+    def acquire(self, row_id, action, reason="", **fields):
+        """Take the row's action lock, waiting while an action of an older
+        operation is still in flight on it (it is never interrupted)."""
+        delay = 0.01
+        while True:
+            row = self.store.acquire_resource(
+                row_id, self.op["stack_id"], self.op["traversal"], action,
+                reason, **fields)
+            if row is not None:
+                return row
+            if self.is_stale():
+                raise _Superseded()
+            if self.store.get_resource(row_id) is None:
+                return None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def plugin(self, cls, defn, props, row, metadata=None, action="INIT"):
+        storage = driver.DbStorage(self.store, row, self.op["traversal"])
+        return cls(row.name, defn, props, storage=storage,
+                   stack_name=self.op["stack_name"],
+                   stack_id=self.op["stack_id"], metadata=metadata,
+                   action=action, status="IN_PROGRESS")
+
+    def run_action(self, plugin, row, action, args=(), timeout=None):
+        store, trav = self.store, self.op["traversal"]
+        resuming = (row.lock_traversal == trav and row.action == action and
+                    row.status == "IN_PROGRESS" and
+                    (row.action_token is not None or
+                     (action == "CREATE" and
+                      row.physical_resource_id is not None)))
+        return driver.run(
+            plugin, action, args, deadline=self.deadline(timeout),
+            poll=self.rt.poll_interval,
+            save_token=lambda t: store.update_resource(row.id, trav,
+                                                       action_token=t),
+            resume_token=row.action_token, resuming=resuming)
+
+    def stack_failed(self, reason):
+        """Record the operation's failure on the stack; with rollback
+        enabled, announce the rollback TaskFlow's revert will carry out."""
+        op, store = self.op, self.store
+        store.set_stack_state(op["stack_id"], op["traversal"], op["action"],
+                              "FAILED", reason)
+        if op.get("rollback"):
+            store.set_stack_state(op["stack_id"], op["traversal"],
+                                  "ROLLBACK", "IN_PROGRESS", reason)
+
+
+def _message(exc):
+    if isinstance(exc, exception.ResourceFailure):
+        return str(exc).split(": ", 1)[-1]
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, (exception.HeatflowError, ValueError)):
+        return text
+    return "%s: %s" % (type(exc).__name__, text)
+
+
+class ConvergeResource(_Atom):
+    """Bring one resource to its definition in the target template."""
+
+    def __init__(self, op, name, row_id, requires):
+        super().__init__(op, "converge:" + name, provides="ref:" + name,
+                         requires=["ref:" + r for r in requires])
+        self.resource_name = name
+        self.row_id = row_id
+
+    # -- execute ----------------------------------------------------------
+
+    def execute(self, **inputs):
+        if any(_halted(v) for v in inputs.values()):
+            return SUPERSEDED
+        try:
+            return self._converge(inputs)
+        except _Superseded:
+            self.halt()
+            return SUPERSEDED
+        except exception.ResourceFailure:
+            raise
+        except Exception as exc:
+            # Not the plugin's failure (those are handled where they
+            # happen) but still this resource's: report it as such rather
+            # than let it escape as an engine error.
+            LOG.exception("converging %s failed", self.resource_name)
+            row = self._current_row()
+            return self._fail(row, "CREATE" if row.action == "INIT"
+                              else row.action, exc)
+
+    def _inputs(self, inputs):
+        refs = {k[4:]: v["ref"] for k, v in inputs.items()}
+        attrs = {k[4:]: v["attrs"] for k, v in inputs.items()}
+
+        def get_attr(rname, attr):
+            return attrs.get(rname, {}).get(_attr_key(attr))
+        return refs, get_attr
+
+    def _converge(self, inputs):
+        op, store = self.op, self.store
+        stack_def = self.definition()
+        defn = stack_def.resources[self.resource_name]
+        row = self._current_row()
+        try:
+            self.check_stack_deadline()
+            cls = self.rt.registry.get_class(defn.type)
+            refs, get_attr = self._inputs(inputs)
+            data = defn.resolve_properties(refs, get_attr)
+            metadata = defn.resolve_metadata(refs, get_attr)
+            props = properties_mod.Properties(
+                cls.properties_schema, data,
+                path=("resources", defn.name, "properties"),
+                strict=cls.strict_properties)
+            props.validate()
+        except Exception as exc:
+            return self._fail(row, "CREATE" if row.action == "INIT"
+                              else "UPDATE", exc)
+        needed = stack_def.attribute_refs(self.resource_name)
+        what, prop_diff = self._decide(row, defn, cls, data, metadata)
+        if what == "none":
+            attrs = dict(row.attributes or {})
+            missing = [a for a in needed if _attr_key(a) not in attrs]
+            if missing:
+                plugin = self.plugin(cls, defn, props, row, metadata,
+                                     "CREATE")
+                attrs.update(self._attributes(plugin, missing))
+            if row.replaced_by is not None:
+                store.set_resource_fields(row.id, op["stack_id"],
+                                          op["traversal"], replaced_by=None)
+            return self._result(row, row.reference_id, attrs, "none")
+        if what == "update":
+            try:
+                return self._update(row, defn, cls, props, data, metadata,
+                                    prop_diff, needed)
+            except exception.UpdateReplace:
+                what = "replace"
+        if what == "replace":
+            row = self._replacement_row(row, defn)
+        return self._create(row, defn, cls, props, data, metadata, needed,
+                            replaced=(what == "replace"))
+
+    def _current_row(self):
+        """The incarnation this operation works on: the planned row, or a
+        replacement of it that this same traversal already made (when the
+        atom is re-executed after its engine died)."""
+        row = self.store.get_resource(self.row_id)
+        while row is not None and row.replaced_by is not None:
+            nxt = self.store.get_resource(row.replaced_by)
+            if nxt is None or nxt.traversal != self.op["traversal"]:
+                break
+            row = nxt
+        return row
+
+    def _decide(self, row, defn, cls, data, metadata):
+        if row.action == "INIT" or (row.action == "CREATE" and
+                                    row.status != "COMPLETE"):
+            if row.status == "FAILED" and row.physical_resource_id:
+                return "replace", None
+            return "create", None
+        if row.lock_traversal == self.op["traversal"]:
+            # Resumed mid-update: finish it (the same diff applies again).
+            pass
+        elif row.status == "FAILED":
+            return "replace", None
+        if row.type != defn.type:
+            return "replace", None
+        old = row.properties or {}
+        if old == data and (row.rsrc_metadata or {}) == (metadata or {}) \
+                and row.status == "COMPLETE":
+            return "none", None
+        prop_diff = properties_mod.diff(old, data)
+        schema = cls.properties_schema
+        for key in prop_diff:
+            s = schema.get(key)
+            if s is not None and s.immutable:
+                raise exception.ResourceFailure(
+                    defn.name, "UPDATE",
+                    "property %s is immutable and cannot change" % key)
+            if s is None and cls.strict_properties:
+                return "replace", None
+            if s is not None and not s.update_allowed:
+                return "replace", None
+        return "update", prop_diff
+
+    def _replacement_row(self, row, defn):
+        """A new INIT incarnation that replaces ``row``; the original stays
+        until clean-up (or is restored by a rollback)."""
+        store, op = self.store, self.op
+        ids = store.insert_resources(op["stack_id"], op["traversal"], [{
+            "name": defn.name, "type": defn.type,
+            "requires": list(row.requires or []), "replaces": row.id,
+            "traversal": op["traversal"]}])
+        if ids is None:
+            raise _Superseded()
+        store.set_resource_fields(row.id, op["stack_id"], op["traversal"],
+                                  replaced_by=ids[0])
+        return store.get_resource(ids[0])
+
+    def _create(self, row, defn, cls, props, data, metadata, needed,
+                replaced=False):
+        row = self.acquire(row.id, "CREATE", template_id=None)
+        if row is None:
+            raise _Superseded()
+        plugin = self.plugin(cls, defn, props, row, metadata, "CREATE")
+        timeout = defn.timeout or cls.default_timeout
+        try:
+            plugin.validate()
+            self.run_action(plugin, row, "CREATE", timeout=timeout)
+            attrs = self._attributes(plugin, needed)
+            ref = plugin.get_reference_id()
+        except Exception as exc:
+            return self._fail(row, "CREATE", exc)
+        self._finish(row, "CREATE", data, metadata, attrs, ref)
+        return self._result(row, ref, attrs,
+                            "replace" if replaced else "create",
+                            replaces=row.replaces)
+
+    def _update(self, row, defn, cls, props, data, metadata, prop_diff,
+                needed):
+        before = {"properties": row.properties,
+                  "metadata": row.rsrc_metadata,
+                  "template_id": row.template_id}
+        row = self.acquire(row.id, "UPDATE")
+        if row is None:
+            raise _Superseded()
+        plugin = self.plugin(cls, defn, props, row, metadata, "UPDATE")
+        tmpl_diff = {}
+        if prop_diff:
+            tmpl_diff["Properties"] = data
+        if (row.rsrc_metadata or {}) != (metadata or {}):
+            tmpl_diff["Metadata"] = metadata
+        timeout = defn.timeout or cls.default_timeout
+        try:
+            if plugin.needs_replace_with_prop_diff(
+                    set(prop_diff), props, row.properties or {}):
+                raise exception.UpdateReplace(defn.name)
+            self.run_action(plugin, row, "UPDATE",
+                            (defn, tmpl_diff, prop_diff), timeout=timeout)
+            attrs = self._attributes(plugin, needed)
+            ref = plugin.get_reference_id()
+        except exception.UpdateReplace:
+            # Not an outcome the user sees: release the row unchanged and
+            # replace it instead.
+            self.store.finish_resource(
+                row.id, self.op["stack_id"], self.op["traversal"],
+                before_action(row), "COMPLETE", "replacing")
+            raise
+        except Exception as exc:
+            return self._fail(row, "UPDATE", exc)
+        self._finish(row, "UPDATE", data, metadata, attrs, ref,
+                     replaced_by=None)
+        return self._result(row, ref, attrs, "update", before=before)
+
+    def _attributes(self, plugin, names):
+        return {_attr_key(n): plugin.get_attribute(n) for n in names}
+
+    def _finish(self, row, action, data, metadata, attrs, ref, **fields):
+        ok = self.store.finish_resource(
+            row.id, self.op["stack_id"], self.op["traversal"], action,
+            "COMPLETE", "state changed", template_id=self.op["template_id"],
+            properties=data, rsrc_metadata=metadata, attributes=attrs,
+            reference_id=None if ref is None else str(ref),
+            action_token=None, **fields)
+        if not ok:
+            raise _Superseded()
+
+    def _result(self, row, ref, attrs, did, **extra):
+        result = {"ref": ref, "attrs": attrs, "row": row.id, "did": did}
+        result.update(extra)
+        return result
+
+    def _fail(self, row, action, exc):
+        msg = _message(exc)
+        LOG.info("resource %s %s failed: %s", self.resource_name, action, msg)
+        op = self.op
+        if row.lock_traversal == op["traversal"] or \
+                self.acquire(row.id, action) is not None:
+            self.store.finish_resource(row.id, op["stack_id"],
+                                       op["traversal"], action, "FAILED", msg)
+        reason = "Resource %s failed: %s: %s" % (action, self.resource_name,
+                                                 msg)
+        self.stack_failed(reason)
+        if op.get("rollback"):
+            raise exception.ResourceFailure(self.resource_name, action, msg)
+        self.halt()
+        return _failed_marker(reason)
+
+    # -- revert (rollback) ------------------------------------------------
+
+    def revert(self, result, flow_failures=None, **inputs):
+        try:
+            self._revert(result)
+        except _Superseded:
+            self.halt()
+
+    def _revert(self, result):
+        op, store = self.op, self.store
+        if isinstance(result, tf_failure.Failure) or result is None:
+            # This atom itself failed: undo whatever it left behind.
+            row = self._current_row()
+            if row is None:
+                return
+            if row.traversal == op["traversal"] and \
+                    row.action in ("INIT", "CREATE"):
+                self._undo_create(row)
+                if row.replaces is not None:
+                    store.set_resource_fields(row.replaces, op["stack_id"],
+                                              op["traversal"],
+                                              replaced_by=None)
+            elif row.action == "UPDATE" and row.traversal == op["traversal"]:
+                self._undo_update(row, None)
+            return
+        if _halted(result):
+            return
+        did = result["did"]
+        row = store.get_resource(result["row"])
+        if row is None:
+            return
+        if did in ("create", "replace"):
+            self._undo_create(row)
+            if did == "replace" and result.get("replaces") is not None:
+                store.set_resource_fields(result["replaces"], op["stack_id"],
+                                          op["traversal"], replaced_by=None)
+        elif did == "update":
+            self._undo_update(row, result["before"])
+
+    def _undo_create(self, row):
+        """Delete an incarnation this operation created, and forget it."""
+        op, store = self.op, self.store
+        if row.action == "INIT" and row.physical_resource_id is None and \
+                row.lock_traversal is None:
+            store.purge_resource(row.id, op["stack_id"], op["traversal"])
+            return
+        defn = self.definition().resources.get(row.name)
+        cls = self.rt.registry.get_class(row.type)
+        row = self.acquire(row.id, "DELETE", "rollback")
+        if row is None:
+            return
+        props = properties_mod.Properties(
+            cls.properties_schema, row.properties or {}, strict=False)
+        plugin = self.plugin(cls, defn, props, row, row.rsrc_metadata,
+                             "DELETE")
+        try:
+            self.run_action(plugin, row, "DELETE")
+        except Exception as exc:
+            store.finish_resource(row.id, op["stack_id"], op["traversal"],
+                                  "DELETE", "FAILED", _message(exc))
+            raise
+        store.finish_resource(row.id, op["stack_id"], op["traversal"],
+                              "DELETE", "COMPLETE", "rollback")
+        store.purge_resource(row.id, op["stack_id"], op["traversal"])
+
+    def _undo_update(self, row, before):
+        """Update a resource back to the properties it had before."""
+        op, store = self.op, self.store
+        if before is None:
+            before = {"properties": row.properties,
+                      "metadata": row.rsrc_metadata,
+                      "template_id": row.template_id}
+        old_template = before["template_id"] or op["template_id"]
+        defn = self.definition(old_template).resources.get(row.name) \
+            if old_template else None
+        cls = self.rt.registry.get_class(row.type)
+        row = self.acquire(row.id, "UPDATE", "rollback")
+        if row is None:
+            return
+        current = row.properties or {}
+        target = before["properties"] or {}
+        props = properties_mod.Properties(cls.properties_schema, target,
+                                          strict=False)
+        plugin = self.plugin(cls, defn, props, row, before["metadata"],
+                             "UPDATE")
+        diff = properties_mod.diff(current, target)
+        try:
+            self.run_action(plugin, row, "UPDATE",
+                            (defn, {"Properties": target}, diff))
+        except Exception as exc:
+            store.finish_resource(row.id, op["stack_id"], op["traversal"],
+                                  "UPDATE", "FAILED", _message(exc))
+            raise
+        store.finish_resource(row.id, op["stack_id"], op["traversal"],
+                              "UPDATE", "COMPLETE", "rollback",
+                              properties=target,
+                              rsrc_metadata=before["metadata"],
+                              template_id=before["template_id"])
+
+
+def before_action(row):
+    """The action a row showed before the current lock was taken."""
+    return "UPDATE" if row.template_id is not None else "CREATE"
+
+
+def _attr_key(name):
+    """Attribute values travel in JSON: ``None`` (all attributes) needs a
+    string key."""
+    return "*" if name is None else name
+
+
+class Converged(_Atom):
+    """Barrier: every resource of the target template has converged."""
+
+    def __init__(self, op, names):
+        super().__init__(op, "converged", provides="converged",
+                         requires=["ref:" + n for n in names])
+
+    def execute(self, **inputs):
+        for v in inputs.values():
+            if _halted(v):
+                return v
+        return {"rows": sorted(v["row"] for v in inputs.values())}
+
+
+class CleanupResource(_Atom):
+    """Delete an incarnation the target template no longer has."""
+
+    def __init__(self, op, row_id, after_rows):
+        super().__init__(op, "cleanup:%d" % row_id,
+                         provides="gone:%d" % row_id,
+                         requires=["converged"] +
+                         ["gone:%d" % r for r in after_rows])
+        self.row_id = row_id
+
+    def execute(self, converged, **gone):
+        if _halted(converged) or any(_halted(v) for v in gone.values()):
+            return SUPERSEDED
+        try:
+            return self._cleanup(converged)
+        except _Superseded:
+            self.halt()
+            return SUPERSEDED
+
+    def _cleanup(self, converged):
+        op, store = self.op, self.store
+        row = store.get_resource(self.row_id)
+        if row is None or row.id in converged["rows"]:
+            return {"kept": True}
+        if self.is_stale():
+            raise _Superseded()
+        defn = None
+        if row.template_id is not None:
+            defn = self.definition(row.template_id).resources.get(row.name)
+        if row.action == "INIT" and row.physical_resource_id is None and \
+                row.lock_traversal is None:
+            # Never created: nothing to delete.
+            store.purge_resource(row.id, op["stack_id"], op["traversal"])
+            return {"deleted": row.id}
+        if defn is not None and defn.deletion_policy == "Retain":
+            store.purge_resource(row.id, op["stack_id"], op["traversal"])
+            return {"retained": row.id}
+        cls = self.rt.registry.get_class(row.type)
+        row = self.acquire(row.id, "DELETE")
+        if row is None:
+            return {"deleted": self.row_id}
+        props = properties_mod.Properties(cls.properties_schema,
+                                          row.properties or {}, strict=False)
+        plugin = self.plugin(cls, defn, props, row, row.rsrc_metadata,
+                             "DELETE")
+        timeout = (defn.timeout if defn is not None else None) or \
+            cls.default_timeout
+        try:
+            self.check_stack_deadline()
+            self.run_action(plugin, row, "DELETE", timeout=timeout)
+        except Exception as exc:
+            msg = _message(exc)
+            store.finish_resource(row.id, op["stack_id"], op["traversal"],
+                                  "DELETE", "FAILED", msg)
+            # Clean-up failures never revert the converged stack; the
+            # operation ends FAILED and a retry picks the row up again.
+            return _failed_marker("Resource DELETE failed: %s: %s"
+                                  % (row.name, msg))
+        store.finish_resource(row.id, op["stack_id"], op["traversal"],
+                              "DELETE", "COMPLETE", "state changed")
+        store.purge_resource(row.id, op["stack_id"], op["traversal"])
+        return {"deleted": row.id}
+
+
+class FinishStack(_Atom):
+    """Resolve the outputs and record the operation's outcome."""
+
+    def __init__(self, op, cleanup_rows, output_refs):
+        super().__init__(op, "finish", provides="finished",
+                         requires=["converged"] +
+                         ["gone:%d" % r for r in cleanup_rows] +
+                         ["ref:" + n for n in output_refs])
+
+    def execute(self, converged, **inputs):
+        op, store = self.op, self.store
+        if _halted(converged) and converged.get("halt") == "superseded":
+            return SUPERSEDED
+        failures = [v["reason"] for v in inputs.values()
+                    if _halted(v) and v.get("halt") == "failed"]
+        if any(_halted(v) and v.get("halt") == "superseded"
+               for v in inputs.values()):
+            return SUPERSEDED
+        if failures or _halted(converged):
+            reason = failures[0] if failures else converged.get("reason")
+            store.set_stack_state(op["stack_id"], op["traversal"],
+                                  op["action"], "FAILED", reason)
+            return {"status": "FAILED"}
+        if op["action"] == "DELETE":
+            store.mark_stack_deleted(op["stack_id"], op["traversal"])
+            return {"status": "COMPLETE"}
+        refs = {k[4:]: v["ref"] for k, v in inputs.items()
+                if k.startswith("ref:")}
+        attrs = {k[4:]: v["attrs"] for k, v in inputs.items()
+                 if k.startswith("ref:")}
+        outputs = self.definition().resolve_outputs(
+            refs, lambda r, a: attrs.get(r, {}).get(_attr_key(a)))
+        store.set_stack_state(
+            op["stack_id"], op["traversal"], op["action"], "COMPLETE",
+            "Stack %s completed successfully" % op["action"],
+            outputs=outputs, prev_template_id=op["template_id"])
+        return {"status": "COMPLETE"}

@@ -1,0 +1,103 @@
+"""(recorded state, target definition) -> plan -> TaskFlow graph flow.
+
+Planning happens once, when an operation starts: it picks, for every
+resource of the target template, the incarnation to converge (inserting INIT
+rows for new resources), and lists every existing incarnation for clean-up.
+The plan is plain JSON, saved with the flow detail, and :func:`build_flow`
+turns it into the same flow in any process (TaskFlow matches atoms to their
+persisted state by name, so names must be deterministic).
+
+Edges: ``converge:a`` requires ``ref:b`` for each resource b that a depends
+on; ``converged`` requires every ``ref:``; ``cleanup:r`` requires
+``converged`` and ``gone:x`` for every incarnation x that depended on r (so
+dependents are deleted first); ``finish`` requires everything.  TaskFlow's
+graph flow derives the edges from these requirements.
+"""
+
+import collections
+
+from taskflow.patterns import graph_flow
+
+from heatflow import exception
+from heatflow.flows import atoms
+
+
+def _score(row, target_template_id, prev_template_id):
+    """How good an existing incarnation is to converge (Heat's choice): a
+    healthy, current row wins; on a tie, the newest."""
+    s = 0
+    if row.status == "FAILED":
+        s -= 30
+    if row.action == "DELETE":
+        s -= 50
+    if row.replaced_by is not None:
+        s -= 1
+    if prev_template_id is not None and row.template_id == prev_template_id:
+        s += 5
+    if row.template_id == target_template_id:
+        s += 10
+    return (s, row.id)
+
+
+def plan_operation(store, op, stack_def, prev_template_id=None):
+    """Choose rows and record new ones; returns the plan (plain JSON).
+
+    ``op`` is the operation header the atoms carry (stack id and name,
+    traversal, action, template id, flow uuid, runtime key, rollback flag,
+    deadline).  Raises :class:`exception.Superseded` if another operation
+    started meanwhile.
+    """
+    rows = store.list_resources(op["stack_id"])
+    by_name = collections.defaultdict(list)
+    for r in rows:
+        by_name[r.name].append(r)
+    chosen, new = {}, []
+    target = stack_def.resources if stack_def is not None else {}
+    for name, defn in target.items():
+        cands = by_name.get(name)
+        if cands:
+            best = max(cands, key=lambda r: _score(
+                r, op["template_id"], prev_template_id))
+            chosen[name] = best.id
+        else:
+            new.append({"name": name, "type": defn.type,
+                        "traversal": op["traversal"]})
+    if new:
+        ids = store.insert_resources(op["stack_id"], op["traversal"], new)
+        if ids is None:
+            raise exception.Superseded("stack %s changed hands"
+                                       % op["stack_id"])
+        for row, rid in zip(new, ids):
+            chosen[row["name"]] = rid
+    deps = stack_def.dependencies() if stack_def is not None else {}
+    converge = [[name, chosen[name], sorted(deps.get(name, ()))]
+                for name in target]
+    existing = {r.id for r in rows}
+    after = {r.id: set() for r in rows}
+    for r in rows:
+        for q in r.requires or ():
+            if q in existing and q != r.id:
+                after[q].add(r.id)
+        if r.replaces in existing:
+            after[r.replaces].add(r.id)
+    cleanup = [[rid, sorted(after[rid])] for rid in sorted(existing)]
+    return {"op": op, "converge": converge, "cleanup": cleanup}
+
+
+def build_flow(plan):
+    """The TaskFlow graph flow of a plan.  Deterministic."""
+    op = plan["op"]
+    flow = graph_flow.Flow("stack-%s-%s" % (op["action"].lower(),
+                                            op["traversal"]))
+    names = [c[0] for c in plan["converge"]]
+    nodes = [atoms.ConvergeResource(op, name, row_id, requires)
+             for name, row_id, requires in plan["converge"]]
+    nodes.append(atoms.Converged(op, names))
+    nodes.extend(atoms.CleanupResource(op, row_id, after_rows)
+                 for row_id, after_rows in plan["cleanup"])
+    nodes.append(atoms.FinishStack(op, [c[0] for c in plan["cleanup"]],
+                                   names))
+    # One call: graph_flow copies its graph on every add(), so adding atoms
+    # one at a time would cost O(N^2).  Edges come from the requirements.
+    flow.add(*nodes)
+    return flow

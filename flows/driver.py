@@ -1,0 +1,90 @@
+"""Driving one plugin action: ``handle_<action>`` then polling
+``check_<action>_complete`` with a backing-off interval, within a deadline,
+with the plugin's persistent bits going to the database.
+"""
+
+import time
+
+from heatflow import exception
+from heatflow import resource as resource_mod
+
+
+class DbStorage(resource_mod.ResourceStorage):
+    """A plugin's resource id and data, written through at once.
+
+    Writes are fenced on the row's action lock: a plugin running for an
+    operation that has lost the row changes nothing."""
+
+    def __init__(self, store, row, traversal):
+        super().__init__(row.physical_resource_id, None, row.physical_name)
+        self._store = store
+        self._row_id = row.id
+        self._traversal = traversal
+        self._loaded = False
+
+    def set_resource_id(self, value):
+        if not self._store.update_resource(self._row_id, self._traversal,
+                                           physical_resource_id=value):
+            raise exception.Superseded("resource lock lost")
+        self.resource_id = value
+
+    def _load(self):
+        if not self._loaded:
+            self._data = self._store.resource_data(self._row_id)
+            self._loaded = True
+
+    def data(self):
+        self._load()
+        return dict(self._data)
+
+    def data_set(self, key, value, redact=False):
+        self._load()
+        self._store.resource_data_set(self._row_id, key, value, redact)
+        self._data[key] = value
+
+    def data_delete(self, key):
+        self._load()
+        self._store.resource_data_delete(self._row_id, key)
+        self._data.pop(key, None)
+
+
+def _serialisable(token):
+    if token is None or isinstance(token, (bool, int, float, str)):
+        return True
+    if isinstance(token, (list, tuple)):
+        return all(_serialisable(t) for t in token)
+    if isinstance(token, dict):
+        return all(isinstance(k, str) and _serialisable(v)
+                   for k, v in token.items())
+    return False
+
+
+def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
+        save_token=None, resume_token=None, resuming=False):
+    """Run ``action`` (CREATE, UPDATE, DELETE) of ``plugin`` to completion.
+
+    ``deadline`` is an absolute ``time.time()``; past it the action fails
+    with :class:`exception.Timeout` (the plugin is not interrupted while in
+    a handler).  ``save_token`` is called with the handler's token when it
+    serialises, and ``resuming`` with ``resume_token`` skips the handler:
+    the action was started by an engine that died, so it is polled to
+    completion rather than started twice.
+    """
+    name = action.lower()
+    check = getattr(plugin, "check_%s_complete" % name)
+    if resuming:
+        token = resume_token
+    else:
+        token = getattr(plugin, "handle_" + name)(*args)
+        if save_token is not None and token is not None and \
+                _serialisable(token):
+            save_token(token)
+    delay, max_delay = poll
+    while not check(token):
+        now = time.time()
+        if deadline is not None and now >= deadline:
+            raise exception.Timeout("%s timed out" % action)
+        pause = delay if deadline is None else min(delay, deadline - now)
+        time.sleep(max(pause, 0))
+        delay = min(delay * 2, max_delay)
+    return token

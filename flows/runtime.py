@@ -1,0 +1,103 @@
+"""What atoms need at run time that cannot travel inside a flow.
+
+A TaskFlow flow is rebuilt from its persisted description in whichever
+process runs it (the embedded runner, or a conductor that took the job
+over), so atoms carry only plain data: names, row ids, the stack id and
+traversal.  Everything live -- the database, the plugin registry, parsed
+stack definitions, the engines running in this process -- is found through a
+:class:`Runtime` registered here under a key.  A process that runs flows it
+did not build (a conductor) registers a default runtime.
+"""
+
+import collections
+import threading
+
+from heatflow.template import Template
+
+_runtimes = {}
+_default = None
+_lock = threading.Lock()
+
+
+def register(key, runtime, default=False):
+    global _default
+    with _lock:
+        _runtimes[key] = runtime
+        if default or _default is None:
+            _default = runtime
+
+
+def unregister(key):
+    global _default
+    with _lock:
+        rt = _runtimes.pop(key, None)
+        if _default is rt:
+            _default = next(iter(_runtimes.values()), None)
+
+
+def get(key):
+    rt = _runtimes.get(key) or _default
+    if rt is None:
+        raise RuntimeError("no heatflow runtime is registered in this "
+                           "process")
+    return rt
+
+
+class Runtime:
+    """Live services for the atoms of flows run in this process."""
+
+    DEFINITION_CACHE = 64
+
+    def __init__(self, db, registry, poll_interval=(0.01, 1.0)):
+        self.db = db
+        self.store = db.store
+        self.registry = registry
+        # check_*_complete is polled from the first interval, doubling up to
+        # the second: fast for quick resources, cheap for slow ones.
+        self.poll_interval = poll_interval
+        self._definitions = collections.OrderedDict()
+        self._def_lock = threading.Lock()
+        # flow uuid -> engine, for the engines this process is running.
+        self._engines = {}
+
+    # -- parsed stack definitions, shared by all atoms of an operation -----
+
+    def definition(self, template_id, stack_name, stack_id):
+        key = (template_id, stack_name, stack_id)
+        with self._def_lock:
+            d = self._definitions.get(key)
+            if d is not None:
+                self._definitions.move_to_end(key)
+                return d
+        row = self.store.get_template(template_id)
+        tmpl = Template.from_dict(row.content, files=row.files)
+        params = (row.environment or {}).get("parameters") or {}
+        d = tmpl.bind(params, stack_name=stack_name, stack_id=stack_id,
+                      registry=self.registry)
+        with self._def_lock:
+            self._definitions[key] = d
+            while len(self._definitions) > self.DEFINITION_CACHE:
+                self._definitions.popitem(last=False)
+        return d
+
+    # -- engines ------------------------------------------------------------
+
+    def engine_started(self, flow_uuid, engine):
+        self._engines[flow_uuid] = engine
+
+    def engine_finished(self, flow_uuid):
+        self._engines.pop(flow_uuid, None)
+
+    def stop_starting_atoms(self, flow_uuid):
+        """Ask the engine running ``flow_uuid`` to start no further atom.
+
+        Atoms already running finish and are recorded; the flow ends
+        SUSPENDED.  Used when the operation failed with rollback disabled,
+        and when a newer operation superseded it.
+        """
+        engine = self._engines.get(flow_uuid)
+        if engine is not None:
+            engine.suspend()
+
+    def is_running(self, flow_uuid):
+        return flow_uuid in self._engines

@@ -1,0 +1,403 @@
+"""The public Python API: Orchestrator, Operation and read-only views.
+
+::
+
+    orch = heatflow.Orchestrator()                  # SQLite file, in-process
+    op = orch.create_stack("web", "web.yaml", parameters={"size": 3})
+    stack = op.wait()
+    print(stack.stack_status, stack.outputs)
+
+Operations are asynchronous: a call validates everything, records the
+operation and returns an :class:`Operation` at once; the work runs in the
+background.  Invalid input raises :class:`heatflow.exception.
+StackValidationFailed` before anything is written.
+"""
+
+import dataclasses
+import datetime
+import logging
+import os
+import time
+import uuid
+from typing import Any, Optional
+
+from heatflow import exception
+from heatflow import registry as registry_mod
+from heatflow.flows import compiler
+from heatflow.flows import runtime as runtime_mod
+from heatflow.persistence import database
+from heatflow.template import Template
+
+LOG = logging.getLogger(__name__)
+
+HIDDEN = "******"
+
+
+@dataclasses.dataclass(frozen=True)
+class Output:
+    key: str
+    value: Any
+    description: str = ""
+    error: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Stack:
+    id: str
+    name: str
+    action: str
+    status: str
+    status_reason: str
+    outputs: dict
+    parameters: dict
+    template: dict
+    created_at: datetime.datetime
+    updated_at: Optional[datetime.datetime]
+    output_details: tuple = ()
+    timeout_mins: Optional[int] = None
+    disable_rollback: bool = True
+
+    @property
+    def stack_status(self):
+        return "%s_%s" % (self.action, self.status)
+
+
+@dataclasses.dataclass(frozen=True)
+class Resource:
+    name: str
+    type: str
+    physical_resource_id: Optional[str]
+    action: str
+    status: str
+    status_reason: str
+    attributes: dict
+    updated_at: Optional[datetime.datetime] = None
+
+    @property
+    def resource_status(self):
+        return "%s_%s" % (self.action, self.status)
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    id: int
+    time: datetime.datetime
+    resource_name: str
+    action: str
+    status: str
+    reason: str
+    physical_resource_id: Optional[str] = None
+
+    @property
+    def resource_status(self):
+        return "%s_%s" % (self.action, self.status)
+
+
+class Operation:
+    """A stack operation under way.  :meth:`wait` blocks until it settles:
+    it completed, failed, rolled back, or a newer operation took over."""
+
+    def __init__(self, orch, stack_id, traversal, action):
+        self._orch = orch
+        self.stack_id = stack_id
+        self.traversal = traversal
+        self.action = action
+
+    def __repr__(self):
+        return "<Operation %s of stack %s>" % (self.action, self.stack_id)
+
+    def done(self):
+        row = self._orch.db.store.get_stack_by_id(self.stack_id)
+        return row.traversal != self.traversal or \
+            row.status != "IN_PROGRESS"
+
+    def wait(self, timeout=None):
+        """The stack once this operation has settled.
+
+        Raises :class:`exception.OperationTimeout` after ``timeout``
+        seconds."""
+        store = self._orch.db.store
+        end = None if timeout is None else time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            row = store.get_stack_by_id(self.stack_id)
+            if row.traversal != self.traversal or \
+                    row.status != "IN_PROGRESS":
+                return self._orch._stack_view(row)
+            if end is not None and time.monotonic() >= end:
+                raise exception.OperationTimeout(
+                    "stack %s is still %s_IN_PROGRESS"
+                    % (row.name, row.action))
+            pause = delay if end is None else \
+                max(0, min(delay, end - time.monotonic()))
+            event = self._orch._runner.done_event(row.flow_uuid) \
+                if self._orch._runner else None
+            if event is not None:
+                event.wait(pause)
+            else:
+                time.sleep(pause)
+            delay = min(delay * 2, 0.25)
+
+
+def _parse_template(template, files):
+    return Template.load(template, files=files)
+
+
+class Orchestrator:
+    """Stacks in one database.
+
+    ``db_url``: SQLAlchemy URL; default ``HEATFLOW_DB_URL`` or a SQLite file
+    ``./.heatflow/heatflow.db``.  Without ``zookeeper`` operations run in
+    this process on a pool of ``max_workers`` threads, and a stack whose
+    runner died (this process, earlier) is resumed when an Orchestrator
+    opens the database (``resume=True``).
+    """
+
+    def __init__(self, db_url=None, zookeeper=None, plugin_dirs=(),
+                 max_workers=32, resume=True, registry=None,
+                 poll_interval=(0.01, 1.0)):
+        if zookeeper:
+            raise NotImplementedError(
+                "distributed execution (zookeeper=) is not available yet")
+        self.db = database.Database(db_url)
+        self.registry = registry or registry_mod.Registry.default(
+            plugin_dirs=plugin_dirs)
+        self.runtime = runtime_mod.Runtime(self.db, self.registry,
+                                           poll_interval=poll_interval)
+        self._runtime_key = "orchestrator-" + str(uuid.uuid4())
+        runtime_mod.register(self._runtime_key, self.runtime)
+        from heatflow import runner
+        self._runner = runner.LocalRunner(
+            self.db, self.runtime, self._runtime_key, max_workers,
+            lock_dir=self._lock_dir())
+        if resume:
+            self.resume_orphans()
+
+    def _lock_dir(self):
+        if self.db.is_sqlite and self.db.engine.url.database not in (
+                None, "", ":memory:"):
+            path = os.path.abspath(self.db.engine.url.database)
+            return path + ".locks"
+        return None
+
+    # -- plugins ------------------------------------------------------------
+
+    def register_plugin(self, type_name, cls):
+        self.registry.register(type_name, cls)
+
+    # -- operations ---------------------------------------------------------
+
+    def _definition(self, tmpl, parameters, name, stack_id):
+        stack_def = tmpl.bind(parameters or {}, stack_name=name,
+                              stack_id=stack_id, registry=self.registry)
+        stack_def.validate(self.registry)
+        return stack_def
+
+    @staticmethod
+    def _deadline(timeout_mins):
+        if timeout_mins is None:
+            return None
+        return time.time() + 60.0 * float(timeout_mins)
+
+    def _op(self, stack_id, name, traversal, action, template_id,
+            disable_rollback, deadline):
+        return {"runtime": self._runtime_key, "stack_id": stack_id,
+                "stack_name": name, "traversal": traversal,
+                "flow_uuid": str(uuid.uuid4()), "action": action,
+                "template_id": template_id,
+                "rollback": not disable_rollback, "deadline": deadline}
+
+    def create_stack(self, name, template, parameters=None, files=None,
+                     timeout_mins=None, disable_rollback=True):
+        _check_name(name)
+        tmpl = _parse_template(template, files)
+        stack_id = str(uuid.uuid4())
+        stack_def = self._definition(tmpl, parameters, name, stack_id)
+        traversal = str(uuid.uuid4())
+        deadline = self._deadline(timeout_mins)
+        op = self._op(stack_id, name, traversal, "CREATE", None,
+                      disable_rollback, deadline)
+        self.db.store.create_stack(
+            stack_id=stack_id, name=name, template=tmpl.to_dict(),
+            files=tmpl.files, environment={"parameters": parameters or {}},
+            parameters=parameters or {}, action="CREATE",
+            traversal=traversal, status_reason="Stack CREATE started",
+            disable_rollback=disable_rollback, timeout_mins=timeout_mins,
+            deadline=_as_datetime(deadline), flow_uuid=op["flow_uuid"])
+        row = self.db.store.get_stack_by_id(stack_id)
+        op["template_id"] = row.template_id
+        self._start(op, stack_def)
+        return Operation(self, stack_id, traversal, "CREATE")
+
+    def update_stack(self, name, template=None, parameters=None, files=None,
+                     existing=False, timeout_mins=None,
+                     disable_rollback=None):
+        row = self.db.store.find_stack(name)
+        if existing:
+            current = self.db.store.get_template(row.template_id)
+            if template is None:
+                tmpl = Template.from_dict(current.content,
+                                          files=current.files)
+            else:
+                tmpl = _parse_template(template, files or current.files)
+            params = dict((current.environment or {}).get("parameters")
+                          or {})
+            params.update(parameters or {})
+        else:
+            if template is None:
+                raise exception.StackValidationFailed(
+                    "a template is required (or use existing=True)")
+            tmpl = _parse_template(template, files)
+            params = dict(parameters or {})
+        stack_def = self._definition(tmpl, params, row.name, row.id)
+        if disable_rollback is None:
+            disable_rollback = row.disable_rollback
+        if timeout_mins is None:
+            timeout_mins = row.timeout_mins
+        return self._begin(row, "UPDATE", stack_def, tmpl=tmpl,
+                           parameters=params, timeout_mins=timeout_mins,
+                           disable_rollback=disable_rollback)
+
+    def delete_stack(self, name):
+        row = self.db.store.find_stack(name)
+        return self._begin(row, "DELETE", None, timeout_mins=row.timeout_mins,
+                           disable_rollback=True)
+
+    def _begin(self, row, action, stack_def, tmpl=None, parameters=None,
+               timeout_mins=None, disable_rollback=True):
+        """Start an operation on an existing stack, superseding any running
+        one."""
+        traversal = str(uuid.uuid4())
+        deadline = self._deadline(timeout_mins)
+        op = self._op(row.id, row.name, traversal, action, row.template_id,
+                      disable_rollback, deadline)
+        fields = {"flow_uuid": op["flow_uuid"],
+                  "disable_rollback": disable_rollback,
+                  "timeout_mins": timeout_mins,
+                  "deadline": _as_datetime(deadline)}
+        if tmpl is not None:
+            fields["parameters"] = parameters
+        ok = self.db.store.begin_operation(
+            row.id, row.traversal, traversal=traversal, action=action,
+            status_reason="Stack %s started" % action,
+            template=tmpl.to_dict() if tmpl is not None else None,
+            files=tmpl.files if tmpl is not None else None,
+            environment={"parameters": parameters or {}}, **fields)
+        if not ok:
+            raise exception.ActionNotAllowed(
+                "stack %s changed while the %s was being started; try again"
+                % (row.name, action.lower()))
+        fresh = self.db.store.get_stack_by_id(row.id)
+        op["template_id"] = fresh.template_id
+        self._start(op, stack_def, prev_template_id=row.prev_template_id)
+        return Operation(self, row.id, traversal, action)
+
+    def _start(self, op, stack_def, prev_template_id=None):
+        plan = compiler.plan_operation(self.db.store, op, stack_def,
+                                       prev_template_id=prev_template_id)
+        self._runner.start(plan)
+
+    def resume_orphans(self):
+        """Resume every IN_PROGRESS operation nobody is running."""
+        resumed = []
+        for row in self.db.store.list_stacks():
+            if row.status != "IN_PROGRESS" or not row.flow_uuid:
+                continue
+            if self.runtime.is_running(row.flow_uuid):
+                continue
+            try:
+                if self._runner.resume(row):
+                    resumed.append(row.name)
+            except Exception:
+                LOG.exception("could not resume stack %s", row.name)
+        return resumed
+
+    # -- reading ------------------------------------------------------------
+
+    def get_stack(self, name):
+        return self._stack_view(self.db.store.find_stack(name))
+
+    def list_stacks(self):
+        return [self._stack_view(r) for r in self.db.store.list_stacks()]
+
+    def list_resources(self, name):
+        row = self.db.store.find_stack(name)
+        out = []
+        for r in self.db.store.list_resources(row.id):
+            attrs = {k: v for k, v in (r.attributes or {}).items()
+                     if k != "*"}
+            out.append(Resource(
+                name=r.name, type=r.type,
+                physical_resource_id=r.physical_resource_id,
+                action=r.action, status=r.status,
+                status_reason=r.status_reason or "", attributes=attrs,
+                updated_at=r.updated_at or r.created_at))
+        return out
+
+    def list_events(self, name, after=0):
+        row = self.db.store.find_stack(name)
+        return [Event(id=e.id, time=e.created_at,
+                      resource_name=e.resource_name or row.name,
+                      action=e.action, status=e.status, reason=e.reason,
+                      physical_resource_id=e.physical_resource_id)
+                for e in self.db.store.list_events(row.id, after)]
+
+    def _stack_view(self, row):
+        tmpl_row = self.db.store.get_template(row.template_id) \
+            if row.template_id is not None else None
+        content = tmpl_row.content if tmpl_row is not None else {}
+        hidden = _hidden_parameters(content)
+        params = {k: (HIDDEN if k in hidden else v)
+                  for k, v in (row.parameters or {}).items()}
+        details = []
+        for key, out in (row.outputs or {}).items():
+            details.append(Output(key=key, value=out.get("value"),
+                                  description=out.get("description") or "",
+                                  error=out.get("error")))
+        return Stack(
+            id=row.id, name=row.name, action=row.action, status=row.status,
+            status_reason=row.status_reason or "",
+            outputs={o.key: o.value for o in details},
+            parameters=params, template=content, created_at=row.created_at,
+            updated_at=row.updated_at, output_details=tuple(details),
+            timeout_mins=row.timeout_mins,
+            disable_rollback=row.disable_rollback)
+
+    def close(self):
+        """Stop starting resource actions and wait for those in flight.
+
+        Operations still running stay IN_PROGRESS in the database and are
+        resumed by the next Orchestrator that opens it."""
+        for flow_uuid in list(self.runtime._engines):
+            self.runtime.stop_starting_atoms(flow_uuid)
+        self._runner.close()
+        runtime_mod.unregister(self._runtime_key)
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _as_datetime(epoch):
+    if epoch is None:
+        return None
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc) \
+        .replace(tzinfo=None)
+
+
+def _hidden_parameters(content):
+    params = (content or {}).get("parameters") or {}
+    return {k for k, v in params.items()
+            if isinstance(v, dict) and v.get("hidden") in (True, "true")}
+
+
+def _check_name(name):
+    import re
+    if not isinstance(name, str) or not re.match(
+            r"^[A-Za-z][A-Za-z0-9_.-]{0,254}$", name):
+        raise exception.StackValidationFailed(
+            "invalid stack name %r: it must start with a letter and contain "
+            "only letters, digits, '_', '-' and '.'" % (name,), "stack_name")

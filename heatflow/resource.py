@@ -1,0 +1,203 @@
+"""The resource plugin base class: Heat's plugin contract.
+
+A Heat plugin ports by changing its imports to ``from heatflow import
+resource, properties, attributes, constraints, exception``.
+
+The engine builds one plugin instance per resource action (a fresh object
+each time, as Heat's convergence workers do) and drives it through
+``handle_<action>`` followed by polling ``check_<action>_complete``.  Anything
+a plugin must remember between actions goes through ``resource_id_set`` and
+``data_set``, which are persisted at once through the engine's
+:class:`ResourceStorage`.
+"""
+
+import secrets
+
+from heatflow import exception
+
+INIT, CREATE, UPDATE, DELETE, ROLLBACK, CHECK, SUSPEND, RESUME = (
+    "INIT", "CREATE", "UPDATE", "DELETE", "ROLLBACK", "CHECK", "SUSPEND",
+    "RESUME")
+IN_PROGRESS, COMPLETE, FAILED = "IN_PROGRESS", "COMPLETE", "FAILED"
+
+
+class ResourceStorage:
+    """Where a plugin's persistent bits go.  The engine passes a subclass
+    backed by the database; the default keeps them in memory (unit tests of
+    plugins, dry runs)."""
+
+    def __init__(self, resource_id=None, data=None, physical_name=None):
+        self.resource_id = resource_id
+        self._data = dict(data or {})
+        self.physical_name = physical_name
+
+    def set_resource_id(self, value):
+        self.resource_id = value
+
+    def data(self):
+        return dict(self._data)
+
+    def data_set(self, key, value, redact=False):
+        self._data[key] = value
+
+    def data_delete(self, key):
+        self._data.pop(key, None)
+
+
+class Resource:
+    """Base class of every resource type.
+
+    Subclasses declare ``properties_schema`` and ``attributes_schema`` and
+    override the ``handle_*`` / ``check_*_complete`` hooks they need; with no
+    handler an action completes at once.
+    """
+
+    properties_schema = {}
+    attributes_schema = {}
+    update_policy_schema = {}
+    #: Seconds an action may take when the template gives no ``timeout``.
+    default_timeout = None
+    #: False: accept properties the schema does not name (OS::Heat::None).
+    strict_properties = True
+    #: False: accept any attribute name, resolving unknown ones to None.
+    strict_attributes = True
+
+    def __init__(self, name, definition, properties, *, storage=None,
+                 stack_name="", stack_id="", metadata=None, action=INIT,
+                 status=COMPLETE):
+        self.name = name
+        self.t = definition
+        self.type = getattr(definition, "type", None)
+        self.properties = properties
+        self.metadata = metadata or {}
+        self.stack_name = stack_name
+        self.stack_id = stack_id
+        self.action = action
+        self.status = status
+        self._storage = storage if storage is not None else ResourceStorage()
+
+    # -- building an instance without the engine --------------------------
+
+    @classmethod
+    def for_test(cls, name, properties=None, resource_id=None, data=None,
+                 stack_name="test", type_name=None):
+        """An instance with validated properties and in-memory storage.
+
+        For plugin unit tests and tools; the engine never uses it.
+        """
+        from heatflow import properties as props_mod
+        props = props_mod.Properties(
+            cls.properties_schema, dict(properties or {}),
+            path=("resources", name, "properties"),
+            strict=cls.strict_properties)
+        props.validate()
+        storage = ResourceStorage(resource_id, data,
+                                  "%s-%s-%s" % (stack_name, name,
+                                                secrets.token_hex(6)))
+        inst = cls(name, None, props, storage=storage, stack_name=stack_name)
+        inst.type = type_name
+        return inst
+
+    # -- persistent state ---------------------------------------------------
+
+    @property
+    def resource_id(self):
+        return self._storage.resource_id
+
+    def resource_id_set(self, value):
+        """Record the physical id; persisted before this call returns, so a
+        resumed action finds it instead of creating a second resource."""
+        self._storage.set_resource_id(None if value is None else str(value))
+
+    def data(self):
+        return self._storage.data()
+
+    def data_set(self, key, value, redact=False):
+        self._storage.data_set(key, value, redact=redact)
+
+    def data_delete(self, key):
+        self._storage.data_delete(key)
+
+    def physical_resource_name(self):
+        """A name unique to this incarnation of the resource, stable across
+        retries and resumes of its actions."""
+        name = self._storage.physical_name
+        if not name:
+            name = "%s-%s-%s" % (self.stack_name, self.name,
+                                 secrets.token_hex(6))
+            self._storage.physical_name = name
+        return name
+
+    # -- lifecycle hooks (all optional) -------------------------------------
+
+    def validate(self):
+        """Plugin-specific validation beyond the property schema."""
+
+    def handle_create(self):
+        return None
+
+    def check_create_complete(self, token):
+        return True
+
+    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
+        # Heat's default: a plugin that does not implement updates must be
+        # replaced whenever a property changes.
+        if prop_diff:
+            raise exception.UpdateReplace(self.name)
+        return None
+
+    def check_update_complete(self, token):
+        return True
+
+    def handle_delete(self):
+        return None
+
+    def check_delete_complete(self, token):
+        return True
+
+    # -- replacement policy -------------------------------------------------
+
+    def needs_replace(self, after_props):
+        return False
+
+    def needs_replace_with_prop_diff(self, changed_keys, after_props,
+                                     before_props):
+        return False
+
+    def needs_replace_with_tmpl_diff(self, tmpl_diff):
+        return False
+
+    def needs_replace_failed(self):
+        return True
+
+    # -- intrinsic functions ------------------------------------------------
+
+    def get_reference_id(self):
+        """What ``get_resource`` returns."""
+        if self.resource_id is not None:
+            return self.resource_id
+        return self.name
+
+    def _resolve_attribute(self, name):
+        return None
+
+    def _show_resource(self):
+        return {}
+
+    def get_attribute(self, name):
+        """What ``get_attr`` returns for attribute ``name`` (None: all)."""
+        if name is None:
+            names = [n for n in self.attributes_schema if n != "show"]
+            return {n: self._resolve_attribute(n) for n in names}
+        if name == "show":
+            return self._show_resource()
+        if name not in self.attributes_schema and self.strict_attributes:
+            raise exception.StackValidationFailed(
+                "unknown attribute %r" % (name,),
+                ("resources", self.name, "attributes"))
+        return self._resolve_attribute(name)
+
+    FnGetAtt = get_attribute
+
+    def FnGetRefId(self):
+        return self.get_reference_id()

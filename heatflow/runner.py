@@ -1,0 +1,185 @@
+"""Running operations in this process: the embedded default.
+
+Each operation's flow runs in a TaskFlow parallel engine on its own engine
+thread; the atoms of every operation share one long-lived worker pool (an
+engine that creates its own pool pays ~1 s to shut it down, see
+shared/research/taskflow.md section 4.1).
+
+A process that runs an operation holds an exclusive lock on a file named
+after the stack next to the SQLite database, for as long as it runs it.  So
+any process opening the database can tell a stack that is IN_PROGRESS
+because someone is working on it from one whose runner died, and resume the
+latter from TaskFlow's persisted state.
+"""
+
+import concurrent.futures
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+
+import taskflow.engines
+from taskflow import states as tf_states
+from taskflow.persistence import models as tf_models
+
+from heatflow.flows import compiler
+
+LOG = logging.getLogger(__name__)
+
+FACTORY = "heatflow.flows.compiler.build_flow"
+
+
+def save_operation(db, plan):
+    """Create the TaskFlow logbook and flow detail of an operation, with
+    the plan its flow is rebuilt from."""
+    op = plan["op"]
+    book = tf_models.LogBook("stack-%s" % op["stack_id"],
+                             uuid=op["traversal"])
+    fd = tf_models.FlowDetail("%s-%s" % (op["action"].lower(),
+                                         op["stack_name"]),
+                              uuid=op["flow_uuid"])
+    fd.meta = {"factory": {"name": FACTORY, "args": [],
+                           "kwargs": {"plan": plan}},
+               "stack_id": op["stack_id"]}
+    book.add(fd)
+    with contextlib.closing(db.taskflow.get_connection()) as conn:
+        conn.save_logbook(book)
+    return book, fd
+
+
+def load_operation(db, flow_uuid):
+    with contextlib.closing(db.taskflow.get_connection()) as conn:
+        fd = conn.get_flow_details(flow_uuid)
+    return fd
+
+
+class StackLock:
+    """An exclusive, process-lifetime lock on one stack (flock)."""
+
+    def __init__(self, directory, stack_id):
+        os.makedirs(directory, exist_ok=True)
+        self.path = os.path.join(directory, stack_id + ".lock")
+        self._fd = None
+
+    def acquire(self, blocking=True):
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else
+                                             fcntl.LOCK_NB))
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self):
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class LocalRunner:
+    def __init__(self, db, runtime, runtime_key, max_workers=32,
+                 lock_dir=None):
+        self.db = db
+        self.rt = runtime
+        self.runtime_key = runtime_key
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers, thread_name_prefix="heatflow-atom")
+        self.lock_dir = lock_dir
+        self._threads = {}
+        self._done = {}
+        self._mutex = threading.Lock()
+        self._closed = False
+
+    def start(self, plan):
+        """Run a freshly planned operation in the background."""
+        save_operation(self.db, plan)
+        self._launch(plan["op"], plan)
+
+    def resume(self, stack_row):
+        """Resume the operation a dead runner left IN_PROGRESS.  Returns
+        False when another live process holds the stack."""
+        fd = load_operation(self.db, stack_row.flow_uuid)
+        plan = fd.meta["factory"]["kwargs"]["plan"]
+        # This process's runtime serves the resumed atoms.
+        plan["op"]["runtime"] = self.runtime_key
+        return self._launch(plan["op"], plan, resume=True)
+
+    def done_event(self, flow_uuid):
+        with self._mutex:
+            return self._done.setdefault(flow_uuid, threading.Event())
+
+    def _launch(self, op, plan, resume=False):
+        lock = None
+        if self.lock_dir:
+            lock = StackLock(self.lock_dir, op["stack_id"])
+            # A new operation waits for an older runner of the same stack in
+            # another process only as long as that one takes to notice it
+            # was superseded; a resume never steals a live runner's stack.
+            if not lock.acquire(blocking=not resume):
+                return False
+        done = self.done_event(op["flow_uuid"])
+        t = threading.Thread(target=self._run, args=(op, plan, lock, done),
+                             name="heatflow-engine-%s" % op["stack_name"],
+                             daemon=True)
+        with self._mutex:
+            self._threads[op["flow_uuid"]] = t
+        t.start()
+        return True
+
+    def _run(self, op, plan, lock, done):
+        flow_uuid = op["flow_uuid"]
+        try:
+            fd = load_operation(self.db, flow_uuid)
+            flow = compiler.build_flow(plan)
+            engine = taskflow.engines.load(
+                flow, flow_detail=fd, backend=self.db.taskflow,
+                engine="parallel", executor=self.executor)
+            self.rt.engine_started(flow_uuid, engine)
+            try:
+                engine.run()
+            except Exception as exc:
+                self._after_failure(op, engine, exc)
+        except Exception:
+            LOG.exception("operation %s of stack %s crashed", op["action"],
+                          op["stack_name"])
+            self.db.store.set_stack_state(
+                op["stack_id"], op["traversal"], op["action"], "FAILED",
+                "Internal error: see the engine log")
+        finally:
+            self.rt.engine_finished(flow_uuid)
+            if lock is not None:
+                lock.release()
+            with self._mutex:
+                self._threads.pop(flow_uuid, None)
+            done.set()
+
+    def _after_failure(self, op, engine, exc):
+        """engine.run() raised: TaskFlow has reverted the flow (rollback)
+        as far as it could."""
+        LOG.info("operation %s of stack %s failed: %s", op["action"],
+                 op["stack_name"], exc, exc_info=True)
+        state = engine.storage.get_flow_state()
+        store = self.db.store
+        if state == tf_states.REVERTED:
+            store.set_stack_state(op["stack_id"], op["traversal"],
+                                  "ROLLBACK", "COMPLETE",
+                                  "Stack ROLLBACK completed successfully")
+        else:
+            LOG.warning("rollback of %s failed: %s", op["stack_name"], exc)
+            store.set_stack_state(op["stack_id"], op["traversal"],
+                                  "ROLLBACK", "FAILED",
+                                  "Stack ROLLBACK failed: %s" % (exc,))
+
+    def running(self):
+        with self._mutex:
+            return list(self._threads.values())
+
+    def close(self, timeout=None):
+        """Stop starting atoms and wait for the engines to settle."""
+        for t in self.running():
+            t.join(timeout)
+        self.executor.shutdown(wait=True)

@@ -1,0 +1,98 @@
+"""Opening a heatflow database: engine, schema, TaskFlow backend.
+
+The embedded default is a SQLite file, configured for one process with many
+threads: a connection pool (TaskFlow's own engine would use NullPool, whose
+reconnects and WAL checkpoints cost an fsync per write), WAL journal with
+``synchronous=NORMAL`` (a commit survives the death of the process, which
+is the failure heatflow's resume handles), and ``BEGIN IMMEDIATE`` so that
+concurrent writers queue on the busy timeout instead of failing.
+PostgreSQL is the database for several conductors.
+"""
+
+import contextlib
+import logging
+import os
+import threading
+
+import sqlalchemy as sa
+
+from heatflow.persistence import migrate
+from heatflow.persistence import store as store_mod
+from heatflow.persistence import taskflow_backend
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_DB_PATH = os.path.join(".heatflow", "heatflow.db")
+
+
+def default_url():
+    """HEATFLOW_DB_URL, else a SQLite file under ./.heatflow/."""
+    url = os.environ.get("HEATFLOW_DB_URL")
+    if url:
+        return url
+    return "sqlite:///" + os.path.abspath(DEFAULT_DB_PATH)
+
+
+def safe_url(url):
+    """The URL with any password masked, for logs and messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database URL>"
+
+
+def _sqlite_connect(dbapi_conn, _record):
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.close()
+
+
+def create_engine(url, pool_size=20):
+    u = sa.engine.make_url(url)
+    if u.drivername.startswith("sqlite"):
+        if u.database and u.database != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(u.database)),
+                        exist_ok=True)
+        engine = sa.create_engine(
+            u, poolclass=sa.pool.QueuePool, pool_size=pool_size,
+            max_overflow=pool_size,
+            # The sqlite3 module opens "BEGIN IMMEDIATE" before the first
+            # write of a transaction: writers wait for each other (busy
+            # timeout) rather than dead-locking on a lock upgrade.
+            connect_args={"check_same_thread": False, "timeout": 60,
+                          "isolation_level": "IMMEDIATE"})
+        sa.event.listen(engine, "connect", _sqlite_connect)
+        return engine
+    return sa.create_engine(u, pool_size=pool_size, max_overflow=pool_size,
+                            pool_pre_ping=True)
+
+
+class Database:
+    """One database: heatflow's store plus TaskFlow's backend on it."""
+
+    _upgrade_lock = threading.Lock()
+
+    def __init__(self, url=None, upgrade=True):
+        self.url = url or default_url()
+        self.engine = create_engine(self.url)
+        self.store = store_mod.Store(self.engine)
+        self.taskflow = taskflow_backend.Backend(self.engine)
+        if upgrade:
+            self.upgrade()
+
+    @property
+    def is_sqlite(self):
+        return self.engine.url.drivername.startswith("sqlite")
+
+    def upgrade(self):
+        """Create or migrate heatflow's and TaskFlow's tables."""
+        with self._upgrade_lock:
+            migrate.upgrade(self.engine)
+            with contextlib.closing(self.taskflow.get_connection()) as conn:
+                conn.upgrade()
+
+    def close(self):
+        self.taskflow.close()
+        self.engine.dispose()

@@ -1,0 +1,120 @@
+"""heatflow's tables (SQLAlchemy Core).
+
+TaskFlow keeps its own tables (logbooks, flowdetails, atomdetails) in the
+same database; these hold what users see and what the convergence algorithm
+decides on:
+
+stacks      one row per stack; ``traversal`` is the fencing token: every write
+            made on behalf of an operation names it, and a new operation
+            replaces it, so writes of a superseded operation match no row.
+templates   immutable template snapshots (a stack points at its target and at
+            its last known-good one).
+resources   one row per *incarnation* of a resource: a replacement gets a new
+            row, linked through ``replaces``/``replaced_by``, so the original
+            can be kept for rollback and cleaned up later.
+resource_data   a plugin's ``data_set`` values.
+events      every state transition, in order.
+"""
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# Timestamps are naive UTC throughout (SQLite has no time zones).
+stacks = sa.Table(
+    "hf_stacks", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    # '' while the stack lives, its id once deleted: names are unique among
+    # live stacks but a deleted stack's name can be reused.
+    sa.Column("deleted_marker", sa.String(36), nullable=False, default=""),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_reason", sa.Text, nullable=False, default=""),
+    sa.Column("template_id", sa.Integer, nullable=True),
+    sa.Column("prev_template_id", sa.Integer, nullable=True),
+    sa.Column("parameters", sa.JSON, nullable=False, default=dict),
+    sa.Column("traversal", sa.String(36), nullable=False),
+    sa.Column("flow_uuid", sa.String(36), nullable=True),
+    sa.Column("disable_rollback", sa.Boolean, nullable=False, default=True),
+    sa.Column("timeout_mins", sa.Integer, nullable=True),
+    # Absolute, so that it survives the death of whoever runs the operation.
+    sa.Column("deadline", sa.DateTime, nullable=True),
+    sa.Column("outputs", sa.JSON, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+    sa.Column("deleted_at", sa.DateTime, nullable=True),
+    sa.UniqueConstraint("name", "deleted_marker", name="uq_hf_stacks_name"),
+)
+
+templates = sa.Table(
+    "hf_templates", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("stack_id", sa.String(36), nullable=False, index=True),
+    sa.Column("content", sa.JSON, nullable=False),
+    sa.Column("files", sa.JSON, nullable=False, default=dict),
+    # What binds the template into a stack definition besides itself: the
+    # parameter values (and later the environment).
+    sa.Column("environment", sa.JSON, nullable=False, default=dict),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+resources = sa.Table(
+    "hf_resources", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("stack_id", sa.String(36), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_reason", sa.Text, nullable=False, default=""),
+    sa.Column("physical_resource_id", sa.String(255), nullable=True),
+    sa.Column("physical_name", sa.String(255), nullable=True),
+    # What get_resource returns, recorded when the action completed.
+    sa.Column("reference_id", sa.String(255), nullable=True),
+    # The traversal that last acted on this incarnation (created it, or
+    # last held its lock).
+    sa.Column("traversal", sa.String(36), nullable=True),
+    # check_<action>_complete's token, when it serialises, so that an action
+    # resumed in another process polls instead of starting again.
+    sa.Column("action_token", sa.JSON, nullable=True),
+    # The template this incarnation was last converged to (Heat's
+    # current_template_id); None until its first action completes.
+    sa.Column("template_id", sa.Integer, nullable=True),
+    # The resolved properties last applied: what an update diffs against and
+    # what a delete hands the plugin.
+    sa.Column("properties", sa.JSON, nullable=True),
+    sa.Column("rsrc_metadata", sa.JSON, nullable=True),
+    # Attribute values computed for dependents when the action completed.
+    sa.Column("attributes", sa.JSON, nullable=True),
+    sa.Column("requires", sa.JSON, nullable=False, default=list),
+    sa.Column("replaces", sa.Integer, nullable=True),
+    sa.Column("replaced_by", sa.Integer, nullable=True),
+    # The traversal whose action is in flight on this row (Heat's engine_id
+    # lock); NULL when idle.  Taken and released by compare-and-swap.
+    sa.Column("lock_traversal", sa.String(36), nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+    sa.Index("ix_hf_resources_stack", "stack_id", "name"),
+)
+
+resource_data = sa.Table(
+    "hf_resource_data", metadata,
+    sa.Column("resource_id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=True),
+    sa.Column("redact", sa.Boolean, nullable=False, default=False),
+)
+
+events = sa.Table(
+    "hf_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("stack_id", sa.String(36), nullable=False, index=True),
+    # '' for events about the stack itself.
+    sa.Column("resource_name", sa.String(255), nullable=False),
+    sa.Column("physical_resource_id", sa.String(255), nullable=True),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)

@@ -1,0 +1,334 @@
+"""Reads and fenced writes of heatflow's tables.
+
+Every write made on behalf of a running operation names its traversal and is
+conditional on it still being the stack's current one (a compare-and-swap in
+the statement itself), so the late writes of a superseded operation, or of a
+conductor that lost its ZooKeeper session, change nothing.  A state change of
+a resource and the event that reports it go in one transaction.
+"""
+
+import datetime
+import uuid
+
+import sqlalchemy as sa
+
+from heatflow import exception
+from heatflow.persistence import models as m
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def new_id():
+    return str(uuid.uuid4())
+
+
+class Store:
+    def __init__(self, engine):
+        self.engine = engine
+
+    # -- fencing ------------------------------------------------------------
+
+    @staticmethod
+    def _current(stack_id, traversal):
+        """SQL condition: ``traversal`` is still the stack's current one."""
+        return sa.exists().where(m.stacks.c.id == stack_id,
+                                 m.stacks.c.traversal == traversal)
+
+    # -- templates ----------------------------------------------------------
+
+    def add_template(self, conn, stack_id, content, files, environment):
+        res = conn.execute(m.templates.insert().values(
+            stack_id=stack_id, content=content, files=files or {},
+            environment=environment or {}, created_at=utcnow()))
+        return res.inserted_primary_key[0]
+
+    def get_template(self, template_id):
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(m.templates).where(
+                m.templates.c.id == template_id)).one_or_none()
+        if row is None:
+            raise exception.NotFound("template %s not found" % template_id)
+        return row
+
+    # -- stacks -------------------------------------------------------------
+
+    def create_stack(self, *, stack_id, name, template, files, environment,
+                     parameters, action,
+                     traversal, status_reason, disable_rollback,
+                     timeout_mins, deadline, flow_uuid):
+        """Insert a stack and its first template; StackExists if the name
+        is taken by a live stack."""
+        now = utcnow()
+        try:
+            with self.engine.begin() as conn:
+                tid = self.add_template(conn, stack_id, template, files,
+                                        environment)
+                conn.execute(m.stacks.insert().values(
+                    id=stack_id, name=name, deleted_marker="",
+                    action=action, status="IN_PROGRESS",
+                    status_reason=status_reason, template_id=tid,
+                    prev_template_id=None, parameters=parameters,
+                    traversal=traversal, flow_uuid=flow_uuid,
+                    disable_rollback=disable_rollback,
+                    timeout_mins=timeout_mins, deadline=deadline,
+                    created_at=now, updated_at=now))
+                self._event(conn, stack_id, "", None, action, "IN_PROGRESS",
+                            status_reason, now)
+        except sa.exc.IntegrityError:
+            raise exception.StackExists(name)
+        return stack_id
+
+    def find_stack(self, name_or_id):
+        """The live stack named (or with id) ``name_or_id``."""
+        q = sa.select(m.stacks).where(
+            m.stacks.c.deleted_marker == "",
+            sa.or_(m.stacks.c.name == name_or_id,
+                   m.stacks.c.id == name_or_id))
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            raise exception.StackNotFound(name_or_id)
+        return row
+
+    def get_stack_by_id(self, stack_id):
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(m.stacks).where(
+                m.stacks.c.id == stack_id)).one_or_none()
+        if row is None:
+            raise exception.StackNotFound(stack_id)
+        return row
+
+    def list_stacks(self):
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(m.stacks).where(
+                m.stacks.c.deleted_marker == "").order_by(
+                    m.stacks.c.created_at)).all()
+
+    def begin_operation(self, stack_id, expected_traversal, *, traversal,
+                        action, status_reason, template=None, files=None,
+                        environment=None, **fields):
+        """Start a new operation: swap in a new traversal (superseding the
+        running one, if any) and optionally a new target template.
+
+        Returns False when ``expected_traversal`` is no longer current
+        (someone else started an operation first)."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            if template is not None:
+                fields["template_id"] = self.add_template(
+                    conn, stack_id, template, files, environment)
+            res = conn.execute(m.stacks.update().where(
+                m.stacks.c.id == stack_id,
+                m.stacks.c.traversal == expected_traversal).values(
+                    traversal=traversal, action=action, status="IN_PROGRESS",
+                    status_reason=status_reason, updated_at=now, **fields))
+            if res.rowcount != 1:
+                conn.rollback()
+                return False
+            self._event(conn, stack_id, "", None, action, "IN_PROGRESS",
+                        status_reason, now)
+        return True
+
+    def set_stack_state(self, stack_id, traversal, action, status, reason,
+                        **fields):
+        """Fenced: True if ``traversal`` was current and the write landed."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            res = conn.execute(m.stacks.update().where(
+                m.stacks.c.id == stack_id,
+                m.stacks.c.traversal == traversal).values(
+                    action=action, status=status, status_reason=reason,
+                    updated_at=now, **fields))
+            if res.rowcount != 1:
+                conn.rollback()
+                return False
+            self._event(conn, stack_id, "", None, action, status, reason, now)
+        return True
+
+    def mark_stack_deleted(self, stack_id, traversal):
+        """A stack whose delete completed disappears from listings; its
+        resource rows and data go with it."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            res = conn.execute(m.stacks.update().where(
+                m.stacks.c.id == stack_id,
+                m.stacks.c.traversal == traversal).values(
+                    action="DELETE", status="COMPLETE",
+                    status_reason="Stack DELETE completed successfully",
+                    deleted_marker=stack_id, deleted_at=now, updated_at=now))
+            if res.rowcount != 1:
+                conn.rollback()
+                return False
+            self._event(conn, stack_id, "", None, "DELETE", "COMPLETE",
+                        "Stack DELETE completed successfully", now)
+            ids = sa.select(m.resources.c.id).where(
+                m.resources.c.stack_id == stack_id)
+            conn.execute(m.resource_data.delete().where(
+                m.resource_data.c.resource_id.in_(ids)))
+            conn.execute(m.resources.delete().where(
+                m.resources.c.stack_id == stack_id))
+        return True
+
+    # -- resources ----------------------------------------------------------
+
+    def list_resources(self, stack_id):
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(m.resources).where(
+                m.resources.c.stack_id == stack_id).order_by(
+                    m.resources.c.id)).all()
+
+    def get_resource(self, resource_id):
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(m.resources).where(
+                m.resources.c.id == resource_id)).one_or_none()
+
+    def insert_resources(self, stack_id, traversal, rows):
+        """Insert INIT rows for resources new to the stack (fenced).
+
+        ``rows`` are dicts with name, type, requires; returns their ids in
+        order, or None if the traversal is stale."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            cur = conn.execute(sa.select(m.stacks.c.traversal).where(
+                m.stacks.c.id == stack_id)).scalar_one_or_none()
+            if cur != traversal:
+                conn.rollback()
+                return None
+            ids = []
+            # One statement per row: SQLite cannot return generated ids of a
+            # multi-row insert portably, and these ids name the flow's atoms.
+            for row in rows:
+                res = conn.execute(m.resources.insert().values(
+                    stack_id=stack_id, action="INIT", status="COMPLETE",
+                    status_reason="", requires=row.get("requires", []),
+                    name=row["name"], type=row["type"],
+                    replaces=row.get("replaces"),
+                    traversal=row.get("traversal"), created_at=now))
+                ids.append(res.inserted_primary_key[0])
+        return ids
+
+    def acquire_resource(self, resource_id, stack_id, traversal, action,
+                         reason="", **fields):
+        """Take the row's action lock for ``traversal`` and set it
+        ``<action>_IN_PROGRESS``, with its event.
+
+        Succeeds if the row is idle or already held by this traversal (a
+        resumed action).  Returns the updated row, or None when the row is
+        held by another traversal or ours is stale."""
+        now = utcnow()
+        t = m.resources
+        with self.engine.begin() as conn:
+            res = conn.execute(t.update().where(
+                t.c.id == resource_id,
+                sa.or_(t.c.lock_traversal.is_(None),
+                       t.c.lock_traversal == traversal),
+                self._current(stack_id, traversal)).values(
+                    lock_traversal=traversal, traversal=traversal,
+                    action=action, status="IN_PROGRESS",
+                    status_reason=reason, updated_at=now, **fields))
+            if res.rowcount != 1:
+                conn.rollback()
+                return None
+            row = conn.execute(sa.select(t).where(
+                t.c.id == resource_id)).one()
+            self._event(conn, stack_id, row.name, row.physical_resource_id,
+                        action, "IN_PROGRESS", reason, now)
+        return row
+
+    def finish_resource(self, resource_id, stack_id, traversal, action,
+                        status, reason="", **fields):
+        """Record the outcome of an action and release the lock (fenced on
+        holding it)."""
+        now = utcnow()
+        t = m.resources
+        with self.engine.begin() as conn:
+            res = conn.execute(t.update().where(
+                t.c.id == resource_id,
+                t.c.lock_traversal == traversal).values(
+                    lock_traversal=None, action=action, status=status,
+                    status_reason=reason, updated_at=now, **fields))
+            if res.rowcount != 1:
+                conn.rollback()
+                return False
+            name, phys = conn.execute(sa.select(
+                t.c.name, t.c.physical_resource_id).where(
+                    t.c.id == resource_id)).one()
+            self._event(conn, stack_id, name, phys, action, status, reason,
+                        now)
+        return True
+
+    def update_resource(self, resource_id, traversal, **fields):
+        """A fenced write of a few columns of a row this traversal holds."""
+        t = m.resources
+        with self.engine.begin() as conn:
+            res = conn.execute(t.update().where(
+                t.c.id == resource_id,
+                t.c.lock_traversal == traversal).values(
+                    updated_at=utcnow(), **fields))
+            return res.rowcount == 1
+
+    def set_resource_fields(self, resource_id, stack_id, traversal, **fields):
+        """A fenced write to an idle row (links between incarnations)."""
+        t = m.resources
+        with self.engine.begin() as conn:
+            res = conn.execute(t.update().where(
+                t.c.id == resource_id,
+                self._current(stack_id, traversal)).values(**fields))
+            return res.rowcount == 1
+
+    def purge_resource(self, resource_id, stack_id, traversal):
+        """Forget a row whose physical resource is gone (fenced)."""
+        with self.engine.begin() as conn:
+            res = conn.execute(m.resources.delete().where(
+                m.resources.c.id == resource_id,
+                self._current(stack_id, traversal)))
+            if res.rowcount != 1:
+                conn.rollback()
+                return False
+            conn.execute(m.resource_data.delete().where(
+                m.resource_data.c.resource_id == resource_id))
+        return True
+
+    # -- plugin data --------------------------------------------------------
+
+    def resource_data(self, resource_id):
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(
+                m.resource_data.c.key, m.resource_data.c.value).where(
+                    m.resource_data.c.resource_id == resource_id)).all()
+        return {k: v for k, v in rows}
+
+    def resource_data_set(self, resource_id, key, value, redact=False):
+        t = m.resource_data
+        with self.engine.begin() as conn:
+            res = conn.execute(t.update().where(
+                t.c.resource_id == resource_id, t.c.key == key).values(
+                    value=value, redact=redact))
+            if res.rowcount == 0:
+                conn.execute(t.insert().values(resource_id=resource_id,
+                                               key=key, value=value,
+                                               redact=redact))
+
+    def resource_data_delete(self, resource_id, key):
+        with self.engine.begin() as conn:
+            conn.execute(m.resource_data.delete().where(
+                m.resource_data.c.resource_id == resource_id,
+                m.resource_data.c.key == key))
+
+    # -- events -------------------------------------------------------------
+
+    @staticmethod
+    def _event(conn, stack_id, resource_name, physical_id, action, status,
+               reason, when):
+        conn.execute(m.events.insert().values(
+            stack_id=stack_id, resource_name=resource_name,
+            physical_resource_id=physical_id, action=action, status=status,
+            reason=reason or "", created_at=when))
+
+    def list_events(self, stack_id, after_id=0):
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(m.events).where(
+                m.events.c.stack_id == stack_id,
+                m.events.c.id > after_id).order_by(m.events.c.id)).all()
