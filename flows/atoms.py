@@ -211,6 +211,9 @@ class ConvergeResource(_Atom):
             return self._fail(row, "CREATE" if row.action == "INIT"
                               else "UPDATE", exc)
         needed = stack_def.attribute_refs(self.resource_name)
+        # The incarnations this one depends on now; the row records them
+        # so that clean-up deletes dependents before what they depend on.
+        self._requires = sorted(v["row"] for v in inputs.values())
         what, prop_diff = self._decide(row, defn, cls, data, metadata)
         if what == "none":
             attrs = dict(row.attributes or {})
@@ -219,9 +222,14 @@ class ConvergeResource(_Atom):
                 plugin = self.plugin(cls, defn, props, row, metadata,
                                      "CREATE")
                 attrs.update(self._attributes(plugin, missing))
+            links = {}
             if row.replaced_by is not None:
+                links["replaced_by"] = None
+            if list(row.requires or []) != self._requires:
+                links["requires"] = self._requires
+            if links:
                 store.set_resource_fields(row.id, op["stack_id"],
-                                          op["traversal"], replaced_by=None)
+                                          op["traversal"], **links)
             return self._result(row, row.reference_id, attrs, "none")
         if what == "update":
             try:
@@ -293,7 +301,7 @@ class ConvergeResource(_Atom):
 
     def _create(self, row, defn, cls, props, data, metadata, needed,
                 replaced=False):
-        row = self.acquire(row.id, "CREATE", template_id=None)
+        row = self.acquire(row.id, "CREATE", requires=self._requires)
         if row is None:
             raise _Superseded()
         plugin = self.plugin(cls, defn, props, row, metadata, "CREATE")
@@ -315,7 +323,11 @@ class ConvergeResource(_Atom):
         before = {"properties": row.properties,
                   "metadata": row.rsrc_metadata,
                   "template_id": row.template_id}
-        row = self.acquire(row.id, "UPDATE")
+        # Until the update is done the resource may still depend on what it
+        # used to, so it keeps both (Heat's rule): clean-up stays safe if
+        # the update fails half way.
+        row = self.acquire(row.id, "UPDATE", requires=sorted(
+            set(row.requires or []) | set(self._requires)))
         if row is None:
             raise _Superseded()
         plugin = self.plugin(cls, defn, props, row, metadata, "UPDATE")
@@ -355,7 +367,7 @@ class ConvergeResource(_Atom):
             "COMPLETE", "state changed", template_id=self.op["template_id"],
             properties=data, rsrc_metadata=metadata, attributes=attrs,
             reference_id=None if ref is None else str(ref),
-            action_token=None, **fields)
+            action_token=None, requires=self._requires, **fields)
         if not ok:
             raise _Superseded()
 

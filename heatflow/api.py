@@ -155,11 +155,19 @@ class Orchestrator:
 
     def __init__(self, db_url=None, zookeeper=None, plugin_dirs=(),
                  max_workers=32, resume=True, registry=None,
-                 poll_interval=(0.01, 1.0)):
+                 poll_interval=(0.01, 1.0), detach=False):
         if zookeeper:
             raise NotImplementedError(
                 "distributed execution (zookeeper=) is not available yet")
         self.db = database.Database(db_url)
+        # detach: operations run in a worker process of their own that
+        # outlives this one (the command line without --wait).  Plugins
+        # registered with register_plugin() are not seen there.
+        self._detach_args = None
+        if detach:
+            self._detach_args = ["--db-url", self.db.url]
+            for d in plugin_dirs:
+                self._detach_args += ["--plugin-dir", os.path.abspath(d)]
         self.registry = registry or registry_mod.Registry.default(
             plugin_dirs=plugin_dirs)
         self.runtime = runtime_mod.Runtime(self.db, self.registry,
@@ -295,7 +303,7 @@ class Orchestrator:
     def _start(self, op, stack_def, prev_template_id=None):
         plan = compiler.plan_operation(self.db.store, op, stack_def,
                                        prev_template_id=prev_template_id)
-        self._runner.start(plan)
+        self._runner.start(plan, detach_args=self._detach_args)
 
     def resume_orphans(self):
         """Resume every IN_PROGRESS operation nobody is running."""

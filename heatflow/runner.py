@@ -17,6 +17,8 @@ import contextlib
 import fcntl
 import logging
 import os
+import subprocess
+import sys
 import threading
 
 import taskflow.engines
@@ -52,6 +54,16 @@ def load_operation(db, flow_uuid):
     with contextlib.closing(db.taskflow.get_connection()) as conn:
         fd = conn.get_flow_details(flow_uuid)
     return fd
+
+
+def spawn_worker(stack_id, args):
+    """Start ``python -m heatflow.worker`` detached from this process (own
+    session, no terminal), to run the stack's current operation."""
+    log = open(os.devnull, "wb")
+    subprocess.Popen([sys.executable, "-m", "heatflow.worker"] + list(args)
+                     + [stack_id], stdin=subprocess.DEVNULL, stdout=log,
+                     stderr=log, start_new_session=True, close_fds=True)
+    log.close()
 
 
 class StackLock:
@@ -94,19 +106,25 @@ class LocalRunner:
         self._mutex = threading.Lock()
         self._closed = False
 
-    def start(self, plan):
-        """Run a freshly planned operation in the background."""
+    def start(self, plan, detach_args=None):
+        """Run a freshly planned operation in the background: on a thread
+        of this process, or (``detach_args``: the worker's command line
+        options) in a detached worker process that outlives this one."""
         save_operation(self.db, plan)
-        self._launch(plan["op"], plan)
+        if detach_args is not None:
+            spawn_worker(plan["op"]["stack_id"], detach_args)
+        else:
+            self._launch(plan["op"], plan)
 
-    def resume(self, stack_row):
+    def resume(self, stack_row, wait_for_lock=False):
         """Resume the operation a dead runner left IN_PROGRESS.  Returns
-        False when another live process holds the stack."""
+        False when another live process holds the stack (unless
+        ``wait_for_lock``, which waits for it to let go)."""
         fd = load_operation(self.db, stack_row.flow_uuid)
         plan = fd.meta["factory"]["kwargs"]["plan"]
         # This process's runtime serves the resumed atoms.
         plan["op"]["runtime"] = self.runtime_key
-        return self._launch(plan["op"], plan, resume=True)
+        return self._launch(plan["op"], plan, resume=not wait_for_lock)
 
     def done_event(self, flow_uuid):
         with self._mutex:

@@ -1,0 +1,211 @@
+"""End-to-end: stacks created, shown and deleted through the public API on
+the embedded default (a SQLite file, operations run in-process)."""
+
+import sqlalchemy as sa
+
+import pytest
+
+import heatflow
+from heatflow import exception
+from heatflow import resource
+from heatflow.persistence import models
+
+
+def hot(resources, outputs=None, parameters=None):
+    t = {"heat_template_version": "2018-08-31", "resources": resources}
+    if outputs:
+        t["outputs"] = outputs
+    if parameters:
+        t["parameters"] = parameters
+    return t
+
+
+def thing(**props):
+    return {"type": "Test::Thing", "properties": props}
+
+
+def statuses(orch, name):
+    return {r.name: r.resource_status for r in orch.list_resources(name)}
+
+
+def test_create_show_and_delete(orch, cloud):
+    t = hot({"net": thing(name="net"),
+             "server": dict(thing(name="srv",
+                                  ref={"get_resource": "net"}))},
+            outputs={"server_name": {"value": {"get_attr": ["server",
+                                                            "name"]},
+                                     "description": "The server's name"}})
+    stack = orch.create_stack("web", t).wait(30)
+    assert stack.stack_status == "CREATE_COMPLETE"
+    assert stack.outputs == {"server_name": "srv"}
+    assert stack.output_details[0].description == "The server's name"
+    resources = {r.name: r for r in orch.list_resources("web")}
+    assert statuses(orch, "web") == {"net": "CREATE_COMPLETE",
+                                     "server": "CREATE_COMPLETE"}
+    # get_resource handed the server the network's physical id.
+    net_id = resources["net"].physical_resource_id
+    assert cloud.reality()[resources["server"].physical_resource_id][
+        "ref"] == net_id
+    assert [s.name for s in orch.list_stacks()] == ["web"]
+
+    stack = orch.delete_stack("web").wait(30)
+    assert stack.stack_status == "DELETE_COMPLETE"
+    assert cloud.reality() == {}
+    assert orch.list_stacks() == []
+    with pytest.raises(exception.StackNotFound):
+        orch.get_stack("web")
+
+
+def test_dependencies_order_create_and_delete(orch, cloud):
+    t = hot({"a": thing(name="a"),
+             "b": thing(ref={"get_attr": ["a", "name"]}),
+             "c": dict(thing(), depends_on=["b"])})
+    orch.create_stack("chain", t).wait(30)
+    created = [j["id"] for j in cloud.journal() if j["event"] == "create"]
+    ids = {r.name: r.physical_resource_id for r in
+           orch.list_resources("chain")}
+    assert created == [ids["a"], ids["b"], ids["c"]]
+    orch.delete_stack("chain").wait(30)
+    deleted = [j["id"] for j in cloud.journal() if j["event"] == "delete"]
+    assert deleted == [ids["c"], ids["b"], ids["a"]]
+
+
+def test_independent_resources_run_in_parallel(orch, cloud):
+    t = hot({"r%d" % i: thing(delay=0.3) for i in range(4)})
+    orch.create_stack("wide", t).wait(30)
+    events = [e for e in orch.list_events("wide") if e.resource_name != "wide"]
+    # All four were in progress before the first one completed.
+    first_complete = next(i for i, e in enumerate(events)
+                          if e.status == "COMPLETE")
+    assert sum(1 for e in events[:first_complete]
+               if e.status == "IN_PROGRESS") == 4
+
+
+def test_events_record_every_transition(orch):
+    orch.create_stack("ev", hot({"a": thing()})).wait(30)
+    seen = [(e.resource_name, e.resource_status) for e in
+            orch.list_events("ev")]
+    assert seen == [("ev", "CREATE_IN_PROGRESS"),
+                    ("a", "CREATE_IN_PROGRESS"),
+                    ("a", "CREATE_COMPLETE"),
+                    ("ev", "CREATE_COMPLETE")]
+
+
+def test_failure_without_rollback(orch, cloud):
+    t = hot({"ok": thing(),
+             "bad": thing(fail=True, ref={"get_resource": "ok"}),
+             "after": thing(ref={"get_resource": "bad"})})
+    stack = orch.create_stack("f", t).wait(30)
+    assert stack.stack_status == "CREATE_FAILED"
+    assert stack.status_reason == (
+        "Resource CREATE failed: bad: thing bad refused to be created")
+    st = statuses(orch, "f")
+    assert st["ok"] == "CREATE_COMPLETE"
+    assert st["bad"] == "CREATE_FAILED"
+    assert st["after"] == "INIT_COMPLETE"      # never started
+    bad = [r for r in orch.list_resources("f") if r.name == "bad"][0]
+    assert bad.status_reason == "thing bad refused to be created"
+    # A failed stack can be deleted.
+    assert orch.delete_stack("f").wait(30).stack_status == "DELETE_COMPLETE"
+    assert cloud.reality() == {}
+
+
+def test_failure_with_rollback_removes_what_was_created(orch, cloud):
+    t = hot({"ok": thing(),
+             "bad": thing(fail=True, ref={"get_resource": "ok"})})
+    stack = orch.create_stack("rb", t, disable_rollback=False).wait(30)
+    assert stack.stack_status == "ROLLBACK_COMPLETE"
+    assert orch.list_resources("rb") == []
+    assert cloud.reality() == {}
+    states = [e.resource_status for e in orch.list_events("rb")
+              if e.resource_name == "rb"]
+    assert states == ["CREATE_IN_PROGRESS", "CREATE_FAILED",
+                      "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE"]
+
+
+def _table_counts(orch):
+    with orch.db.engine.connect() as conn:
+        return {t.name: conn.execute(sa.select(sa.func.count()).select_from(
+            t)).scalar() for t in models.metadata.sorted_tables}
+
+
+@pytest.mark.parametrize("template,params,error", [
+    (hot({"a": dict(thing(), depends_on=["nope"])}), None,
+     "resources.a.depends_on"),
+    (hot({"a": {"type": "No::Such::Type"}}), None, "No::Such::Type"),
+    (hot({"a": thing(size="big")}), None, "resources.a.properties.size"),
+    (hot({"a": thing(name={"get_param": "p"})},
+         parameters={"p": {"type": "number"}}), {"p": "x"}, "parameters.p"),
+    ("heat_template_version: 2018-08-31\nresources: [", None, ""),
+])
+def test_bad_input_is_refused_and_nothing_is_written(orch, template, params,
+                                                      error):
+    before = _table_counts(orch)
+    with pytest.raises(exception.StackValidationFailed) as info:
+        orch.create_stack("bad", template, parameters=params)
+    assert error in str(info.value)
+    assert _table_counts(orch) == before
+
+
+def test_stack_names_are_unique_among_live_stacks(orch):
+    orch.create_stack("dup", hot({"a": thing()})).wait(30)
+    with pytest.raises(exception.StackExists):
+        orch.create_stack("dup", hot({"a": thing()}))
+    orch.delete_stack("dup").wait(30)
+    # A deleted stack's name can be used again.
+    assert orch.create_stack("dup", hot({"a": thing()})).wait(
+        30).stack_status == "CREATE_COMPLETE"
+
+
+def test_hidden_parameters_are_masked(orch):
+    t = hot({"a": thing(name={"get_param": "secret"})},
+            parameters={"secret": {"type": "string", "hidden": True},
+                        "plain": {"type": "string", "default": "x"}})
+    stack = orch.create_stack("h", t, parameters={"secret": "s3cr3t"}).wait(
+        30)
+    assert stack.parameters["secret"] == "******"
+
+
+class Recorder(resource.Resource):
+    """A plugin using resource_id_set and data_set."""
+
+    def handle_create(self):
+        self.resource_id_set("rec-" + self.name)
+        self.data_set("colour", "blue")
+
+    def _resolve_attribute(self, name):
+        return self.data().get("colour")
+
+    attributes_schema = {}
+
+
+def test_plugin_data_and_physical_id_are_persisted(orch):
+    orch.register_plugin("Acme::Recorder", Recorder)
+    orch.create_stack("rec", hot({"r": {"type": "Acme::Recorder"}})).wait(30)
+    (r,) = orch.list_resources("rec")
+    assert r.physical_resource_id == "rec-r"
+    row = orch.db.store.list_resources(orch.get_stack("rec").id)[0]
+    assert orch.db.store.resource_data(row.id) == {"colour": "blue"}
+
+
+def test_templates_as_yaml_text_and_path(orch, tmp_path):
+    text = ("heat_template_version: 2018-08-31\n"
+            "resources:\n  v:\n    type: OS::Heat::Value\n"
+            "    properties: {value: 42}\n"
+            "outputs:\n  v: {value: {get_attr: [v, value]}}\n")
+    assert orch.create_stack("text", text).wait(30).outputs == {"v": 42}
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    assert orch.create_stack("path", str(path)).wait(30).outputs == {"v": 42}
+
+
+def test_parameters_flow_into_properties_and_outputs(orch):
+    t = hot({"v": {"type": "OS::Heat::Value",
+                   "properties": {"value": {"get_param": "n"}}}},
+            outputs={"double": {"value": {"list_join": [
+                "-", [{"get_attr": ["v", "value"]},
+                      {"get_attr": ["v", "value"]}]]}}},
+            parameters={"n": {"type": "string", "default": "d"}})
+    stack = orch.create_stack("p", t, parameters={"n": "seven"}).wait(30)
+    assert stack.outputs == {"double": "seven-seven"}
+    assert stack.parameters == {"n": "seven"}

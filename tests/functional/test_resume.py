@@ -1,0 +1,78 @@
+"""An operation whose process is killed is resumed from TaskFlow's persisted
+state by the next Orchestrator that opens the database: finished resource
+actions are not repeated, and the one in flight is polled to completion
+instead of being started a second time."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import heatflow
+from tests import conftest
+
+CHAIN = {
+    "heat_template_version": "2018-08-31",
+    "resources": {
+        "a": {"type": "Test::Thing", "properties": {"name": "a"}},
+        "b": {"type": "Test::Thing",
+              "properties": {"name": "b", "delay": 3,
+                             "ref": {"get_resource": "a"}}},
+        "c": {"type": "Test::Thing",
+              "properties": {"name": "c", "ref": {"get_resource": "b"}}},
+    },
+}
+
+SCRIPT = textwrap.dedent("""
+    import sys, time, json
+    import heatflow
+    orch = heatflow.Orchestrator(sys.argv[1], plugin_dirs=[sys.argv[2]])
+    orch.create_stack("s", json.loads(sys.argv[3]))
+    time.sleep(600)
+""")
+
+
+def _wait_for(predicate, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in %ss" % timeout)
+
+
+def test_killed_runner_is_resumed_without_repeating_actions(db_url, cloud):
+    import json
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, db_url, conftest.PLUGIN_DIR,
+         json.dumps(CHAIN)], env=dict(os.environ))
+    try:
+        # b's physical resource exists but its create has not completed.
+        _wait_for(lambda: [j["props"]["name"] for j in cloud.journal()
+                           if j["event"] == "create"] == ["a", "b"])
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
+    try:
+        assert orch.get_stack("s").stack_status == "CREATE_IN_PROGRESS"
+        stack = heatflow.api.Operation(
+            orch, orch.get_stack("s").id,
+            orch.db.store.find_stack("s").traversal, "CREATE").wait(60)
+        assert stack.stack_status == "CREATE_COMPLETE"
+        creates = [j["props"]["name"] for j in cloud.journal()
+                   if j["event"] == "create"]
+        # Nothing created twice; the killed process did a and b, the
+        # resumed one only c.
+        assert creates == ["a", "b", "c"]
+        assert len(cloud.reality()) == 3
+        pids = {j["props"]["name"]: j["pid"] for j in cloud.journal()}
+        assert pids["a"] == pids["b"] == proc.pid
+        assert pids["c"] == os.getpid()
+    finally:
+        orch.close()

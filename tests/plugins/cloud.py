@@ -1,0 +1,132 @@
+"""A test cloud: physical resources are files in a directory.
+
+``Test::Thing`` creates a file per physical resource and deletes it again,
+and appends every physical create and delete to a journal, so tests can
+check reality (what exists, with which properties) and count duplicates and
+leaks independently of heatflow's own records.  The directory comes from
+the ``HEATFLOW_TEST_CLOUD`` environment variable, so conductor and worker
+processes share it with the test.
+"""
+
+import json
+import os
+import time
+import uuid
+
+from heatflow import attributes, exception, properties, resource
+
+
+def cloud_dir():
+    path = os.environ.get("HEATFLOW_TEST_CLOUD")
+    if not path:
+        raise RuntimeError("HEATFLOW_TEST_CLOUD is not set")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _journal(event, physical_id, props=None):
+    with open(os.path.join(cloud_dir(), "journal"), "a") as f:
+        f.write(json.dumps({"event": event, "id": physical_id,
+                            "props": props, "pid": os.getpid()}) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def journal():
+    path = os.path.join(cloud_dir(), "journal")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def reality():
+    """physical id -> properties of every resource that exists."""
+    out = {}
+    for name in os.listdir(cloud_dir()):
+        if name.startswith("thing-"):
+            with open(os.path.join(cloud_dir(), name)) as f:
+                out[name] = json.load(f)
+    return out
+
+
+class Thing(resource.Resource):
+    properties_schema = {
+        "name": properties.Schema(properties.Schema.STRING, "A label.",
+                                  default="", update_allowed=True),
+        "size": properties.Schema(properties.Schema.INTEGER,
+                                  "Changing it replaces the thing.",
+                                  default=1),
+        "ref": properties.Schema(properties.Schema.ANY,
+                                 "Whatever the thing refers to.",
+                                 update_allowed=True),
+        "delay": properties.Schema(properties.Schema.NUMBER,
+                                   "Seconds each action takes.",
+                                   default=0, update_allowed=True),
+        "fail": properties.Schema(properties.Schema.BOOLEAN,
+                                  "Fail create and update.", default=False,
+                                  update_allowed=True),
+        "fail_delete": properties.Schema(properties.Schema.BOOLEAN,
+                                         "Fail delete.", default=False,
+                                         update_allowed=True),
+    }
+    attributes_schema = {
+        "name": attributes.Schema("The label."),
+        "size": attributes.Schema("The size."),
+    }
+
+    def _path(self, physical_id=None):
+        return os.path.join(cloud_dir(), physical_id or self.resource_id)
+
+    def _write(self):
+        props = {k: self.properties[k] for k in ("name", "size", "ref")}
+        tmp = self._path() + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(props, f)
+        os.replace(tmp, self._path())
+        return props
+
+    def handle_create(self):
+        if self.properties["fail"]:
+            raise exception.HeatflowError("thing %s refused to be created"
+                                          % self.name)
+        self.resource_id_set("thing-" + uuid.uuid4().hex[:12])
+        _journal("create", self.resource_id, self._write())
+        return {"until": time.time() + float(self.properties["delay"])}
+
+    def check_create_complete(self, token):
+        return time.time() >= token["until"]
+
+    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
+        if "size" in prop_diff:
+            raise exception.UpdateReplace(self.name)
+        if self.properties["fail"]:
+            raise exception.HeatflowError("thing %s refused to be updated"
+                                          % self.name)
+        _journal("update", self.resource_id, self._write())
+        return {"until": time.time() + float(self.properties["delay"])}
+
+    def check_update_complete(self, token):
+        return time.time() >= token["until"]
+
+    def handle_delete(self):
+        if self.properties["fail_delete"]:
+            raise exception.HeatflowError("thing %s refused to go"
+                                          % self.name)
+        if self.resource_id is None:
+            return None
+        try:
+            os.unlink(self._path())
+        except FileNotFoundError:
+            return None  # already gone: deleting is idempotent
+        _journal("delete", self.resource_id)
+        return None
+
+    def _resolve_attribute(self, name):
+        if name in ("name", "size"):
+            return self.properties[name]
+        return None
+
+
+def resource_mapping():
+    return {"Test::Thing": Thing}
