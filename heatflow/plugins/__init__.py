@@ -1,0 +1,13 @@
+"""The built-in resource types."""
+
+
+def resource_mapping():
+    """{type name: class} of every built-in plugin."""
+    # Imported here, not at module level, so that importing heatflow.plugins
+    # (e.g. by the registry) does not import heatflow.resource before
+    # heatflow.resource is able to import its own dependencies.
+    from heatflow.plugins import none, random_string, test_resource, value
+    mapping = {}
+    for module in (none, value, random_string, test_resource):
+        mapping.update(module.resource_mapping())
+    return mapping
