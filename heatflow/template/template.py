@@ -1,0 +1,476 @@
+"""Template (the parsed text) and StackDefinition (a template bound to values).
+
+``Template`` checks everything that the text alone decides: sections, keys,
+parameter schemas, function names and argument shapes.  ``Template.bind``
+adds parameter values, evaluates conditions, drops disabled resources and
+checks references, attributes (with a registry) and cycles, producing a
+``StackDefinition`` that the engine works from.
+"""
+
+import collections
+import copy
+import numbers
+import os
+
+from heatflow import exception
+from heatflow.template import dependencies as deps
+from heatflow.template import functions, loader, parameters, versions
+from heatflow.template.conditions import Conditions, evaluate_condition
+from heatflow.template.parser import Parser
+
+
+def _fail(message, path):
+    raise exception.StackValidationFailed(message, path)
+
+
+# Marker for run-time values while bind() evaluates what it can statically.
+_RUNTIME = functions._Marker("RUNTIME")
+
+
+class _ResourceSnippet:
+    """One entry of the resources section, parsed."""
+
+    def __init__(self, name, data, parser, version):
+        path = ("resources", name)
+        self.name = name
+        self.raw = data
+        if not isinstance(data, dict):
+            _fail("a resource must be a map with a type, got %s"
+                  % functions._kind(data), path)
+        unknown = sorted(set(data) - version.resource_keys)
+        if unknown:
+            hint = ""
+            if set(unknown) & {"condition", "external_id"}:
+                hint = " (condition needs heat_template_version 2016-10-14 " \
+                       "or later)"
+            _fail("unknown key(s) %s in resource (allowed: %s)%s"
+                  % (", ".join(repr(k) for k in unknown),
+                     ", ".join(sorted(version.resource_keys)), hint), path)
+        if "type" not in data:
+            _fail("missing type", path)
+        if not isinstance(data["type"], str) or not data["type"]:
+            _fail("must be a non-empty string", path + ("type",))
+        self.type = data["type"]
+        if "external_id" in data:
+            _fail("external_id is not supported by heatflow",
+                  path + ("external_id",))
+        for key in ("properties", "metadata", "update_policy"):
+            value = data.get(key)
+            if value is not None and not isinstance(value, dict):
+                _fail("must be a map, got %s" % functions._kind(value),
+                      path + (key,))
+        self.properties = parser.parse(data.get("properties"),
+                                       path + ("properties",))
+        self.metadata = parser.parse(data.get("metadata"),
+                                     path + ("metadata",))
+        self.update_policy = parser.parse(data.get("update_policy"),
+                                          path + ("update_policy",))
+        self.deletion_policy = parser.parse(data.get("deletion_policy"),
+                                            path + ("deletion_policy",))
+        depends = data.get("depends_on")
+        if depends is None:
+            depends = []
+        elif isinstance(depends, str):
+            depends = [depends]
+        if not isinstance(depends, list) or \
+                not all(isinstance(d, str) for d in depends):
+            _fail("must be a resource name or a list of resource names",
+                  path + ("depends_on",))
+        self.depends_on = list(dict.fromkeys(depends))
+        description = data.get("description")
+        if description is not None and not isinstance(description, str):
+            _fail("must be a string", path + ("description",))
+        self.description = description or ""
+        self.condition = None
+        if "condition" in data:
+            self.condition = parser.parse_condition(data["condition"],
+                                                    path + ("condition",))
+        self.timeout = data.get("timeout")
+        if self.timeout is not None and (
+                not isinstance(self.timeout, numbers.Real) or
+                isinstance(self.timeout, bool) or self.timeout <= 0):
+            _fail("must be a positive number of seconds", path + ("timeout",))
+        self.retries = data.get("retries", 0)
+        if self.retries is None:
+            self.retries = 0
+        if not isinstance(self.retries, int) or \
+                isinstance(self.retries, bool) or self.retries < 0:
+            _fail("must be a non-negative integer", path + ("retries",))
+
+
+class _OutputSnippet:
+    def __init__(self, name, data, parser, version):
+        path = ("outputs", name)
+        self.name = name
+        self.raw = data
+        if not isinstance(data, dict):
+            _fail("an output must be a map with a value", path)
+        unknown = sorted(set(data) - version.output_keys)
+        if unknown:
+            _fail("unknown key(s) %s in output (allowed: %s)"
+                  % (", ".join(repr(k) for k in unknown),
+                     ", ".join(sorted(version.output_keys))), path)
+        if "value" not in data:
+            _fail("missing value", path)
+        self.value = parser.parse(data["value"], path + ("value",))
+        description = data.get("description")
+        if description is not None and not isinstance(description, str):
+            _fail("must be a string", path + ("description",))
+        self.description = description or ""
+        self.condition = None
+        if "condition" in data:
+            self.condition = parser.parse_condition(data["condition"],
+                                                    path + ("condition",))
+
+
+class Template:
+    """A parsed HOT template.  Build with :meth:`load` or :meth:`from_dict`."""
+
+    def __init__(self, data, files=None, limits=None):
+        self.limits = limits or loader.DEFAULT_LIMITS
+        if not isinstance(data, dict):
+            _fail("template must be a map of sections, got %s"
+                  % functions._kind(data), "template")
+        resources = data.get("resources")
+        if isinstance(resources, dict):
+            for name in resources:
+                if not isinstance(name, str):
+                    _fail("resource name %r must be a string" % (name,),
+                          "resources")
+        self._data = loader.normalise(data, self.limits)
+        # kept as given (any Mapping): the caller owns the files map
+        self.files = files if files is not None else {}
+        data = self._data
+        if "heat_template_version" not in data:
+            _fail("missing heat_template_version (not a HOT template?)",
+                  "template")
+        self._version = versions.get(data["heat_template_version"])
+        self.version = self._version.date
+        unknown = sorted(set(data) - self._version.sections)
+        if unknown:
+            hint = ""
+            if "conditions" in unknown:
+                hint = " (conditions need heat_template_version " \
+                       "2016-10-14 or later)"
+            _fail("unknown section(s) %s (allowed: %s)%s"
+                  % (", ".join(repr(s) for s in unknown),
+                     ", ".join(sorted(self._version.sections)), hint),
+                  unknown[0])
+        description = data.get("description")
+        if description is not None and not isinstance(description, str):
+            _fail("must be a string", "description")
+        self.description = description or ""
+        self.parameter_schemas = parameters.parse_schemas(
+            data.get("parameters"), self._version)
+        parameters.validate_groups(data.get("parameter_groups"),
+                                   self.parameter_schemas)
+        self.hidden_parameters = frozenset(
+            n for n, s in self.parameter_schemas.items() if s.hidden)
+
+        cond_data = data.get("conditions") or {}
+        if not isinstance(cond_data, dict):
+            _fail("must be a map of condition definitions", "conditions")
+        parser = Parser(self._version, self.parameter_schemas,
+                                  cond_data)
+        self._parser = parser
+        self._conditions = {
+            name: parser.parse_condition(expr, ("conditions", name))
+            for name, expr in cond_data.items()}
+
+        res_data = data.get("resources") or {}
+        if not isinstance(res_data, dict):
+            _fail("must be a map of resource definitions", "resources")
+        if len(res_data) > self.limits.max_resources:
+            raise exception.LimitExceeded(
+                "template has %d resources, more than the limit of %d "
+                "(max_resources)" % (len(res_data), self.limits.max_resources),
+                "resources")
+        self._resources = collections.OrderedDict(
+            (name, _ResourceSnippet(name, snippet, parser, self._version))
+            for name, snippet in res_data.items())
+
+        out_data = data.get("outputs") or {}
+        if not isinstance(out_data, dict):
+            _fail("must be a map of output definitions", "outputs")
+        self._outputs = collections.OrderedDict(
+            (name, _OutputSnippet(name, snippet, parser, self._version))
+            for name, snippet in out_data.items())
+
+    # -- construction ---------------------------------------------------------
+    @classmethod
+    def load(cls, source, files=None, limits=None):
+        """Load from a dict, YAML/JSON text (str/bytes) or a file path."""
+        limits = limits or loader.DEFAULT_LIMITS
+        if isinstance(source, Template):
+            return cls.from_dict(source.to_dict(), files or source.files,
+                                 limits)
+        if isinstance(source, dict):
+            return cls(source, files, limits)
+        if loader.looks_like_path(source):
+            source = loader.read_path(os.fspath(source), limits)
+        if isinstance(source, (str, bytes, bytearray)):
+            return cls(loader.parse_text(source, limits), files, limits)
+        _fail("template must be a map, YAML/JSON text or a file path, got %s"
+              % type(source).__name__, "template")
+
+    @classmethod
+    def from_dict(cls, data, files=None, limits=None):
+        return cls(data, files, limits)
+
+    def to_dict(self):
+        """The raw template as JSON-serialisable data (a deep copy)."""
+        return copy.deepcopy(self._data)
+
+    def __repr__(self):
+        return "<Template %s: %d resources>" % (self.version,
+                                                len(self._resources))
+
+    # -- binding ------------------------------------------------------------
+    def bind(self, parameters=None, *, stack_name="stack", stack_id="",
+             project_id="", registry=None):
+        values = _bind_parameters(self, parameters, stack_name, stack_id,
+                                  project_id)
+        return StackDefinition(self, values, stack_name, stack_id, registry)
+
+
+def _bind_parameters(template, given, stack_name, stack_id, project_id):
+    return parameters.bind(template.parameter_schemas, given, stack_name,
+                           stack_id, project_id)
+
+
+class StackDefinition:
+    """A template with its parameter values: what a stack should be."""
+
+    def __init__(self, template, values, stack_name, stack_id, registry=None):
+        self.template = template
+        self.parameters = values
+        self.stack_name = stack_name
+        self.stack_id = stack_id
+        self.conditions = Conditions(template._conditions, values)
+        self.conditions.evaluate_all()
+        self._static = self.context(deferred=_RUNTIME)
+
+        self.resources = collections.OrderedDict()
+        disabled = set()
+        for name, snip in template._resources.items():
+            if snip.condition is not None and not evaluate_condition(
+                    snip.condition, self._static,
+                    ("resources", name, "condition")):
+                disabled.add(name)
+                continue
+            self.resources[name] = ResourceDefinition(self, snip)
+        self._disabled = disabled
+
+        self.outputs = collections.OrderedDict()
+        for name, snip in template._outputs.items():
+            if snip.condition is not None and not evaluate_condition(
+                    snip.condition, self._static,
+                    ("outputs", name, "condition")):
+                continue
+            self.outputs[name] = OutputDefinition(self, snip)
+
+        classes = {}
+        if registry is not None:
+            for name, defn in self.resources.items():
+                classes[name] = registry.get_class(
+                    defn.type, path="resources.%s.type" % name)
+        self._check_references(classes if registry is not None else None)
+        deps.check_acyclic(self.dependencies(), list(self.resources))
+
+    # -- evaluation helpers -------------------------------------------------
+    def context(self, refs=None, attrs=None, deferred=None):
+        return functions.Context(
+            self.parameters, condition=self.conditions.is_enabled,
+            refs=refs, attrs=attrs, files=self.template.files,
+            limits=self.template.limits, deferred=deferred)
+
+    def _check_target(self, target, path):
+        if target in self.resources:
+            return
+        if target in self._disabled:
+            _fail("resource %r is disabled by its condition" % (target,), path)
+        _fail("unknown resource %r" % (target,), path)
+
+    def _check_references(self, classes):
+        ctx = self._static
+
+        def check(tree):
+            for f in functions.walk(tree, ctx):
+                if isinstance(f, functions.GetResource):
+                    self._check_target(f.resource, f.path)
+                elif isinstance(f, functions.GetAttr):
+                    self._check_target(f.resource, f.path)
+                    attr = f.attribute_name(ctx)
+                    if classes is not None and attr is not None:
+                        _check_attribute(classes[f.resource], f.resource,
+                                         attr, f.path)
+                elif isinstance(f, functions.GetFile):
+                    f.content(self.template.files)
+            # evaluate what can be evaluated now: argument errors surface
+            # here, before any resource is touched
+            functions.resolve(tree, ctx)
+
+        for name, defn in self.resources.items():
+            for i, target in enumerate(defn.depends_on):
+                self._check_target(target, ("resources", name, "depends_on"))
+            check(defn._snippet.properties)
+            check(defn._snippet.metadata)
+        for out in self.outputs.values():
+            check(out._snippet.value)
+
+    # -- public ---------------------------------------------------------------
+    def dependencies(self):
+        return {name: defn.required_resources()
+                for name, defn in self.resources.items()}
+
+    def attribute_refs(self, name):
+        names = set()
+        for other, defn in self.resources.items():
+            if other == name:
+                continue
+            names.update(a for r, a in defn.attribute_refs() if r == name)
+        for out in self.outputs.values():
+            names.update(a for r, a in out.attribute_refs() if r == name)
+        return frozenset(names)
+
+    def validate(self, registry):
+        """Full validation, properties included, against ``registry``."""
+        from heatflow import properties as props_mod  # written in parallel
+        for name, defn in self.resources.items():
+            cls = registry.get_class(defn.type,
+                                     path="resources.%s.type" % name)
+            values = defn._resolve(defn._snippet.properties,
+                                   self.context(deferred=props_mod.DEFERRED),
+                                   "properties")
+            props_mod.Properties(
+                cls.properties_schema, values,
+                path=("resources", name, "properties"),
+                strict=getattr(cls, "strict_properties", True)).validate()
+
+    def resolve_outputs(self, refs, attrs):
+        out = {}
+        for name, defn in self.outputs.items():
+            try:
+                out[name] = {"value": defn.resolve(refs, attrs),
+                             "description": defn.description}
+            except Exception as exc:  # an output must never fail the stack
+                out[name] = {"value": None, "description": defn.description,
+                             "error": str(exc)}
+        return out
+
+
+def _check_attribute(cls, resource, attr, path):
+    if not getattr(cls, "strict_attributes", True):
+        return
+    schema = getattr(cls, "attributes_schema", None) or {}
+    if attr not in schema and attr != "show":
+        _fail("unknown attribute %r of resource %r" % (attr, resource), path)
+
+
+def _refs_of(trees, ctx):
+    resources, attributes = set(), set()
+    for tree in trees:
+        for f in functions.walk(tree, ctx):
+            if isinstance(f, functions.GetResource):
+                resources.add(f.resource)
+            elif isinstance(f, functions.GetAttr):
+                resources.add(f.resource)
+                attributes.add((f.resource, f.attribute_name(ctx)))
+    return resources, attributes
+
+
+class ResourceDefinition:
+    """One enabled resource of a :class:`StackDefinition`."""
+
+    def __init__(self, stack, snippet):
+        self._stack = stack
+        self._snippet = snippet
+        static = stack._static
+        path = ("resources", snippet.name)
+        self.name = snippet.name
+        self.type = snippet.type
+        self.description = snippet.description
+        self.condition = snippet.raw.get("condition")
+        self.depends_on = list(snippet.depends_on)
+        self.timeout = float(snippet.timeout) \
+            if snippet.timeout is not None else None
+        self.retries = snippet.retries
+
+        policy = functions.resolve(snippet.deletion_policy, static)
+        if policy is None:
+            policy = "Delete"
+        version = stack.template._version
+        if policy not in version.deletion_policies:
+            _fail("invalid deletion policy %r (allowed: %s)"
+                  % (policy, ", ".join(sorted(set(
+                      version.deletion_policies.values())))),
+                  path + ("deletion_policy",))
+        self.deletion_policy = version.deletion_policies[policy]
+
+        update_policy = functions.resolve(snippet.update_policy, static)
+        if functions.contains_deferred(update_policy, _RUNTIME):
+            _fail("must not depend on resources", path + ("update_policy",))
+        if update_policy is not None and not isinstance(update_policy, dict):
+            _fail("must be a map", path + ("update_policy",))
+        self.update_policy = update_policy or {}
+
+        self._required, self._attrs = _refs_of(
+            (snippet.properties, snippet.metadata), static)
+        self._required.update(self.depends_on)
+
+    def required_resources(self):
+        return frozenset(r for r in self._required
+                         if r in self._stack.resources)
+
+    def attribute_refs(self):
+        return frozenset(self._attrs)
+
+    def _resolve(self, tree, ctx, what):
+        value = functions.resolve(tree, ctx)
+        if value is None or value is functions.OMIT:
+            return {}
+        if not isinstance(value, dict):
+            _fail("must be a map, got %s" % functions._kind(value),
+                  ("resources", self.name, what))
+        return value
+
+    def resolve_properties(self, refs, attrs):
+        return self._resolve(self._snippet.properties,
+                             self._stack.context(refs, attrs), "properties")
+
+    def resolve_metadata(self, refs, attrs):
+        return self._resolve(self._snippet.metadata,
+                             self._stack.context(refs, attrs), "metadata")
+
+    def to_dict(self):
+        return copy.deepcopy(self._snippet.raw)
+
+    def __repr__(self):
+        return "<ResourceDefinition %s (%s)>" % (self.name, self.type)
+
+
+class OutputDefinition:
+    """One enabled output of a :class:`StackDefinition`."""
+
+    def __init__(self, stack, snippet):
+        self._stack = stack
+        self._snippet = snippet
+        self.name = snippet.name
+        self.description = snippet.description
+        self.condition = snippet.raw.get("condition")
+        self._required, self._attrs = _refs_of((snippet.value,),
+                                               stack._static)
+
+    def required_resources(self):
+        return frozenset(self._required)
+
+    def attribute_refs(self):
+        return frozenset(self._attrs)
+
+    def resolve(self, refs, attrs):
+        value = functions.resolve(self._snippet.value,
+                                  self._stack.context(refs, attrs))
+        return None if value is functions.OMIT else value
+
+    def __repr__(self):
+        return "<OutputDefinition %s>" % self.name

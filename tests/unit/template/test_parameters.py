@@ -1,0 +1,199 @@
+import pytest
+
+from heatflow import exception
+
+from .helpers import tmpl
+
+
+def bind(params, values=None, version="2021-04-16", **kw):
+    return tmpl({"parameters": params}, version).bind(values, **kw).parameters
+
+
+@pytest.mark.parametrize("ptype, given, expected", [
+    ("string", "abc", "abc"),
+    ("string", 5, "5"),
+    ("number", "3", 3),
+    ("number", "2.5", 2.5),
+    ("number", 7, 7),
+    ("number", " -4 ", -4),
+    ("boolean", "true", True), ("boolean", "false", False),
+    ("boolean", "yes", True), ("boolean", "no", False),
+    ("boolean", "1", True), ("boolean", "0", False),
+    ("boolean", "on", True), ("boolean", "off", False),
+    ("boolean", "TRUE", True), ("boolean", True, True), ("boolean", 0, False),
+    ("json", '{"a": [1]}', {"a": [1]}),
+    ("json", {"a": 1}, {"a": 1}),
+    ("json", [1, 2], [1, 2]),
+    ("json", "", {}),
+    ("comma_delimited_list", "a,b", ["a", "b"]),
+    ("comma_delimited_list", "a, b ,c", ["a", "b", "c"]),
+    ("comma_delimited_list", ["x", "y"], ["x", "y"]),
+    ("comma_delimited_list", "", []),
+])
+def test_conversion(ptype, given, expected):
+    assert bind({"p": {"type": ptype}}, {"p": given})["p"] == expected
+
+
+@pytest.mark.parametrize("ptype, given, message", [
+    ("number", "abc", "parameters.p: value 'abc' is not a number"),
+    ("number", True, "parameters.p: value True is not a number"),
+    ("boolean", "maybe", "parameters.p: value 'maybe' is not a boolean"),
+    ("json", "[1,", "parameters.p: value is not valid JSON"),
+    ("json", "5", "parameters.p: value '5' is not a JSON map or list"),
+    ("string", {"a": 1}, "parameters.p: value {'a': 1} is not a string"),
+    ("comma_delimited_list", {"a": 1}, "parameters.p: value {'a': 1} is not a comma-delimited list"),
+])
+def test_conversion_errors(ptype, given, message):
+    with pytest.raises(exception.StackValidationFailed) as err:
+        bind({"p": {"type": ptype}}, {"p": given})
+    assert str(err.value).startswith(message)
+
+
+def test_defaults_and_missing():
+    vals = bind({"a": {"type": "number", "default": "5"},
+                 "b": {"type": "string", "default": "x"}})
+    assert vals["a"] == 5 and vals["b"] == "x"
+    assert bind({"a": {"type": "number", "default": 5}}, {"a": 6})["a"] == 6
+    with pytest.raises(exception.StackValidationFailed) as err:
+        bind({"size": {"type": "number"}})
+    assert str(err.value) == ("parameters.size: a value is required: the "
+                              "parameter has no default")
+
+
+def test_unknown_parameter_passed():
+    with pytest.raises(exception.StackValidationFailed) as err:
+        bind({"a": {"type": "string", "default": ""}}, {"zzz": 1})
+    assert str(err.value).startswith("parameters.zzz: unknown parameter(s) 'zzz'")
+
+
+def test_pseudo_parameters():
+    vals = bind({}, stack_name="web", stack_id="id1", project_id="p1")
+    assert vals["OS::stack_name"] == "web"
+    assert vals["OS::stack_id"] == "id1"
+    assert vals["OS::project_id"] == "p1"
+
+
+def test_schema_attributes_and_hidden():
+    t = tmpl({"parameters": {
+        "pw": {"type": "string", "hidden": True, "label": "L",
+               "description": "D", "immutable": True, "default": "s"},
+        "n": {"type": "number"}}})
+    s = t.parameter_schemas["pw"]
+    assert (s.name, s.type, s.default, s.hidden, s.label, s.description,
+            s.immutable) == ("pw", "string", "s", True, "L", "D", True)
+    assert t.parameter_schemas["n"].default is None
+    assert t.parameter_schemas["n"].hidden is False
+    assert t.hidden_parameters == frozenset(["pw"])
+
+
+def test_hidden_value_not_in_message():
+    params = {"pw": {"type": "string", "hidden": True, "constraints": [
+        {"allowed_pattern": "[a-z]+"}]}}
+    with pytest.raises(exception.StackValidationFailed) as err:
+        bind(params, {"pw": "SECRET1"})
+    assert "SECRET1" not in str(err.value)
+    assert str(err.value).startswith("parameters.pw: value does not match")
+
+
+# (type, constraint, good value, bad value, default message)
+CONSTRAINTS = [
+    ("string", {"length": {"min": 2, "max": 3}}, "ab", "abcd",
+     "length must be between 2 and 3 (is 4)"),
+    ("string", {"length": {"min": 2}}, "ab", "a", "length must be at least 2 (is 1)"),
+    ("comma_delimited_list", {"length": {"max": 1}}, "a", "a,b",
+     "number of items must be at most 1 (is 2)"),
+    ("json", {"length": {"max": 1}}, {"a": 1}, {"a": 1, "b": 2},
+     "number of items must be at most 1 (is 2)"),
+    ("number", {"range": {"min": 1, "max": 9}}, 9, 40,
+     "value 40 must be between 1 and 9"),
+    ("number", {"range": {"max": 9}}, -5, 10, "value 10 must be at most 9"),
+    ("number", {"allowed_values": [1, 2]}, "2", 3,
+     "value 3 is not one of the allowed values 1, 2"),
+    ("string", {"allowed_values": ["a", "b"]}, "b", "c",
+     "value 'c' is not one of the allowed values 'a', 'b'"),
+    ("comma_delimited_list", {"allowed_values": ["a", "b"]}, "a,b", "a,c",
+     "value 'c' is not one of the allowed values 'a', 'b'"),
+    ("boolean", {"allowed_values": [True]}, "yes", "no",
+     "value False is not one of the allowed values True"),
+    ("string", {"allowed_pattern": "[a-z]+"}, "abc", "abc1",
+     "value 'abc1' does not match pattern [a-z]+"),
+    ("number", {"modulo": {"step": 2, "offset": 1}}, 5, 4,
+     "value 4 must be 1 modulo 2"),
+]
+
+
+@pytest.mark.parametrize("ptype, constraint, good, bad, message", CONSTRAINTS)
+def test_constraints(ptype, constraint, good, bad, message):
+    params = {"p": {"type": ptype, "constraints": [constraint]}}
+    bind(params, {"p": good})
+    with pytest.raises(exception.StackValidationFailed) as err:
+        bind(params, {"p": bad})
+    assert str(err.value) == "parameters.p: " + message
+    described = dict(constraint, description="Pick a better one.")
+    params = {"p": {"type": ptype, "constraints": [described]}}
+    with pytest.raises(exception.StackValidationFailed) as err:
+        bind(params, {"p": bad})
+    assert str(err.value) == "parameters.p: Pick a better one."
+
+
+def test_custom_constraint_is_accepted_and_ignored():
+    assert bind({"p": {"type": "string", "constraints": [
+        {"custom_constraint": "nova.flavor"}]}}, {"p": "x"})["p"] == "x"
+
+
+def test_default_must_satisfy_constraints():
+    with pytest.raises(exception.StackValidationFailed) as err:
+        tmpl({"parameters": {"p": {"type": "number", "default": 40,
+                                   "constraints": [{"range": {"max": 9}}]}}})
+    assert str(err.value) == "parameters.p.default: value 40 must be at most 9"
+
+
+@pytest.mark.parametrize("schema, message", [
+    ({"type": "strin"}, "parameters.p.type: unknown type 'strin'"),
+    ({}, "parameters.p: missing type"),
+    ("string", "parameters.p: a parameter must be a map"),
+    ({"type": "string", "colour": 1}, "parameters.p: unknown key(s) colour"),
+    ({"type": "string", "constraints": [{"range": {"min": 1}}]},
+     "parameters.p.constraints[0]: range constraint is not valid for a "
+     "string parameter"),
+    ({"type": "number", "constraints": [{"range": {"min": 5, "max": 1}}]},
+     "parameters.p.constraints[0].range: min is greater than max"),
+    ({"type": "string", "constraints": [{"allowed_pattern": "("}]},
+     "parameters.p.constraints[0].allowed_pattern: invalid regular"),
+    ({"type": "string", "constraints": [{"bogus": 1}]},
+     "parameters.p.constraints[0]: unknown constraint 'bogus'"),
+    ({"type": "string", "constraints": [{"length": {"min": 1},
+                                         "allowed_values": ["a"]}]},
+     "parameters.p.constraints[0]: a constraint must have exactly one"),
+    ({"type": "number", "constraints": [{"modulo": {"step": 0, "offset": 0}}]},
+     "parameters.p.constraints[0].modulo: step must be positive"),
+    ({"type": "number", "constraints": [{"modulo": {"step": 2}}]},
+     "parameters.p.constraints[0].modulo: must be a map with step and offset"),
+    ({"type": "string", "constraints": [{"allowed_values": []}]},
+     "parameters.p.constraints[0].allowed_values: must be a non-empty list"),
+])
+def test_schema_errors(schema, message):
+    with pytest.raises(exception.StackValidationFailed) as err:
+        tmpl({"parameters": {"p": schema}})
+    assert str(err.value).startswith(message)
+
+
+def test_parameter_groups():
+    params = {"a": {"type": "string", "default": ""}}
+    tmpl({"parameters": params,
+          "parameter_groups": [{"label": "g", "parameters": ["a"]}]})
+    with pytest.raises(exception.StackValidationFailed) as err:
+        tmpl({"parameters": params,
+              "parameter_groups": [{"parameters": ["a", "b"]}]})
+    assert str(err.value) == ("parameter_groups[0].parameters[1]: unknown "
+                              "parameter 'b'")
+    with pytest.raises(exception.StackValidationFailed) as err:
+        tmpl({"parameters": params, "parameter_groups": [
+            {"parameters": ["a"]}, {"parameters": ["a"]}]})
+    assert "already in group 0" in str(err.value)
+
+
+def test_get_param_of_unknown_parameter():
+    with pytest.raises(exception.StackValidationFailed) as err:
+        tmpl({"outputs": {"o": {"value": {"get_param": "nope"}}}})
+    assert str(err.value) == "outputs.o.value.get_param: unknown parameter 'nope'"
