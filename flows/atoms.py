@@ -214,7 +214,8 @@ class ConvergeResource(_Atom):
         # The incarnations this one depends on now; the row records them
         # so that clean-up deletes dependents before what they depend on.
         self._requires = sorted(v["row"] for v in inputs.values())
-        what, prop_diff = self._decide(row, defn, cls, data, metadata)
+        what, prop_diff = self._decide(row, defn, cls, props, data,
+                                       metadata)
         if what == "none":
             attrs = dict(row.attributes or {})
             missing = [a for a in needed if _attr_key(a) not in attrs]
@@ -254,17 +255,20 @@ class ConvergeResource(_Atom):
             row = nxt
         return row
 
-    def _decide(self, row, defn, cls, data, metadata):
+    def _decide(self, row, defn, cls, props, data, metadata):
+        """create, update (with the property diff), replace or none."""
+        resumed = row.lock_traversal == self.op["traversal"]
+        failed = row.status == "FAILED" and not resumed
+        if failed and self.plugin(cls, defn, props, row, metadata,
+                                  row.action).needs_replace_failed():
+            # Heat's rule: what a failed action left behind is replaced,
+            # and the wreck cleaned up, unless the plugin says otherwise.
+            if row.physical_resource_id is not None or \
+                    row.action != "CREATE":
+                return "replace", None
         if row.action == "INIT" or (row.action == "CREATE" and
                                     row.status != "COMPLETE"):
-            if row.status == "FAILED" and row.physical_resource_id:
-                return "replace", None
             return "create", None
-        if row.lock_traversal == self.op["traversal"]:
-            # Resumed mid-update: finish it (the same diff applies again).
-            pass
-        elif row.status == "FAILED":
-            return "replace", None
         if row.type != defn.type:
             return "replace", None
         old = row.properties or {}
