@@ -71,12 +71,25 @@ class _Atom(task.Task):
         return self.rt.store
 
     def definition(self, template_id=None):
-        return self.rt.definition(template_id or self.op["template_id"],
-                                  self.op["stack_name"], self.op["stack_id"])
+        template_id = template_id or self.op["template_id"]
+        if template_id is None:
+            return None
+        return self.rt.definition(template_id, self.op["stack_name"],
+                                  self.op["stack_id"])
 
     def is_stale(self):
         row = self.store.get_stack_by_id(self.op["stack_id"])
         return row.traversal != self.op["traversal"]
+
+    def gate(self):
+        """Before an atom starts anything: is its operation still the
+        stack's current one, and is it still going forward?"""
+        row = self.store.get_stack_by_id(self.op["stack_id"])
+        if row.traversal != self.op["traversal"]:
+            raise _Superseded()
+        if row.action == "ROLLBACK" and self.op["action"] != "ROLLBACK":
+            raise exception.RollbackRequested(
+                "rollback of the %s requested" % self.op["action"].lower())
 
     def halt(self):
         """Stop this operation's engine from starting further atoms."""
@@ -165,14 +178,15 @@ class ConvergeResource(_Atom):
     # -- execute ----------------------------------------------------------
 
     def execute(self, **inputs):
-        if any(_halted(v) for v in inputs.values()):
-            return SUPERSEDED
         try:
+            self.gate()
+            if any(_halted(v) for v in inputs.values()):
+                return SUPERSEDED
             return self._converge(inputs)
         except _Superseded:
             self.halt()
             return SUPERSEDED
-        except exception.ResourceFailure:
+        except (exception.ResourceFailure, exception.RollbackRequested):
             raise
         except Exception as exc:
             # Not the plugin's failure (those are handled where they
@@ -400,13 +414,24 @@ class ConvergeResource(_Atom):
 
     def revert(self, result, flow_failures=None, **inputs):
         try:
-            self._revert(result)
+            self._revert(result, inputs)
         except _Superseded:
             self.halt()
 
-    def _revert(self, result):
+    def _attempted(self, inputs):
+        """The properties this atom tried to apply (None if they cannot be
+        worked out)."""
+        try:
+            defn = self.definition().resources[self.resource_name]
+            refs, get_attr = self._inputs(inputs)
+            return defn.resolve_properties(refs, get_attr)
+        except Exception:
+            return None
+
+    def _revert(self, result, inputs):
         op, store = self.op, self.store
-        if isinstance(result, tf_failure.Failure) or result is None:
+        if isinstance(result, tf_failure.Failure) or result is None or \
+                (_halted(result) and result["halt"] == "failed"):
             # This atom itself failed: undo whatever it left behind.
             row = self._current_row()
             if row is None:
@@ -419,7 +444,9 @@ class ConvergeResource(_Atom):
                                               op["traversal"],
                                               replaced_by=None)
             elif row.action == "UPDATE" and row.traversal == op["traversal"]:
-                self._undo_update(row, None)
+                # The plugin may have applied part of the change before it
+                # failed: update back from what was attempted.
+                self._undo_update(row, None, self._attempted(inputs))
             return
         if _halted(result):
             return
@@ -461,7 +488,7 @@ class ConvergeResource(_Atom):
                               "DELETE", "COMPLETE", "rollback")
         store.purge_resource(row.id, op["stack_id"], op["traversal"])
 
-    def _undo_update(self, row, before):
+    def _undo_update(self, row, before, attempted=None):
         """Update a resource back to the properties it had before."""
         op, store = self.op, self.store
         if before is None:
@@ -475,7 +502,8 @@ class ConvergeResource(_Atom):
         row = self.acquire(row.id, "UPDATE", "rollback")
         if row is None:
             return
-        current = row.properties or {}
+        current = attempted if attempted is not None else \
+            (row.properties or {})
         target = before["properties"] or {}
         props = properties_mod.Properties(cls.properties_schema, target,
                                           strict=False)
@@ -515,9 +543,20 @@ class Converged(_Atom):
                          requires=["ref:" + n for n in names])
 
     def execute(self, **inputs):
+        try:
+            self.gate()
+        except _Superseded:
+            self.halt()
+            return SUPERSEDED
         for v in inputs.values():
             if _halted(v):
                 return v
+        if not self.store.enter_cleanup(self.op["stack_id"],
+                                        self.op["traversal"],
+                                        self.op["action"]):
+            self.gate()          # raises: rollback requested, or superseded
+            self.halt()
+            return SUPERSEDED
         return {"rows": sorted(v["row"] for v in inputs.values())}
 
 
@@ -532,9 +571,11 @@ class CleanupResource(_Atom):
         self.row_id = row_id
 
     def execute(self, converged, **gone):
-        if _halted(converged) or any(_halted(v) for v in gone.values()):
+        if _halted(converged) or any(_halted(v) and v["halt"] ==
+                                     "superseded" for v in gone.values()):
             return SUPERSEDED
         try:
+            self.gate()
             return self._cleanup(converged)
         except _Superseded:
             self.halt()
@@ -545,8 +586,6 @@ class CleanupResource(_Atom):
         row = store.get_resource(self.row_id)
         if row is None or row.id in converged["rows"]:
             return {"kept": True}
-        if self.is_stale():
-            raise _Superseded()
         defn = None
         if row.template_id is not None:
             defn = self.definition(row.template_id).resources.get(row.name)
@@ -598,6 +637,10 @@ class FinishStack(_Atom):
         op, store = self.op, self.store
         if _halted(converged) and converged.get("halt") == "superseded":
             return SUPERSEDED
+        try:
+            self.gate()
+        except _Superseded:
+            return SUPERSEDED
         failures = [v["reason"] for v in inputs.values()
                     if _halted(v) and v.get("halt") == "failed"]
         if any(_halted(v) and v.get("halt") == "superseded"
@@ -615,7 +658,8 @@ class FinishStack(_Atom):
                 if k.startswith("ref:")}
         attrs = {k[4:]: v["attrs"] for k, v in inputs.items()
                  if k.startswith("ref:")}
-        outputs = self.definition().resolve_outputs(
+        stack_def = self.definition()
+        outputs = {} if stack_def is None else stack_def.resolve_outputs(
             refs, lambda r, a: attrs.get(r, {}).get(_attr_key(a)))
         store.set_stack_state(
             op["stack_id"], op["traversal"], op["action"], "COMPLETE",

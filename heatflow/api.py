@@ -208,12 +208,20 @@ class Orchestrator:
         return time.time() + 60.0 * float(timeout_mins)
 
     def _op(self, stack_id, name, traversal, action, template_id,
-            disable_rollback, deadline):
+            disable_rollback, deadline, base=None):
+        """The operation header every atom of its flow carries.
+
+        ``base`` is the stack row the operation starts from: a revert
+        restores that state, which is the last known-good one only if the
+        stack had settled (COMPLETE) there."""
         return {"runtime": self._runtime_key, "stack_id": stack_id,
                 "stack_name": name, "traversal": traversal,
                 "flow_uuid": str(uuid.uuid4()), "action": action,
                 "template_id": template_id,
-                "rollback": not disable_rollback, "deadline": deadline}
+                "rollback": not disable_rollback, "deadline": deadline,
+                "base_settled": base is None or base.status == "COMPLETE",
+                "base_template_id": None if base is None
+                else base.template_id}
 
     def create_stack(self, name, template, parameters=None, files=None,
                      timeout_mins=None, disable_rollback=True):
@@ -272,17 +280,18 @@ class Orchestrator:
                            disable_rollback=True)
 
     def _begin(self, row, action, stack_def, tmpl=None, parameters=None,
-               timeout_mins=None, disable_rollback=True):
+               timeout_mins=None, disable_rollback=True, **extra):
         """Start an operation on an existing stack, superseding any running
         one."""
         traversal = str(uuid.uuid4())
         deadline = self._deadline(timeout_mins)
         op = self._op(row.id, row.name, traversal, action, row.template_id,
-                      disable_rollback, deadline)
+                      disable_rollback, deadline, base=row)
         fields = {"flow_uuid": op["flow_uuid"],
                   "disable_rollback": disable_rollback,
                   "timeout_mins": timeout_mins,
                   "deadline": _as_datetime(deadline)}
+        fields.update(extra)
         if tmpl is not None:
             fields["parameters"] = parameters
         ok = self.db.store.begin_operation(
@@ -299,6 +308,66 @@ class Orchestrator:
         op["template_id"] = fresh.template_id
         self._start(op, stack_def, prev_template_id=row.prev_template_id)
         return Operation(self, row.id, traversal, action)
+
+    def rollback_stack(self, name):
+        """Roll the stack back to its last known-good state.
+
+        An operation still converging (running, or failed with rollback
+        disabled) is reverted by TaskFlow: what it did is undone in reverse
+        order, originals of replaced resources are kept, and the revert
+        resumes after a crash like any flow.  Otherwise (a failure in
+        clean-up, a failed rollback) the stack converges to its last
+        known-good template."""
+        row = self.db.store.find_stack(name)
+        if row.action == "ROLLBACK" and row.status == "IN_PROGRESS":
+            return Operation(self, row.id, row.traversal, "ROLLBACK")
+        if row.action in ("CREATE", "UPDATE") and row.phase == "converge" \
+                and row.status in ("IN_PROGRESS", "FAILED"):
+            if not self.db.store.request_rollback(row.id, row.traversal,
+                                                  row.status):
+                raise exception.ActionNotAllowed(
+                    "stack %s changed while the rollback was being "
+                    "requested; try again" % row.name)
+            if not self.runtime.is_running(row.flow_uuid):
+                # Nobody here runs it: if no other process does either,
+                # resume its flow, which reverts.
+                self._runner.resume(self.db.store.get_stack_by_id(row.id))
+            return Operation(self, row.id, row.traversal, "ROLLBACK")
+        if row.status == "FAILED" and row.action in ("CREATE", "UPDATE",
+                                                     "ROLLBACK"):
+            good = row.prev_template_id
+            stack_def = None
+            if good is not None:
+                stack_def = self.runtime.definition(good, row.name, row.id)
+            return self._begin(row, "ROLLBACK", stack_def,
+                               timeout_mins=row.timeout_mins,
+                               disable_rollback=True, template_id=good)
+        raise exception.ActionNotAllowed(
+            "stack %s is %s_%s: there is nothing to roll back"
+            % (row.name, row.action, row.status))
+
+    def cancel_update(self, name, rollback=True):
+        """Stop the stack's running create or update.  With ``rollback``
+        it is rolled back (:meth:`rollback_stack`); without, no further
+        resource action starts (those in flight finish and are recorded)
+        and the stack is left ``<ACTION>_FAILED``."""
+        row = self.db.store.find_stack(name)
+        if row.status != "IN_PROGRESS" or row.action not in ("CREATE",
+                                                             "UPDATE"):
+            raise exception.ActionNotAllowed(
+                "stack %s is %s_%s: only a running create or update can be "
+                "cancelled" % (row.name, row.action, row.status))
+        if rollback:
+            return self.rollback_stack(name)
+        traversal = str(uuid.uuid4())
+        reason = "Stack %s cancelled" % row.action
+        if not self.db.store.begin_operation(
+                row.id, row.traversal, traversal=traversal,
+                action=row.action, status_reason=reason, status="FAILED"):
+            raise exception.ActionNotAllowed(
+                "stack %s changed while it was being cancelled; try again"
+                % row.name)
+        return Operation(self, row.id, traversal, row.action)
 
     def _start(self, op, stack_def, prev_template_id=None):
         plan = compiler.plan_operation(self.db.store, op, stack_def,

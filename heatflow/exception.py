@@ -116,5 +116,10 @@ class Superseded(HeatflowError):
     """
 
 
+class RollbackRequested(HeatflowError):
+    """The stack's operation is to be rolled back (its atoms raise this so
+    that TaskFlow reverts what the operation did)."""
+
+
 class PluginError(HeatflowError):
     """A plugin could not be loaded or is malformed."""

@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 
 import taskflow.engines
 from taskflow import states as tf_states
@@ -151,16 +152,8 @@ class LocalRunner:
     def _run(self, op, plan, lock, done):
         flow_uuid = op["flow_uuid"]
         try:
-            fd = load_operation(self.db, flow_uuid)
-            flow = compiler.build_flow(plan)
-            engine = taskflow.engines.load(
-                flow, flow_detail=fd, backend=self.db.taskflow,
-                engine="parallel", executor=self.executor)
-            self.rt.engine_started(flow_uuid, engine)
-            try:
-                engine.run()
-            except Exception as exc:
-                self._after_failure(op, engine, exc)
+            while plan is not None:
+                plan = self._run_flow(plan)
         except Exception:
             LOG.exception("operation %s of stack %s crashed", op["action"],
                           op["stack_name"])
@@ -168,29 +161,76 @@ class LocalRunner:
                 op["stack_id"], op["traversal"], op["action"], "FAILED",
                 "Internal error: see the engine log")
         finally:
-            self.rt.engine_finished(flow_uuid)
             if lock is not None:
                 lock.release()
             with self._mutex:
                 self._threads.pop(flow_uuid, None)
             done.set()
 
-    def _after_failure(self, op, engine, exc):
+    def _run_flow(self, plan):
+        """Run one flow to its end; returns the plan of the flow that
+        continues the same operation, if any."""
+        op = plan["op"]
+        fd = load_operation(self.db, op["flow_uuid"])
+        flow = compiler.build_flow(plan)
+        engine = taskflow.engines.load(
+            flow, flow_detail=fd, backend=self.db.taskflow,
+            engine="parallel", executor=self.executor)
+        self.rt.engine_started(op["flow_uuid"], engine)
+        try:
+            engine.run()
+        except Exception as exc:
+            return self._after_revert(op, engine, exc)
+        finally:
+            self.rt.engine_finished(op["flow_uuid"])
+        return None
+
+    def _after_revert(self, op, engine, exc):
         """engine.run() raised: TaskFlow has reverted the flow (rollback)
         as far as it could."""
-        LOG.info("operation %s of stack %s failed: %s", op["action"],
-                 op["stack_name"], exc, exc_info=True)
-        state = engine.storage.get_flow_state()
+        LOG.info("operation %s of stack %s is rolled back: %s",
+                 op["action"], op["stack_name"], exc)
         store = self.db.store
-        if state == tf_states.REVERTED:
-            store.set_stack_state(op["stack_id"], op["traversal"],
-                                  "ROLLBACK", "COMPLETE",
-                                  "Stack ROLLBACK completed successfully")
-        else:
+        if engine.storage.get_flow_state() != tf_states.REVERTED:
             LOG.warning("rollback of %s failed: %s", op["stack_name"], exc)
             store.set_stack_state(op["stack_id"], op["traversal"],
                                   "ROLLBACK", "FAILED",
                                   "Stack ROLLBACK failed: %s" % (exc,))
+            return None
+        store.purge_unstarted(op["stack_id"], op["traversal"])
+        if op.get("base_settled", True):
+            # The revert restored the state the operation started from,
+            # which was the last known-good one.
+            fields = {}
+            if op.get("base_template_id") is not None:
+                fields["template_id"] = op["base_template_id"]
+            store.set_stack_state(op["stack_id"], op["traversal"],
+                                  "ROLLBACK", "COMPLETE",
+                                  "Stack ROLLBACK completed successfully",
+                                  **fields)
+            return None
+        # The operation had superseded (or followed) one that never
+        # settled: undoing it is not enough.  Converge to the last
+        # known-good template, still as this rollback.
+        return self.chain_rollback(op)
+
+    def chain_rollback(self, op):
+        store = self.db.store
+        stack = store.get_stack_by_id(op["stack_id"])
+        good = stack.prev_template_id
+        new = dict(op, flow_uuid=str(uuid.uuid4()), action="ROLLBACK",
+                   template_id=good, rollback=False, base_settled=True,
+                   base_template_id=good)
+        if not store.switch_flow(op["stack_id"], op["traversal"],
+                                 op["flow_uuid"], new["flow_uuid"],
+                                 template_id=good):
+            return None
+        stack_def = None if good is None else self.rt.definition(
+            good, op["stack_name"], op["stack_id"])
+        plan = compiler.plan_operation(store, new, stack_def,
+                                       prev_template_id=good)
+        save_operation(self.db, plan)
+        return plan
 
     def running(self):
         with self._mutex:

@@ -36,6 +36,9 @@ stacks = sa.Table(
     sa.Column("parameters", sa.JSON, nullable=False, default=dict),
     sa.Column("traversal", sa.String(36), nullable=False),
     sa.Column("flow_uuid", sa.String(36), nullable=True),
+    # "converge" until every resource of the target has converged, then
+    # "cleanup": from then on the operation can no longer be reverted.
+    sa.Column("phase", sa.String(16), nullable=True),
     sa.Column("disable_rollback", sa.Boolean, nullable=False, default=True),
     sa.Column("timeout_mins", sa.Integer, nullable=True),
     # Absolute, so that it survives the death of whoever runs the operation.

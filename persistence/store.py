@@ -67,7 +67,7 @@ class Store:
                                         environment)
                 conn.execute(m.stacks.insert().values(
                     id=stack_id, name=name, deleted_marker="",
-                    action=action, status="IN_PROGRESS",
+                    action=action, status="IN_PROGRESS", phase="converge",
                     status_reason=status_reason, template_id=tid,
                     prev_template_id=None, parameters=parameters,
                     traversal=traversal, flow_uuid=flow_uuid,
@@ -108,7 +108,7 @@ class Store:
 
     def begin_operation(self, stack_id, expected_traversal, *, traversal,
                         action, status_reason, template=None, files=None,
-                        environment=None, **fields):
+                        environment=None, status="IN_PROGRESS", **fields):
         """Start a new operation: swap in a new traversal (superseding the
         running one, if any) and optionally a new target template.
 
@@ -122,14 +122,56 @@ class Store:
             res = conn.execute(m.stacks.update().where(
                 m.stacks.c.id == stack_id,
                 m.stacks.c.traversal == expected_traversal).values(
-                    traversal=traversal, action=action, status="IN_PROGRESS",
-                    status_reason=status_reason, updated_at=now, **fields))
+                    traversal=traversal, action=action, status=status,
+                    phase="converge", status_reason=status_reason,
+                    updated_at=now, **fields))
             if res.rowcount != 1:
                 conn.rollback()
                 return False
-            self._event(conn, stack_id, "", None, action, "IN_PROGRESS",
+            self._event(conn, stack_id, "", None, action, status,
                         status_reason, now)
         return True
+
+    def request_rollback(self, stack_id, traversal, from_status):
+        """Turn the operation of ``traversal`` into its own rollback (same
+        traversal: its atoms see it and TaskFlow reverts the flow).  Only
+        while it is still converging, so everything a revert needs still
+        exists."""
+        now = utcnow()
+        reason = "Stack ROLLBACK started"
+        with self.engine.begin() as conn:
+            res = conn.execute(m.stacks.update().where(
+                m.stacks.c.id == stack_id, m.stacks.c.traversal == traversal,
+                m.stacks.c.status == from_status,
+                m.stacks.c.action.in_(("CREATE", "UPDATE")),
+                m.stacks.c.phase == "converge").values(
+                    action="ROLLBACK", status="IN_PROGRESS",
+                    status_reason=reason, updated_at=now))
+            if res.rowcount != 1:
+                conn.rollback()
+                return False
+            self._event(conn, stack_id, "", None, "ROLLBACK", "IN_PROGRESS",
+                        reason, now)
+        return True
+
+    def enter_cleanup(self, stack_id, traversal, action):
+        """The operation's resources have converged: from here on it runs
+        to its end (clean-up is never reverted).  False if the operation was
+        superseded or a rollback was requested first."""
+        with self.engine.begin() as conn:
+            res = conn.execute(m.stacks.update().where(
+                m.stacks.c.id == stack_id, m.stacks.c.traversal == traversal,
+                m.stacks.c.action == action).values(phase="cleanup"))
+            return res.rowcount == 1
+
+    def switch_flow(self, stack_id, traversal, old_flow, new_flow, **fields):
+        """Continue the same operation (traversal) with another flow."""
+        with self.engine.begin() as conn:
+            res = conn.execute(m.stacks.update().where(
+                m.stacks.c.id == stack_id, m.stacks.c.traversal == traversal,
+                m.stacks.c.flow_uuid == old_flow).values(
+                    flow_uuid=new_flow, phase="converge", **fields))
+            return res.rowcount == 1
 
     def set_stack_state(self, stack_id, traversal, action, status, reason,
                         **fields):
@@ -191,22 +233,29 @@ class Store:
         order, or None if the traversal is stale."""
         now = utcnow()
         with self.engine.begin() as conn:
-            cur = conn.execute(sa.select(m.stacks.c.traversal).where(
-                m.stacks.c.id == stack_id)).scalar_one_or_none()
-            if cur != traversal:
-                conn.rollback()
-                return None
             ids = []
             # One statement per row: SQLite cannot return generated ids of a
             # multi-row insert portably, and these ids name the flow's atoms.
+            # Each insert is fenced in the statement itself, so that it is
+            # atomic with the check on SQLite too.
+            t = m.resources
+            cols = ["stack_id", "action", "status", "status_reason",
+                    "requires", "name", "type", "replaces", "traversal",
+                    "created_at"]
             for row in rows:
-                res = conn.execute(m.resources.insert().values(
-                    stack_id=stack_id, action="INIT", status="COMPLETE",
-                    status_reason="", requires=row.get("requires", []),
-                    name=row["name"], type=row["type"],
-                    replaces=row.get("replaces"),
-                    traversal=row.get("traversal"), created_at=now))
-                ids.append(res.inserted_primary_key[0])
+                vals = [stack_id, "INIT", "COMPLETE", "",
+                        row.get("requires", []), row["name"], row["type"],
+                        row.get("replaces"), row.get("traversal"), now]
+                sel = sa.select(*[sa.literal(v, t.c[c].type)
+                                  for c, v in zip(cols, vals)]).where(
+                    self._current(stack_id, traversal))
+                res = conn.execute(t.insert().from_select(
+                    cols, sel).returning(t.c.id))
+                new = res.scalar_one_or_none()
+                if new is None:
+                    conn.rollback()
+                    return None
+                ids.append(new)
         return ids
 
     def acquire_resource(self, resource_id, stack_id, traversal, action,
@@ -277,6 +326,16 @@ class Store:
                 t.c.id == resource_id,
                 self._current(stack_id, traversal)).values(**fields))
             return res.rowcount == 1
+
+    def purge_unstarted(self, stack_id, traversal):
+        """Forget the INIT rows ``traversal`` planned but never started."""
+        t = m.resources
+        with self.engine.begin() as conn:
+            conn.execute(t.delete().where(
+                t.c.stack_id == stack_id, t.c.traversal == traversal,
+                t.c.action == "INIT", t.c.physical_resource_id.is_(None),
+                t.c.lock_traversal.is_(None),
+                self._current(stack_id, traversal)))
 
     def purge_resource(self, resource_id, stack_id, traversal):
         """Forget a row whose physical resource is gone (fenced)."""

@@ -28,6 +28,7 @@ def upgrade():
         sa.Column("parameters", sa.JSON, nullable=False),
         sa.Column("traversal", sa.String(36), nullable=False),
         sa.Column("flow_uuid", sa.String(36), nullable=True),
+        sa.Column("phase", sa.String(16), nullable=True),
         sa.Column("disable_rollback", sa.Boolean, nullable=False),
         sa.Column("timeout_mins", sa.Integer, nullable=True),
         sa.Column("deadline", sa.DateTime, nullable=True),
