@@ -328,10 +328,9 @@ class Orchestrator:
                 raise exception.ActionNotAllowed(
                     "stack %s changed while the rollback was being "
                     "requested; try again" % row.name)
-            if not self.runtime.is_running(row.flow_uuid):
-                # Nobody here runs it: if no other process does either,
-                # resume its flow, which reverts.
-                self._runner.resume(self.db.store.get_stack_by_id(row.id))
+            # Unless a live runner (here or in another process) has it,
+            # resume its flow, which reverts.
+            self._runner.resume(self.db.store.get_stack_by_id(row.id))
             return Operation(self, row.id, row.traversal, "ROLLBACK")
         if row.status == "FAILED" and row.action in ("CREATE", "UPDATE",
                                                      "ROLLBACK"):

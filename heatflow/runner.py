@@ -6,8 +6,8 @@ engine that creates its own pool pays ~1 s to shut it down, see
 shared/research/taskflow.md section 4.1).
 
 A process that runs an operation holds an exclusive lock on a file named
-after the stack next to the SQLite database, for as long as it runs it.  So
-any process opening the database can tell a stack that is IN_PROGRESS
+after its traversal next to the SQLite database, for as long as it runs it.
+So any process opening the database can tell a stack that is IN_PROGRESS
 because someone is working on it from one whose runner died, and resume the
 latter from TaskFlow's persisted state.
 """
@@ -88,6 +88,12 @@ class StackLock:
 
     def release(self):
         if self._fd is not None:
+            # The traversal is over here; its lock file is not needed again
+            # (whoever still waits on it then finds the operation settled).
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
@@ -102,10 +108,10 @@ class LocalRunner:
         self.executor = concurrent.futures.ThreadPoolExecutor(
             max_workers, thread_name_prefix="heatflow-atom")
         self.lock_dir = lock_dir
+        # traversal -> the thread running that operation here.
         self._threads = {}
         self._done = {}
-        self._mutex = threading.Lock()
-        self._closed = False
+        self._mutex = threading.RLock()
 
     def start(self, plan, detach_args=None):
         """Run a freshly planned operation in the background: on a thread
@@ -117,15 +123,24 @@ class LocalRunner:
         else:
             self._launch(plan["op"], plan)
 
-    def resume(self, stack_row, wait_for_lock=False):
-        """Resume the operation a dead runner left IN_PROGRESS.  Returns
-        False when another live process holds the stack (unless
-        ``wait_for_lock``, which waits for it to let go)."""
-        fd = load_operation(self.db, stack_row.flow_uuid)
-        plan = fd.meta["factory"]["kwargs"]["plan"]
+    def _plan_of(self, flow_uuid):
+        plan = load_operation(self.db, flow_uuid).meta["factory"][
+            "kwargs"]["plan"]
         # This process's runtime serves the resumed atoms.
         plan["op"]["runtime"] = self.runtime_key
-        return self._launch(plan["op"], plan, resume=not wait_for_lock)
+        return plan
+
+    def resume(self, stack_row, wait_for_lock=False):
+        """Resume the stack's current operation unless it is running here
+        already.  Returns False when another live process runs it (unless
+        ``wait_for_lock``, which waits for it to let go)."""
+        with self._mutex:
+            if stack_row.traversal in self._threads:
+                # Running here: its thread looks at the stack again before
+                # it ends (see _run), so it sees whatever changed.
+                return True
+            plan = self._plan_of(stack_row.flow_uuid)
+            return self._launch(plan["op"], plan, resume=not wait_for_lock)
 
     def done_event(self, flow_uuid):
         with self._mutex:
@@ -134,10 +149,9 @@ class LocalRunner:
     def _launch(self, op, plan, resume=False):
         lock = None
         if self.lock_dir:
-            lock = StackLock(self.lock_dir, op["stack_id"])
-            # A new operation waits for an older runner of the same stack in
-            # another process only as long as that one takes to notice it
-            # was superseded; a resume never steals a live runner's stack.
+            lock = StackLock(self.lock_dir, op["traversal"])
+            # A resume never steals an operation a live process runs; a
+            # detached worker waits for whoever holds it to let go.
             if not lock.acquire(blocking=not resume):
                 return False
         done = self.done_event(op["flow_uuid"])
@@ -145,15 +159,22 @@ class LocalRunner:
                              name="heatflow-engine-%s" % op["stack_name"],
                              daemon=True)
         with self._mutex:
-            self._threads[op["flow_uuid"]] = t
+            self._threads[op["traversal"]] = t
         t.start()
         return True
 
     def _run(self, op, plan, lock, done):
-        flow_uuid = op["flow_uuid"]
         try:
             while plan is not None:
                 plan = self._run_flow(plan)
+                if plan is None:
+                    # Decided under the mutex, against resume(): either
+                    # this thread sees a rollback requested meanwhile and
+                    # carries it out, or it is gone before resume() looks.
+                    with self._mutex:
+                        plan = self._pending_rollback(op)
+                        if plan is None:
+                            self._threads.pop(op["traversal"], None)
         except Exception:
             LOG.exception("operation %s of stack %s crashed", op["action"],
                           op["stack_name"])
@@ -161,11 +182,24 @@ class LocalRunner:
                 op["stack_id"], op["traversal"], op["action"], "FAILED",
                 "Internal error: see the engine log")
         finally:
+            with self._mutex:
+                self._threads.pop(op["traversal"], None)
             if lock is not None:
                 lock.release()
-            with self._mutex:
-                self._threads.pop(flow_uuid, None)
             done.set()
+
+    def _pending_rollback(self, op):
+        """The plan to run again if a rollback of this operation was
+        requested after its engine stopped (a failure with rollback
+        disabled suspends the flow; resuming it reverts)."""
+        row = self.db.store.get_stack_by_id(op["stack_id"])
+        if row.traversal != op["traversal"] or row.action != "ROLLBACK" \
+                or row.status != "IN_PROGRESS":
+            return None
+        if load_operation(self.db, row.flow_uuid).state != \
+                tf_states.SUSPENDED:
+            return None
+        return self._plan_of(row.flow_uuid)
 
     def _run_flow(self, plan):
         """Run one flow to its end; returns the plan of the flow that
