@@ -264,22 +264,32 @@ class Store:
         ``<action>_IN_PROGRESS``, with its event.
 
         Succeeds if the row is idle or already held by this traversal (a
-        resumed action).  Returns the updated row, or None when the row is
-        held by another traversal or ours is stale."""
+        resumed action: then the row is returned as it is, and no second
+        IN_PROGRESS event is recorded).  Returns the row, or None when the
+        row is held by another traversal or ours is stale."""
         now = utcnow()
         t = m.resources
+        values = dict(lock_traversal=traversal, traversal=traversal,
+                      action=action, status="IN_PROGRESS",
+                      status_reason=reason, updated_at=now, **fields)
         with self.engine.begin() as conn:
             res = conn.execute(t.update().where(
-                t.c.id == resource_id,
-                sa.or_(t.c.lock_traversal.is_(None),
-                       t.c.lock_traversal == traversal),
-                self._current(stack_id, traversal)).values(
-                    lock_traversal=traversal, traversal=traversal,
-                    action=action, status="IN_PROGRESS",
-                    status_reason=reason, updated_at=now, **fields))
+                t.c.id == resource_id, t.c.lock_traversal.is_(None),
+                self._current(stack_id, traversal)).values(**values))
             if res.rowcount != 1:
-                conn.rollback()
-                return None
+                row = conn.execute(sa.select(t).where(
+                    t.c.id == resource_id)).one_or_none()
+                if row is None or row.lock_traversal != traversal:
+                    conn.rollback()
+                    return None
+                if row.action == action and row.status == "IN_PROGRESS":
+                    return row
+                res = conn.execute(t.update().where(
+                    t.c.id == resource_id, t.c.lock_traversal == traversal,
+                    self._current(stack_id, traversal)).values(**values))
+                if res.rowcount != 1:
+                    conn.rollback()
+                    return None
             row = conn.execute(sa.select(t).where(
                 t.c.id == resource_id)).one()
             self._event(conn, stack_id, row.name, row.physical_resource_id,

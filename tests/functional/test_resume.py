@@ -76,3 +76,59 @@ def test_killed_runner_is_resumed_without_repeating_actions(db_url, cloud):
         assert pids["c"] == os.getpid()
     finally:
         orch.close()
+
+
+ROLLED_BACK = {
+    "heat_template_version": "2018-08-31",
+    "resources": {
+        "a": {"type": "Test::Thing",
+              "properties": {"name": "a", "delete_delay": 3}},
+        "b": {"type": "Test::Thing",
+              "properties": {"name": "b", "fail": True,
+                             "ref": {"get_resource": "a"}}},
+    },
+}
+
+ROLLBACK_SCRIPT = textwrap.dedent("""
+    import sys, time, json
+    import heatflow
+    orch = heatflow.Orchestrator(sys.argv[1], plugin_dirs=[sys.argv[2]])
+    orch.create_stack("s", json.loads(sys.argv[3]), disable_rollback=False)
+    time.sleep(600)
+""")
+
+
+def test_rollback_killed_mid_revert_is_resumed_not_restarted(db_url, cloud):
+    """b fails, TaskFlow reverts the create; the process dies while a is
+    being deleted; the next Orchestrator finishes the revert: a is deleted
+    once, nothing is created again."""
+    import json
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ROLLBACK_SCRIPT, db_url, conftest.PLUGIN_DIR,
+         json.dumps(ROLLED_BACK)], env=dict(os.environ))
+    try:
+        _wait_for(lambda: [j["event"] for j in cloud.journal()] ==
+                  ["create", "delete"])
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
+    try:
+        row = orch.db.store.find_stack("s")
+        assert (row.action, row.status) == ("ROLLBACK", "IN_PROGRESS")
+        stack = heatflow.api.Operation(orch, row.id, row.traversal,
+                                       "ROLLBACK").wait(60)
+        assert stack.stack_status == "ROLLBACK_COMPLETE"
+        assert [j["event"] for j in cloud.journal()] == ["create", "delete"]
+        assert cloud.reality() == {}
+        assert orch.list_resources("s") == []
+        # The resumed revert polled the delete the dead process had begun.
+        events = [(e.resource_name, e.resource_status)
+                  for e in orch.list_events("s")]
+        assert events.count(("a", "DELETE_IN_PROGRESS")) == 1
+        assert events[-1] == ("s", "ROLLBACK_COMPLETE")
+    finally:
+        orch.close()

@@ -69,6 +69,9 @@ class Thing(resource.Resource):
         "fail_delete": properties.Schema(properties.Schema.BOOLEAN,
                                          "Fail delete.", default=False,
                                          update_allowed=True),
+        "delete_delay": properties.Schema(properties.Schema.NUMBER,
+                                          "Seconds a delete takes.",
+                                          default=0, update_allowed=True),
     }
     attributes_schema = {
         "name": attributes.Schema("The label."),
@@ -120,7 +123,11 @@ class Thing(resource.Resource):
         except FileNotFoundError:
             return None  # already gone: deleting is idempotent
         _journal("delete", self.resource_id)
-        return None
+        return {"until": time.time() +
+                float(self.properties["delete_delay"] or 0)}
+
+    def check_delete_complete(self, token):
+        return token is None or time.time() >= token["until"]
 
     def _resolve_attribute(self, name):
         if name in ("name", "size"):
