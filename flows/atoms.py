@@ -95,13 +95,17 @@ class _Atom(task.Task):
         """Stop this operation's engine from starting further atoms."""
         self.rt.stop_starting_atoms(self.op["flow_uuid"])
 
-    def deadline(self, timeout=None):
-        """The earlier of the stack's deadline and ``timeout`` from now."""
+    def deadline(self, action, timeout=None):
+        """The earlier of the stack's deadline and ``timeout`` seconds from
+        now, and what to say when it passes."""
         d = self.op.get("deadline")
+        msg = "Stack %s timed out" % self.op["action"]
         if timeout:
             t = time.time() + float(timeout)
-            d = t if d is None else min(d, t)
-        return d
+            if d is None or t < d:
+                d = t
+                msg = "%s timed out after %g s" % (action, float(timeout))
+        return d, msg
 
     def check_stack_deadline(self):
         d = self.op.get("deadline")
@@ -120,6 +124,7 @@ class _Atom(task.Task):
                 return row
             if self.is_stale():
                 raise _Superseded()
+            self.check_stack_deadline()
             if self.store.get_resource(row_id) is None:
                 return None
             time.sleep(delay)
@@ -132,19 +137,56 @@ class _Atom(task.Task):
                    stack_id=self.op["stack_id"], metadata=metadata,
                    action=action, status="IN_PROGRESS")
 
-    def run_action(self, plugin, row, action, args=(), timeout=None):
+    def run_action(self, plugin, row, action, args=(), timeout=None,
+                   retries=0):
+        """Drive ``action`` of ``plugin`` to completion; a failed or
+        timed-out attempt is tried again up to ``retries`` times (a failed
+        create is deleted first, as Heat does)."""
         store, trav = self.store, self.op["traversal"]
         resuming = (row.lock_traversal == trav and row.action == action and
                     row.status == "IN_PROGRESS" and
                     (row.action_token is not None or
                      (action == "CREATE" and
                       row.physical_resource_id is not None)))
-        return driver.run(
-            plugin, action, args, deadline=self.deadline(timeout),
-            poll=self.rt.poll_interval,
-            save_token=lambda t: store.update_resource(row.id, trav,
-                                                       action_token=t),
-            resume_token=row.action_token, resuming=resuming)
+        resume_token = row.action_token
+        attempt = 0
+        while True:
+            deadline, message = self.deadline(action, timeout)
+            try:
+                return driver.run(
+                    plugin, action, args, deadline=deadline,
+                    poll=self.rt.poll_interval,
+                    save_token=lambda t: store.update_resource(
+                        row.id, trav, action_token=t),
+                    resume_token=resume_token, resuming=resuming,
+                    timeout_message=message)
+            except exception.UpdateReplace:
+                raise
+            except Exception as exc:
+                stack_deadline = self.op.get("deadline")
+                if attempt >= retries or (stack_deadline is not None and
+                                          time.time() >= stack_deadline):
+                    raise
+                attempt += 1
+                LOG.info("%s %s failed (%s); attempt %d of %d", row.name,
+                         action, exc, attempt + 1, retries + 1)
+                store.update_resource(
+                    row.id, trav, action_token=None,
+                    status_reason="attempt %d of %d after: %s"
+                    % (attempt + 1, retries + 1, _message(exc)))
+                if action == "CREATE":
+                    self._discard_attempt(plugin)
+                resuming, resume_token = False, None
+
+    def _discard_attempt(self, plugin):
+        """Delete what a failed create attempt left, before the next."""
+        try:
+            driver.run(plugin, "DELETE", deadline=self.deadline("DELETE")[0],
+                       poll=self.rt.poll_interval)
+        except Exception as exc:
+            LOG.warning("could not delete the failed attempt at %s: %s",
+                        plugin.name, exc)
+        plugin.resource_id_set(None)
 
     def stack_failed(self, reason):
         """Record the operation's failure on the stack; with rollback
@@ -326,7 +368,8 @@ class ConvergeResource(_Atom):
         timeout = defn.timeout or cls.default_timeout
         try:
             plugin.validate()
-            self.run_action(plugin, row, "CREATE", timeout=timeout)
+            self.run_action(plugin, row, "CREATE", timeout=timeout,
+                            retries=defn.retries)
             attrs = self._attributes(plugin, needed)
             ref = plugin.get_reference_id()
         except Exception as exc:
@@ -360,7 +403,8 @@ class ConvergeResource(_Atom):
                     set(prop_diff), props, row.properties or {}):
                 raise exception.UpdateReplace(defn.name)
             self.run_action(plugin, row, "UPDATE",
-                            (defn, tmpl_diff, prop_diff), timeout=timeout)
+                            (defn, tmpl_diff, prop_diff), timeout=timeout,
+                            retries=defn.retries)
             attrs = self._attributes(plugin, needed)
             ref = plugin.get_reference_id()
         except exception.UpdateReplace:
@@ -385,7 +429,7 @@ class ConvergeResource(_Atom):
             "COMPLETE", "state changed", template_id=self.op["template_id"],
             properties=data, rsrc_metadata=metadata, attributes=attrs,
             reference_id=None if ref is None else str(ref),
-            action_token=None, requires=self._requires, **fields)
+            requires=self._requires, **fields)
         if not ok:
             raise _Superseded()
 
@@ -609,7 +653,8 @@ class CleanupResource(_Atom):
             cls.default_timeout
         try:
             self.check_stack_deadline()
-            self.run_action(plugin, row, "DELETE", timeout=timeout)
+            self.run_action(plugin, row, "DELETE", timeout=timeout,
+                            retries=defn.retries if defn is not None else 0)
         except Exception as exc:
             msg = _message(exc)
             store.finish_resource(row.id, op["stack_id"], op["traversal"],

@@ -60,7 +60,8 @@ def _serialisable(token):
 
 
 def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
-        save_token=None, resume_token=None, resuming=False):
+        save_token=None, resume_token=None, resuming=False,
+        timeout_message=None):
     """Run ``action`` (CREATE, UPDATE, DELETE) of ``plugin`` to completion.
 
     ``deadline`` is an absolute ``time.time()``; past it the action fails
@@ -83,7 +84,8 @@ def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
     while not check(token):
         now = time.time()
         if deadline is not None and now >= deadline:
-            raise exception.Timeout("%s timed out" % action)
+            raise exception.Timeout(timeout_message or
+                                    "%s timed out" % action)
         pause = delay if deadline is None else min(delay, deadline - now)
         time.sleep(max(pause, 0))
         delay = min(delay * 2, max_delay)

@@ -269,9 +269,11 @@ class Store:
         row is held by another traversal or ours is stale."""
         now = utcnow()
         t = m.resources
+        # A new action starts without the token of an earlier one.
         values = dict(lock_traversal=traversal, traversal=traversal,
                       action=action, status="IN_PROGRESS",
-                      status_reason=reason, updated_at=now, **fields)
+                      status_reason=reason, updated_at=now,
+                      action_token=None, **fields)
         with self.engine.begin() as conn:
             res = conn.execute(t.update().where(
                 t.c.id == resource_id, t.c.lock_traversal.is_(None),
@@ -307,7 +309,8 @@ class Store:
                 t.c.id == resource_id,
                 t.c.lock_traversal == traversal).values(
                     lock_traversal=None, action=action, status=status,
-                    status_reason=reason, updated_at=now, **fields))
+                    status_reason=reason, updated_at=now, action_token=None,
+                    **fields))
             if res.rowcount != 1:
                 conn.rollback()
                 return False

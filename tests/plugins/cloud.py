@@ -69,6 +69,10 @@ class Thing(resource.Resource):
         "fail_delete": properties.Schema(properties.Schema.BOOLEAN,
                                          "Fail delete.", default=False,
                                          update_allowed=True),
+        "fail_first": properties.Schema(properties.Schema.INTEGER,
+                                        "Fail this many create attempts "
+                                        "(counted per name) first.",
+                                        default=0, update_allowed=True),
         "delete_delay": properties.Schema(properties.Schema.NUMBER,
                                           "Seconds a delete takes.",
                                           default=0, update_allowed=True),
@@ -90,6 +94,11 @@ class Thing(resource.Resource):
         return props
 
     def handle_create(self):
+        tries = sum(1 for j in journal() if j["event"] == "attempt" and
+                    j["id"] == self.properties["name"])
+        _journal("attempt", self.properties["name"])
+        if tries < self.properties["fail_first"]:
+            raise exception.HeatflowError("attempt %d failed" % (tries + 1))
         if self.properties["fail"]:
             raise exception.HeatflowError("thing %s refused to be created"
                                           % self.name)
