@@ -36,6 +36,7 @@ from heatflow import exception
 from heatflow import properties as properties_mod
 from heatflow.flows import driver
 from heatflow.flows import runtime as runtime_mod
+from heatflow.persistence import store as store_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -77,22 +78,36 @@ class _Atom(task.Task):
         return self.rt.definition(template_id, self.op["stack_name"],
                                   self.op["stack_id"])
 
+    @property
+    def fence(self):
+        return store_mod.Fence(self.op["stack_id"], self.op["traversal"],
+                               self.op["run"])
+
     def is_stale(self):
         row = self.store.get_stack_by_id(self.op["stack_id"])
-        return row.traversal != self.op["traversal"]
+        return (row.traversal, row.run_token) != (self.op["traversal"],
+                                                  self.op["run"])
 
     def gate(self):
         """Before an atom starts anything: is its operation still the
-        stack's current one, and is it still going forward?"""
+        stack's current one (and this run the one executing it), and is it
+        still going forward?"""
+        if self.rt.is_fenced(self.op["run"]):
+            raise _Superseded()
         row = self.store.get_stack_by_id(self.op["stack_id"])
-        if row.traversal != self.op["traversal"]:
+        if (row.traversal, row.run_token) != (self.op["traversal"],
+                                              self.op["run"]):
             raise _Superseded()
         if row.action == "ROLLBACK" and self.op["action"] != "ROLLBACK":
             raise exception.RollbackRequested(
                 "rollback of the %s requested" % self.op["action"].lower())
 
     def halt(self):
-        """Stop this operation's engine from starting further atoms."""
+        """Stop this operation's engine from starting further atoms.  If
+        this run was fenced (taken over), TaskFlow must record nothing more
+        for it either."""
+        if self.is_stale():
+            self.rt.fence_run(self.op["run"])
         self.rt.stop_starting_atoms(self.op["flow_uuid"])
 
     def deadline(self, action, timeout=None):
@@ -118,8 +133,8 @@ class _Atom(task.Task):
         delay = 0.01
         while True:
             row = self.store.acquire_resource(
-                row_id, self.op["stack_id"], self.op["traversal"], action,
-                reason, **fields)
+                row_id, self.fence, action, reason,
+                is_alive=self.rt.run_alive, **fields)
             if row is not None:
                 return row
             if self.is_stale():
@@ -131,7 +146,7 @@ class _Atom(task.Task):
             delay = min(delay * 2, 0.5)
 
     def plugin(self, cls, defn, props, row, metadata=None, action="INIT"):
-        storage = driver.DbStorage(self.store, row, self.op["traversal"])
+        storage = driver.DbStorage(self.store, row, self.fence)
         return cls(row.name, defn, props, storage=storage,
                    stack_name=self.op["stack_name"],
                    stack_id=self.op["stack_id"], metadata=metadata,
@@ -142,8 +157,9 @@ class _Atom(task.Task):
         """Drive ``action`` of ``plugin`` to completion; a failed or
         timed-out attempt is tried again up to ``retries`` times (a failed
         create is deleted first, as Heat does)."""
-        store, trav = self.store, self.op["traversal"]
-        resuming = (row.lock_traversal == trav and row.action == action and
+        store, fence = self.store, self.fence
+        resuming = (row.lock_traversal == fence.traversal and
+                    row.action == action and
                     row.status == "IN_PROGRESS" and
                     (row.action_token is not None or
                      (action == "CREATE" and
@@ -157,7 +173,7 @@ class _Atom(task.Task):
                     plugin, action, args, deadline=deadline,
                     poll=self.rt.poll_interval,
                     save_token=lambda t: store.update_resource(
-                        row.id, trav, action_token=t),
+                        row.id, fence, action_token=t),
                     resume_token=resume_token, resuming=resuming,
                     timeout_message=message)
             except exception.UpdateReplace:
@@ -171,7 +187,7 @@ class _Atom(task.Task):
                 LOG.info("%s %s failed (%s); attempt %d of %d", row.name,
                          action, exc, attempt + 1, retries + 1)
                 store.update_resource(
-                    row.id, trav, action_token=None,
+                    row.id, fence, action_token=None,
                     status_reason="attempt %d of %d after: %s"
                     % (attempt + 1, retries + 1, _message(exc)))
                 if action == "CREATE":
@@ -192,10 +208,10 @@ class _Atom(task.Task):
         """Record the operation's failure on the stack; with rollback
         enabled, announce the rollback TaskFlow's revert will carry out."""
         op, store = self.op, self.store
-        store.set_stack_state(op["stack_id"], op["traversal"], op["action"],
+        store.set_stack_state(self.fence, op["action"],
                               "FAILED", reason)
         if op.get("rollback"):
-            store.set_stack_state(op["stack_id"], op["traversal"],
+            store.set_stack_state(self.fence,
                                   "ROLLBACK", "IN_PROGRESS", reason)
 
 
@@ -285,8 +301,7 @@ class ConvergeResource(_Atom):
             if list(row.requires or []) != self._requires:
                 links["requires"] = self._requires
             if links:
-                store.set_resource_fields(row.id, op["stack_id"],
-                                          op["traversal"], **links)
+                store.set_resource_fields(row.id, self.fence, **links)
             return self._result(row, row.reference_id, attrs, "none")
         if what == "update":
             try:
@@ -349,13 +364,13 @@ class ConvergeResource(_Atom):
         """A new INIT incarnation that replaces ``row``; the original stays
         until clean-up (or is restored by a rollback)."""
         store, op = self.store, self.op
-        ids = store.insert_resources(op["stack_id"], op["traversal"], [{
+        ids = store.insert_resources(self.fence, [{
             "name": defn.name, "type": defn.type,
             "requires": list(row.requires or []), "replaces": row.id,
             "traversal": op["traversal"]}])
         if ids is None:
             raise _Superseded()
-        store.set_resource_fields(row.id, op["stack_id"], op["traversal"],
+        store.set_resource_fields(row.id, self.fence,
                                   replaced_by=ids[0])
         return store.get_resource(ids[0])
 
@@ -411,7 +426,7 @@ class ConvergeResource(_Atom):
             # Not an outcome the user sees: release the row unchanged and
             # replace it instead.
             self.store.finish_resource(
-                row.id, self.op["stack_id"], self.op["traversal"],
+                row.id, self.fence,
                 before_action(row), "COMPLETE", "replacing")
             raise
         except Exception as exc:
@@ -425,7 +440,7 @@ class ConvergeResource(_Atom):
 
     def _finish(self, row, action, data, metadata, attrs, ref, **fields):
         ok = self.store.finish_resource(
-            row.id, self.op["stack_id"], self.op["traversal"], action,
+                row.id, self.fence, action,
             "COMPLETE", "state changed", template_id=self.op["template_id"],
             properties=data, rsrc_metadata=metadata, attributes=attrs,
             reference_id=None if ref is None else str(ref),
@@ -442,10 +457,9 @@ class ConvergeResource(_Atom):
         msg = _message(exc)
         LOG.info("resource %s %s failed: %s", self.resource_name, action, msg)
         op = self.op
-        if row.lock_traversal == op["traversal"] or \
+        if row.lock_run == self.fence.run or \
                 self.acquire(row.id, action) is not None:
-            self.store.finish_resource(row.id, op["stack_id"],
-                                       op["traversal"], action, "FAILED", msg)
+            self.store.finish_resource(row.id, self.fence, action, "FAILED", msg)
         reason = "Resource %s failed: %s: %s" % (action, self.resource_name,
                                                  msg)
         self.stack_failed(reason)
@@ -484,8 +498,7 @@ class ConvergeResource(_Atom):
                     row.action in ("INIT", "CREATE"):
                 self._undo_create(row)
                 if row.replaces is not None:
-                    store.set_resource_fields(row.replaces, op["stack_id"],
-                                              op["traversal"],
+                    store.set_resource_fields(row.replaces, self.fence,
                                               replaced_by=None)
             elif row.action == "UPDATE" and row.traversal == op["traversal"]:
                 # The plugin may have applied part of the change before it
@@ -501,8 +514,7 @@ class ConvergeResource(_Atom):
         if did in ("create", "replace"):
             self._undo_create(row)
             if did == "replace" and result.get("replaces") is not None:
-                store.set_resource_fields(result["replaces"], op["stack_id"],
-                                          op["traversal"], replaced_by=None)
+                store.set_resource_fields(result["replaces"], self.fence, replaced_by=None)
         elif did == "update":
             self._undo_update(row, result["before"])
 
@@ -510,8 +522,8 @@ class ConvergeResource(_Atom):
         """Delete an incarnation this operation created, and forget it."""
         op, store = self.op, self.store
         if row.action == "INIT" and row.physical_resource_id is None and \
-                row.lock_traversal is None:
-            store.purge_resource(row.id, op["stack_id"], op["traversal"])
+                row.lock_run is None:
+            store.purge_resource(row.id, self.fence)
             return
         defn = self.definition().resources.get(row.name)
         cls = self.rt.registry.get_class(row.type)
@@ -525,12 +537,12 @@ class ConvergeResource(_Atom):
         try:
             self.run_action(plugin, row, "DELETE")
         except Exception as exc:
-            store.finish_resource(row.id, op["stack_id"], op["traversal"],
+            store.finish_resource(row.id, self.fence,
                                   "DELETE", "FAILED", _message(exc))
             raise
-        store.finish_resource(row.id, op["stack_id"], op["traversal"],
+        store.finish_resource(row.id, self.fence,
                               "DELETE", "COMPLETE", "rollback")
-        store.purge_resource(row.id, op["stack_id"], op["traversal"])
+        store.purge_resource(row.id, self.fence)
 
     def _undo_update(self, row, before, attempted=None):
         """Update a resource back to the properties it had before."""
@@ -558,10 +570,10 @@ class ConvergeResource(_Atom):
             self.run_action(plugin, row, "UPDATE",
                             (defn, {"Properties": target}, diff))
         except Exception as exc:
-            store.finish_resource(row.id, op["stack_id"], op["traversal"],
+            store.finish_resource(row.id, self.fence,
                                   "UPDATE", "FAILED", _message(exc))
             raise
-        store.finish_resource(row.id, op["stack_id"], op["traversal"],
+        store.finish_resource(row.id, self.fence,
                               "UPDATE", "COMPLETE", "rollback",
                               properties=target,
                               rsrc_metadata=before["metadata"],
@@ -595,9 +607,7 @@ class Converged(_Atom):
         for v in inputs.values():
             if _halted(v):
                 return v
-        if not self.store.enter_cleanup(self.op["stack_id"],
-                                        self.op["traversal"],
-                                        self.op["action"]):
+        if not self.store.enter_cleanup(self.fence, self.op["action"]):
             self.gate()          # raises: rollback requested, or superseded
             self.halt()
             return SUPERSEDED
@@ -634,12 +644,12 @@ class CleanupResource(_Atom):
         if row.template_id is not None:
             defn = self.definition(row.template_id).resources.get(row.name)
         if row.action == "INIT" and row.physical_resource_id is None and \
-                row.lock_traversal is None:
+                row.lock_run is None:
             # Never created: nothing to delete.
-            store.purge_resource(row.id, op["stack_id"], op["traversal"])
+            store.purge_resource(row.id, self.fence)
             return {"deleted": row.id}
         if defn is not None and defn.deletion_policy == "Retain":
-            store.purge_resource(row.id, op["stack_id"], op["traversal"])
+            store.purge_resource(row.id, self.fence)
             return {"retained": row.id}
         cls = self.rt.registry.get_class(row.type)
         row = self.acquire(row.id, "DELETE")
@@ -657,15 +667,15 @@ class CleanupResource(_Atom):
                             retries=defn.retries if defn is not None else 0)
         except Exception as exc:
             msg = _message(exc)
-            store.finish_resource(row.id, op["stack_id"], op["traversal"],
+            store.finish_resource(row.id, self.fence,
                                   "DELETE", "FAILED", msg)
             # Clean-up failures never revert the converged stack; the
             # operation ends FAILED and a retry picks the row up again.
             return _failed_marker("Resource DELETE failed: %s: %s"
                                   % (row.name, msg))
-        store.finish_resource(row.id, op["stack_id"], op["traversal"],
+        store.finish_resource(row.id, self.fence,
                               "DELETE", "COMPLETE", "state changed")
-        store.purge_resource(row.id, op["stack_id"], op["traversal"])
+        store.purge_resource(row.id, self.fence)
         return {"deleted": row.id}
 
 
@@ -693,11 +703,11 @@ class FinishStack(_Atom):
             return SUPERSEDED
         if failures or _halted(converged):
             reason = failures[0] if failures else converged.get("reason")
-            store.set_stack_state(op["stack_id"], op["traversal"],
+            store.set_stack_state(self.fence,
                                   op["action"], "FAILED", reason)
             return {"status": "FAILED"}
         if op["action"] == "DELETE":
-            store.mark_stack_deleted(op["stack_id"], op["traversal"])
+            store.mark_stack_deleted(self.fence)
             return {"status": "COMPLETE"}
         refs = {k[4:]: v["ref"] for k, v in inputs.items()
                 if k.startswith("ref:")}
@@ -707,7 +717,7 @@ class FinishStack(_Atom):
         outputs = {} if stack_def is None else stack_def.resolve_outputs(
             refs, lambda r, a: attrs.get(r, {}).get(_attr_key(a)))
         store.set_stack_state(
-            op["stack_id"], op["traversal"], op["action"], "COMPLETE",
+            self.fence, op["action"], "COMPLETE",
             "Stack %s completed successfully" % op["action"],
             outputs=outputs, prev_template_id=op["template_id"])
         return {"status": "COMPLETE"}

@@ -20,6 +20,7 @@ from taskflow.patterns import graph_flow
 
 from heatflow import exception
 from heatflow.flows import atoms
+from heatflow.persistence import store as store_mod
 
 
 def _score(row, target_template_id, prev_template_id):
@@ -63,7 +64,8 @@ def plan_operation(store, op, stack_def, prev_template_id=None):
             new.append({"name": name, "type": defn.type,
                         "traversal": op["traversal"]})
     if new:
-        ids = store.insert_resources(op["stack_id"], op["traversal"], new)
+        ids = store.insert_resources(
+            store_mod.Fence(op["stack_id"], op["traversal"], op["run"]), new)
         if ids is None:
             raise exception.Superseded("stack %s changed hands"
                                        % op["stack_id"])

@@ -15,15 +15,15 @@ class DbStorage(resource_mod.ResourceStorage):
     Writes are fenced on the row's action lock: a plugin running for an
     operation that has lost the row changes nothing."""
 
-    def __init__(self, store, row, traversal):
+    def __init__(self, store, row, fence):
         super().__init__(row.physical_resource_id, None, row.physical_name)
         self._store = store
         self._row_id = row.id
-        self._traversal = traversal
+        self._fence = fence
         self._loaded = False
 
     def set_resource_id(self, value):
-        if not self._store.update_resource(self._row_id, self._traversal,
+        if not self._store.update_resource(self._row_id, self._fence,
                                            physical_resource_id=value):
             raise exception.Superseded("resource lock lost")
         self.resource_id = value

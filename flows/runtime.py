@@ -59,6 +59,14 @@ class Runtime:
         self._def_lock = threading.Lock()
         # flow uuid -> engine, for the engines this process is running.
         self._engines = {}
+        # Runs this process must no longer act or record anything for: they
+        # were taken over elsewhere, or this process lost its ZooKeeper
+        # session.
+        self._fenced = set()
+        self._all_fenced = False
+        # run id -> is some process executing it?  Set by whoever runs
+        # flows here (the in-process runner, or a conductor).
+        self.liveness = None
 
     # -- parsed stack definitions, shared by all atoms of an operation -----
 
@@ -101,3 +109,23 @@ class Runtime:
 
     def is_running(self, flow_uuid):
         return flow_uuid in self._engines
+
+    # -- fencing ------------------------------------------------------------
+
+    def fence_run(self, run):
+        self._fenced.add(run)
+
+    def fence_all(self, fenced=True):
+        """Stop acting for every run (a conductor whose ZooKeeper session
+        is suspended or lost)."""
+        self._all_fenced = fenced
+
+    def is_fenced(self, run):
+        return self._all_fenced or run in self._fenced
+
+    def run_alive(self, run):
+        """Whether some process is still executing ``run``; a lock held by
+        a dead run may be broken."""
+        if self.liveness is None:
+            return True
+        return self.liveness(run)

@@ -216,6 +216,7 @@ class Orchestrator:
         stack had settled (COMPLETE) there."""
         return {"runtime": self._runtime_key, "stack_id": stack_id,
                 "stack_name": name, "traversal": traversal,
+                "run": str(uuid.uuid4()),
                 "flow_uuid": str(uuid.uuid4()), "action": action,
                 "template_id": template_id,
                 "rollback": not disable_rollback, "deadline": deadline,
@@ -237,7 +238,8 @@ class Orchestrator:
             stack_id=stack_id, name=name, template=tmpl.to_dict(),
             files=tmpl.files, environment={"parameters": parameters or {}},
             parameters=parameters or {}, action="CREATE",
-            traversal=traversal, status_reason="Stack CREATE started",
+            traversal=traversal, run=op["run"],
+            status_reason="Stack CREATE started",
             disable_rollback=disable_rollback, timeout_mins=timeout_mins,
             deadline=_as_datetime(deadline), flow_uuid=op["flow_uuid"])
         row = self.db.store.get_stack_by_id(stack_id)
@@ -295,7 +297,8 @@ class Orchestrator:
         if tmpl is not None:
             fields["parameters"] = parameters
         ok = self.db.store.begin_operation(
-            row.id, row.traversal, traversal=traversal, action=action,
+            row.id, row.traversal, traversal=traversal, run=op["run"],
+            action=action,
             status_reason="Stack %s started" % action,
             template=tmpl.to_dict() if tmpl is not None else None,
             files=tmpl.files if tmpl is not None else None,
@@ -361,7 +364,7 @@ class Orchestrator:
         traversal = str(uuid.uuid4())
         reason = "Stack %s cancelled" % row.action
         if not self.db.store.begin_operation(
-                row.id, row.traversal, traversal=traversal,
+                row.id, row.traversal, traversal=traversal, run=None,
                 action=row.action, status_reason=reason, status="FAILED"):
             raise exception.ActionNotAllowed(
                 "stack %s changed while it was being cancelled; try again"

@@ -5,15 +5,14 @@ thread; the atoms of every operation share one long-lived worker pool (an
 engine that creates its own pool pays ~1 s to shut it down, see
 shared/research/taskflow.md section 4.1).
 
-A process that runs an operation holds an exclusive lock on a file named
-after its traversal next to the SQLite database, for as long as it runs it.
-So any process opening the database can tell a stack that is IN_PROGRESS
-because someone is working on it from one whose runner died, and resume the
-latter from TaskFlow's persisted state.
+A process that executes a run of an operation holds an exclusive lock on a
+file named after the run, next to the SQLite database.  So any process
+opening the database can tell a stack that is IN_PROGRESS because someone is
+working on it from one whose runner died, and resume the latter, as a new
+run, from TaskFlow's persisted state (the dead run's writes are fenced).
 """
 
 import concurrent.futures
-import contextlib
 import fcntl
 import logging
 import os
@@ -22,39 +21,9 @@ import sys
 import threading
 import uuid
 
-import taskflow.engines
-from taskflow import states as tf_states
-from taskflow.persistence import models as tf_models
-
-from heatflow.flows import compiler
+from heatflow import execution
 
 LOG = logging.getLogger(__name__)
-
-FACTORY = "heatflow.flows.compiler.build_flow"
-
-
-def save_operation(db, plan):
-    """Create the TaskFlow logbook and flow detail of an operation, with
-    the plan its flow is rebuilt from."""
-    op = plan["op"]
-    book = tf_models.LogBook("stack-%s" % op["stack_id"],
-                             uuid=op["traversal"])
-    fd = tf_models.FlowDetail("%s-%s" % (op["action"].lower(),
-                                         op["stack_name"]),
-                              uuid=op["flow_uuid"])
-    fd.meta = {"factory": {"name": FACTORY, "args": [],
-                           "kwargs": {"plan": plan}},
-               "stack_id": op["stack_id"]}
-    book.add(fd)
-    with contextlib.closing(db.taskflow.get_connection()) as conn:
-        conn.save_logbook(book)
-    return book, fd
-
-
-def load_operation(db, flow_uuid):
-    with contextlib.closing(db.taskflow.get_connection()) as conn:
-        fd = conn.get_flow_details(flow_uuid)
-    return fd
 
 
 def spawn_worker(stack_id, args):
@@ -67,12 +36,13 @@ def spawn_worker(stack_id, args):
     log.close()
 
 
-class StackLock:
-    """An exclusive, process-lifetime lock on one stack (flock)."""
+class RunLock:
+    """An exclusive lock held while this process executes a run (flock):
+    the kernel drops it when the process dies."""
 
-    def __init__(self, directory, stack_id):
+    def __init__(self, directory, name):
         os.makedirs(directory, exist_ok=True)
-        self.path = os.path.join(directory, stack_id + ".lock")
+        self.path = os.path.join(directory, name + ".lock")
         self._fd = None
 
     def acquire(self, blocking=True):
@@ -100,16 +70,22 @@ class StackLock:
 
 
 class LocalRunner:
+    """Runs operations on threads of this process."""
+
     def __init__(self, db, runtime, runtime_key, max_workers=32,
                  lock_dir=None):
         self.db = db
         self.rt = runtime
         self.runtime_key = runtime_key
-        self.executor = concurrent.futures.ThreadPoolExecutor(
+        self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers, thread_name_prefix="heatflow-atom")
+        self.executor = execution.OperationExecutor(db, runtime, runtime_key,
+                                                    self.pool)
         self.lock_dir = lock_dir
+        runtime.liveness = self.run_alive
         # traversal -> the thread running that operation here.
         self._threads = {}
+        self._runs = set()
         self._done = {}
         self._mutex = threading.RLock()
 
@@ -117,161 +93,95 @@ class LocalRunner:
         """Run a freshly planned operation in the background: on a thread
         of this process, or (``detach_args``: the worker's command line
         options) in a detached worker process that outlives this one."""
-        save_operation(self.db, plan)
+        execution.save_operation(self.db, plan)
         if detach_args is not None:
             spawn_worker(plan["op"]["stack_id"], detach_args)
         else:
-            self._launch(plan["op"], plan)
+            self._launch(plan)
 
-    def _plan_of(self, flow_uuid):
-        plan = load_operation(self.db, flow_uuid).meta["factory"][
-            "kwargs"]["plan"]
-        # This process's runtime serves the resumed atoms.
-        plan["op"]["runtime"] = self.runtime_key
-        return plan
+    def run_alive(self, run):
+        """Is some process executing ``run``?  (It holds its lock file.)"""
+        if run in self._runs:
+            return True
+        if not self.lock_dir:
+            return True      # cannot tell: assume it is
+        probe = RunLock(self.lock_dir, run)
+        if probe.acquire(blocking=False):
+            probe.release()
+            return False
+        return True
 
-    def resume(self, stack_row, wait_for_lock=False):
-        """Resume the stack's current operation unless it is running here
-        already.  Returns False when another live process runs it (unless
-        ``wait_for_lock``, which waits for it to let go)."""
+    def resume(self, stack_row):
+        """Resume the stack's current operation as a new run, unless it is
+        running here or in another live process (then False)."""
         with self._mutex:
             if stack_row.traversal in self._threads:
                 # Running here: its thread looks at the stack again before
                 # it ends (see _run), so it sees whatever changed.
                 return True
-            plan = self._plan_of(stack_row.flow_uuid)
-            return self._launch(plan["op"], plan, resume=not wait_for_lock)
+            if self.run_alive(stack_row.run_token):
+                return False
+            run = str(uuid.uuid4())
+            plan = execution.load_plan(self.db, stack_row.flow_uuid,
+                                       self.runtime_key, run)
+            if not self.db.store.take_over(stack_row.id, stack_row.traversal,
+                                           stack_row.run_token, run):
+                return False
+            return self._launch(plan)
 
     def done_event(self, flow_uuid):
         with self._mutex:
             return self._done.setdefault(flow_uuid, threading.Event())
 
-    def _launch(self, op, plan, resume=False):
+    def _launch(self, plan):
+        op = plan["op"]
         lock = None
         if self.lock_dir:
-            lock = StackLock(self.lock_dir, op["traversal"])
-            # A resume never steals an operation a live process runs; a
-            # detached worker waits for whoever holds it to let go.
-            if not lock.acquire(blocking=not resume):
+            lock = RunLock(self.lock_dir, op["run"])
+            if not lock.acquire(blocking=False):
                 return False
         done = self.done_event(op["flow_uuid"])
-        t = threading.Thread(target=self._run, args=(op, plan, lock, done),
+        t = threading.Thread(target=self._run, args=(plan, lock, done),
                              name="heatflow-engine-%s" % op["stack_name"],
                              daemon=True)
         with self._mutex:
             self._threads[op["traversal"]] = t
+            self._runs.add(op["run"])
         t.start()
         return True
 
-    def _run(self, op, plan, lock, done):
+    def _run(self, plan, lock, done):
+        op = plan["op"]
         try:
             while plan is not None:
-                plan = self._run_flow(plan)
+                plan = self.executor.run_flow(plan)
                 if plan is None:
                     # Decided under the mutex, against resume(): either
                     # this thread sees a rollback requested meanwhile and
                     # carries it out, or it is gone before resume() looks.
                     with self._mutex:
-                        plan = self._pending_rollback(op)
+                        plan = self.executor.pending_rollback(op)
                         if plan is None:
                             self._threads.pop(op["traversal"], None)
         except Exception:
             LOG.exception("operation %s of stack %s crashed", op["action"],
                           op["stack_name"])
-            self.db.store.set_stack_state(
-                op["stack_id"], op["traversal"], op["action"], "FAILED",
-                "Internal error: see the engine log")
+            self.executor.fail(op, "Internal error: see the engine log")
         finally:
             with self._mutex:
                 self._threads.pop(op["traversal"], None)
+                self._runs.discard(op["run"])
             if lock is not None:
                 lock.release()
             done.set()
-
-    def _pending_rollback(self, op):
-        """The plan to run again if a rollback of this operation was
-        requested after its engine stopped (a failure with rollback
-        disabled suspends the flow; resuming it reverts)."""
-        row = self.db.store.get_stack_by_id(op["stack_id"])
-        if row.traversal != op["traversal"] or row.action != "ROLLBACK" \
-                or row.status != "IN_PROGRESS":
-            return None
-        if load_operation(self.db, row.flow_uuid).state != \
-                tf_states.SUSPENDED:
-            return None
-        return self._plan_of(row.flow_uuid)
-
-    def _run_flow(self, plan):
-        """Run one flow to its end; returns the plan of the flow that
-        continues the same operation, if any."""
-        op = plan["op"]
-        fd = load_operation(self.db, op["flow_uuid"])
-        flow = compiler.build_flow(plan)
-        engine = taskflow.engines.load(
-            flow, flow_detail=fd, backend=self.db.taskflow,
-            engine="parallel", executor=self.executor)
-        self.rt.engine_started(op["flow_uuid"], engine)
-        try:
-            engine.run()
-        except Exception as exc:
-            return self._after_revert(op, engine, exc)
-        finally:
-            self.rt.engine_finished(op["flow_uuid"])
-        return None
-
-    def _after_revert(self, op, engine, exc):
-        """engine.run() raised: TaskFlow has reverted the flow (rollback)
-        as far as it could."""
-        LOG.info("operation %s of stack %s is rolled back: %s",
-                 op["action"], op["stack_name"], exc)
-        store = self.db.store
-        if engine.storage.get_flow_state() != tf_states.REVERTED:
-            LOG.warning("rollback of %s failed: %s", op["stack_name"], exc)
-            store.set_stack_state(op["stack_id"], op["traversal"],
-                                  "ROLLBACK", "FAILED",
-                                  "Stack ROLLBACK failed: %s" % (exc,))
-            return None
-        store.purge_unstarted(op["stack_id"], op["traversal"])
-        if op.get("base_settled", True):
-            # The revert restored the state the operation started from,
-            # which was the last known-good one.
-            fields = {}
-            if op.get("base_template_id") is not None:
-                fields["template_id"] = op["base_template_id"]
-            store.set_stack_state(op["stack_id"], op["traversal"],
-                                  "ROLLBACK", "COMPLETE",
-                                  "Stack ROLLBACK completed successfully",
-                                  **fields)
-            return None
-        # The operation had superseded (or followed) one that never
-        # settled: undoing it is not enough.  Converge to the last
-        # known-good template, still as this rollback.
-        return self.chain_rollback(op)
-
-    def chain_rollback(self, op):
-        store = self.db.store
-        stack = store.get_stack_by_id(op["stack_id"])
-        good = stack.prev_template_id
-        new = dict(op, flow_uuid=str(uuid.uuid4()), action="ROLLBACK",
-                   template_id=good, rollback=False, base_settled=True,
-                   base_template_id=good)
-        if not store.switch_flow(op["stack_id"], op["traversal"],
-                                 op["flow_uuid"], new["flow_uuid"],
-                                 template_id=good):
-            return None
-        stack_def = None if good is None else self.rt.definition(
-            good, op["stack_name"], op["stack_id"])
-        plan = compiler.plan_operation(store, new, stack_def,
-                                       prev_template_id=good)
-        save_operation(self.db, plan)
-        return plan
 
     def running(self):
         with self._mutex:
             return list(self._threads.values())
 
     def close(self, timeout=None):
-        """Stop starting atoms and wait for the engines to settle."""
+        """Wait for the engines to settle (the caller has asked them to
+        stop starting atoms)."""
         for t in self.running():
             t.join(timeout)
-        self.executor.shutdown(wait=True)
+        self.pool.shutdown(wait=True)

@@ -27,8 +27,8 @@ def main(argv=None):
         row = orch.db.store.get_stack_by_id(args.stack_id)
         if row.status != "IN_PROGRESS" or not row.flow_uuid:
             return 0
-        orch._runner.resume(row, wait_for_lock=True)
-        orch._runner.done_event(row.flow_uuid).wait()
+        if orch._runner.resume(row):
+            orch._runner.done_event(row.flow_uuid).wait()
     finally:
         orch.close()
     return 0

@@ -35,6 +35,9 @@ stacks = sa.Table(
     sa.Column("prev_template_id", sa.Integer, nullable=True),
     sa.Column("parameters", sa.JSON, nullable=False, default=dict),
     sa.Column("traversal", sa.String(36), nullable=False),
+    # The run executing the operation now: replaced when it is resumed or
+    # taken over, so that the old run's writes are rejected.
+    sa.Column("run_token", sa.String(36), nullable=True),
     sa.Column("flow_uuid", sa.String(36), nullable=True),
     # "converge" until every resource of the target has converged, then
     # "cleanup": from then on the operation can no longer be reverted.
@@ -96,6 +99,7 @@ resources = sa.Table(
     # The traversal whose action is in flight on this row (Heat's engine_id
     # lock); NULL when idle.  Taken and released by compare-and-swap.
     sa.Column("lock_traversal", sa.String(36), nullable=True),
+    sa.Column("lock_run", sa.String(36), nullable=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=True),
     sa.Index("ix_hf_resources_stack", "stack_id", "name"),

@@ -1,12 +1,16 @@
 """Reads and fenced writes of heatflow's tables.
 
-Every write made on behalf of a running operation names its traversal and is
-conditional on it still being the stack's current one (a compare-and-swap in
-the statement itself), so the late writes of a superseded operation, or of a
-conductor that lost its ZooKeeper session, change nothing.  A state change of
-a resource and the event that reports it go in one transaction.
+Every write made on behalf of a running operation carries a :class:`Fence`:
+the operation's traversal and the id of the *run* executing it (a new run
+each time an operation is resumed or taken over by another conductor).
+Each write is conditional on both still being the stack's current ones (a
+compare-and-swap in the statement itself), so the late writes of a
+superseded operation, or of a conductor that lost its ZooKeeper session
+while another took its job over, change nothing.  A state change of a
+resource and the event that reports it go in one transaction.
 """
 
+import collections
 import datetime
 import uuid
 
@@ -24,6 +28,10 @@ def new_id():
     return str(uuid.uuid4())
 
 
+#: Who is writing: the stack, its operation (traversal) and the run of it.
+Fence = collections.namedtuple("Fence", "stack_id traversal run")
+
+
 class Store:
     def __init__(self, engine):
         self.engine = engine
@@ -31,10 +39,17 @@ class Store:
     # -- fencing ------------------------------------------------------------
 
     @staticmethod
-    def _current(stack_id, traversal):
-        """SQL condition: ``traversal`` is still the stack's current one."""
-        return sa.exists().where(m.stacks.c.id == stack_id,
-                                 m.stacks.c.traversal == traversal)
+    def _current(fence):
+        """SQL condition: ``fence`` is still the stack's current one."""
+        return sa.exists().where(m.stacks.c.id == fence.stack_id,
+                                 m.stacks.c.traversal == fence.traversal,
+                                 m.stacks.c.run_token == fence.run)
+
+    @staticmethod
+    def _stack_is(fence):
+        return (m.stacks.c.id == fence.stack_id,
+                m.stacks.c.traversal == fence.traversal,
+                m.stacks.c.run_token == fence.run)
 
     # -- templates ----------------------------------------------------------
 
@@ -56,7 +71,7 @@ class Store:
 
     def create_stack(self, *, stack_id, name, template, files, environment,
                      parameters, action,
-                     traversal, status_reason, disable_rollback,
+                     traversal, run, status_reason, disable_rollback,
                      timeout_mins, deadline, flow_uuid):
         """Insert a stack and its first template; StackExists if the name
         is taken by a live stack."""
@@ -70,7 +85,7 @@ class Store:
                     action=action, status="IN_PROGRESS", phase="converge",
                     status_reason=status_reason, template_id=tid,
                     prev_template_id=None, parameters=parameters,
-                    traversal=traversal, flow_uuid=flow_uuid,
+                    traversal=traversal, run_token=run, flow_uuid=flow_uuid,
                     disable_rollback=disable_rollback,
                     timeout_mins=timeout_mins, deadline=deadline,
                     created_at=now, updated_at=now))
@@ -107,8 +122,9 @@ class Store:
                     m.stacks.c.created_at)).all()
 
     def begin_operation(self, stack_id, expected_traversal, *, traversal,
-                        action, status_reason, template=None, files=None,
-                        environment=None, status="IN_PROGRESS", **fields):
+                        run, action, status_reason, template=None,
+                        files=None, environment=None, status="IN_PROGRESS",
+                        **fields):
         """Start a new operation: swap in a new traversal (superseding the
         running one, if any) and optionally a new target template.
 
@@ -122,8 +138,9 @@ class Store:
             res = conn.execute(m.stacks.update().where(
                 m.stacks.c.id == stack_id,
                 m.stacks.c.traversal == expected_traversal).values(
-                    traversal=traversal, action=action, status=status,
-                    phase="converge", status_reason=status_reason,
+                    traversal=traversal, run_token=run, action=action,
+                    status=status, phase="converge",
+                    status_reason=status_reason,
                     updated_at=now, **fields))
             if res.rowcount != 1:
                 conn.rollback()
@@ -154,33 +171,42 @@ class Store:
                         reason, now)
         return True
 
-    def enter_cleanup(self, stack_id, traversal, action):
+    def take_over(self, stack_id, traversal, old_run, new_run):
+        """A new run of the operation ``traversal`` replaces ``old_run``
+        (resume after a crash, takeover by another conductor).  From now on
+        the writes of ``old_run`` are rejected."""
+        with self.engine.begin() as conn:
+            res = conn.execute(m.stacks.update().where(
+                m.stacks.c.id == stack_id, m.stacks.c.traversal == traversal,
+                m.stacks.c.run_token == old_run).values(run_token=new_run))
+            return res.rowcount == 1
+
+    def enter_cleanup(self, fence, action):
         """The operation's resources have converged: from here on it runs
         to its end (clean-up is never reverted).  False if the operation was
         superseded or a rollback was requested first."""
         with self.engine.begin() as conn:
             res = conn.execute(m.stacks.update().where(
-                m.stacks.c.id == stack_id, m.stacks.c.traversal == traversal,
+                *self._stack_is(fence),
                 m.stacks.c.action == action).values(phase="cleanup"))
             return res.rowcount == 1
 
-    def switch_flow(self, stack_id, traversal, old_flow, new_flow, **fields):
+    def switch_flow(self, fence, old_flow, new_flow, **fields):
         """Continue the same operation (traversal) with another flow."""
         with self.engine.begin() as conn:
             res = conn.execute(m.stacks.update().where(
-                m.stacks.c.id == stack_id, m.stacks.c.traversal == traversal,
+                *self._stack_is(fence),
                 m.stacks.c.flow_uuid == old_flow).values(
                     flow_uuid=new_flow, phase="converge", **fields))
             return res.rowcount == 1
 
-    def set_stack_state(self, stack_id, traversal, action, status, reason,
-                        **fields):
-        """Fenced: True if ``traversal`` was current and the write landed."""
+    def set_stack_state(self, fence, action, status, reason, **fields):
+        """Fenced: True if ``fence`` was current and the write landed."""
         now = utcnow()
+        stack_id = fence.stack_id
         with self.engine.begin() as conn:
             res = conn.execute(m.stacks.update().where(
-                m.stacks.c.id == stack_id,
-                m.stacks.c.traversal == traversal).values(
+                *self._stack_is(fence)).values(
                     action=action, status=status, status_reason=reason,
                     updated_at=now, **fields))
             if res.rowcount != 1:
@@ -189,14 +215,14 @@ class Store:
             self._event(conn, stack_id, "", None, action, status, reason, now)
         return True
 
-    def mark_stack_deleted(self, stack_id, traversal):
+    def mark_stack_deleted(self, fence):
         """A stack whose delete completed disappears from listings; its
         resource rows and data go with it."""
         now = utcnow()
+        stack_id = fence.stack_id
         with self.engine.begin() as conn:
             res = conn.execute(m.stacks.update().where(
-                m.stacks.c.id == stack_id,
-                m.stacks.c.traversal == traversal).values(
+                *self._stack_is(fence)).values(
                     action="DELETE", status="COMPLETE",
                     status_reason="Stack DELETE completed successfully",
                     deleted_marker=stack_id, deleted_at=now, updated_at=now))
@@ -226,12 +252,13 @@ class Store:
             return conn.execute(sa.select(m.resources).where(
                 m.resources.c.id == resource_id)).one_or_none()
 
-    def insert_resources(self, stack_id, traversal, rows):
+    def insert_resources(self, fence, rows):
         """Insert INIT rows for resources new to the stack (fenced).
 
         ``rows`` are dicts with name, type, requires; returns their ids in
-        order, or None if the traversal is stale."""
+        order, or None if the fence is stale."""
         now = utcnow()
+        stack_id = fence.stack_id
         with self.engine.begin() as conn:
             ids = []
             # One statement per row: SQLite cannot return generated ids of a
@@ -248,7 +275,7 @@ class Store:
                         row.get("replaces"), row.get("traversal"), now]
                 sel = sa.select(*[sa.literal(v, t.c[c].type)
                                   for c, v in zip(cols, vals)]).where(
-                    self._current(stack_id, traversal))
+                    self._current(fence))
                 res = conn.execute(t.insert().from_select(
                     cols, sel).returning(t.c.id))
                 new = res.scalar_one_or_none()
@@ -258,104 +285,141 @@ class Store:
                 ids.append(new)
         return ids
 
-    def acquire_resource(self, resource_id, stack_id, traversal, action,
-                         reason="", **fields):
-        """Take the row's action lock for ``traversal`` and set it
+    def acquire_resource(self, resource_id, fence, action, reason="",
+                         is_alive=None, **fields):
+        """Take the row's action lock for ``fence`` and set it
         ``<action>_IN_PROGRESS``, with its event.
 
-        Succeeds if the row is idle or already held by this traversal (a
-        resumed action: then the row is returned as it is, and no second
-        IN_PROGRESS event is recorded).  Returns the row, or None when the
-        row is held by another traversal or ours is stale."""
+        The lock is free, or held by an earlier run of the same operation
+        (resumed after a crash or taken over): then, if it was the same
+        action, the row is returned as it is (the action is resumed, no
+        second IN_PROGRESS event).  A lock of another operation's run that
+        ``is_alive(run)`` says is dead is broken: the row is marked FAILED
+        (its action was interrupted) and released, to be decided on afresh.
+        Returns the row, or None when it is held by a live run of another
+        operation, or the fence is stale."""
         now = utcnow()
         t = m.resources
         # A new action starts without the token of an earlier one.
-        values = dict(lock_traversal=traversal, traversal=traversal,
-                      action=action, status="IN_PROGRESS",
-                      status_reason=reason, updated_at=now,
-                      action_token=None, **fields)
+        values = dict(lock_traversal=fence.traversal, lock_run=fence.run,
+                      traversal=fence.traversal, action=action,
+                      status="IN_PROGRESS", status_reason=reason,
+                      updated_at=now, action_token=None, **fields)
+        current = self._current(fence)
         with self.engine.begin() as conn:
             res = conn.execute(t.update().where(
-                t.c.id == resource_id, t.c.lock_traversal.is_(None),
-                self._current(stack_id, traversal)).values(**values))
+                t.c.id == resource_id, t.c.lock_run.is_(None),
+                current).values(**values))
             if res.rowcount != 1:
                 row = conn.execute(sa.select(t).where(
                     t.c.id == resource_id)).one_or_none()
-                if row is None or row.lock_traversal != traversal:
+                if row is None or row.lock_run is None:
                     conn.rollback()
                     return None
+                if row.lock_traversal != fence.traversal:
+                    conn.rollback()
+                    if is_alive is not None and not is_alive(row.lock_run):
+                        self._break_lock(row, fence)
+                    return None
+                if row.lock_run != fence.run:
+                    # An earlier run of this operation died holding it.
+                    res = conn.execute(t.update().where(
+                        t.c.id == resource_id, t.c.lock_run == row.lock_run,
+                        current).values(lock_run=fence.run))
+                    if res.rowcount != 1:
+                        conn.rollback()
+                        return None
                 if row.action == action and row.status == "IN_PROGRESS":
-                    return row
+                    return conn.execute(sa.select(t).where(
+                        t.c.id == resource_id)).one()
                 res = conn.execute(t.update().where(
-                    t.c.id == resource_id, t.c.lock_traversal == traversal,
-                    self._current(stack_id, traversal)).values(**values))
+                    t.c.id == resource_id, t.c.lock_run == fence.run,
+                    current).values(**values))
                 if res.rowcount != 1:
                     conn.rollback()
                     return None
             row = conn.execute(sa.select(t).where(
                 t.c.id == resource_id)).one()
-            self._event(conn, stack_id, row.name, row.physical_resource_id,
-                        action, "IN_PROGRESS", reason, now)
+            self._event(conn, fence.stack_id, row.name,
+                        row.physical_resource_id, action, "IN_PROGRESS",
+                        reason, now)
         return row
 
-    def finish_resource(self, resource_id, stack_id, traversal, action,
-                        status, reason="", **fields):
+    def _break_lock(self, row, fence):
+        """Release the lock of a dead run of a superseded operation and
+        mark what it was doing FAILED (Heat: "Worker went down")."""
+        now = utcnow()
+        t = m.resources
+        reason = "the engine running %s died during it" % row.action
+        with self.engine.begin() as conn:
+            res = conn.execute(t.update().where(
+                t.c.id == row.id, t.c.lock_run == row.lock_run,
+                self._current(fence)).values(
+                    lock_traversal=None, lock_run=None, status="FAILED",
+                    status_reason=reason, updated_at=now))
+            if res.rowcount == 1:
+                self._event(conn, fence.stack_id, row.name,
+                            row.physical_resource_id, row.action, "FAILED",
+                            reason, now)
+
+    def finish_resource(self, resource_id, fence, action, status, reason="",
+                        **fields):
         """Record the outcome of an action and release the lock (fenced on
         holding it)."""
         now = utcnow()
         t = m.resources
         with self.engine.begin() as conn:
             res = conn.execute(t.update().where(
-                t.c.id == resource_id,
-                t.c.lock_traversal == traversal).values(
-                    lock_traversal=None, action=action, status=status,
-                    status_reason=reason, updated_at=now, action_token=None,
-                    **fields))
+                t.c.id == resource_id, t.c.lock_run == fence.run).values(
+                    lock_traversal=None, lock_run=None, action=action,
+                    status=status, status_reason=reason, updated_at=now,
+                    action_token=None, **fields))
             if res.rowcount != 1:
                 conn.rollback()
                 return False
             name, phys = conn.execute(sa.select(
                 t.c.name, t.c.physical_resource_id).where(
                     t.c.id == resource_id)).one()
-            self._event(conn, stack_id, name, phys, action, status, reason,
-                        now)
+            self._event(conn, fence.stack_id, name, phys, action, status,
+                        reason, now)
         return True
 
-    def update_resource(self, resource_id, traversal, **fields):
-        """A fenced write of a few columns of a row this traversal holds."""
+    def update_resource(self, resource_id, fence, **fields):
+        """A fenced write of a few columns of a row this run holds."""
         t = m.resources
         with self.engine.begin() as conn:
             res = conn.execute(t.update().where(
                 t.c.id == resource_id,
-                t.c.lock_traversal == traversal).values(
+                t.c.lock_run == fence.run).values(
                     updated_at=utcnow(), **fields))
             return res.rowcount == 1
 
-    def set_resource_fields(self, resource_id, stack_id, traversal, **fields):
+    def set_resource_fields(self, resource_id, fence, **fields):
         """A fenced write to an idle row (links between incarnations)."""
         t = m.resources
         with self.engine.begin() as conn:
             res = conn.execute(t.update().where(
                 t.c.id == resource_id,
-                self._current(stack_id, traversal)).values(**fields))
+                self._current(fence)).values(**fields))
             return res.rowcount == 1
 
-    def purge_unstarted(self, stack_id, traversal):
-        """Forget the INIT rows ``traversal`` planned but never started."""
+    def purge_unstarted(self, fence):
+        """Forget the INIT rows the operation planned but never started."""
         t = m.resources
         with self.engine.begin() as conn:
             conn.execute(t.delete().where(
-                t.c.stack_id == stack_id, t.c.traversal == traversal,
+                t.c.stack_id == fence.stack_id,
+                t.c.traversal == fence.traversal,
                 t.c.action == "INIT", t.c.physical_resource_id.is_(None),
-                t.c.lock_traversal.is_(None),
-                self._current(stack_id, traversal)))
+                t.c.lock_run.is_(None), self._current(fence)))
 
-    def purge_resource(self, resource_id, stack_id, traversal):
+    def purge_resource(self, resource_id, fence):
         """Forget a row whose physical resource is gone (fenced)."""
         with self.engine.begin() as conn:
             res = conn.execute(m.resources.delete().where(
                 m.resources.c.id == resource_id,
-                self._current(stack_id, traversal)))
+                m.resources.c.lock_run.is_(None),
+                self._current(fence)))
             if res.rowcount != 1:
                 conn.rollback()
                 return False

@@ -14,6 +14,7 @@ SQLAlchemy's compiled-statement cache, so each statement is compiled again
 """
 
 import sqlalchemy as sa
+from taskflow import exceptions as tf_exc
 from taskflow.persistence.backends import impl_sqlalchemy
 from taskflow.persistence.backends.sqlalchemy import tables as tf_tables
 
@@ -26,6 +27,33 @@ class Connection(impl_sqlalchemy.Connection):
         self._upgrade_lock = upgrade_lock
         self._engine = backend.engine
         self._metadata, self._tables, self._converter = backend.schema
+
+
+class FencedConnection(Connection):
+    """Refuses every write once its run is fenced: a run that was taken
+    over (or whose conductor lost its ZooKeeper session) must not record
+    atom states over those of the run that replaced it."""
+
+    def __init__(self, backend, upgrade_lock, is_fenced):
+        super().__init__(backend, upgrade_lock)
+        self._is_fenced = is_fenced
+
+    def _check(self):
+        if self._is_fenced():
+            raise tf_exc.StorageFailure("this run of the operation is "
+                                        "fenced; its writes are refused")
+
+    def update_atom_details(self, atom_detail):
+        self._check()
+        return super().update_atom_details(atom_detail)
+
+    def update_flow_details(self, flow_detail):
+        self._check()
+        return super().update_flow_details(flow_detail)
+
+    def save_logbook(self, book):
+        self._check()
+        return super().save_logbook(book)
 
 
 class Backend(impl_sqlalchemy.SQLAlchemyBackend):
@@ -43,3 +71,24 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
             conn.validate(max_retries=self._max_retries)
             self._validated = True
         return conn
+
+    def for_run(self, is_fenced):
+        """A view of this backend for one run of an operation, whose writes
+        stop once ``is_fenced()`` is true."""
+        return _RunBackend(self, is_fenced)
+
+
+class _RunBackend(Backend):
+    def __init__(self, parent, is_fenced):
+        # Shares the parent's engine and table objects; builds nothing.
+        self._conf = parent._conf
+        self._engine = parent.engine
+        self._owns_engine = False
+        self._validated = True
+        self._upgrade_lock = parent._upgrade_lock
+        self._max_retries = parent._max_retries
+        self.schema = parent.schema
+        self._is_fenced = is_fenced
+
+    def get_connection(self):
+        return FencedConnection(self, self._upgrade_lock, self._is_fenced)

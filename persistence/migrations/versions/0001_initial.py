@@ -27,6 +27,7 @@ def upgrade():
         sa.Column("prev_template_id", sa.Integer, nullable=True),
         sa.Column("parameters", sa.JSON, nullable=False),
         sa.Column("traversal", sa.String(36), nullable=False),
+        sa.Column("run_token", sa.String(36), nullable=True),
         sa.Column("flow_uuid", sa.String(36), nullable=True),
         sa.Column("phase", sa.String(16), nullable=True),
         sa.Column("disable_rollback", sa.Boolean, nullable=False),
@@ -71,6 +72,7 @@ def upgrade():
         sa.Column("replaces", sa.Integer, nullable=True),
         sa.Column("replaced_by", sa.Integer, nullable=True),
         sa.Column("lock_traversal", sa.String(36), nullable=True),
+        sa.Column("lock_run", sa.String(36), nullable=True),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("updated_at", sa.DateTime, nullable=True),
     )

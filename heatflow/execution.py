@@ -1,0 +1,159 @@
+"""Running one operation's flows to the end, wherever that happens.
+
+Shared by the in-process runner (heatflow.runner) and the ZooKeeper
+conductor (heatflow.conductor): given a plan whose run owns the operation,
+build the flow, run it in a TaskFlow parallel engine on a long-lived pool,
+and handle what TaskFlow's outcome means for the stack:
+
+- the flow ended (SUCCESS, or SUSPENDED because the operation failed with
+  rollback disabled or was superseded): the atoms recorded everything;
+- engine.run() raised after TaskFlow reverted the flow: the rollback is
+  complete, or continues by converging to the last known-good template when
+  the reverted operation had started from a state that never settled;
+- a rollback was requested after the engine stopped: resume the flow,
+  which now reverts.
+"""
+
+import contextlib
+import logging
+import uuid
+
+import taskflow.engines
+from taskflow import states as tf_states
+from taskflow.persistence import models as tf_models
+
+from heatflow.flows import compiler
+from heatflow.persistence import store as store_mod
+
+LOG = logging.getLogger(__name__)
+
+FACTORY = "heatflow.flows.compiler.build_flow"
+
+
+def fence_of(op):
+    return store_mod.Fence(op["stack_id"], op["traversal"], op["run"])
+
+
+def save_operation(db, plan):
+    """Create the TaskFlow logbook and flow detail of an operation, with
+    the plan its flow is rebuilt from."""
+    op = plan["op"]
+    book = tf_models.LogBook("stack-%s" % op["stack_id"],
+                             uuid=op["flow_uuid"])
+    fd = tf_models.FlowDetail("%s-%s" % (op["action"].lower(),
+                                         op["stack_name"]),
+                              uuid=op["flow_uuid"])
+    fd.meta = {"factory": {"name": FACTORY, "args": [],
+                           "kwargs": {"plan": plan}},
+               "stack_id": op["stack_id"]}
+    book.add(fd)
+    with contextlib.closing(db.taskflow.get_connection()) as conn:
+        conn.save_logbook(book)
+    return book, fd
+
+
+def load_operation(db, flow_uuid):
+    with contextlib.closing(db.taskflow.get_connection()) as conn:
+        return conn.get_flow_details(flow_uuid)
+
+
+def load_plan(db, flow_uuid, runtime_key, run):
+    """The plan of a saved flow, for a new run of it in this process."""
+    plan = load_operation(db, flow_uuid).meta["factory"]["kwargs"]["plan"]
+    plan["op"]["runtime"] = runtime_key
+    plan["op"]["run"] = run
+    return plan
+
+
+class OperationExecutor:
+    def __init__(self, db, runtime, runtime_key, executor):
+        self.db = db
+        self.rt = runtime
+        self.runtime_key = runtime_key
+        self.executor = executor
+
+    def run_flow(self, plan):
+        """Run one flow to its end; returns the plan of the flow that
+        continues the same operation (a rollback), if any."""
+        op = plan["op"]
+        run = op["run"]
+        fd = load_operation(self.db, op["flow_uuid"])
+        engine = taskflow.engines.load(
+            compiler.build_flow(plan), flow_detail=fd,
+            backend=self.db.taskflow.for_run(
+                lambda: self.rt.is_fenced(run)),
+            engine="parallel", executor=self.executor)
+        self.rt.engine_started(op["flow_uuid"], engine)
+        try:
+            engine.run()
+        except Exception as exc:
+            if self.rt.is_fenced(run):
+                LOG.info("run %s of stack %s was fenced: %s", run,
+                         op["stack_name"], exc)
+                return None
+            return self._after_revert(op, engine, exc)
+        finally:
+            self.rt.engine_finished(op["flow_uuid"])
+        return None
+
+    def pending_rollback(self, op):
+        """The plan to run again if a rollback of this operation was
+        requested after its engine stopped (a failure with rollback
+        disabled suspends the flow; resuming it reverts)."""
+        row = self.db.store.get_stack_by_id(op["stack_id"])
+        if (row.traversal, row.run_token) != (op["traversal"], op["run"]) \
+                or row.action != "ROLLBACK" or row.status != "IN_PROGRESS":
+            return None
+        if load_operation(self.db, row.flow_uuid).state != \
+                tf_states.SUSPENDED:
+            return None
+        return load_plan(self.db, row.flow_uuid, self.runtime_key,
+                         op["run"])
+
+    def fail(self, op, reason):
+        self.db.store.set_stack_state(fence_of(op), op["action"], "FAILED",
+                                      reason)
+
+    def _after_revert(self, op, engine, exc):
+        """engine.run() raised: TaskFlow has reverted the flow (rollback)
+        as far as it could."""
+        LOG.info("operation %s of stack %s is rolled back: %s",
+                 op["action"], op["stack_name"], exc)
+        store, fence = self.db.store, fence_of(op)
+        if engine.storage.get_flow_state() != tf_states.REVERTED:
+            LOG.warning("rollback of %s failed: %s", op["stack_name"], exc)
+            store.set_stack_state(fence, "ROLLBACK", "FAILED",
+                                  "Stack ROLLBACK failed: %s" % (exc,))
+            return None
+        store.purge_unstarted(fence)
+        if op.get("base_settled", True):
+            # The revert restored the state the operation started from,
+            # which was the last known-good one.
+            fields = {}
+            if op.get("base_template_id") is not None:
+                fields["template_id"] = op["base_template_id"]
+            store.set_stack_state(fence, "ROLLBACK", "COMPLETE",
+                                  "Stack ROLLBACK completed successfully",
+                                  **fields)
+            return None
+        # The operation had superseded (or followed) one that never
+        # settled: undoing it is not enough.  Converge to the last
+        # known-good template, still as this rollback.
+        return self._chain_rollback(op)
+
+    def _chain_rollback(self, op):
+        store = self.db.store
+        stack = store.get_stack_by_id(op["stack_id"])
+        good = stack.prev_template_id
+        new = dict(op, flow_uuid=str(uuid.uuid4()), action="ROLLBACK",
+                   template_id=good, rollback=False, base_settled=True,
+                   base_template_id=good)
+        if not store.switch_flow(fence_of(op), op["flow_uuid"],
+                                 new["flow_uuid"], template_id=good):
+            return None
+        stack_def = None if good is None else self.rt.definition(
+            good, op["stack_name"], op["stack_id"])
+        plan = compiler.plan_operation(store, new, stack_def,
+                                       prev_template_id=good)
+        save_operation(self.db, plan)
+        return plan
