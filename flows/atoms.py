@@ -110,10 +110,11 @@ class _Atom(task.Task):
             self.rt.fence_run(self.op["run"])
         self.rt.stop_starting_atoms(self.op["flow_uuid"])
 
-    def deadline(self, action, timeout=None):
+    def deadline(self, action, timeout=None, stack_bound=True):
         """The earlier of the stack's deadline and ``timeout`` seconds from
-        now, and what to say when it passes."""
-        d = self.op.get("deadline")
+        now, and what to say when it passes.  A rollback's actions are not
+        bound by the deadline of the operation they undo."""
+        d = self.op.get("deadline") if stack_bound else None
         msg = "Stack %s timed out" % self.op["action"]
         if timeout:
             t = time.time() + float(timeout)
@@ -153,7 +154,7 @@ class _Atom(task.Task):
                    action=action, status="IN_PROGRESS")
 
     def run_action(self, plugin, row, action, args=(), timeout=None,
-                   retries=0):
+                   retries=0, stack_bound=True):
         """Drive ``action`` of ``plugin`` to completion; a failed or
         timed-out attempt is tried again up to ``retries`` times (a failed
         create is deleted first, as Heat does)."""
@@ -167,7 +168,7 @@ class _Atom(task.Task):
         resume_token = row.action_token
         attempt = 0
         while True:
-            deadline, message = self.deadline(action, timeout)
+            deadline, message = self.deadline(action, timeout, stack_bound)
             try:
                 return driver.run(
                     plugin, action, args, deadline=deadline,
@@ -179,7 +180,8 @@ class _Atom(task.Task):
             except exception.UpdateReplace:
                 raise
             except Exception as exc:
-                stack_deadline = self.op.get("deadline")
+                stack_deadline = self.op.get("deadline") if stack_bound \
+                    else None
                 if attempt >= retries or (stack_deadline is not None and
                                           time.time() >= stack_deadline):
                     raise
@@ -535,7 +537,7 @@ class ConvergeResource(_Atom):
         plugin = self.plugin(cls, defn, props, row, row.rsrc_metadata,
                              "DELETE")
         try:
-            self.run_action(plugin, row, "DELETE")
+            self.run_action(plugin, row, "DELETE", stack_bound=False)
         except Exception as exc:
             store.finish_resource(row.id, self.fence,
                                   "DELETE", "FAILED", _message(exc))
@@ -568,7 +570,8 @@ class ConvergeResource(_Atom):
         diff = properties_mod.diff(current, target)
         try:
             self.run_action(plugin, row, "UPDATE",
-                            (defn, {"Properties": target}, diff))
+                            (defn, {"Properties": target}, diff),
+                            stack_bound=False)
         except Exception as exc:
             store.finish_resource(row.id, self.fence,
                                   "UPDATE", "FAILED", _message(exc))

@@ -131,7 +131,7 @@ class Operation:
             pause = delay if end is None else \
                 max(0, min(delay, end - time.monotonic()))
             event = self._orch._runner.done_event(row.flow_uuid) \
-                if self._orch._runner else None
+                if self._orch._runner is not None else None
             if event is not None:
                 event.wait(pause)
             else:
@@ -156,9 +156,6 @@ class Orchestrator:
     def __init__(self, db_url=None, zookeeper=None, plugin_dirs=(),
                  max_workers=32, resume=True, registry=None,
                  poll_interval=(0.01, 1.0), detach=False):
-        if zookeeper:
-            raise NotImplementedError(
-                "distributed execution (zookeeper=) is not available yet")
         self.db = database.Database(db_url)
         # detach: operations run in a worker process of their own that
         # outlives this one (the command line without --wait).  Plugins
@@ -174,12 +171,23 @@ class Orchestrator:
                                            poll_interval=poll_interval)
         self._runtime_key = "orchestrator-" + str(uuid.uuid4())
         runtime_mod.register(self._runtime_key, self.runtime)
-        from heatflow import runner
-        self._runner = runner.LocalRunner(
-            self.db, self.runtime, self._runtime_key, max_workers,
-            lock_dir=self._lock_dir())
-        if resume:
-            self.resume_orphans()
+        self._runner = self._board = self._zk = None
+        if zookeeper:
+            # Distributed: operations are posted as jobs; conductors run
+            # them (and their watchdog resumes or fails orphans).
+            from heatflow import jobs
+            self._zk = jobs.make_client(zookeeper)
+            self._zk.start()
+            self._board = jobs.make_board(
+                "orchestrator-" + str(uuid.uuid4()), self._zk,
+                self.db.taskflow)
+        else:
+            from heatflow import runner
+            self._runner = runner.LocalRunner(
+                self.db, self.runtime, self._runtime_key, max_workers,
+                lock_dir=self._lock_dir())
+            if resume:
+                self.resume_orphans()
 
     def _lock_dir(self):
         if self.db.is_sqlite and self.db.engine.url.database not in (
@@ -333,7 +341,7 @@ class Orchestrator:
                     "requested; try again" % row.name)
             # Unless a live runner (here or in another process) has it,
             # resume its flow, which reverts.
-            self._runner.resume(self.db.store.get_stack_by_id(row.id))
+            self._resume(self.db.store.get_stack_by_id(row.id))
             return Operation(self, row.id, row.traversal, "ROLLBACK")
         if row.status == "FAILED" and row.action in ("CREATE", "UPDATE",
                                                      "ROLLBACK"):
@@ -374,11 +382,35 @@ class Orchestrator:
     def _start(self, op, stack_def, prev_template_id=None):
         plan = compiler.plan_operation(self.db.store, op, stack_def,
                                        prev_template_id=prev_template_id)
-        self._runner.start(plan, detach_args=self._detach_args)
+        if self._board is not None:
+            from heatflow import execution, jobs
+            book, _ = execution.save_operation(self.db, plan)
+            jobs.post(self._board, book, op)
+        else:
+            self._runner.start(plan, detach_args=self._detach_args)
+
+    def _resume(self, row):
+        """Make sure someone runs the stack's current operation."""
+        if self._board is None:
+            return self._runner.resume(row)
+        from heatflow import execution, jobs
+        from taskflow.persistence import models as tf_models
+        if any(j.details.get("traversal") == row.traversal
+               for j in jobs.jobs_for(self._board, row.id)):
+            return True
+        book = tf_models.LogBook("stack-%s" % row.id, uuid=row.flow_uuid)
+        book.add(execution.load_operation(self.db, row.flow_uuid))
+        jobs.post(self._board, book, {
+            "stack_id": row.id, "traversal": row.traversal,
+            "flow_uuid": row.flow_uuid, "action": row.action,
+            "stack_name": row.name})
+        return True
 
     def resume_orphans(self):
         """Resume every IN_PROGRESS operation nobody is running."""
         resumed = []
+        if self._runner is None:
+            return resumed
         for row in self.db.store.list_stacks():
             if row.status != "IN_PROGRESS" or not row.flow_uuid:
                 continue
@@ -449,7 +481,12 @@ class Orchestrator:
         resumed by the next Orchestrator that opens it."""
         for flow_uuid in list(self.runtime._engines):
             self.runtime.stop_starting_atoms(flow_uuid)
-        self._runner.close()
+        if self._runner is not None:
+            self._runner.close()
+        if self._board is not None:
+            self._board.close()
+            self._zk.stop()
+            self._zk.close()
         runtime_mod.unregister(self._runtime_key)
         self.db.close()
 

@@ -107,6 +107,12 @@ class Thing(resource.Resource):
         return {"until": time.time() + float(self.properties["delay"])}
 
     def check_create_complete(self, token):
+        if token is None:
+            # Resumed after the engine died between recording the physical
+            # id and recording the token: finish the create idempotently.
+            if not os.path.exists(self._path()):
+                _journal("create", self.resource_id, self._write())
+            return True
         return time.time() >= token["until"]
 
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):

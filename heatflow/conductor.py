@@ -1,0 +1,308 @@
+"""The conductor: claims stack operations from the ZooKeeper jobboard and
+runs them, so that several processes share the work and survive each
+other's death.
+
+- Claiming, releasing and consuming jobs is TaskFlow's conductor
+  (``NonBlockingConductor``); what a job means is ours: the job names an
+  operation (stack, traversal, flow) and the conductor starts a new *run*
+  of it -- ``take_over`` swaps the stack's run token, fencing whatever ran
+  it before -- and runs its flow from TaskFlow's persisted state, so
+  finished actions are not repeated and one in flight is resumed.
+- Each run has an ephemeral znode while it executes: a resource lock held
+  by a run without one belongs to a dead conductor and may be broken.
+- When the ZooKeeper session is SUSPENDED or LOST, every run here is fenced
+  at once: no further plugin action starts, and neither heatflow's nor
+  TaskFlow's writes for those runs are accepted (another conductor may hold
+  the job by now).
+- SIGTERM: in-flight actions finish, the engines stop, and their jobs are
+  released so another conductor claims them at once.
+- A watchdog, elected through ZooKeeper so that one conductor acts, fails
+  operations past their deadline that nobody is running, and re-posts
+  operations whose job has gone missing: no stack stays IN_PROGRESS with
+  nobody working on it.
+"""
+
+import concurrent.futures
+import datetime
+import logging
+import os
+import socket
+import threading
+import uuid
+
+from kazoo import exceptions as kazoo_exc
+from kazoo.protocol import states as kazoo_states
+from taskflow import states as tf_states
+from taskflow.conductors.backends import impl_nonblocking
+from taskflow.persistence import models as tf_models
+
+from heatflow import exception
+from heatflow import execution
+from heatflow import jobs
+from heatflow import registry as registry_mod
+from heatflow.flows import runtime as runtime_mod
+from heatflow.persistence import database
+from heatflow.persistence import store as store_mod
+
+LOG = logging.getLogger(__name__)
+
+
+def unique_name(prefix="conductor"):
+    """TaskFlow tells job owners apart by name only: make it unique."""
+    return "%s-%s-%d-%s" % (prefix, socket.gethostname(), os.getpid(),
+                            uuid.uuid4().hex[:8])
+
+
+class _TaskflowConductor(impl_nonblocking.NonBlockingConductor):
+    """TaskFlow's conductor, with job dispatch handed to heatflow."""
+
+    def __init__(self, owner, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._owner = owner
+
+    def _dispatch_job(self, job):
+        return self._owner.dispatch(job)
+
+
+class Conductor:
+    def __init__(self, db_url=None, zookeeper=None, name=None, workers=4,
+                 max_workers=32, plugin_dirs=(), session_timeout=10.0,
+                 root=jobs.DEFAULT_ROOT, watchdog_interval=1.0,
+                 repost_grace=5.0, registry=None, poll_interval=(0.01, 1.0)):
+        if not zookeeper:
+            raise exception.HeatflowError(
+                "a conductor needs ZooKeeper (--zookeeper or "
+                "HEATFLOW_ZOOKEEPER)")
+        self.name = name or unique_name()
+        self.root = root
+        self.db = database.Database(db_url)
+        self.registry = registry or registry_mod.Registry.default(
+            plugin_dirs=plugin_dirs)
+        self.rt = runtime_mod.Runtime(self.db, self.registry,
+                                      poll_interval=poll_interval)
+        self._key = "conductor-" + self.name
+        # Flows this process did not plan name another runtime key: this
+        # one serves them all.
+        runtime_mod.register(self._key, self.rt, default=True)
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers, thread_name_prefix="heatflow-atom")
+        self.executor = execution.OperationExecutor(self.db, self.rt,
+                                                    self._key, self.pool)
+        self.client = jobs.make_client(zookeeper, session_timeout)
+        self.client.add_listener(self._session_changed)
+        self.client.start()
+        self.client.ensure_path(jobs.runs_path(root))
+        self.rt.liveness = lambda run: jobs.run_alive(self.client, root, run)
+        self.board = jobs.make_board(self.name, self.client,
+                                     self.db.taskflow, root)
+        self._tf = _TaskflowConductor(
+            self, self.name, self.board, persistence=self.db.taskflow,
+            engine="parallel", wait_timeout=0.5,
+            max_simultaneous_jobs=workers)
+        self._runs = {}            # run id -> operation header
+        self._mutex = threading.Lock()
+        self._stopping = threading.Event()
+        self._watchdog_interval = watchdog_interval
+        self._repost_grace = repost_grace
+        self._watchdog = threading.Thread(target=self._watch,
+                                          name="heatflow-watchdog",
+                                          daemon=True)
+
+    # -- running ------------------------------------------------------------
+
+    def run(self):
+        """Claim and run jobs until :meth:`stop`."""
+        LOG.info("conductor %s started (database %s)", self.name,
+                 database.safe_url(self.db.url))
+        self._watchdog.start()
+        try:
+            self._tf.run()
+        finally:
+            self._stopping.set()
+            self._tf.wait()
+
+    def stop(self):
+        """Stop claiming; let in-flight actions finish; release the jobs
+        being run so that another conductor takes them at once."""
+        if self._stopping.is_set():
+            return
+        LOG.info("conductor %s stopping", self.name)
+        self._stopping.set()
+        with self._mutex:
+            flows = [op["flow_uuid"] for op in self._runs.values()]
+        for flow_uuid in flows:
+            self.rt.stop_starting_atoms(flow_uuid)
+        self._tf.stop()
+
+    def close(self):
+        self.stop()
+        self._tf.wait()
+        try:
+            self.board.close()
+        finally:
+            self.client.stop()
+            self.client.close()
+            self.pool.shutdown(wait=True)
+            runtime_mod.unregister(self._key)
+            self.db.close()
+
+    def dispatch(self, job):
+        """Run the operation a claimed job names.  Returns True to consume
+        the job (the operation settled, or was superseded), False to
+        release it for another conductor."""
+        details = job.details or {}
+        stack_id, traversal = details.get("stack_id"), details.get(
+            "traversal")
+        store = self.db.store
+        try:
+            row = store.get_stack_by_id(stack_id)
+        except exception.NotFound:
+            return True
+        if row.traversal != traversal or row.status != "IN_PROGRESS":
+            LOG.info("job %s: %s of stack %s is no longer current", job.uuid,
+                     row.action, row.name)
+            return True
+        run = str(uuid.uuid4())
+        node = jobs.runs_path(self.root) + "/" + run
+        self.client.create(node, self.name.encode(), ephemeral=True)
+        try:
+            if not store.take_over(stack_id, traversal, row.run_token, run):
+                LOG.info("job %s: stack %s changed hands", job.uuid,
+                         row.name)
+                return True
+            plan = execution.load_plan(self.db, row.flow_uuid, self._key,
+                                       run)
+            op = plan["op"]
+            LOG.info("conductor %s runs job %s: %s of stack %s (run %s)",
+                     self.name, job.uuid, op["action"], op["stack_name"],
+                     run)
+            with self._mutex:
+                self._runs[run] = op
+            try:
+                while plan is not None and not self.rt.is_fenced(run):
+                    plan = self.executor.run_flow(plan)
+                    if plan is None and not self._stopping.is_set():
+                        plan = self.executor.pending_rollback(op)
+            finally:
+                with self._mutex:
+                    self._runs.pop(run, None)
+        except Exception:
+            LOG.exception("job %s failed in conductor %s", job.uuid,
+                          self.name)
+            return False
+        finally:
+            try:
+                self.client.delete(node)
+            except kazoo_exc.KazooException:
+                pass
+        if self.rt.is_fenced(run):
+            return False
+        row = store.get_stack_by_id(stack_id)
+        if self._stopping.is_set() and row.run_token == run and \
+                row.status == "IN_PROGRESS":
+            LOG.info("releasing job %s (stack %s) for another conductor",
+                     job.uuid, row.name)
+            return False
+        return True
+
+    # -- ZooKeeper session --------------------------------------------------
+
+    def _session_changed(self, state):
+        if state in (kazoo_states.KazooState.SUSPENDED,
+                     kazoo_states.KazooState.LOST):
+            with self._mutex:
+                runs = dict(self._runs)
+            if runs:
+                LOG.warning("conductor %s: ZooKeeper session %s; fencing "
+                            "%d run(s)", self.name, state, len(runs))
+            for run, op in runs.items():
+                self.rt.fence_run(run)
+                self.rt.stop_starting_atoms(op["flow_uuid"])
+
+    # -- watchdog -----------------------------------------------------------
+
+    def _watch(self):
+        lock = None
+        while not self._stopping.wait(self._watchdog_interval):
+            try:
+                if lock is None or not lock.is_acquired:
+                    lock = self.client.Lock(self.root + "/watchdog",
+                                            self.name)
+                    if not lock.acquire(blocking=False):
+                        continue
+                if self.client.state != kazoo_states.KazooState.CONNECTED:
+                    continue
+                self.patrol()
+            except Exception:
+                LOG.exception("watchdog of conductor %s", self.name)
+                lock = None
+        if lock is not None:
+            try:
+                lock.release()
+            except Exception:
+                pass
+
+    def patrol(self):
+        """One round of the watchdog (the elected conductor only)."""
+        store = self.db.store
+        by_traversal = {}
+        for job in self.board.iterjobs(ensure_fresh=True):
+            t = (job.details or {}).get("traversal")
+            if t:
+                by_traversal[t] = job
+        now = store_mod.utcnow()
+        grace = datetime.timedelta(seconds=self._repost_grace)
+        for row in store.list_stacks():
+            if row.status != "IN_PROGRESS":
+                continue
+            job = by_traversal.get(row.traversal)
+            overdue = row.deadline is not None and row.deadline <= now
+            if job is not None and not (overdue and
+                                        job.state == tf_states.UNCLAIMED):
+                continue
+            if job is None and now - (row.updated_at or row.created_at) \
+                    < grace:
+                continue     # just started: its job may be on its way
+            if overdue:
+                self._time_out(row)
+            else:
+                LOG.warning("watchdog: no job for %s of stack %s; posting "
+                            "it again", row.action, row.name)
+                self._post(row)
+
+    def _post(self, row):
+        book = tf_models.LogBook("stack-%s" % row.id, uuid=row.flow_uuid)
+        book.add(execution.load_operation(self.db, row.flow_uuid))
+        jobs.post(self.board, book,
+                  {"stack_id": row.id, "traversal": row.traversal,
+                   "flow_uuid": row.flow_uuid, "action": row.action,
+                   "stack_name": row.name})
+
+    def _time_out(self, row):
+        """Fail an overdue operation nobody is running; roll it back if
+        rollback is enabled."""
+        reason = "Stack %s timed out" % row.action
+        LOG.warning("watchdog: %s", reason + " (" + row.name + ")")
+        store = self.db.store
+        fence = store_mod.Fence(row.id, row.traversal, row.run_token)
+        if not store.set_stack_state(fence, row.action, "FAILED", reason):
+            return
+        if not row.disable_rollback and row.action in ("CREATE", "UPDATE") \
+                and row.phase == "converge":
+            if store.request_rollback(row.id, row.traversal, "FAILED"):
+                self._post(store.get_stack_by_id(row.id))
+
+
+def serve(conductor, install_signals=True):
+    """Run ``conductor`` in this thread until SIGTERM/SIGINT."""
+    import signal
+    if install_signals:
+        def _stop(signum, frame):
+            threading.Thread(target=conductor.stop, daemon=True).start()
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    try:
+        conductor.run()
+    finally:
+        conductor.close()
+    return 0
