@@ -88,6 +88,15 @@ class _Atom(task.Task):
         return (row.traversal, row.run_token) != (self.op["traversal"],
                                                   self.op["run"])
 
+    def taken_over(self):
+        """Has another run of this operation replaced this one (resume,
+        conductor takeover)?  Then this run must not touch anything."""
+        if self.rt.is_fenced(self.op["run"]):
+            return True
+        row = self.store.get_stack_by_id(self.op["stack_id"])
+        return row.traversal == self.op["traversal"] and \
+            row.run_token != self.op["run"]
+
     def gate(self):
         """Before an atom starts anything: is its operation still the
         stack's current one (and this run the one executing it), and is it
@@ -176,8 +185,12 @@ class _Atom(task.Task):
                     save_token=lambda t: store.update_resource(
                         row.id, fence, action_token=t),
                     resume_token=resume_token, resuming=resuming,
-                    timeout_message=message)
+                    timeout_message=message, taken_over=self.taken_over)
+            except exception.Superseded:
+                raise _Superseded()
             except exception.UpdateReplace:
+                raise
+            except _Superseded:
                 raise
             except Exception as exc:
                 stack_deadline = self.op.get("deadline") if stack_bound \
@@ -201,6 +214,8 @@ class _Atom(task.Task):
         try:
             driver.run(plugin, "DELETE", deadline=self.deadline("DELETE")[0],
                        poll=self.rt.poll_interval)
+        except _Superseded:
+            raise
         except Exception as exc:
             LOG.warning("could not delete the failed attempt at %s: %s",
                         plugin.name, exc)
@@ -281,6 +296,8 @@ class ConvergeResource(_Atom):
                 path=("resources", defn.name, "properties"),
                 strict=cls.strict_properties)
             props.validate()
+        except _Superseded:
+            raise
         except Exception as exc:
             return self._fail(row, "CREATE" if row.action == "INIT"
                               else "UPDATE", exc)
@@ -389,6 +406,8 @@ class ConvergeResource(_Atom):
                             retries=defn.retries)
             attrs = self._attributes(plugin, needed)
             ref = plugin.get_reference_id()
+        except _Superseded:
+            raise
         except Exception as exc:
             return self._fail(row, "CREATE", exc)
         self._finish(row, "CREATE", data, metadata, attrs, ref)
@@ -430,6 +449,8 @@ class ConvergeResource(_Atom):
             self.store.finish_resource(
                 row.id, self.fence,
                 before_action(row), "COMPLETE", "replacing")
+            raise
+        except _Superseded:
             raise
         except Exception as exc:
             return self._fail(row, "UPDATE", exc)
@@ -538,6 +559,8 @@ class ConvergeResource(_Atom):
                              "DELETE")
         try:
             self.run_action(plugin, row, "DELETE", stack_bound=False)
+        except _Superseded:
+            raise
         except Exception as exc:
             store.finish_resource(row.id, self.fence,
                                   "DELETE", "FAILED", _message(exc))
@@ -572,6 +595,8 @@ class ConvergeResource(_Atom):
             self.run_action(plugin, row, "UPDATE",
                             (defn, {"Properties": target}, diff),
                             stack_bound=False)
+        except _Superseded:
+            raise
         except Exception as exc:
             store.finish_resource(row.id, self.fence,
                                   "UPDATE", "FAILED", _message(exc))
@@ -668,6 +693,8 @@ class CleanupResource(_Atom):
             self.check_stack_deadline()
             self.run_action(plugin, row, "DELETE", timeout=timeout,
                             retries=defn.retries if defn is not None else 0)
+        except _Superseded:
+            raise
         except Exception as exc:
             msg = _message(exc)
             store.finish_resource(row.id, self.fence,

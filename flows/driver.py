@@ -61,7 +61,7 @@ def _serialisable(token):
 
 def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
         save_token=None, resume_token=None, resuming=False,
-        timeout_message=None):
+        timeout_message=None, taken_over=None):
     """Run ``action`` (CREATE, UPDATE, DELETE) of ``plugin`` to completion.
 
     ``deadline`` is an absolute ``time.time()``; past it the action fails
@@ -69,7 +69,11 @@ def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
     a handler).  ``save_token`` is called with the handler's token when it
     serialises, and ``resuming`` with ``resume_token`` skips the handler:
     the action was started by an engine that died, so it is polled to
-    completion rather than started twice.
+    completion rather than started twice.  ``taken_over()`` is asked before
+    every poll but the first: once another run owns the operation this one
+    must not touch the resource again (it raises
+    :class:`exception.Superseded`).  A merely superseded operation's action
+    is not interrupted.
     """
     name = action.lower()
     check = getattr(plugin, "check_%s_complete" % name)
@@ -81,7 +85,14 @@ def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
                 _serialisable(token):
             save_token(token)
     delay, max_delay = poll
-    while not check(token):
+    first = True
+    while True:
+        if not first and taken_over is not None and taken_over():
+            raise exception.Superseded("another run took the operation "
+                                       "over")
+        first = False
+        if check(token):
+            break
         now = time.time()
         if deadline is not None and now >= deadline:
             raise exception.Timeout(timeout_message or

@@ -24,12 +24,22 @@ def cloud_dir():
     return path
 
 
-def _journal(event, physical_id, props=None):
-    with open(os.path.join(cloud_dir(), "journal"), "a") as f:
+def _journal(event, physical_id, props=None, name="journal"):
+    with open(os.path.join(cloud_dir(), name), "a") as f:
         f.write(json.dumps({"event": event, "id": physical_id,
-                            "props": props, "pid": os.getpid()}) + "\n")
+                            "props": props, "pid": os.getpid(),
+                            "time": time.time()}) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def calls():
+    """Every plugin call (handlers and polls), with pid and time."""
+    path = os.path.join(cloud_dir(), "calls")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def journal():
@@ -107,6 +117,7 @@ class Thing(resource.Resource):
         return {"until": time.time() + float(self.properties["delay"])}
 
     def check_create_complete(self, token):
+        _journal("check_create", self.resource_id, name="calls")
         if token is None:
             # Resumed after the engine died between recording the physical
             # id and recording the token: finish the create idempotently.
@@ -125,6 +136,7 @@ class Thing(resource.Resource):
         return {"until": time.time() + float(self.properties["delay"])}
 
     def check_update_complete(self, token):
+        _journal("check_update", self.resource_id, name="calls")
         return time.time() >= token["until"]
 
     def handle_delete(self):
@@ -142,6 +154,7 @@ class Thing(resource.Resource):
                 float(self.properties["delete_delay"] or 0)}
 
     def check_delete_complete(self, token):
+        _journal("check_delete", self.resource_id, name="calls")
         return token is None or time.time() >= token["until"]
 
     def _resolve_attribute(self, name):
