@@ -86,12 +86,32 @@ class Database:
     def is_sqlite(self):
         return self.engine.url.drivername.startswith("sqlite")
 
+    # Any constant: conductors starting together on one PostgreSQL database
+    # take it in turn to migrate (concurrent migrations would collide).
+    PG_MIGRATION_LOCK = 0x6865617466
+
     def upgrade(self):
         """Create or migrate heatflow's and TaskFlow's tables."""
-        with self._upgrade_lock:
+        with self._upgrade_lock, self._migration_lock():
             migrate.upgrade(self.engine)
             with contextlib.closing(self.taskflow.get_connection()) as conn:
                 conn.upgrade()
+
+    @contextlib.contextmanager
+    def _migration_lock(self):
+        if self.engine.url.get_backend_name() != "postgresql":
+            yield
+            return
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"),
+                         {"k": self.PG_MIGRATION_LOCK})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"),
+                             {"k": self.PG_MIGRATION_LOCK})
+                conn.commit()
 
     def close(self):
         self.taskflow.close()

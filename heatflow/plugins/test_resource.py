@@ -131,6 +131,10 @@ class TestResource(resource.Resource):
         return self._token("delete", self._wait_secs("delete"), False)
 
     def _check_complete(self, token):
+        if token is None:
+            # Resumed by an engine that took over before the token was
+            # recorded: the wait is forgotten, the action is done.
+            return True
         wait_secs = token["wait_secs"]
         # wait_secs < 0 waits forever (until the engine's timeout).
         if wait_secs < 0 or _clock() - token["started_at"] < wait_secs:
