@@ -1,0 +1,733 @@
+"""The ``heatflow`` command.
+
+::
+
+    heatflow [--db-url URL] [--zookeeper HOSTS] [--plugin-dir DIR]...
+             [-f table|json|yaml] [--debug] COMMAND ...
+
+    heatflow stack create NAME -t FILE [-e ENV]... [--parameter K=V]...
+                          [--timeout MIN] [--enable-rollback] [--wait]
+    heatflow stack update NAME [-t FILE] [-e ENV]... [--parameter K=V]...
+                          [--existing] [--timeout MIN] [--wait]
+    heatflow stack delete NAME... [--wait] [-y]
+    heatflow stack list | stack show NAME
+    heatflow stack output list NAME | stack output show NAME (OUTPUT | --all)
+    heatflow stack resource list NAME | stack resource show NAME RESOURCE
+    heatflow stack event list NAME
+    heatflow template validate -t FILE [-e ENV]... [--parameter K=V]...
+    heatflow db upgrade
+
+Each command is a function ``cmd_*(ctx, args)`` returning the exit status,
+attached to its argparse sub-parser in :func:`build_parser`; adding a command
+is adding one function and one ``command(...)`` line there (``group(...)``
+for a new noun).  Global options are accepted before the command and after
+it.
+
+Errors are one ``ERROR: ...`` line on stderr and exit status 1 (2 for usage
+errors, 130 when interrupted); ``--debug`` adds the traceback.
+"""
+
+import argparse
+import inspect
+import logging
+import os
+import sys
+import traceback
+
+import yaml
+
+from heatflow import exception
+from heatflow import formatting
+
+LOG = logging.getLogger(__name__)
+
+ENV_DB_URL = "HEATFLOW_DB_URL"
+ENV_ZOOKEEPER = "HEATFLOW_ZOOKEEPER"
+
+EVENT_POLL_INTERVAL = 0.2
+ENV_SECTIONS = ("parameters", "parameter_defaults")
+
+
+class CommandError(Exception):
+    """A user error detected by the command line itself."""
+
+
+# -- the Orchestrator, opened on demand ---------------------------------------
+
+class Context:
+    """What a command works with: the parsed global options, the output
+    streams and, opened on first use, the Orchestrator."""
+
+    def __init__(self, args, stdout, stderr):
+        self.args = args
+        self.out = stdout
+        self.err = stderr
+        self.fmt = args.format
+        self._orch = None
+        self.detached = False
+
+    @property
+    def plugin_dirs(self):
+        return list(self.args.plugin_dir or ()) + \
+            list(getattr(self.args, "late_plugin_dir", None) or ())
+
+    def orchestrator(self, starts_operation=False, detach=False):
+        """The Orchestrator.  ``starts_operation``: the command changes a
+        stack (read-only commands do not resume orphaned operations).
+        ``detach``: operations must outlive this process, when the
+        Orchestrator supports it (see :attr:`detached`)."""
+        if self._orch is None:
+            import heatflow
+            zookeeper = self.args.zookeeper or None
+            kwargs = {"db_url": self.args.db_url, "zookeeper": zookeeper,
+                      "plugin_dirs": self.plugin_dirs}
+            if not starts_operation:
+                kwargs["resume"] = False
+            if zookeeper:
+                self.detached = True    # conductors run the operations
+            elif detach and _supports_detach(heatflow.Orchestrator):
+                kwargs["detach"] = True
+                self.detached = True
+            try:
+                self._orch = heatflow.Orchestrator(**kwargs)
+            except Exception as exc:
+                if zookeeper and type(exc).__module__.startswith("kazoo"):
+                    raise CommandError(
+                        "cannot connect to ZooKeeper at %s: %s"
+                        % (zookeeper, str(exc) or type(exc).__name__))
+                raise
+        return self._orch
+
+    def print(self, text=""):
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def show(self, data, columns=None):
+        self.print(formatting.render(data, self.fmt, columns))
+
+    def note(self, text):
+        """A progress line: on stdout in table format, on stderr otherwise
+        so that stdout stays one JSON/YAML document."""
+        stream = self.out if self.fmt == "table" else self.err
+        stream.write(text + "\n")
+        stream.flush()
+
+    def close(self):
+        if self._orch is not None:
+            orch, self._orch = self._orch, None
+            orch.close()
+
+
+def _supports_detach(cls):
+    try:
+        return "detach" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+# -- reading templates, environments and parameters ---------------------------
+
+def _read_bytes(path, what):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise CommandError("cannot read %s %s: %s"
+                           % (what, path, exc.strerror or exc))
+
+
+def _yaml_problem(exc):
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is not None:
+        return "%s (line %d, column %d)" % (
+            problem, mark.line + 1, mark.column + 1)
+    return problem
+
+
+def parse_parameters(items):
+    """``["k=v", ...]`` -> ``{"k": "v"}``; values stay strings."""
+    params = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CommandError("malformed parameter %r: expected KEY=VALUE"
+                               % (item,))
+        params[key.strip()] = value
+    return params
+
+
+def load_environments(paths):
+    """Merge environment files (later files win) into
+    ``(parameters, parameter_defaults)``."""
+    params, defaults = {}, {}
+    for path in paths or ():
+        try:
+            env = yaml.safe_load(_read_bytes(path, "environment file"))
+        except yaml.YAMLError as exc:
+            raise CommandError("environment file %s: invalid YAML: %s"
+                               % (path, _yaml_problem(exc)))
+        if env is None:
+            continue
+        if not isinstance(env, dict):
+            raise CommandError("environment file %s: must be a mapping of "
+                               "sections" % path)
+        for section, value in env.items():
+            if section == "resource_registry":
+                raise CommandError("environment file %s: resource_registry "
+                                   "is not supported yet" % path)
+            if section not in ENV_SECTIONS:
+                raise CommandError(
+                    "environment file %s: unknown or unsupported section %r "
+                    "(supported: %s)" % (path, section,
+                                         ", ".join(ENV_SECTIONS)))
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise CommandError("environment file %s: %s must be a "
+                                   "mapping" % (path, section))
+            (params if section == "parameters" else defaults).update(value)
+    return params, defaults
+
+
+def find_get_files(data, path=()):
+    """``[(path, file_name)]`` for every ``{get_file: name}`` in ``data``."""
+    found = []
+    if isinstance(data, dict):
+        if len(data) == 1 and "get_file" in data and \
+                isinstance(data["get_file"], str):
+            found.append((path + ("get_file",), data["get_file"]))
+        else:
+            for key, value in data.items():
+                found += find_get_files(value, path + (key,))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found += find_get_files(value, path + (i,))
+    return found
+
+
+def collect_files(raw, template_path):
+    """The files map for ``get_file``: each referenced file read relative to
+    the template's directory, keyed by the name used in the template."""
+    base = os.path.dirname(os.path.abspath(template_path))
+    files = {}
+    for path, name in find_get_files(raw):
+        if name in files:
+            continue
+        where = exception.format_path(path)
+        if "://" in name or os.path.isabs(name):
+            raise CommandError(
+                "%s: %r refused: get_file takes a path relative to the "
+                "template's directory" % (where, name))
+        rel = os.path.normpath(name)
+        if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+            raise CommandError("%s: %r refused: it is outside the template's "
+                               "directory" % (where, name))
+        data = _read_bytes(os.path.join(base, rel), "file")
+        try:
+            files[name] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CommandError("%s: %r is not UTF-8 text" % (where, name))
+    return files
+
+
+class Inputs:
+    """A template file (optional for ``update --existing``), its files map
+    and the parameters from ``-e`` and ``--parameter``."""
+
+    def __init__(self, template_path, env_paths, parameter_items):
+        from heatflow.template import Template
+        self.template_source = None
+        self.template = None
+        self.files = None
+        cli_params = parse_parameters(parameter_items)
+        self.env_params, self.env_defaults = load_environments(env_paths)
+        if template_path is not None:
+            self.template_source = _read_bytes(template_path,
+                                               "template file")
+            self.template = Template.load(self.template_source)
+            self.files = collect_files(self.template.to_dict(),
+                                       template_path)
+            self.template = Template.load(self.template_source,
+                                          files=self.files)
+        self._cli_params = cli_params
+
+    def parameters(self, template=None):
+        """Merged parameters: ``parameter_defaults`` of parameters the
+        template declares, then ``parameters`` of the environment files,
+        then ``--parameter``."""
+        template = template or self.template
+        declared = template.parameter_schemas if template is not None else {}
+        params = {k: v for k, v in self.env_defaults.items() if k in declared}
+        params.update(self.env_params)
+        params.update(self._cli_params)
+        return params
+
+
+# -- operations and views -----------------------------------------------------
+
+def show_stack(ctx, stack):
+    rec = formatting.stack_record(stack)
+    ctx.show(rec, formatting.STACK_SHOW_FIELDS)
+
+
+def _last_event_id(orch, name):
+    events = orch.list_events(name)
+    return events[-1].id if events else 0
+
+
+def follow(ctx, orch, op, name, after):
+    """Wait for ``op``, printing the stack's events as they happen; the
+    final stack view."""
+    visible = True
+    finished = False
+    stack = None
+    while True:
+        if visible:
+            try:
+                for event in orch.list_events(name, after=after):
+                    ctx.note(formatting.event_line(event))
+                    after = event.id
+            except exception.StackNotFound:
+                visible = False     # deleted: its events went with it
+        if finished:
+            return stack
+        try:
+            stack = op.wait(timeout=EVENT_POLL_INTERVAL)
+            finished = True
+        except exception.OperationTimeout:
+            pass
+
+
+def _wanted(action, stack):
+    return stack.action == action and stack.status == "COMPLETE"
+
+
+def _finish_operation(ctx, orch, op, name, after, wait):
+    """After starting an operation: follow it (``--wait``) or report it
+    started.  The exit status."""
+    if wait:
+        stack = follow(ctx, orch, op, name, after)
+        show_stack(ctx, stack)
+        if _wanted(op.action, stack):
+            return 0
+        ctx.err.write("ERROR: stack %s %s: %s\n"
+                      % (stack.name, stack.stack_status,
+                         stack.status_reason))
+        return 1
+    show_stack(ctx, orch.get_stack(name))
+    if not ctx.detached:
+        # No detached worker: the operation runs in this process, so it
+        # must settle before the process exits.
+        LOG.debug("Orchestrator has no detach option; waiting for the "
+                  "operation to finish")
+        op.wait()
+    return 0
+
+
+def cmd_stack_create(ctx, args):
+    inputs = Inputs(args.template, args.environment, args.parameter)
+    orch = ctx.orchestrator(starts_operation=True, detach=not args.wait)
+    op = orch.create_stack(
+        args.name, inputs.template_source, parameters=inputs.parameters(),
+        files=inputs.files, timeout_mins=args.timeout,
+        disable_rollback=not args.enable_rollback)
+    return _finish_operation(ctx, orch, op, args.name, 0, args.wait)
+
+
+def cmd_stack_update(ctx, args):
+    if args.template is None and not args.existing:
+        raise CommandError("stack update needs -t/--template FILE "
+                           "(or --existing to keep the current template)")
+    inputs = Inputs(args.template, args.environment, args.parameter)
+    orch = ctx.orchestrator(starts_operation=True, detach=not args.wait)
+    template = inputs.template
+    if template is None:
+        from heatflow.template import Template
+        template = Template.from_dict(orch.get_stack(args.name).template)
+    after = _last_event_id(orch, args.name)
+    op = orch.update_stack(
+        args.name, inputs.template_source,
+        parameters=inputs.parameters(template), files=inputs.files,
+        existing=args.existing, timeout_mins=args.timeout)
+    return _finish_operation(ctx, orch, op, args.name, after, args.wait)
+
+
+def _confirm(ctx, question):
+    stdin = sys.stdin
+    if stdin is None or not stdin.isatty():
+        return True
+    ctx.err.write(question + " [y/N]? ")
+    ctx.err.flush()
+    answer = stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def cmd_stack_delete(ctx, args):
+    if not args.yes and not _confirm(
+            ctx, "Are you sure you want to delete this stack(s)"):
+        ctx.err.write("Stack delete cancelled.\n")
+        return 1
+    orch = ctx.orchestrator(starts_operation=True, detach=not args.wait)
+    started = []
+    status = 0
+    for name in args.names:
+        try:
+            after = _last_event_id(orch, name) if args.wait else 0
+            started.append((name, after, orch.delete_stack(name)))
+        except exception.HeatflowError as exc:
+            if len(args.names) == 1:
+                raise
+            # the other stacks are still deleted
+            ctx.err.write("ERROR: %s\n" % (exc,))
+            status = 1
+    for name, after, op in started:
+        if not args.wait:
+            if not ctx.detached:
+                op.wait()
+            continue
+        stack = follow(ctx, orch, op, name, after)
+        if _wanted("DELETE", stack):
+            ctx.print("Stack %s DELETE_COMPLETE" % name)
+        else:
+            ctx.err.write("ERROR: stack %s %s: %s\n"
+                          % (name, stack.stack_status, stack.status_reason))
+            status = 1
+    return status
+
+
+def cmd_stack_list(ctx, args):
+    stacks = ctx.orchestrator().list_stacks()
+    ctx.show([formatting.stack_record(s, full=False) for s in stacks],
+             formatting.STACK_LIST_COLUMNS)
+    return 0
+
+
+def cmd_stack_show(ctx, args):
+    show_stack(ctx, ctx.orchestrator().get_stack(args.name))
+    return 0
+
+
+def cmd_output_list(ctx, args):
+    stack = ctx.orchestrator().get_stack(args.name)
+    ctx.show([{"output_key": o.key, "description": o.description}
+              for o in stack.output_details],
+             ["output_key", "description"])
+    return 0
+
+
+def cmd_output_show(ctx, args):
+    if args.output is None and not args.all:
+        raise CommandError("give an OUTPUT name or --all")
+    if args.output is not None and args.all:
+        raise CommandError("give either an OUTPUT name or --all, not both")
+    stack = ctx.orchestrator().get_stack(args.name)
+    records = [formatting.output_record(o) for o in stack.output_details]
+    if args.all:
+        ctx.show(records, ["output_key", "output_value", "description"])
+        return 0
+    for rec in records:
+        if rec["output_key"] == args.output:
+            ctx.show(rec)
+            return 0
+    raise exception.NotFound("Output %r not found in stack %r"
+                             % (args.output, args.name))
+
+
+def cmd_resource_list(ctx, args):
+    resources = ctx.orchestrator().list_resources(args.name)
+    ctx.show([formatting.resource_record(r) for r in resources],
+             formatting.RESOURCE_LIST_COLUMNS)
+    return 0
+
+
+def cmd_resource_show(ctx, args):
+    for res in ctx.orchestrator().list_resources(args.name):
+        if res.name == args.resource:
+            ctx.show(formatting.resource_record(res))
+            return 0
+    raise exception.ResourceNotFound(args.name, args.resource)
+
+
+def cmd_event_list(ctx, args):
+    events = ctx.orchestrator().list_events(args.name)
+    ctx.show([formatting.event_record(e) for e in events],
+             formatting.EVENT_LIST_COLUMNS)
+    return 0
+
+
+def cmd_template_validate(ctx, args):
+    from heatflow import registry
+    inputs = Inputs(args.template, args.environment, args.parameter)
+    reg = registry.Registry.default(plugin_dirs=ctx.plugin_dirs)
+    tmpl = inputs.template
+    tmpl.bind(inputs.parameters(), registry=reg).validate(reg)
+    if ctx.fmt == "table":
+        ctx.print("Template is valid.")
+        return 0
+    params = {}
+    for name, schema in tmpl.parameter_schemas.items():
+        info = {"Type": schema.type, "Label": schema.label or name,
+                "Description": schema.description or "",
+                "NoEcho": "true" if schema.hidden else "false"}
+        if schema.has_default:
+            info["Default"] = "******" if schema.hidden else schema.default
+        params[name] = info
+    ctx.show({"Description": tmpl.description, "Parameters": params})
+    return 0
+
+
+def cmd_db_upgrade(ctx, args):
+    from heatflow.persistence import database
+    url = args.db_url or database.default_url()
+    db = database.Database(url, upgrade=False)
+    try:
+        db.upgrade()
+    finally:
+        db.close()
+    ctx.print("Database %s is up to date." % database.safe_url(url))
+    return 0
+
+
+# -- the parser ---------------------------------------------------------------
+
+def _add_global_options(parser, late=False):
+    """The global options; ``late``: the copies accepted after the command,
+    which leave the values given before it alone unless repeated."""
+    default = argparse.SUPPRESS if late else None
+    parser.add_argument(
+        "--db-url", metavar="URL", default=default,
+        help="SQLAlchemy database URL (env %s; default: a SQLite file "
+             "./.heatflow/heatflow.db)" % ENV_DB_URL)
+    parser.add_argument(
+        "--zookeeper", metavar="HOSTS", default=default,
+        help="ZooKeeper hosts for distributed execution (env %s)"
+             % ENV_ZOOKEEPER)
+    parser.add_argument(
+        "--plugin-dir", metavar="DIR", action="append",
+        dest="late_plugin_dir" if late else "plugin_dir",
+        default=default,
+        help="directory of resource plugin modules (repeatable; env "
+             "HEATFLOW_PLUGIN_DIRS, colon-separated)")
+    parser.add_argument(
+        "-f", "--format", choices=formatting.FORMATS,
+        default=default if late else "table",
+        help="output format (default: table)")
+    parser.add_argument(
+        "--debug", action="store_true",
+        default=default if late else False,
+        help="show tracebacks and debug logging")
+
+
+def _template_options(parser, required=True):
+    parser.add_argument("-t", "--template", metavar="FILE",
+                        required=required, help="HOT template file")
+    parser.add_argument("-e", "--environment", metavar="ENV",
+                        action="append", default=[],
+                        help="environment file (repeatable; later files "
+                             "win)")
+    parser.add_argument("--parameter", metavar="KEY=VALUE", action="append",
+                        default=[],
+                        help="template parameter (repeatable; wins over "
+                             "environment files)")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an integer" % (text,))
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number of "
+                                         "minutes")
+    return value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="heatflow",
+        description="Create, update and delete stacks of resources described "
+                    "by HOT templates.")
+    _add_global_options(parser)
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND")
+    groups.required = True
+
+    def group(subparsers, name, help):
+        p = subparsers.add_parser(name, help=help, description=help)
+        sub = p.add_subparsers(dest=name + "_command", metavar="COMMAND")
+        sub.required = True
+        return sub
+
+    def command(subparsers, name, func, help):
+        p = subparsers.add_parser(name, help=help, description=help)
+        _add_global_options(p.add_argument_group("global options"),
+                            late=True)
+        p.set_defaults(func=func)
+        return p
+
+    stack = group(groups, "stack", "stacks")
+
+    p = command(stack, "create", cmd_stack_create, "create a stack")
+    p.add_argument("name", metavar="NAME")
+    _template_options(p)
+    p.add_argument("--timeout", metavar="MIN", type=_positive_int,
+                   help="stack operation timeout in minutes")
+    p.add_argument("--enable-rollback", action="store_true",
+                   help="roll back if the create fails")
+    p.add_argument("--wait", action="store_true",
+                   help="wait for the create to finish, showing events")
+
+    p = command(stack, "update", cmd_stack_update, "update a stack")
+    p.add_argument("name", metavar="NAME")
+    _template_options(p, required=False)
+    p.add_argument("--existing", action="store_true",
+                   help="start from the current template and parameters")
+    p.add_argument("--timeout", metavar="MIN", type=_positive_int,
+                   help="stack operation timeout in minutes")
+    p.add_argument("--wait", action="store_true",
+                   help="wait for the update to finish, showing events")
+
+    p = command(stack, "delete", cmd_stack_delete, "delete stacks")
+    p.add_argument("names", metavar="NAME", nargs="+")
+    p.add_argument("--wait", action="store_true",
+                   help="wait for the delete to finish, showing events")
+    p.add_argument("-y", "--yes", action="store_true",
+                   help="do not ask for confirmation")
+
+    command(stack, "list", cmd_stack_list, "list stacks")
+
+    p = command(stack, "show", cmd_stack_show, "show a stack")
+    p.add_argument("name", metavar="NAME")
+
+    output = group(stack, "output", "stack outputs")
+    p = command(output, "list", cmd_output_list, "list a stack's outputs")
+    p.add_argument("name", metavar="NAME")
+    p = command(output, "show", cmd_output_show, "show stack outputs")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("output", metavar="OUTPUT", nargs="?")
+    p.add_argument("--all", action="store_true", help="show all outputs")
+
+    resource = group(stack, "resource", "stack resources")
+    p = command(resource, "list", cmd_resource_list,
+                "list a stack's resources")
+    p.add_argument("name", metavar="NAME")
+    p = command(resource, "show", cmd_resource_show, "show a resource")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("resource", metavar="RESOURCE")
+
+    event = group(stack, "event", "stack events")
+    p = command(event, "list", cmd_event_list, "list a stack's events")
+    p.add_argument("name", metavar="NAME")
+
+    template = group(groups, "template", "templates")
+    p = command(template, "validate", cmd_template_validate,
+                "validate a template")
+    _template_options(p)
+
+    db = group(groups, "db", "the database")
+    command(db, "upgrade", cmd_db_upgrade,
+            "create or upgrade the database tables")
+    return parser
+
+
+# -- running ------------------------------------------------------------------
+
+# Libraries whose log lines are noise to a command line user.  TaskFlow logs
+# a failed flow (a resource failure, which the events already show) at
+# ERROR with a traceback; kazoo warns on every failed connection attempt
+# before the one error line says it could not connect.
+QUIET_LOGGERS = {"alembic": logging.WARNING, "stevedore": logging.WARNING,
+                 "kazoo": logging.ERROR, "taskflow": logging.CRITICAL}
+
+
+def _setup_logging(debug):
+    """Quiet logging on stderr (everything with ``debug``); returns a
+    function that puts the previous configuration back, for callers that
+    run :func:`main` in their own process."""
+    root = logging.getLogger()
+    names = [None] + list(QUIET_LOGGERS)
+    saved = {name: logging.getLogger(name).level for name in names}
+    handler = None
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    for name, level in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(logging.INFO if debug else level)
+
+    def restore():
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+        if handler is not None:
+            root.removeHandler(handler)
+    return restore
+
+
+def _message(exc):
+    if isinstance(exc, yaml.YAMLError):
+        return "invalid YAML: %s" % _yaml_problem(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        name = exc.filename
+        return "%s: %s" % (name, exc.strerror) if name else exc.strerror
+    if type(exc).__module__.startswith("sqlalchemy") and \
+            getattr(exc, "orig", None) is not None:
+        return "database error: %s" % (exc.orig,)
+    text = str(exc).strip()
+    if isinstance(exc, (CommandError, exception.HeatflowError,
+                        NotImplementedError)):
+        return text or type(exc).__name__
+    return "%s: %s" % (type(exc).__name__, text) if text \
+        else type(exc).__name__
+
+
+def main(argv=None, stdout=None, stderr=None):
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); the exit
+    status."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.db_url is None:
+        args.db_url = os.environ.get(ENV_DB_URL) or None
+    if args.zookeeper is None:
+        args.zookeeper = os.environ.get(ENV_ZOOKEEPER) or None
+    restore_logging = _setup_logging(args.debug)
+    try:
+        return _run(args, Context(args, stdout, stderr))
+    finally:
+        restore_logging()
+
+
+def _run(args, ctx):
+    stderr = ctx.err
+    try:
+        try:
+            return args.func(ctx, args)
+        finally:
+            ctx.close()
+    except KeyboardInterrupt:
+        stderr.write("ERROR: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc(file=stderr)
+        expected = isinstance(exc, (CommandError, exception.HeatflowError,
+                                    NotImplementedError, OSError,
+                                    yaml.YAMLError))
+        line = "ERROR: " + _message(exc).replace("\n", " ")
+        if not expected and not args.debug:
+            line += " (run with --debug for details)"
+        stderr.write(line + "\n")
+        stderr.flush()
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,756 @@
+"""The ``heatflow`` command, run in-process through ``heatflow.cli.main``
+and, to prove the console entry works, as ``python -m heatflow``.  Each
+test has its own SQLite database in tmp_path."""
+
+import inspect
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import yaml
+
+import heatflow
+import heatflow.api
+from heatflow import cli
+from heatflow import formatting
+
+EVENT_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \[(?P<res>[^\]]+)\]: "
+    r"(?P<status>[A-Z]+_[A-Z_]+)(  .*)?$")
+
+STACK_TEMPLATE = """\
+heat_template_version: 2018-08-31
+description: A stack for the command line tests
+parameters:
+  greeting:
+    type: string
+    default: hello
+  secret:
+    type: string
+    default: hush
+    hidden: true
+resources:
+  first:
+    type: OS::Heat::TestResource
+    properties:
+      value: {get_param: greeting}
+  second:
+    type: OS::Heat::Value
+    properties:
+      value: {get_attr: [first, output]}
+  token:
+    type: OS::Heat::RandomString
+    properties:
+      length: 12
+  nothing:
+    type: OS::Heat::None
+    depends_on: [second]
+outputs:
+  said:
+    description: What was said
+    value: {get_attr: [second, value]}
+  token:
+    value: {get_attr: [token, value]}
+  pair:
+    value: {str_split: [",", "a,b"]}
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    # nothing may fall back on ./.heatflow/heatflow.db in the source tree
+    monkeypatch.chdir(tmp_path)
+    for var in ("HEATFLOW_DB_URL", "HEATFLOW_ZOOKEEPER",
+                "HEATFLOW_PLUGIN_DIRS"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    return "sqlite:///" + str(tmp_path / "cli.db")
+
+
+@pytest.fixture
+def template(tmp_path):
+    path = tmp_path / "stack.yaml"
+    path.write_text(STACK_TEMPLATE)
+    return str(path)
+
+
+@pytest.fixture
+def run(capsys, db_url):
+    """run(*argv) -> (exit status, stdout, stderr), with --db-url."""
+    def run(*argv, db=True):
+        capsys.readouterr()
+        argv = (["--db-url", db_url] if db else []) + list(argv)
+        code = cli.main(argv)
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+@pytest.fixture
+def created(run, template):
+    code, out, err = run("stack", "create", "web", "-t", template,
+                         "--parameter", "secret=classified", "--wait")
+    assert code == 0, err
+    return out
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def value_template(value_expr, parameters=None):
+    t = {"heat_template_version": "2018-08-31",
+         "resources": {"v": {"type": "OS::Heat::Value",
+                             "properties": {"value": value_expr}}},
+         "outputs": {"result": {"value": {"get_attr": ["v", "value"]}}}}
+    if parameters:
+        t["parameters"] = parameters
+    return yaml.safe_dump(t)
+
+
+def output_of(run, stack, key):
+    code, out, err = run("-f", "json", "stack", "output", "show", stack, key)
+    assert code == 0, err
+    return json.loads(out)["output_value"]
+
+
+def table_rows(text):
+    """The data rows of a bordered table: lists of stripped cells."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in text.splitlines() if line.startswith("|")]
+    return rows[1:]
+
+
+# -- create, show, list, delete -----------------------------------------------
+
+def test_create_wait_prints_events_then_the_stack(created):
+    lines = created.splitlines()
+    events = [m for m in map(EVENT_LINE.match, lines) if m]
+    assert events[0].group("res") == "web"
+    assert events[0].group("status") == "CREATE_IN_PROGRESS"
+    assert events[-1].group("res") == "web"
+    assert events[-1].group("status") == "CREATE_COMPLETE"
+    seen = {(m.group("res"), m.group("status")) for m in events}
+    for res in ("first", "second", "token", "nothing"):
+        assert (res, "CREATE_COMPLETE") in seen
+    # then the stack, as `stack show` prints it, with its outputs
+    fields = dict((r[0], r[1]) for r in table_rows(created) if len(r) == 2)
+    assert fields["stack_status"] == "CREATE_COMPLETE"
+    assert fields["name"] == "web"
+    assert "output_value: hello" in created
+
+
+def test_create_that_fails_exits_1(run, tmp_path):
+    path = write(tmp_path, "fail.yaml", """\
+        heat_template_version: 2018-08-31
+        resources:
+          broken:
+            type: OS::Heat::TestResource
+            properties: {fail: true}
+        """)
+    code, out, err = run("stack", "create", "bad", "-t", path, "--wait")
+    assert code == 1
+    assert "CREATE_FAILED" in out
+    assert err.startswith("ERROR: ") and "CREATE_FAILED" in err
+    assert "Traceback" not in err
+
+
+def test_wait_with_json_keeps_stdout_one_document(run, template):
+    code, out, err = run("-f", "json", "stack", "create", "web", "-t",
+                         template, "--wait")
+    assert code == 0, err
+    assert json.loads(out)["stack_status"] == "CREATE_COMPLETE"
+    events = [EVENT_LINE.match(line) for line in err.splitlines()]
+    assert events and all(events)
+    assert events[-1].group("res", "status") == ("web", "CREATE_COMPLETE")
+
+
+def test_show_in_every_format(run, created):
+    code, out, _ = run("stack", "show", "web")
+    assert code == 0
+    assert out.startswith("+")
+    assert table_rows(out)[0][:1] == ["id"]
+    fields = {r[0]: r[1] for r in table_rows(out) if r[0]}
+    assert fields["stack_status"] == "CREATE_COMPLETE"
+    assert fields["description"] == "A stack for the command line tests"
+
+    code, out, _ = run("-f", "json", "stack", "show", "web")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["name"] == "web"
+    assert doc["action"] == "CREATE" and doc["status"] == "COMPLETE"
+    assert doc["stack_status"] == "CREATE_COMPLETE"
+    assert doc["status_reason"]
+    assert doc["disable_rollback"] is True
+    assert doc["timeout_mins"] is None
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$",
+                    doc["creation_time"])
+    assert doc["parameters"] == {"secret": "******"}
+    assert "classified" not in out
+    outputs = {o["output_key"]: o for o in doc["outputs"]}
+    assert outputs["said"] == {"output_key": "said", "output_value": "hello",
+                               "description": "What was said"}
+    assert len(outputs["token"]["output_value"]) == 12
+    assert outputs["pair"]["output_value"] == ["a", "b"]
+
+    code, out, _ = run("-f", "yaml", "stack", "show", "web")
+    assert code == 0
+    assert yaml.safe_load(out) == doc
+
+
+def test_list_commands_in_json_and_yaml(run, created):
+    code, out, _ = run("-f", "json", "stack", "list")
+    assert code == 0
+    stacks = json.loads(out)
+    assert [s["name"] for s in stacks] == ["web"]
+    assert stacks[0]["stack_status"] == "CREATE_COMPLETE"
+    assert set(stacks[0]) >= {"id", "name", "action", "status",
+                              "status_reason", "creation_time",
+                              "updated_time"}
+
+    code, out, _ = run("-f", "yaml", "stack", "resource", "list", "web")
+    assert code == 0
+    resources = {r["name"]: r for r in yaml.safe_load(out)}
+    assert set(resources) == {"first", "second", "token", "nothing"}
+    assert resources["first"]["type"] == "OS::Heat::TestResource"
+    assert resources["first"]["resource_status"] == "CREATE_COMPLETE"
+    assert resources["first"]["physical_resource_id"]
+    assert resources["second"]["attributes"]["value"] == "hello"
+    assert len(resources["token"]["attributes"]["value"]) == 12
+
+    code, out, _ = run("-f", "json", "stack", "event", "list", "web")
+    assert code == 0
+    events = json.loads(out)
+    assert events[0]["resource_name"] == "web"
+    assert events[-1]["resource_status"] == "CREATE_COMPLETE"
+    assert {"time", "resource_name", "action", "status",
+            "reason"} <= set(events[0])
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+
+    code, out, _ = run("-f", "json", "stack", "output", "list", "web")
+    assert code == 0
+    assert [o["output_key"] for o in json.loads(out)] == ["said", "token",
+                                                          "pair"]
+
+
+def test_list_commands_as_tables(run, created):
+    code, out, _ = run("stack", "list")
+    assert code == 0
+    header = out.splitlines()[1]
+    assert "name" in header and "stack_status" in header
+    assert [r[1:3] for r in table_rows(out)] == [["web", "CREATE_COMPLETE"]]
+
+    code, out, _ = run("stack", "resource", "list", "web")
+    assert code == 0
+    assert sorted(r[0] for r in table_rows(out)) == ["first", "nothing",
+                                                     "second", "token"]
+
+    code, out, _ = run("stack", "event", "list", "web")
+    assert code == 0
+    rows = table_rows(out)
+    assert rows[-1][1:3] == ["web", "CREATE_COMPLETE"]
+
+
+def test_output_and_resource_show(run, created):
+    assert output_of(run, "web", "said") == "hello"
+
+    code, out, _ = run("stack", "output", "show", "web", "said")
+    assert code == 0
+    assert ["output_value", "hello"] in table_rows(out)
+
+    code, out, _ = run("-f", "yaml", "stack", "output", "show", "web",
+                       "--all")
+    assert code == 0
+    outputs = {o["output_key"]: o["output_value"]
+               for o in yaml.safe_load(out)}
+    assert outputs["said"] == "hello" and outputs["pair"] == ["a", "b"]
+    assert set(outputs) == {"said", "token", "pair"}
+
+    code, out, err = run("stack", "output", "show", "web", "nope")
+    assert code == 1
+    assert err == "ERROR: Output 'nope' not found in stack 'web'\n"
+
+    code, out, err = run("stack", "output", "show", "web")
+    assert code == 1 and "--all" in err
+
+    code, out, _ = run("-f", "json", "stack", "resource", "show", "web",
+                       "first")
+    assert code == 0
+    res = json.loads(out)
+    assert res["name"] == "first"
+    assert res["attributes"] == {"output": "hello"}
+
+    code, out, err = run("stack", "resource", "show", "web", "nope")
+    assert code == 1
+    assert "'nope' not found" in err
+
+
+def test_delete_wait_removes_the_stack(run, created):
+    code, out, err = run("stack", "delete", "web", "--wait", "-y")
+    assert code == 0, err
+    assert out.splitlines()[-1] == "Stack web DELETE_COMPLETE"
+    assert EVENT_LINE.match(out.splitlines()[0])
+
+    code, out, _ = run("-f", "json", "stack", "list")
+    assert code == 0 and json.loads(out) == []
+
+    code, out, err = run("stack", "show", "web")
+    assert code == 1
+    assert out == ""
+    assert err == "ERROR: Stack 'web' not found\n"
+
+    code, _, err = run("stack", "delete", "web", "-y")
+    assert code == 1 and err == "ERROR: Stack 'web' not found\n"
+
+
+def test_delete_several_stacks(run, template):
+    for name in ("one", "two"):
+        assert run("stack", "create", name, "-t", template, "--wait")[0] == 0
+    code, out, err = run("stack", "delete", "one", "ghost", "two", "--wait")
+    assert code == 1
+    assert err == "ERROR: Stack 'ghost' not found\n"
+    assert "Stack one DELETE_COMPLETE" in out
+    assert "Stack two DELETE_COMPLETE" in out
+    code, out, _ = run("-f", "json", "stack", "list")
+    assert json.loads(out) == []
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_delete_asks_on_a_terminal(run, created, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
+    code, out, err = run("stack", "delete", "web", "--wait")
+    assert code == 1
+    assert "Are you sure you want to delete this stack(s) [y/N]?" in err
+    code, out, _ = run("-f", "json", "stack", "list")
+    assert [s["name"] for s in json.loads(out)] == ["web"]
+
+    monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
+    code, out, err = run("stack", "delete", "web", "--wait")
+    assert code == 0, err
+    assert "Stack web DELETE_COMPLETE" in out
+
+
+def test_update_with_a_template_and_existing(run, created, tmp_path):
+    path = write(tmp_path, "smaller.yaml", """\
+        heat_template_version: 2018-08-31
+        parameters:
+          greeting: {type: string, default: hi}
+        resources:
+          first:
+            type: OS::Heat::TestResource
+            properties: {value: {get_param: greeting}}
+        outputs:
+          said: {value: {get_attr: [first, output]}}
+        """)
+    code, out, err = run("stack", "update", "web", "-t", path,
+                         "--parameter", "greeting=bonjour", "--wait")
+    assert code == 0, err
+    statuses = [m.group("res", "status")
+                for m in map(EVENT_LINE.match, out.splitlines()) if m]
+    # only this operation's events are followed
+    assert statuses[0] == ("web", "UPDATE_IN_PROGRESS")
+    assert ("second", "DELETE_COMPLETE") in statuses
+    assert ("web", "CREATE_COMPLETE") not in statuses
+    assert output_of(run, "web", "said") == "bonjour"
+
+    code, out, err = run("stack", "update", "web", "--existing",
+                         "--parameter", "greeting=ciao", "--wait")
+    assert code == 0, err
+    assert output_of(run, "web", "said") == "ciao"
+    code, out, _ = run("-f", "json", "stack", "resource", "list", "web")
+    assert [r["name"] for r in json.loads(out)] == ["first"]
+
+    code, out, err = run("stack", "update", "web")
+    assert code == 1 and "--existing" in err
+
+
+def test_create_without_wait_completes(run, template):
+    # With a detaching Orchestrator the work runs in a detached worker;
+    # without one the command waits quietly.  Either way it completes.
+    code, out, err = run("-f", "json", "stack", "create", "quiet", "-t",
+                         template)
+    assert code == 0, err
+    assert json.loads(out)["name"] == "quiet"
+    deadline = time.monotonic() + 20
+    while True:
+        code, out, _ = run("-f", "json", "stack", "show", "quiet")
+        status = json.loads(out)["stack_status"]
+        if status != "CREATE_IN_PROGRESS" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert status == "CREATE_COMPLETE"
+
+
+@pytest.mark.skipif(
+    "detach" not in inspect.signature(heatflow.Orchestrator).parameters,
+    reason="Orchestrator(detach=...) is not available yet")
+def test_operation_outlives_the_command(db_url, tmp_path):
+    path = write(tmp_path, "slow.yaml", """\
+        heat_template_version: 2018-08-31
+        resources:
+          slow:
+            type: OS::Heat::TestResource
+            properties: {wait_secs: 2}
+        """)
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "heatflow", "--db-url", db_url, "-f", "json",
+         "stack", "create", "slow", "-t", path],
+        capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["stack_status"] == "CREATE_IN_PROGRESS"
+    assert time.monotonic() - started < 10
+    deadline = time.monotonic() + 30
+    while True:
+        proc = subprocess.run(
+            [sys.executable, "-m", "heatflow", "--db-url", db_url, "-f",
+             "json", "stack", "show", "slow"],
+            capture_output=True, text=True, timeout=60)
+        status = json.loads(proc.stdout)["stack_status"]
+        if status != "CREATE_IN_PROGRESS" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status == "CREATE_COMPLETE"
+
+
+# -- inputs: parameters, environment files, get_file --------------------------
+
+def test_bad_parameter_is_an_error(run, template):
+    code, out, err = run("stack", "create", "web", "-t", template,
+                         "--parameter", "greeting")
+    assert code == 1
+    assert err == ("ERROR: malformed parameter 'greeting': expected "
+                   "KEY=VALUE\n")
+    code, out, _ = run("-f", "json", "stack", "list")
+    assert json.loads(out) == []
+
+
+def test_parameter_with_commas_stays_a_string(run, tmp_path):
+    path = write(tmp_path, "t.yaml", value_template(
+        {"get_param": "p"}, {"p": {"type": "string"}}))
+    code, _, err = run("stack", "create", "s", "-t", path, "--parameter",
+                       "p=a,b=c", "--wait")
+    assert code == 0, err
+    assert output_of(run, "s", "result") == "a,b=c"
+
+
+def test_environment_files_and_precedence(run, tmp_path):
+    path = write(tmp_path, "t.yaml", value_template(
+        {"list_join": ["-", [{"get_param": "a"}, {"get_param": "b"},
+                             {"get_param": "c"}, {"get_param": "d"}]]},
+        {"a": {"type": "string"}, "b": {"type": "string"},
+         "c": {"type": "string"}, "d": {"type": "string"}}))
+    env1 = write(tmp_path, "env1.yaml", """\
+        parameters: {a: env1, b: env1}
+        parameter_defaults: {c: default1, d: default1, undeclared: x}
+        """)
+    env2 = write(tmp_path, "env2.yaml", """\
+        parameters: {b: env2}
+        parameter_defaults: {d: default2}
+        """)
+    code, _, err = run("stack", "create", "s", "-t", path, "-e", env1,
+                       "-e", env2, "--parameter", "c=cli", "--wait")
+    assert code == 0, err
+    # a from env1, b: env2 over env1, c: --parameter over parameter
+    # defaults, d: the later file's default; "undeclared" is ignored
+    assert output_of(run, "s", "result") == "env1-env2-cli-default2"
+
+
+def test_environment_file_errors(run, tmp_path, template):
+    registry = write(tmp_path, "reg.yaml", """\
+        resource_registry: {"My::Type": other.yaml}
+        """)
+    code, _, err = run("stack", "create", "s", "-t", template, "-e",
+                       registry)
+    assert code == 1
+    assert "resource_registry is not supported yet" in err
+    code, _, err = run("stack", "create", "s", "-t", template, "-e",
+                       str(tmp_path / "absent.yaml"))
+    assert code == 1
+    assert err.startswith("ERROR: cannot read environment file")
+    broken = write(tmp_path, "broken.yaml", "parameters: [\n")
+    code, _, err = run("template", "validate", "-t", template, "-e", broken)
+    assert code == 1 and "invalid YAML" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_get_file_reads_sibling_files(run, tmp_path):
+    write(tmp_path, "tmpl/config.txt", "line one\nline two\n")
+    write(tmp_path, "tmpl/sub/more.txt", "more")
+    path = write(tmp_path, "tmpl/t.yaml", value_template(
+        {"list_join": ["+", [{"get_file": "config.txt"},
+                             {"get_file": "./sub/more.txt"}]]}))
+    code, _, err = run("stack", "create", "s", "-t", path, "--wait")
+    assert code == 0, err
+    assert output_of(run, "s", "result") == "line one\nline two\n+more"
+
+
+@pytest.mark.parametrize("name,message", [
+    ("../escape.txt", "outside the template's directory"),
+    ("sub/../../escape.txt", "outside the template's directory"),
+    ("/etc/hostname", "relative to the template's directory"),
+])
+def test_get_file_refuses_paths_outside(run, tmp_path, name, message):
+    write(tmp_path, "escape.txt", "secret")
+    path = write(tmp_path, "tmpl/t.yaml", value_template({"get_file": name}))
+    code, out, err = run("stack", "create", "s", "-t", path, "--wait")
+    assert code == 1
+    assert err.startswith(
+        "ERROR: resources.v.properties.value.get_file: %r refused" % name)
+    assert message in err
+    code, out, _ = run("-f", "json", "stack", "list")
+    assert json.loads(out) == []
+
+
+def test_get_file_missing_file(run, tmp_path):
+    path = write(tmp_path, "t.yaml", value_template({"get_file": "no.txt"}))
+    code, _, err = run("template", "validate", "-t", path)
+    assert code == 1
+    assert err.startswith("ERROR: cannot read file ")
+
+
+# -- template validate --------------------------------------------------------
+
+def test_template_validate(run, template):
+    code, out, err = run("template", "validate", "-t", template, db=False)
+    assert (code, out, err) == (0, "Template is valid.\n", "")
+
+    code, out, _ = run("-f", "json", "template", "validate", "-t", template,
+                       db=False)
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["Description"] == "A stack for the command line tests"
+    assert doc["Parameters"]["greeting"]["Default"] == "hello"
+    assert doc["Parameters"]["secret"]["NoEcho"] == "true"
+    assert doc["Parameters"]["secret"]["Default"] == "******"
+
+
+def test_template_validate_unknown_dependency(run, tmp_path):
+    path = write(tmp_path, "t.yaml", """\
+        heat_template_version: 2018-08-31
+        resources:
+          a: {type: OS::Heat::None, depends_on: [ghost]}
+        """)
+    code, out, err = run("template", "validate", "-t", path, db=False)
+    assert code == 1
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith("ERROR: resources.a.depends_on")
+    assert "ghost" in err
+    assert "Traceback" not in err
+
+
+def test_template_validate_bad_parameter_value(run, tmp_path):
+    path = write(tmp_path, "t.yaml", value_template(
+        {"get_param": "n"}, {"n": {"type": "number"}}))
+    code, _, err = run("template", "validate", "-t", path, "--parameter",
+                       "n=many", db=False)
+    assert code == 1
+    assert err.startswith("ERROR: ") and "parameters.n" in err
+
+
+def test_missing_template_file(run, tmp_path):
+    code, out, err = run("stack", "create", "s", "-t",
+                         str(tmp_path / "absent.yaml"), "--wait")
+    assert code == 1
+    assert err == ("ERROR: cannot read template file %s: No such file or "
+                   "directory\n" % (tmp_path / "absent.yaml"))
+
+
+def test_invalid_yaml_template(run, tmp_path):
+    path = write(tmp_path, "t.yaml", "heat_template_version: 2018-08-31\n"
+                                     "resources: [a\n")
+    code, _, err = run("template", "validate", "-t", path, db=False)
+    assert code == 1
+    assert err.startswith("ERROR: ") and "YAML" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_plugin_dir(run, tmp_path):
+    write(tmp_path, "plugins/widget.py", """\
+        from heatflow import resource
+
+        class Widget(resource.Resource):
+            pass
+
+        def resource_mapping():
+            return {"CliTest::Widget": Widget}
+        """)
+    path = write(tmp_path, "t.yaml", """\
+        heat_template_version: 2018-08-31
+        resources:
+          w: {type: CliTest::Widget}
+        """)
+    code, _, err = run("template", "validate", "-t", path, db=False)
+    assert code == 1 and "CliTest::Widget" in err
+    code, out, err = run("--plugin-dir", str(tmp_path / "plugins"),
+                         "template", "validate", "-t", path, db=False)
+    assert (code, err) == (0, "")
+
+
+# -- global options, errors ---------------------------------------------------
+
+def test_debug_shows_a_traceback(run, tmp_path):
+    code, _, err = run("--debug", "stack", "show", "nothing")
+    assert code == 1
+    assert "Traceback (most recent call last)" in err
+    assert err.splitlines()[-1] == "ERROR: Stack 'nothing' not found"
+
+
+def test_global_options_after_the_command(run, created, db_url):
+    code, out, err = run("stack", "list", "--db-url", db_url, "-f", "json",
+                         db=False)
+    assert code == 0, err
+    assert [s["name"] for s in json.loads(out)] == ["web"]
+    code, _, err = run("stack", "show", "nothing", "--debug", db=False)
+    assert "Traceback" in err
+
+
+def test_db_url_from_the_environment(run, created, db_url, monkeypatch):
+    monkeypatch.setenv("HEATFLOW_DB_URL", db_url)
+    code, out, err = run("-f", "json", "stack", "list", db=False)
+    assert code == 0, err
+    assert [s["name"] for s in json.loads(out)] == ["web"]
+
+
+def test_zookeeper_hosts_reach_the_orchestrator(run, monkeypatch):
+    # Connecting to a ZooKeeper that is not there takes kazoo's full
+    # connect timeout; a stand-in Orchestrator fails at once instead.
+    from kazoo.handlers.threading import KazooTimeoutError
+    seen = []
+
+    class Unreachable:
+        def __init__(self, db_url=None, zookeeper=None, plugin_dirs=(),
+                     resume=True, detach=False):
+            seen.append(zookeeper)
+            if zookeeper:
+                raise KazooTimeoutError("Connection time-out")
+            raise NotImplementedError("no ZooKeeper given")
+
+    monkeypatch.setattr(heatflow.api, "Orchestrator", Unreachable)
+    code, out, err = run("--zookeeper", "127.0.0.1:1", "stack", "list")
+    assert code == 1
+    assert err == ("ERROR: cannot connect to ZooKeeper at 127.0.0.1:1: "
+                   "Connection time-out\n")
+    monkeypatch.setenv("HEATFLOW_ZOOKEEPER", "zk1:2181,zk2:2181")
+    code, out, err = run("stack", "show", "web")
+    assert code == 1 and "ZooKeeper at zk1:2181,zk2:2181" in err
+    assert seen == ["127.0.0.1:1", "zk1:2181,zk2:2181"]
+    # an Orchestrator refusing zookeeper= outright is an error line too
+    monkeypatch.delenv("HEATFLOW_ZOOKEEPER")
+    code, out, err = run("stack", "list")
+    assert (code, err) == (1, "ERROR: no ZooKeeper given\n")
+
+
+def test_usage_errors_exit_2(run):
+    assert run("stack")[0] == 2
+    assert run("stack", "create", "x")[0] == 2          # no -t
+    assert run("-f", "xml", "stack", "list")[0] == 2
+    assert run("stack", "create", "x", "-t", "f", "--timeout", "0")[0] == 2
+    code, out, _ = run("--help")
+    assert code == 0 and "stack" in out
+
+
+def test_db_upgrade(run, tmp_path):
+    url = "sqlite:///" + str(tmp_path / "new" / "fresh.db")
+    code, out, err = run("--db-url", url, "db", "upgrade", db=False)
+    assert code == 0, err
+    assert out == "Database %s is up to date.\n" % url
+    assert (tmp_path / "new" / "fresh.db").exists()
+    assert "alembic" not in err.lower()
+
+
+def test_keyboard_interrupt_exits_130(run, monkeypatch):
+    def interrupted(ctx, args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "cmd_stack_list", interrupted)
+    code, out, err = run("stack", "list")
+    assert code == 130
+    assert err == "ERROR: interrupted\n"
+
+
+# -- the table formatter ------------------------------------------------------
+
+def test_table_format():
+    text = formatting.table(["a", "long header"],
+                            [["x", "one\ntwo"], [None, {"k": 1}]])
+    assert text.splitlines() == [
+        "+---+-------------+",
+        "| a | long header |",
+        "+---+-------------+",
+        "| x | one         |",
+        "|   | two         |",
+        "|   | k: 1        |",
+        "+---+-------------+",
+    ]
+    assert formatting.render([], "table", ["a"]).splitlines() == [
+        "+---+", "| a |", "+---+"]
+    long = " ".join(["word"] * 40)
+    lines = formatting.table(["v"], [[long]]).splitlines()
+    assert all(len(line) <= formatting.CELL_WIDTH + 4 for line in lines)
+    assert " ".join(line.strip("| ") for line in lines[3:-1]) == long
+
+
+# -- the console entry, in a real process -------------------------------------
+
+def _heatflow(*argv):
+    return subprocess.run([sys.executable, "-m", "heatflow"] + list(argv),
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, HEATFLOW_DB_URL=""))
+
+
+def test_subprocess_create_show_delete(db_url, template):
+    proc = _heatflow("--db-url", db_url, "stack", "create", "web", "-t",
+                     template, "--wait")
+    assert proc.returncode == 0, proc.stderr
+    assert "CREATE_COMPLETE" in proc.stdout
+    proc = _heatflow("--db-url", db_url, "-f", "json", "stack", "show",
+                     "web")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["stack_status"] == "CREATE_COMPLETE"
+    # stdin is not a terminal: no question asked
+    proc = _heatflow("--db-url", db_url, "stack", "delete", "web", "--wait")
+    assert proc.returncode == 0, proc.stderr
+    assert "Stack web DELETE_COMPLETE" in proc.stdout
+
+
+def test_subprocess_errors_are_one_line(db_url, tmp_path):
+    proc = _heatflow("--db-url", db_url, "stack", "show", "ghost")
+    assert proc.returncode == 1
+    assert proc.stderr == "ERROR: Stack 'ghost' not found\n"
+    # a failed resource: events and the final status, no library noise
+    path = write(tmp_path, "fail.yaml", """\
+        heat_template_version: 2018-08-31
+        resources:
+          broken:
+            type: OS::Heat::TestResource
+            properties: {fail: true}
+        """)
+    proc = _heatflow("--db-url", db_url, "-f", "json", "stack", "create",
+                     "bad", "-t", path, "--enable-rollback", "--wait")
+    assert proc.returncode == 1
+    status = json.loads(proc.stdout)["stack_status"]
+    assert status.startswith("ROLLBACK_")
+    assert "[broken]: CREATE_FAILED" in proc.stderr
+    assert proc.stderr.splitlines()[-1].startswith(
+        "ERROR: stack bad %s: " % status)
+    assert "Traceback" not in proc.stderr
+    proc = _heatflow("--db-url", db_url, "stack", "create", "x", "-t")
+    assert proc.returncode == 2
+    assert "usage:" in proc.stderr
