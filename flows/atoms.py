@@ -224,12 +224,8 @@ class _Atom(task.Task):
     def stack_failed(self, reason):
         """Record the operation's failure on the stack; with rollback
         enabled, announce the rollback TaskFlow's revert will carry out."""
-        op, store = self.op, self.store
-        store.set_stack_state(self.fence, op["action"],
-                              "FAILED", reason)
-        if op.get("rollback"):
-            store.set_stack_state(self.fence,
-                                  "ROLLBACK", "IN_PROGRESS", reason)
+        self.store.fail_operation(self.fence, self.op["action"], reason,
+                                  bool(self.op.get("rollback")))
 
 
 def _message(exc):

@@ -353,6 +353,43 @@ def cmd_stack_update(ctx, args):
     return _finish_operation(ctx, orch, op, args.name, after, args.wait)
 
 
+def cmd_stack_rollback(ctx, args):
+    orch = ctx.orchestrator(starts_operation=True, detach=not args.wait)
+    after = _last_event_id(orch, args.name)
+    op = orch.rollback_stack(args.name)
+    return _finish_operation(ctx, orch, op, args.name, after, args.wait)
+
+
+def cmd_stack_cancel(ctx, args):
+    orch = ctx.orchestrator(starts_operation=True, detach=not args.wait)
+    after = _last_event_id(orch, args.name)
+    op = orch.cancel_update(args.name, rollback=not args.no_rollback)
+    if args.no_rollback:
+        # The stack ends <ACTION>_FAILED: that is what was asked for.
+        stack = follow(ctx, orch, op, args.name, after) if args.wait \
+            else orch.get_stack(args.name)
+        show_stack(ctx, stack)
+        return 0
+    return _finish_operation(ctx, orch, op, args.name, after, args.wait)
+
+
+def cmd_conductor(ctx, args):
+    from heatflow import conductor
+    if not ctx.args.zookeeper:
+        raise CommandError("a conductor needs ZooKeeper: --zookeeper HOSTS "
+                           "or HEATFLOW_ZOOKEEPER")
+    cond = conductor.Conductor(
+        ctx.args.db_url, ctx.args.zookeeper, name=args.name,
+        workers=args.workers, plugin_dirs=ctx.plugin_dirs,
+        session_timeout=args.session_timeout,
+        watchdog_interval=args.watchdog_interval)
+    # An operator reads a conductor's log: say which job and which stack.
+    logging.getLogger("heatflow").setLevel(
+        logging.DEBUG if ctx.args.debug else logging.INFO)
+    ctx.note("conductor %s running (stop with SIGTERM)" % cond.name)
+    return conductor.serve(cond)
+
+
 def _confirm(ctx, question):
     stdin = sys.stdin
     if stdin is None or not stdin.isatty():
@@ -594,6 +631,20 @@ def build_parser():
     p.add_argument("-y", "--yes", action="store_true",
                    help="do not ask for confirmation")
 
+    p = command(stack, "rollback", cmd_stack_rollback,
+                "roll a stack back to its last known-good state")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--wait", action="store_true",
+                   help="wait for the rollback to finish, showing events")
+
+    p = command(stack, "cancel", cmd_stack_cancel,
+                "cancel a stack's running create or update")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--no-rollback", action="store_true",
+                   help="leave the stack FAILED instead of rolling back")
+    p.add_argument("--wait", action="store_true",
+                   help="wait until the stack settles, showing events")
+
     command(stack, "list", cmd_stack_list, "list stacks")
 
     p = command(stack, "show", cmd_stack_show, "show a stack")
@@ -627,6 +678,20 @@ def build_parser():
     db = group(groups, "db", "the database")
     command(db, "upgrade", cmd_db_upgrade,
             "create or upgrade the database tables")
+    p = command(groups, "conductor", cmd_conductor,
+                "run a conductor: claim stack operations from ZooKeeper "
+                "and run them")
+    p.add_argument("--name", help="a unique name (default: host, pid and "
+                   "a random part)")
+    p.add_argument("--workers", type=int, default=4, metavar="N",
+                   help="operations run at the same time (default 4)")
+    p.add_argument("--session-timeout", type=float, default=10.0,
+                   metavar="S", help="ZooKeeper session timeout: how soon "
+                   "another conductor takes over if this one dies "
+                   "(default 10 s)")
+    p.add_argument("--watchdog-interval", type=float, default=1.0,
+                   metavar="S", help=argparse.SUPPRESS)
+
     return parser
 
 

@@ -215,6 +215,30 @@ class Store:
             self._event(conn, stack_id, "", None, action, status, reason, now)
         return True
 
+    def fail_operation(self, fence, action, reason, rollback):
+        """The operation failed: ``<action>_FAILED``, and with ``rollback``
+        at once ``ROLLBACK_IN_PROGRESS`` -- both events, one transaction, so
+        that a crash between them cannot leave a failed operation whose
+        rollback nobody will carry out."""
+        now = utcnow()
+        stack_id = fence.stack_id
+        with self.engine.begin() as conn:
+            final = ("ROLLBACK", "IN_PROGRESS") if rollback else \
+                (action, "FAILED")
+            res = conn.execute(m.stacks.update().where(
+                *self._stack_is(fence)).values(
+                    action=final[0], status=final[1], status_reason=reason,
+                    updated_at=now))
+            if res.rowcount != 1:
+                conn.rollback()
+                return False
+            self._event(conn, stack_id, "", None, action, "FAILED", reason,
+                        now)
+            if rollback:
+                self._event(conn, stack_id, "", None, "ROLLBACK",
+                            "IN_PROGRESS", reason, now)
+        return True
+
     def mark_stack_deleted(self, fence):
         """A stack whose delete completed disappears from listings; its
         resource rows and data go with it."""

@@ -1,0 +1,108 @@
+"""A conductor cluster for failure tests: real ``heatflow conductor``
+processes against the real ZooKeeper and PostgreSQL of the fixtures, the
+test cloud (tests/plugins/cloud.py) shared through HEATFLOW_TEST_CLOUD.
+
+The test asks ZooKeeper which conductor runs a stack right now (the run's
+ephemeral znode holds the conductor's name) and kills exactly that process.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from kazoo import client as kazoo_client
+
+import heatflow
+from heatflow import jobs
+from tests import conftest
+
+SESSION_TIMEOUT = 2.0
+
+
+class Cluster:
+    def __init__(self, db_url, zk_hosts, log_dir, size=2,
+                 session_timeout=SESSION_TIMEOUT):
+        self.db_url = db_url
+        self.zk_hosts = zk_hosts
+        self.log_dir = log_dir
+        self.session_timeout = session_timeout
+        self.procs = {}
+        self._seq = 0
+        self.zk = kazoo_client.KazooClient(hosts=zk_hosts)
+        self.zk.start()
+        self.zk.ensure_path(jobs.runs_path())
+        for _ in range(size):
+            self.start_conductor()
+        self.orch = heatflow.Orchestrator(db_url, zookeeper=zk_hosts)
+        self.orch.register_plugin("Test::Thing", self._thing())
+
+    @staticmethod
+    def _thing():
+        from tests.plugins import cloud
+        return cloud.Thing
+
+    def start_conductor(self):
+        self._seq += 1
+        name = "cond%d" % self._seq
+        log = open(os.path.join(self.log_dir, name + ".log"), "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "heatflow", "--db-url", self.db_url,
+             "--zookeeper", self.zk_hosts, "--plugin-dir",
+             conftest.PLUGIN_DIR, "conductor", "--name", name,
+             "--session-timeout", str(self.session_timeout),
+             "--watchdog-interval", "0.5"],
+            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+        log.close()
+        self.procs[name] = proc
+        return name
+
+    def owner(self, stack_name):
+        """The name of the conductor running the stack's operation now."""
+        row = self.orch.db.store.find_stack(stack_name)
+        path = jobs.runs_path() + "/" + (row.run_token or "")
+        try:
+            data, _ = self.zk.get(path)
+        except Exception:
+            return None
+        return data.decode()
+
+    def wait_owner(self, stack_name, timeout=30):
+        end = time.time() + timeout
+        while time.time() < end:
+            name = self.owner(stack_name)
+            if name in self.procs:
+                return name
+            time.sleep(0.02)
+        raise AssertionError("no conductor took stack %s" % stack_name)
+
+    def kill(self, name, sig=signal.SIGKILL):
+        self.procs[name].send_signal(sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            self.procs[name].wait(30)
+
+    def close(self):
+        try:
+            self.orch.close()
+        finally:
+            for proc in self.procs.values():
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGCONT)
+                    proc.terminate()
+            for proc in self.procs.values():
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            self.zk.stop()
+            self.zk.close()
+
+    def logs(self):
+        out = []
+        for name in self.procs:
+            path = os.path.join(self.log_dir, name + ".log")
+            with open(path, errors="replace") as f:
+                out.append("== %s ==\n%s" % (name, f.read()[-3000:]))
+        return "\n".join(out)
