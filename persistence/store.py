@@ -46,6 +46,16 @@ class Store:
                                  m.stacks.c.run_token == fence.run)
 
     @staticmethod
+    def _not_taken_over(fence):
+        """SQL condition: no other run has taken ``fence``'s operation over.
+        (A superseded operation's in-flight action is still recorded when
+        it ends: it happened.  A run that was replaced by another run of
+        the same operation records nothing: that run resumes the action.)"""
+        return ~sa.exists().where(m.stacks.c.id == fence.stack_id,
+                                  m.stacks.c.traversal == fence.traversal,
+                                  m.stacks.c.run_token != fence.run)
+
+    @staticmethod
     def _stack_is(fence):
         return (m.stacks.c.id == fence.stack_id,
                 m.stacks.c.traversal == fence.traversal,
@@ -389,12 +399,14 @@ class Store:
     def finish_resource(self, resource_id, fence, action, status, reason="",
                         **fields):
         """Record the outcome of an action and release the lock (fenced on
-        holding it)."""
+        holding it, and on the run still owning the operation: a run that
+        was taken over may not record the action the new run resumes)."""
         now = utcnow()
         t = m.resources
         with self.engine.begin() as conn:
             res = conn.execute(t.update().where(
-                t.c.id == resource_id, t.c.lock_run == fence.run).values(
+                t.c.id == resource_id, t.c.lock_run == fence.run,
+                self._not_taken_over(fence)).values(
                     lock_traversal=None, lock_run=None, action=action,
                     status=status, status_reason=reason, updated_at=now,
                     action_token=None, **fields))
@@ -413,9 +425,9 @@ class Store:
         t = m.resources
         with self.engine.begin() as conn:
             res = conn.execute(t.update().where(
-                t.c.id == resource_id,
-                t.c.lock_run == fence.run).values(
-                    updated_at=utcnow(), **fields))
+                t.c.id == resource_id, t.c.lock_run == fence.run,
+                self._not_taken_over(fence)).values(updated_at=utcnow(),
+                                                    **fields))
             return res.rowcount == 1
 
     def set_resource_fields(self, resource_id, fence, **fields):

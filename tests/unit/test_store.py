@@ -1,0 +1,142 @@
+"""The persistence layer: fenced writes, resource locks, takeover."""
+
+import uuid
+
+import pytest
+
+from heatflow import exception
+from heatflow.persistence import database
+from heatflow.persistence.store import Fence
+
+
+@pytest.fixture
+def store(tmp_path):
+    db = database.Database("sqlite:///" + str(tmp_path / "t.db"))
+    yield db.store
+    db.close()
+
+
+def new_stack(store, name="s"):
+    sid, trav, run = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    store.create_stack(
+        stack_id=sid, name=name, template={"heat_template_version":
+                                           "2018-08-31"},
+        files={}, environment={}, parameters={}, action="CREATE",
+        traversal=trav, run=run, status_reason="started",
+        disable_rollback=True, timeout_mins=None, deadline=None,
+        flow_uuid=str(uuid.uuid4()))
+    return Fence(sid, trav, run)
+
+
+def test_names_are_unique_among_live_stacks(store):
+    new_stack(store, "a")
+    with pytest.raises(exception.StackExists):
+        new_stack(store, "a")
+
+
+def test_stack_writes_are_fenced_on_traversal_and_run(store):
+    f = new_stack(store)
+    assert store.set_stack_state(f, "CREATE", "COMPLETE", "done")
+    assert not store.set_stack_state(f._replace(run="other"), "CREATE",
+                                     "FAILED", "late")
+    assert not store.set_stack_state(f._replace(traversal="old"), "CREATE",
+                                     "FAILED", "late")
+    assert store.find_stack("s").status == "COMPLETE"
+
+
+def test_a_new_operation_supersedes_the_old(store):
+    f = new_stack(store)
+    new = str(uuid.uuid4())
+    assert store.begin_operation(f.stack_id, f.traversal, traversal=new,
+                                 run="r2", action="UPDATE",
+                                 status_reason="go")
+    # The superseded operation can write nothing any more ...
+    assert not store.set_stack_state(f, "CREATE", "COMPLETE", "late")
+    assert store.insert_resources(f, [{"name": "x", "type": "T"}]) is None
+    # ... and a second operation started from the stale view loses.
+    assert not store.begin_operation(f.stack_id, f.traversal,
+                                     traversal="t3", run="r3",
+                                     action="DELETE", status_reason="go")
+
+
+def test_take_over_fences_the_previous_run(store):
+    f = new_stack(store)
+    (rid,) = store.insert_resources(f, [{"name": "x", "type": "T"}])
+    assert store.acquire_resource(rid, f, "CREATE") is not None
+    assert store.take_over(f.stack_id, f.traversal, f.run, "run2")
+    f2 = f._replace(run="run2")
+    # The old run's writes are refused ...
+    assert not store.finish_resource(rid, f, "CREATE", "COMPLETE")
+    assert not store.update_resource(rid, f, physical_resource_id="p")
+    # ... and the new run resumes the same action without a new event.
+    events = len(store.list_events(f.stack_id))
+    row = store.acquire_resource(rid, f2, "CREATE")
+    assert row.lock_run == "run2" and row.action == "CREATE"
+    assert len(store.list_events(f.stack_id)) == events
+    assert store.finish_resource(rid, f2, "CREATE", "COMPLETE")
+
+
+def test_lock_of_another_operation_waits_while_its_run_lives(store):
+    f = new_stack(store)
+    (rid,) = store.insert_resources(f, [{"name": "x", "type": "T"}])
+    assert store.acquire_resource(rid, f, "CREATE") is not None
+    assert store.begin_operation(f.stack_id, f.traversal, traversal="t2",
+                                 run="r2", action="UPDATE",
+                                 status_reason="go")
+    f2 = Fence(f.stack_id, "t2", "r2")
+    assert store.acquire_resource(rid, f2, "UPDATE",
+                                  is_alive=lambda run: True) is None
+    # The old run still finishes and records its in-flight action.
+    assert store.finish_resource(rid, f, "CREATE", "COMPLETE")
+    assert store.acquire_resource(rid, f2, "UPDATE") is not None
+
+
+def test_lock_of_a_dead_run_is_broken_and_the_resource_failed(store):
+    f = new_stack(store)
+    (rid,) = store.insert_resources(f, [{"name": "x", "type": "T"}])
+    store.acquire_resource(rid, f, "CREATE")
+    store.begin_operation(f.stack_id, f.traversal, traversal="t2",
+                          run="r2", action="UPDATE", status_reason="go")
+    f2 = Fence(f.stack_id, "t2", "r2")
+    assert store.acquire_resource(rid, f2, "UPDATE",
+                                  is_alive=lambda run: False) is None
+    row = store.get_resource(rid)
+    assert (row.action, row.status, row.lock_run) == ("CREATE", "FAILED",
+                                                      None)
+    assert store.acquire_resource(rid, f2, "UPDATE") is not None
+
+
+def test_rollback_can_be_requested_only_while_converging(store):
+    f = new_stack(store)
+    assert store.enter_cleanup(f, "CREATE")
+    assert not store.request_rollback(f.stack_id, f.traversal,
+                                      "IN_PROGRESS")
+    g = new_stack(store, "g")
+    assert store.request_rollback(g.stack_id, g.traversal, "IN_PROGRESS")
+    row = store.find_stack("g")
+    assert (row.action, row.status, row.traversal) == (
+        "ROLLBACK", "IN_PROGRESS", g.traversal)
+    # Once a rollback was requested the forward operation cannot enter
+    # clean-up.
+    assert not store.enter_cleanup(g, "CREATE")
+
+
+def test_failure_and_rollback_are_recorded_together(store):
+    f = new_stack(store)
+    assert store.fail_operation(f, "CREATE", "boom", rollback=True)
+    row = store.find_stack("s")
+    assert (row.action, row.status) == ("ROLLBACK", "IN_PROGRESS")
+    assert [(e.action, e.status) for e in store.list_events(f.stack_id)][
+        -2:] == [("CREATE", "FAILED"), ("ROLLBACK", "IN_PROGRESS")]
+
+
+def test_deleted_stack_disappears_with_its_resources(store):
+    f = new_stack(store)
+    (rid,) = store.insert_resources(f, [{"name": "x", "type": "T"}])
+    store.resource_data_set(rid, "k", "v")
+    assert store.mark_stack_deleted(f)
+    with pytest.raises(exception.StackNotFound):
+        store.find_stack("s")
+    assert store.get_resource(rid) is None
+    assert store.resource_data(rid) == {}
+    new_stack(store, "s")     # the name is free again
