@@ -115,7 +115,7 @@ class _Atom(task.Task):
         """Stop this operation's engine from starting further atoms.  If
         this run was fenced (taken over), TaskFlow must record nothing more
         for it either."""
-        if self.is_stale():
+        if self.taken_over():
             self.rt.fence_run(self.op["run"])
         self.rt.stop_starting_atoms(self.op["flow_uuid"])
 
@@ -152,6 +152,24 @@ class _Atom(task.Task):
             self.check_stack_deadline()
             if self.store.get_resource(row_id) is None:
                 return None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def wait_idle(self, row_id):
+        """Wait while another operation's action is in flight on the row
+        (breaking the lock of a run that died)."""
+        delay = 0.01
+        while True:
+            row = self.store.get_resource(row_id)
+            if row is None or row.lock_run is None or \
+                    row.lock_traversal == self.op["traversal"]:
+                return row
+            if not self.rt.run_alive(row.lock_run):
+                self.store.break_lock(row, self.fence)
+                continue
+            if self.is_stale():
+                raise _Superseded()
+            self.check_stack_deadline()
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
@@ -280,6 +298,9 @@ class ConvergeResource(_Atom):
         op, store = self.op, self.store
         stack_def = self.definition()
         defn = stack_def.resources[self.resource_name]
+        # Decide on the row as it is once no older operation's action is
+        # in flight on it: that action finishes and is recorded first.
+        self.wait_idle(self.row_id)
         row = self._current_row()
         try:
             self.check_stack_deadline()

@@ -353,7 +353,7 @@ class Store:
                 if row.lock_traversal != fence.traversal:
                     conn.rollback()
                     if is_alive is not None and not is_alive(row.lock_run):
-                        self._break_lock(row, fence)
+                        self.break_lock(row, fence)
                     return None
                 if row.lock_run != fence.run:
                     # An earlier run of this operation died holding it.
@@ -379,7 +379,7 @@ class Store:
                         reason, now)
         return row
 
-    def _break_lock(self, row, fence):
+    def break_lock(self, row, fence):
         """Release the lock of a dead run of a superseded operation and
         mark what it was doing FAILED (Heat: "Worker went down")."""
         now = utcnow()
