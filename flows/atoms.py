@@ -295,7 +295,7 @@ class ConvergeResource(_Atom):
         return refs, get_attr
 
     def _converge(self, inputs):
-        op, store = self.op, self.store
+        store = self.store
         stack_def = self.definition()
         defn = stack_def.resources[self.resource_name]
         # Decide on the row as it is once no older operation's action is
@@ -480,8 +480,8 @@ class ConvergeResource(_Atom):
 
     def _finish(self, row, action, data, metadata, attrs, ref, **fields):
         ok = self.store.finish_resource(
-                row.id, self.fence, action,
-            "COMPLETE", "state changed", template_id=self.op["template_id"],
+            row.id, self.fence, action, "COMPLETE", "state changed",
+            template_id=self.op["template_id"],
             properties=data, rsrc_metadata=metadata, attributes=attrs,
             reference_id=None if ref is None else str(ref),
             requires=self._requires, **fields)
@@ -499,7 +499,8 @@ class ConvergeResource(_Atom):
         op = self.op
         if row.lock_run == self.fence.run or \
                 self.acquire(row.id, action) is not None:
-            self.store.finish_resource(row.id, self.fence, action, "FAILED", msg)
+            self.store.finish_resource(row.id, self.fence, action,
+                                       "FAILED", msg)
         reason = "Resource %s failed: %s: %s" % (action, self.resource_name,
                                                  msg)
         self.stack_failed(reason)
@@ -554,13 +555,14 @@ class ConvergeResource(_Atom):
         if did in ("create", "replace"):
             self._undo_create(row)
             if did == "replace" and result.get("replaces") is not None:
-                store.set_resource_fields(result["replaces"], self.fence, replaced_by=None)
+                store.set_resource_fields(result["replaces"], self.fence,
+                                          replaced_by=None)
         elif did == "update":
             self._undo_update(row, result["before"])
 
     def _undo_create(self, row):
         """Delete an incarnation this operation created, and forget it."""
-        op, store = self.op, self.store
+        store = self.store
         if row.action == "INIT" and row.physical_resource_id is None and \
                 row.lock_run is None:
             store.purge_resource(row.id, self.fence)
@@ -681,7 +683,7 @@ class CleanupResource(_Atom):
             return SUPERSEDED
 
     def _cleanup(self, converged):
-        op, store = self.op, self.store
+        store = self.store
         row = store.get_resource(self.row_id)
         if row is None or row.id in converged["rows"]:
             return {"kept": True}

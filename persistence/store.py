@@ -12,6 +12,9 @@ resource and the event that reports it go in one transaction.
 
 import collections
 import datetime
+import functools
+import logging
+import time
 import uuid
 
 import sqlalchemy as sa
@@ -28,11 +31,48 @@ def new_id():
     return str(uuid.uuid4())
 
 
+LOG = logging.getLogger(__name__)
+
 #: Who is writing: the stack, its operation (traversal) and the run of it.
 Fence = collections.namedtuple("Fence", "stack_id traversal run")
 
+#: How long a call waits for the database to come back (a PostgreSQL
+#: restart, a failover) before the error reaches the caller.
+OUTAGE_PATIENCE = 60.0
 
-class Store:
+
+def _through_outages(func):
+    """Retry a whole transaction when the database cannot be reached (or
+    SQLite is busy), backing off, for up to OUTAGE_PATIENCE seconds.  An
+    operation rides out a database restart instead of failing resources
+    (or worse, reverting them) for a reason that has nothing to do with
+    them."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        end = time.monotonic() + OUTAGE_PATIENCE
+        delay = 0.05
+        while True:
+            try:
+                return func(*args, **kwargs)
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+                if time.monotonic() >= end:
+                    raise
+                LOG.warning("database unavailable (%s); retrying %s",
+                            str(exc).splitlines()[0], func.__name__)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+    return wrapper
+
+
+class _OutageTolerant(type):
+    def __new__(mcs, name, bases, ns):
+        for key, value in list(ns.items()):
+            if callable(value) and not key.startswith("_"):
+                ns[key] = _through_outages(value)
+        return super().__new__(mcs, name, bases, ns)
+
+
+class Store(metaclass=_OutageTolerant):
     def __init__(self, engine):
         self.engine = engine
 
@@ -63,7 +103,7 @@ class Store:
 
     # -- templates ----------------------------------------------------------
 
-    def add_template(self, conn, stack_id, content, files, environment):
+    def _add_template(self, conn, stack_id, content, files, environment):
         res = conn.execute(m.templates.insert().values(
             stack_id=stack_id, content=content, files=files or {},
             environment=environment or {}, created_at=utcnow()))
@@ -88,8 +128,8 @@ class Store:
         now = utcnow()
         try:
             with self.engine.begin() as conn:
-                tid = self.add_template(conn, stack_id, template, files,
-                                        environment)
+                tid = self._add_template(conn, stack_id, template, files,
+                                         environment)
                 conn.execute(m.stacks.insert().values(
                     id=stack_id, name=name, deleted_marker="",
                     action=action, status="IN_PROGRESS", phase="converge",
@@ -143,7 +183,7 @@ class Store:
         now = utcnow()
         with self.engine.begin() as conn:
             if template is not None:
-                fields["template_id"] = self.add_template(
+                fields["template_id"] = self._add_template(
                     conn, stack_id, template, files, environment)
             res = conn.execute(m.stacks.update().where(
                 m.stacks.c.id == stack_id,

@@ -191,7 +191,8 @@ class MapReplace(Function):
 
     def parse(self, parser, args):
         if not isinstance(args, list) or len(args) != 2:
-            self.fail("argument must be a list [map, {keys: ..., values: ...}]")
+            self.fail(
+                "argument must be a list [map, {keys: ..., values: ...}]")
         spec = args[1]
         if isinstance(spec, dict) and parser.is_call(spec) is None:
             if set(spec) - {"keys", "values"}:

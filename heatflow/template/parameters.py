@@ -125,7 +125,7 @@ class Constraint:
         self.path = path
 
     def check(self, ptype, value, path, hidden):
-        """Return None if ``value`` satisfies the constraint, else a message."""
+        """None if ``value`` satisfies the constraint, else a message."""
         problem = getattr(self, "_check_" + self.kind)(ptype, value, hidden)
         if problem is None:
             return None
@@ -181,7 +181,8 @@ class Constraint:
 def _same(value, allowed, ptype):
     if ptype == "number":
         try:
-            other = allowed if _is_number(allowed) else _to_number(str(allowed))
+            other = allowed if _is_number(
+                allowed) else _to_number(str(allowed))
         except ValueError:
             return False
         return value == other
@@ -285,7 +286,8 @@ class ParamSchema:
         unknown = sorted(set(data) - version.param_keys)
         if unknown:
             _fail("unknown key(s) %s in parameter (allowed: %s)"
-                  % (", ".join(unknown), ", ".join(sorted(version.param_keys))),
+                  % (", ".join(unknown),
+                     ", ".join(sorted(version.param_keys))),
                   path)
         ptype = data.get("type")
         if ptype is None:
@@ -368,7 +370,8 @@ def validate_groups(groups, schemas):
             if name not in schemas:
                 _fail("unknown parameter %r" % (name,), where)
             if name in seen:
-                _fail("parameter %r is already in group %d" % (name, seen[name]),
+                _fail("parameter %r is already in group %d"
+                      % (name, seen[name]),
                       where)
             seen[name] = i
 

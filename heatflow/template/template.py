@@ -171,7 +171,7 @@ class Template:
         if not isinstance(cond_data, dict):
             _fail("must be a map of condition definitions", "conditions")
         parser = Parser(self._version, self.parameter_schemas,
-                                  cond_data)
+                        cond_data)
         self._parser = parser
         self._conditions = {
             name: parser.parse_condition(expr, ("conditions", name))

@@ -5,7 +5,6 @@ import sqlalchemy as sa
 
 import pytest
 
-import heatflow
 from heatflow import exception
 from heatflow import resource
 from heatflow.persistence import models
@@ -138,8 +137,8 @@ def _table_counts(orch):
          parameters={"p": {"type": "number"}}), {"p": "x"}, "parameters.p"),
     ("heat_template_version: 2018-08-31\nresources: [", None, ""),
 ])
-def test_bad_input_is_refused_and_nothing_is_written(orch, template, params,
-                                                      error):
+def test_bad_input_is_refused_and_nothing_is_written(
+        orch, template, params, error):
     before = _table_counts(orch)
     with pytest.raises(exception.StackValidationFailed) as info:
         orch.create_stack("bad", template, parameters=params)

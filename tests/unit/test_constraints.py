@@ -37,7 +37,8 @@ class TestRange:
 
     def test_float_bounds(self):
         c.Range(0.5, 1.5).validate(1.2)
-        assert error(c.Range(0.5, 1.5), 2) == "value 2 is out of range 0.5..1.5"
+        assert error(c.Range(0.5, 1.5),
+                     2) == "value 2 is out of range 0.5..1.5"
 
     def test_needs_a_bound(self):
         with pytest.raises(ValueError):
@@ -53,7 +54,8 @@ class TestLength:
         assert error(c.Length(2, 3), "a") == "length 1 is out of range 2..3"
         assert error(c.Length(max=1), [1, 2]) == \
             "length 2 is greater than the maximum 1"
-        assert error(c.Length(min=1), {}) == "length 0 is less than the minimum 1"
+        assert error(c.Length(min=1), {}
+                     ) == "length 0 is less than the minimum 1"
 
     def test_unsized_rejected(self):
         assert "has no length" in error(c.Length(1, 2), 5)
@@ -101,7 +103,8 @@ class TestModulo:
         m = c.Modulo(2, 1)
         m.validate(3)
         m.validate("5")
-        assert error(m, 4) == "value 4 is not a multiple of 2 with an offset of 1"
+        assert error(
+            m, 4) == "value 4 is not a multiple of 2 with an offset of 1"
 
     @pytest.mark.parametrize("step,offset", [(0, 0), (2, 2), (2, -1), (None, 1)])
     def test_bad_definitions(self, step, offset):
@@ -128,7 +131,8 @@ class TestCustom:
         def check(v):
             raise ValueError("flavor %s not found" % v)
         c.register_custom("test.even", check)
-        assert error(c.CustomConstraint("test.even"), "x") == "flavor x not found"
+        assert error(c.CustomConstraint("test.even"),
+                     "x") == "flavor x not found"
 
 
 class TestFromHot:
@@ -158,7 +162,8 @@ class TestFromHot:
          "parameters.size.constraints[0]", "exactly one"),
         ({"range": {"min": "a"}}, "parameters.size.constraints[0].range.min",
          "must be a number"),
-        ({"range": {}}, "parameters.size.constraints[0].range", "min or a max"),
+        ({"range": {}},
+         "parameters.size.constraints[0].range", "min or a max"),
         ({"range": {"low": 1}}, "parameters.size.constraints[0].range",
          "unknown range key low"),
         ({"length": [1, 2]}, "parameters.size.constraints[0].length",

@@ -19,7 +19,8 @@ def test_resource_mapping_has_every_builtin():
         "OS::Heat::TestResource": TestResource,
     }
     for module in (none, value, random_string, test_resource):
-        assert set(module.resource_mapping()) <= set(plugins.resource_mapping())
+        assert set(module.resource_mapping()) <= set(
+            plugins.resource_mapping())
 
 
 def invalid(cls, props, name="web"):
@@ -32,7 +33,8 @@ def invalid(cls, props, name="web"):
 
 class TestNone:
     def test_lifecycle(self):
-        res = NoneResource.for_test("off", {"image": "x", "nested": {"a": [1]}})
+        res = NoneResource.for_test(
+            "off", {"image": "x", "nested": {"a": [1]}})
         assert res.properties["image"] == "x"
         assert res.handle_create() is None
         first = res.resource_id
@@ -268,10 +270,12 @@ class TestTestResource:
     def test_action_wait_secs_override(self, clock):
         res = TestResource.for_test("web", {
             "wait_secs": 5, "action_wait_secs": {"create": 1, "delete": 2}})
-        assert poll(res.check_create_complete, res.handle_create(), clock, 9) == 1
+        assert poll(res.check_create_complete,
+                    res.handle_create(), clock, 9) == 1
         token = res.handle_update(None, {}, {"value": "x"})
         assert poll(res.check_update_complete, token, clock, 9) == 5
-        assert poll(res.check_delete_complete, res.handle_delete(), clock, 9) == 2
+        assert poll(res.check_delete_complete,
+                    res.handle_delete(), clock, 9) == 2
 
     def test_infinite_wait(self, clock):
         res = TestResource.for_test("web", {"wait_secs": -1})

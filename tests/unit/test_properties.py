@@ -52,7 +52,8 @@ class TestValidate:
         assert "sizee" in p and "sizee" in list(p)
 
     def test_required(self):
-        assert failure({}) == "resources.web.properties.size: property is required"
+        assert failure(
+            {}) == "resources.web.properties.size: property is required"
         assert failure({"size": None}) == \
             "resources.web.properties.size: property is required"
 

@@ -52,7 +52,8 @@ def test_resources_keep_template_order():
     ({}, "resources.web: missing type"),
     ({"type": 5}, "resources.web.type: must be a non-empty string"),
     ({"type": "T", "propertis": {}}, "resources.web: unknown key(s) 'propertis'"),
-    (res(properties=[1]), "resources.web.properties: must be a map, got a list"),
+    (res(properties=[1]),
+     "resources.web.properties: must be a map, got a list"),
     (res(metadata="x"), "resources.web.metadata: must be a map"),
     (res(depends_on=5), "resources.web.depends_on: must be a resource name"),
     (res(depends_on=["a", 5]), "resources.web.depends_on: must be a resource"),
@@ -120,7 +121,7 @@ def test_dependencies_and_attribute_refs():
         "a": res(),
         "b": res(properties={"x": {"get_resource": "a"}}),
         "c": res(depends_on=["b"], properties={"y": {"get_attr": ["a", "ip"]},
-                                              "z": {"get_attr": ["b"]}}),
+                                               "z": {"get_attr": ["b"]}}),
         "d": res(metadata={"q": {"list_join": [",", [{"get_attr": ["a", "n", 0]}]]}}),
     }, "outputs": {"o": {"value": {"get_attr": ["d", "out"]}}}}).bind()
     assert d.dependencies() == {"a": frozenset(), "b": {"a"},

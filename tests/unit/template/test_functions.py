@@ -34,7 +34,7 @@ JSONP = {"j": {"type": "json", "default": {"a": {"b": [10, 20]}}},
     ({"str_split": [",", "a,b,c", "2"]}, "c"),
     ({"map_merge": [{"a": 1, "b": 1}, {"b": 2}, None]}, {"a": 1, "b": 2}),
     ({"map_replace": [{"a": 1, "b": "v"}, {"keys": {"a": "A"},
-                                            "values": {"v": "w"}}]},
+                                           "values": {"v": "w"}}]},
      {"A": 1, "b": "w"}),
     ({"repeat": {"for_each": {"%x%": ["1", "2"]}, "template": {"p%x%": "v%x%"}}},
      [{"p1": "v1"}, {"p2": "v2"}]),
@@ -71,12 +71,15 @@ def test_results(expr, expected):
     ({"get_param": 5}, "get_param: argument must be a parameter name"),
     ({"get_param": [5]}, "get_param: parameter name must be a string"),
     ({"get_param": []}, "get_param: argument must be a parameter name"),
-    ({"get_resource": ["a"]}, "get_resource: argument must be a resource name"),
+    ({"get_resource": ["a"]},
+     "get_resource: argument must be a resource name"),
     ({"get_attr": "a"}, "get_attr: argument must be a list"),
     ({"get_attr": [5, "x"]}, "get_attr: resource name must be a string"),
     ({"get_file": ["x"]}, "get_file: argument must be a file name"),
-    ({"list_join": ","}, "list_join: argument must be a list [delimiter, list"),
-    ({"list_join": [",", "abc"]}, "list_join[1]: must be a list, got a string"),
+    ({"list_join": ","},
+     "list_join: argument must be a list [delimiter, list"),
+    ({"list_join": [",", "abc"]},
+     "list_join[1]: must be a list, got a string"),
     ({"str_replace": {"template": "x"}},
      'str_replace: argument must be a map with "template" and "params"'),
     ({"str_replace": {"template": "x", "params": []}},
@@ -106,7 +109,8 @@ def test_results(expr, expected):
 def test_parse_errors(expr, message):
     with pytest.raises(exception.StackValidationFailed) as err:
         tmpl({"resources": {"web": {"type": "T", "properties": {"name": expr}}}})
-    assert str(err.value).startswith("resources.web.properties.name." + message)
+    assert str(err.value).startswith(
+        "resources.web.properties.name." + message)
 
 
 @pytest.mark.parametrize("expr, message", [
@@ -154,7 +158,8 @@ def test_evaluation_errors_at_bind(expr, message):
         return
     with pytest.raises(exception.StackValidationFailed) as err:
         t.bind()
-    assert str(err.value).startswith("resources.web.properties.name." + message)
+    assert str(err.value).startswith(
+        "resources.web.properties.name." + message)
 
 
 def test_old_list_join_refuses_non_strings():

@@ -60,7 +60,8 @@ def test_bad_documents(source, message):
 
 
 def test_python_tags_are_refused():
-    text = MINIMAL + "outputs:\n  o: {value: !!python/object/apply:os.system ['true']}\n"
+    text = MINIMAL + \
+        "outputs:\n  o: {value: !!python/object/apply:os.system ['true']}\n"
     with pytest.raises(exception.StackValidationFailed) as err:
         Template.load(text)
     assert "not valid YAML" in str(err.value)
@@ -156,7 +157,8 @@ def test_value_size_limit():
 
 
 def test_to_dict_roundtrip():
-    t = Template.load(MINIMAL + "resources:\n  a: {type: T, properties: {x: 1}}\n")
+    t = Template.load(
+        MINIMAL + "resources:\n  a: {type: T, properties: {x: 1}}\n")
     again = Template.from_dict(json.loads(json.dumps(t.to_dict())))
     assert again.to_dict() == t.to_dict()
     d = t.to_dict()

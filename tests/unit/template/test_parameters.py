@@ -41,7 +41,8 @@ def test_conversion(ptype, given, expected):
     ("json", "[1,", "parameters.p: value is not valid JSON"),
     ("json", "5", "parameters.p: value '5' is not a JSON map or list"),
     ("string", {"a": 1}, "parameters.p: value {'a': 1} is not a string"),
-    ("comma_delimited_list", {"a": 1}, "parameters.p: value {'a': 1} is not a comma-delimited list"),
+    ("comma_delimited_list", {
+     "a": 1}, "parameters.p: value {'a': 1} is not a comma-delimited list"),
 ])
 def test_conversion_errors(ptype, given, message):
     with pytest.raises(exception.StackValidationFailed) as err:
@@ -63,7 +64,8 @@ def test_defaults_and_missing():
 def test_unknown_parameter_passed():
     with pytest.raises(exception.StackValidationFailed) as err:
         bind({"a": {"type": "string", "default": ""}}, {"zzz": 1})
-    assert str(err.value).startswith("parameters.zzz: unknown parameter(s) 'zzz'")
+    assert str(err.value).startswith(
+        "parameters.zzz: unknown parameter(s) 'zzz'")
 
 
 def test_pseudo_parameters():
@@ -99,7 +101,8 @@ def test_hidden_value_not_in_message():
 CONSTRAINTS = [
     ("string", {"length": {"min": 2, "max": 3}}, "ab", "abcd",
      "length must be between 2 and 3 (is 4)"),
-    ("string", {"length": {"min": 2}}, "ab", "a", "length must be at least 2 (is 1)"),
+    ("string", {"length": {"min": 2}}, "ab",
+     "a", "length must be at least 2 (is 1)"),
     ("comma_delimited_list", {"length": {"max": 1}}, "a", "a,b",
      "number of items must be at most 1 (is 2)"),
     ("json", {"length": {"max": 1}}, {"a": 1}, {"a": 1, "b": 2},
