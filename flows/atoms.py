@@ -322,8 +322,13 @@ class ConvergeResource(_Atom):
         # The incarnations this one depends on now; the row records them
         # so that clean-up deletes dependents before what they depend on.
         self._requires = sorted(v["row"] for v in inputs.values())
-        what, prop_diff = self._decide(row, defn, cls, props, data,
-                                       metadata)
+        try:
+            what, prop_diff = self._decide(row, defn, cls, props, data,
+                                           metadata)
+        except exception.ResourceFailure as exc:
+            # e.g. an immutable property changed: this resource's failure,
+            # reported as such (and reverted only if rollback is enabled).
+            return self._fail(row, exc.action, exc)
         if what == "none":
             attrs = dict(row.attributes or {})
             missing = [a for a in needed if _attr_key(a) not in attrs]

@@ -190,11 +190,21 @@ class Orchestrator:
                 self.resume_orphans()
 
     def _lock_dir(self):
+        """Where runs in this process hold their lock files: beside a
+        SQLite file; for another database, under the temp dir, per
+        database.  (So crash resume works between processes of one host;
+        processes on several hosts sharing a database need conductors.)"""
         if self.db.is_sqlite and self.db.engine.url.database not in (
                 None, "", ":memory:"):
             path = os.path.abspath(self.db.engine.url.database)
             return path + ".locks"
-        return None
+        if self.db.is_sqlite:
+            return None
+        import hashlib
+        import tempfile
+        key = hashlib.sha256(database.safe_url(self.db.url).encode())
+        return os.path.join(tempfile.gettempdir(), "heatflow-locks",
+                            key.hexdigest()[:16])
 
     # -- plugins ------------------------------------------------------------
 
@@ -333,7 +343,8 @@ class Orchestrator:
         if row.action == "ROLLBACK" and row.status == "IN_PROGRESS":
             return Operation(self, row.id, row.traversal, "ROLLBACK")
         if row.action in ("CREATE", "UPDATE") and row.phase == "converge" \
-                and row.status in ("IN_PROGRESS", "FAILED"):
+                and row.status in ("IN_PROGRESS", "FAILED") and \
+                row.flow_uuid is not None:
             if not self.db.store.request_rollback(row.id, row.traversal,
                                                   row.status):
                 raise exception.ActionNotAllowed(
@@ -371,9 +382,12 @@ class Orchestrator:
             return self.rollback_stack(name)
         traversal = str(uuid.uuid4())
         reason = "Stack %s cancelled" % row.action
+        # No flow runs for the new traversal: nothing can be reverted; a
+        # later rollback converges to the last known-good template.
         if not self.db.store.begin_operation(
                 row.id, row.traversal, traversal=traversal, run=None,
-                action=row.action, status_reason=reason, status="FAILED"):
+                action=row.action, status_reason=reason, status="FAILED",
+                flow_uuid=None, phase=None):
             raise exception.ActionNotAllowed(
                 "stack %s changed while it was being cancelled; try again"
                 % row.name)

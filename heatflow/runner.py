@@ -101,6 +101,8 @@ class LocalRunner:
 
     def run_alive(self, run):
         """Is some process executing ``run``?  (It holds its lock file.)"""
+        if run is None:
+            return False
         if run in self._runs:
             return True
         if not self.lock_dir:

@@ -185,13 +185,14 @@ class Store(metaclass=_OutageTolerant):
             if template is not None:
                 fields["template_id"] = self._add_template(
                     conn, stack_id, template, files, environment)
+            values = dict(traversal=traversal, run_token=run, action=action,
+                          status=status, phase="converge",
+                          status_reason=status_reason, updated_at=now)
+            values.update(fields)
             res = conn.execute(m.stacks.update().where(
                 m.stacks.c.id == stack_id,
                 m.stacks.c.traversal == expected_traversal).values(
-                    traversal=traversal, run_token=run, action=action,
-                    status=status, phase="converge",
-                    status_reason=status_reason,
-                    updated_at=now, **fields))
+                    **values))
             if res.rowcount != 1:
                 conn.rollback()
                 return False

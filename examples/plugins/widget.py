@@ -44,7 +44,9 @@ class Widget(resource.Resource):
         return widget_id
 
     def check_create_complete(self, widget_id):
-        return widget_id in WIDGETS
+        # widget_id is None when an engine resumed this create before the
+        # token was recorded: the physical id is recorded, poll that.
+        return (widget_id or self.resource_id) in WIDGETS
 
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):
         if "colour" in prop_diff:

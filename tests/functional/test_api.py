@@ -6,6 +6,7 @@ import sqlalchemy as sa
 import pytest
 
 from heatflow import exception
+from heatflow import properties
 from heatflow import resource
 from heatflow.persistence import models
 
@@ -208,3 +209,45 @@ def test_parameters_flow_into_properties_and_outputs(orch):
     stack = orch.create_stack("p", t, parameters={"n": "seven"}).wait(30)
     assert stack.outputs == {"double": "seven-seven"}
     assert stack.parameters == {"n": "seven"}
+
+
+class Immutable(resource.Resource):
+    properties_schema = {"x": properties.Schema(
+        properties.Schema.STRING, "Fixed at creation.", immutable=True,
+        update_allowed=True)}
+
+
+def test_changing_an_immutable_property_fails_the_resource(orch):
+    orch.register_plugin("T::Immutable", Immutable)
+    orch.create_stack("i", hot({"a": {"type": "T::Immutable",
+                                      "properties": {"x": "1"}}})).wait(30)
+    stack = orch.update_stack("i", hot({"a": {
+        "type": "T::Immutable", "properties": {"x": "2"}}})).wait(30)
+    # Rollback is disabled: the update fails, naming the property, and
+    # nothing is reverted.
+    assert stack.stack_status == "UPDATE_FAILED"
+    assert "property x is immutable" in stack.status_reason
+
+
+def test_cancel_without_rollback_then_rollback(orch, cloud):
+    orch.create_stack("c", hot({"a": thing(name="a")})).wait(30)
+    orch.update_stack("c", hot({"a": thing(name="a"),
+                                "b": thing(name="b", delay=1)}))
+    _wait_for_status(orch, "c", "b", "CREATE_IN_PROGRESS")
+    stack = orch.cancel_update("c", rollback=False).wait(30)
+    assert stack.stack_status == "UPDATE_FAILED"
+    assert stack.status_reason == "Stack UPDATE cancelled"
+    stack = orch.rollback_stack("c").wait(30)
+    assert stack.stack_status == "ROLLBACK_COMPLETE"
+    assert sorted(v["name"] for v in cloud.reality().values()) == ["a"]
+
+
+def _wait_for_status(orch, stack, name, status, timeout=30):
+    import time
+    end = time.time() + timeout
+    while time.time() < end:
+        if any(r.name == name and r.resource_status == status
+               for r in orch.list_resources(stack)):
+            return
+        time.sleep(0.01)
+    raise AssertionError("%s never %s" % (name, status))
