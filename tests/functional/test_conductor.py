@@ -168,3 +168,24 @@ def test_sigterm_releases_the_job_at_once(cluster, cloud):
     creates = [j for j in cloud.journal() if j["event"] == "create"]
     assert len(creates) == 3
     assert any(j["pid"] == pid for j in creates)
+
+
+def test_update_supersedes_a_create_running_on_another_conductor(cluster,
+                                                                 cloud):
+    """The create runs on one conductor; an update posted meanwhile is
+    picked up (possibly by the other), the create's in-flight action
+    finishes, nothing new starts for it, and the update's template is
+    what exists at the end."""
+    orch = cluster.orch
+    orch.create_stack("u", chain(delay=0.6, n=4))
+    cluster.wait_owner("u")
+    time.sleep(0.9)
+    target = chain(delay=0.1, n=3)
+    target["resources"]["a1"]["properties"]["name"] = "renamed"
+    target["resources"]["extra"] = {"type": "Test::Thing",
+                                    "properties": {"name": "extra"}}
+    stack = orch.update_stack("u", target).wait(90)
+    assert stack.stack_status == "UPDATE_COMPLETE", cluster.logs()
+    check_reality(cluster, cloud, "u")
+    names = sorted(v["name"] for v in cloud.reality().values())
+    assert names == ["a0", "a2", "extra", "renamed"]

@@ -1,0 +1,73 @@
+"""Every example script runs, and does what it says."""
+
+import os
+import runpy
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+def run_example(name, *args, timeout=180):
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, name)]
+                          + list(args), capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_library_usage(tmp_path):
+    out = run_example("library_usage.py",
+                      "sqlite:///" + str(tmp_path / "lib.db"))
+    assert "stack widgets CREATE_COMPLETE" in out
+    assert "refused: resources.big.properties.size: value 40 is out of " \
+           "range 1..9" in out
+    assert "stack widgets DELETE_COMPLETE" in out
+    assert out.strip().endswith("widgets in the cloud: {}")
+
+
+def test_update_during_update(tmp_path):
+    out = run_example("update_during_update.py",
+                      "sqlite:///" + str(tmp_path / "uu.db"))
+    assert "before the update: CREATE_IN_PROGRESS" in out
+    assert "after the update:  UPDATE_COMPLETE" in out
+    # Nothing was created twice: one CREATE_IN_PROGRESS per resource.
+    events = out.split("events:")[1]
+    for name in ("db", "app", "web", "cache"):
+        assert events.count("%s CREATE_IN_PROGRESS" % name) == 1, events
+
+
+def test_conductor_cluster(pg_url, zk_hosts, zk_path, zk_client):
+    zk_client.ensure_path(zk_path)
+    out = run_example("conductor_cluster.py", "--db-url", pg_url,
+                      "--zookeeper", zk_hosts + zk_path)
+    assert "killing it" in out
+    assert "CREATE_COMPLETE" in out.split("finished by")[1]
+
+
+def test_demo_template_through_the_command_line(tmp_path):
+    db = "sqlite:///" + str(tmp_path / "demo.db")
+    template = os.path.join(EXAMPLES, "templates", "demo.yaml")
+
+    def heatflow(*args):
+        return subprocess.run([sys.executable, "-m", "heatflow",
+                               "--db-url", db] + list(args),
+                              capture_output=True, text=True, timeout=120)
+
+    created = heatflow("stack", "create", "demo", "-t", template, "--wait")
+    assert created.returncode == 0, created.stderr
+    assert "CREATE_COMPLETE" in created.stdout
+    assert "postgresql://app@db/orders" in created.stdout
+    deleted = heatflow("stack", "delete", "demo", "--wait", "-y")
+    assert deleted.returncode == 0, deleted.stderr
+    assert heatflow("stack", "list", "-f", "json").stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["widget.py"])
+def test_plugin_directory_example_loads(name):
+    ns = runpy.run_path(os.path.join(EXAMPLES, "plugins", name))
+    assert "Acme::Widget" in ns["resource_mapping"]()
