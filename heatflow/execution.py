@@ -94,6 +94,7 @@ class OperationExecutor:
             return self._after_revert(op, engine, exc)
         finally:
             self.rt.engine_finished(op["flow_uuid"])
+            self.db.taskflow.forget_flow(op["flow_uuid"])
         return None
 
     def pending_rollback(self, op):

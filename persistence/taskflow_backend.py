@@ -1,20 +1,35 @@
-"""TaskFlow's SQLAlchemy persistence backend, wired to heatflow's engine.
+"""TaskFlow's SQLAlchemy persistence backend, wired to heatflow's engine,
+and made lean.
 
 TaskFlow records every atom's state in its own tables (logbooks,
 flowdetails, atomdetails); heatflow puts them in the same database, on the
 same pooled engine, so one connection pool and one file serve both.
 
-Pinned TaskFlow behaviour relied upon (taskflow 6.x): the stock
-``impl_sqlalchemy.Connection.__init__`` builds a fresh ``MetaData`` and table
-set for every connection object, and TaskFlow's storage asks for a
-connection on every state change.  Fresh ``Table`` objects defeat
-SQLAlchemy's compiled-statement cache, so each statement is compiled again
-(measured 3-5x slower per atom, shared/research/taskflow.md section 4.2).
-:class:`Connection` builds the tables once per backend instead.
+The stock backend (taskflow 6.x; what is relied upon is pinned in setup.py)
+costs about 10 statements per atom plus, on every change of the *flow's*
+state, a read and a rewrite of every atom of the flow:
+
+- ``Connection.__init__`` builds fresh table objects for every connection,
+  which defeats SQLAlchemy's statement cache (3-5x per atom, measured in
+  shared/research/taskflow.md section 4.2): here they are built once per
+  backend;
+- ``update_atom_details`` reads the row before writing it, to merge what
+  another writer may have written.  A flow has one writer here (a run is
+  fenced once another run takes over), so the write alone is enough;
+- the engine saves an atom's detail for its RUNNING state and for every
+  progress report.  Neither matters for resuming: an atom found RUNNING is
+  executed again, exactly like one found PENDING, and heatflow's atoms are
+  idempotent (they decide from the recorded state of their resource).  Those
+  writes are skipped; results, failures, intentions and final states are
+  written, each in one statement;
+- ``update_flow_details`` re-reads and rewrites every atom detail of the
+  flow: here it writes the flow's row and inserts the atom details it has
+  not written before.
 """
 
 import sqlalchemy as sa
 from taskflow import exceptions as tf_exc
+from taskflow.persistence import models as tf_models
 from taskflow.persistence.backends import impl_sqlalchemy
 from taskflow.persistence.backends.sqlalchemy import tables as tf_tables
 
@@ -29,7 +44,94 @@ class Connection(impl_sqlalchemy.Connection):
         self._metadata, self._tables, self._converter = backend.schema
 
 
-class FencedConnection(Connection):
+# Atom states whose write is skipped (see the module docstring).
+_TRANSIENT = ("RUNNING",)
+
+
+def _essence(ad_dict):
+    """What of an atom detail must reach the database."""
+    meta = dict(ad_dict.get("meta") or {})
+    meta.pop("progress", None)
+    meta.pop("progress_details", None)
+    return (ad_dict.get("state"), ad_dict.get("intention"),
+            repr(ad_dict.get("results")), repr(ad_dict.get("failure")),
+            repr(ad_dict.get("revert_results")),
+            repr(ad_dict.get("revert_failure")), repr(meta),
+            ad_dict.get("version"))
+
+
+class LeanConnection(Connection):
+    """Writes what resuming a flow needs, in as few statements as that
+    takes (see the module docstring)."""
+
+    def update_atom_details(self, atom_detail):
+        value = atom_detail.to_dict()
+        essence = _essence(value)
+        written = self._backend.written
+        last = written.get(atom_detail.uuid)
+        if last == essence:
+            return atom_detail
+        if last is not None and value.get("state") in _TRANSIENT and \
+                last[1:] == essence[1:]:
+            return atom_detail
+        try:
+            t = self._tables.atomdetails
+            with self._engine.begin() as conn:
+                res = conn.execute(sa.update(t).where(
+                    t.c.uuid == atom_detail.uuid).values(value))
+                if res.rowcount != 1:
+                    raise tf_exc.NotFound("No atom details found with uuid "
+                                          "'%s'" % atom_detail.uuid)
+        except sa.exc.SQLAlchemyError:
+            tf_exc.raise_with_cause(tf_exc.StorageFailure,
+                                    "Failed updating atom details with "
+                                    "uuid '%s'" % atom_detail.uuid)
+        written[atom_detail.uuid] = essence
+        return atom_detail
+
+    def update_flow_details(self, flow_detail):
+        written = self._backend.written
+        try:
+            fdt, adt = self._tables.flowdetails, self._tables.atomdetails
+            with self._engine.begin() as conn:
+                value = flow_detail.to_dict()
+                res = conn.execute(sa.update(fdt).where(
+                    fdt.c.uuid == flow_detail.uuid).values(value))
+                if res.rowcount != 1:
+                    raise tf_exc.NotFound("No flow details found with uuid "
+                                          "'%s'" % flow_detail.uuid)
+                if flow_detail.uuid not in self._backend.loaded_flows:
+                    # First touch of this flow here: learn which of its
+                    # atom details already exist (a resumed flow).
+                    known = self._backend.flow_atoms.setdefault(
+                        flow_detail.uuid, set())
+                    for (uuid,) in conn.execute(sa.select(adt.c.uuid).where(
+                            adt.c.parent_uuid == flow_detail.uuid)):
+                        written.setdefault(uuid, None)
+                        known.add(uuid)
+                    self._backend.loaded_flows.add(flow_detail.uuid)
+                new = [ad for ad in flow_detail if ad.uuid not in written]
+                if new:
+                    rows = []
+                    for ad in new:
+                        row = ad.to_dict()
+                        row["parent_uuid"] = flow_detail.uuid
+                        row["atom_type"] = tf_models.atom_detail_type(ad)
+                        rows.append(row)
+                    conn.execute(sa.insert(adt), rows)
+                    known = self._backend.flow_atoms.setdefault(
+                        flow_detail.uuid, set())
+                    for ad, row in zip(new, rows):
+                        written[ad.uuid] = _essence(row)
+                        known.add(ad.uuid)
+        except sa.exc.SQLAlchemyError:
+            tf_exc.raise_with_cause(tf_exc.StorageFailure,
+                                    "Failed updating flow details with "
+                                    "uuid '%s'" % flow_detail.uuid)
+        return flow_detail
+
+
+class FencedConnection(LeanConnection):
     """Refuses every write once its run is fenced: a run that was taken
     over (or whose conductor lost its ZooKeeper session) must not record
     atom states over those of the run that replaced it."""
@@ -64,13 +166,26 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
         md = sa.MetaData()
         tables = tf_tables.fetch(md)
         self.schema = (md, tables, impl_sqlalchemy._Alchemist(tables))
+        # Shared by every run view of this backend: atom detail uuid ->
+        # the essence last written (None: exists, content unknown), and the
+        # flows whose existing atom details have been listed.
+        self.written = {}
+        self.loaded_flows = set()
+        self.flow_atoms = {}
 
     def get_connection(self):
-        conn = Connection(self, upgrade_lock=self._upgrade_lock)
+        conn = LeanConnection(self, upgrade_lock=self._upgrade_lock)
         if not self._validated:
             conn.validate(max_retries=self._max_retries)
             self._validated = True
         return conn
+
+    def forget_flow(self, flow_uuid):
+        """Drop what is remembered of a flow that is no longer running
+        here (it is listed again if it ever runs here again)."""
+        for uuid in self.flow_atoms.pop(flow_uuid, ()):
+            self.written.pop(uuid, None)
+        self.loaded_flows.discard(flow_uuid)
 
     def for_run(self, is_fenced):
         """A view of this backend for one run of an operation, whose writes
@@ -88,6 +203,9 @@ class _RunBackend(Backend):
         self._upgrade_lock = parent._upgrade_lock
         self._max_retries = parent._max_retries
         self.schema = parent.schema
+        self.written = parent.written
+        self.loaded_flows = parent.loaded_flows
+        self.flow_atoms = parent.flow_atoms
         self._is_fenced = is_fenced
 
     def get_connection(self):
