@@ -341,6 +341,10 @@ class ConvergeResource(_Atom):
                 links["replaced_by"] = None
             if list(row.requires or []) != self._requires:
                 links["requires"] = self._requires
+            if row.template_id != self.op["template_id"]:
+                # Converged to this template (what clean-up reads the
+                # deletion policy from, for one).
+                links["template_id"] = self.op["template_id"]
             if links:
                 store.set_resource_fields(row.id, self.fence, **links)
             return self._result(row, row.reference_id, attrs, "none")
@@ -381,6 +385,8 @@ class ConvergeResource(_Atom):
         if row.action == "INIT" or (row.action == "CREATE" and
                                     row.status != "COMPLETE"):
             return "create", None
+        if row.action == "DELETE":
+            return "replace", None
         if row.type != defn.type:
             return "replace", None
         old = row.properties or {}
@@ -589,9 +595,7 @@ class ConvergeResource(_Atom):
             store.finish_resource(row.id, self.fence,
                                   "DELETE", "FAILED", _message(exc))
             raise
-        store.finish_resource(row.id, self.fence,
-                              "DELETE", "COMPLETE", "rollback")
-        store.purge_resource(row.id, self.fence)
+        store.finish_delete(row.id, self.fence, "rollback")
 
     def _undo_update(self, row, before, attempted=None):
         """Update a resource back to the properties it had before."""
@@ -727,9 +731,7 @@ class CleanupResource(_Atom):
             # operation ends FAILED and a retry picks the row up again.
             return _failed_marker("Resource DELETE failed: %s: %s"
                                   % (row.name, msg))
-        store.finish_resource(row.id, self.fence,
-                              "DELETE", "COMPLETE", "state changed")
-        store.purge_resource(row.id, self.fence)
+        store.finish_delete(row.id, self.fence)
         return {"deleted": row.id}
 
 

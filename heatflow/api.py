@@ -327,7 +327,10 @@ class Orchestrator:
                 % (row.name, action.lower()))
         fresh = self.db.store.get_stack_by_id(row.id)
         op["template_id"] = fresh.template_id
-        self._start(op, stack_def, prev_template_id=row.prev_template_id)
+        # Prefer the incarnations of the template the stack was at (or
+        # converging to) when this operation began (Heat's rule): e.g. a
+        # replacement the superseded operation already made.
+        self._start(op, stack_def, prev_template_id=row.template_id)
         return Operation(self, row.id, traversal, action)
 
     def rollback_stack(self, name):
@@ -354,8 +357,13 @@ class Orchestrator:
             # resume its flow, which reverts.
             self._resume(self.db.store.get_stack_by_id(row.id))
             return Operation(self, row.id, row.traversal, "ROLLBACK")
-        if row.status == "FAILED" and row.action in ("CREATE", "UPDATE",
-                                                     "ROLLBACK"):
+        if (row.status == "FAILED" and row.action in ("CREATE", "UPDATE",
+                                                      "ROLLBACK")) or \
+                (row.status == "IN_PROGRESS" and row.action in (
+                    "CREATE", "UPDATE")):
+            # Cleaning up (too late to revert), failed in clean-up, or a
+            # rollback that failed: converge to the last known-good
+            # template, superseding whatever runs.
             good = row.prev_template_id
             stack_def = None
             if good is not None:
@@ -394,8 +402,10 @@ class Orchestrator:
         return Operation(self, row.id, traversal, row.action)
 
     def _start(self, op, stack_def, prev_template_id=None):
-        plan = compiler.plan_operation(self.db.store, op, stack_def,
-                                       prev_template_id=prev_template_id)
+        plan = compiler.plan_operation(
+            self.db.store, op, stack_def, prev_template_id=prev_template_id,
+            definition_of=lambda tid: self.runtime.definition(
+                tid, op["stack_name"], op["stack_id"]))
         if self._board is not None:
             from heatflow import execution, jobs
             book, _ = execution.save_operation(self.db, plan)

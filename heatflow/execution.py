@@ -154,7 +154,9 @@ class OperationExecutor:
             return None
         stack_def = None if good is None else self.rt.definition(
             good, op["stack_name"], op["stack_id"])
-        plan = compiler.plan_operation(store, new, stack_def,
-                                       prev_template_id=good)
+        plan = compiler.plan_operation(
+            store, new, stack_def, prev_template_id=good,
+            definition_of=lambda tid: self.rt.definition(
+                tid, op["stack_name"], op["stack_id"]))
         save_operation(self.db, plan)
         return plan

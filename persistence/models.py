@@ -107,7 +107,10 @@ resources = sa.Table(
 
 resource_data = sa.Table(
     "hf_resource_data", metadata,
-    sa.Column("resource_id", sa.Integer, primary_key=True),
+    # Goes with its resource row (ON DELETE CASCADE: no extra statement).
+    sa.Column("resource_id", sa.Integer,
+              sa.ForeignKey("hf_resources.id", ondelete="CASCADE"),
+              primary_key=True),
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("value", sa.JSON, nullable=True),
     sa.Column("redact", sa.Boolean, nullable=False, default=False),

@@ -490,6 +490,27 @@ class Store(metaclass=_OutageTolerant):
                 t.c.action == "INIT", t.c.physical_resource_id.is_(None),
                 t.c.lock_run.is_(None), self._current(fence)))
 
+    def finish_delete(self, resource_id, fence, reason="state changed"):
+        """A delete this run holds the lock for has completed: the row (and
+        its plugin data, by cascade) goes, and the event says so.  Fenced
+        like finish_resource: a superseded operation's in-flight delete is
+        still recorded -- the resource is gone."""
+        t = m.resources
+        now = utcnow()
+        with self.engine.begin() as conn:
+            res = conn.execute(t.delete().where(
+                t.c.id == resource_id, t.c.lock_run == fence.run,
+                self._not_taken_over(fence)).returning(
+                    t.c.name, t.c.physical_resource_id))
+            gone = res.first()
+            if gone is None:
+                conn.rollback()
+                return False
+            self._event(conn, fence.stack_id, gone.name,
+                        gone.physical_resource_id, "DELETE", "COMPLETE",
+                        reason, now)
+        return True
+
     def purge_resource(self, resource_id, fence):
         """Forget a row whose physical resource is gone (fenced)."""
         with self.engine.begin() as conn:

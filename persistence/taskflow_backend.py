@@ -29,6 +29,8 @@ state, a read and a rewrite of every atom of the flow:
 
 import sqlalchemy as sa
 from taskflow import exceptions as tf_exc
+
+from heatflow import exception
 from taskflow.persistence import models as tf_models
 from taskflow.persistence.backends import impl_sqlalchemy
 from taskflow.persistence.backends.sqlalchemy import tables as tf_tables
@@ -141,9 +143,11 @@ class FencedConnection(LeanConnection):
         self._is_fenced = is_fenced
 
     def _check(self):
+        # Not StorageFailure: TaskFlow's storage retries that (3 x 5 s),
+        # which would keep a fenced engine alive for no purpose.
         if self._is_fenced():
-            raise tf_exc.StorageFailure("this run of the operation is "
-                                        "fenced; its writes are refused")
+            raise exception.Superseded("this run of the operation is "
+                                       "fenced; its writes are refused")
 
     def update_atom_details(self, atom_detail):
         self._check()

@@ -1,7 +1,6 @@
 """Operations arriving while others run: updates, rollbacks and deletes in
 every phase, and failures of clean-up."""
 
-import pytest
 
 from tests.scenarios.framework import attr, res, thing
 
@@ -14,10 +13,6 @@ def created(s, resources=BASE):
     s.assert_state("CREATE_COMPLETE")
 
 
-@pytest.mark.xfail(strict=True, reason="the re-added resource's row is "
-                   "DELETE_COMPLETE once wait_idle returns; _decide sees "
-                   "equal properties and COMPLETE -> 'none': UPDATE_COMPLETE "
-                   "with b gone")
 def test_readding_a_resource_whose_delete_is_in_flight(s):
     created(s, {"a": thing(), "b": thing(name="b")})
     s.update({"a": thing()})
@@ -87,8 +82,6 @@ def test_delete_during_a_rollback(s):
     s.assert_state("DELETE_COMPLETE")
 
 
-@pytest.mark.xfail(strict=True, reason="rollback_stack refuses an operation "
-                   "IN_PROGRESS in its clean-up phase (ActionNotAllowed)")
 def test_rollback_requested_during_clean_up(s):
     created(s, {"a": thing(), "b": thing(ref=res("a")), "c": thing()})
     s.update({"a": thing(), "c": thing()})
@@ -249,10 +242,6 @@ def test_rollback_after_a_failed_clean_up_of_a_replaced_original(s):
     assert s.props("a")["size"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="planning scores the replaced "
-                   "original (template == last COMPLETE, +5-1) above the "
-                   "finished replacement (0): a is replaced a second time "
-                   "(a#3) and a#2 thrown away")
 def test_second_update_before_a_replacements_clean_up_starts(s):
     created(s)
     new = {"a": thing(name="a", size=2), "b": thing(ref=res("a"))}

@@ -1,6 +1,5 @@
 """Per-resource policies: deletion_policy and retries."""
 
-import pytest
 
 from tests.scenarios.framework import res, thing
 
@@ -18,10 +17,6 @@ def test_retained_original_of_a_replacement_survives(s):
     assert s.props("b")["ref"] == "a#2"
 
 
-@pytest.mark.xfail(strict=True, reason="an update that only drops "
-                   "deletion_policy Retain leaves the row on its old "
-                   "template_id ('none' does not advance it): the delete "
-                   "still retains")
 def test_dropping_retain_by_an_update_lets_the_delete_delete(s):
     s.create({"a": thing(name="x", deletion_policy="Retain")})
     s.run_to_end()
@@ -34,10 +29,6 @@ def test_dropping_retain_by_an_update_lets_the_delete_delete(s):
     assert ("a", "DELETE") in s.passed()
 
 
-@pytest.mark.xfail(strict=True, reason="an update that only adds "
-                   "deletion_policy Retain leaves the row on its old "
-                   "template_id ('none' does not advance it): the delete "
-                   "deletes")
 def test_adding_retain_by_an_update_keeps_the_resource_on_delete(s):
     s.create({"a": thing(name="x")})
     s.run_to_end()

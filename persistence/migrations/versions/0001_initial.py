@@ -80,7 +80,9 @@ def upgrade():
                     ["stack_id", "name"])
     op.create_table(
         "hf_resource_data",
-        sa.Column("resource_id", sa.Integer, primary_key=True),
+        sa.Column("resource_id", sa.Integer,
+                  sa.ForeignKey("hf_resources.id", ondelete="CASCADE"),
+                  primary_key=True),
         sa.Column("key", sa.String(255), primary_key=True),
         sa.Column("value", sa.JSON, nullable=True),
         sa.Column("redact", sa.Boolean, nullable=False),
