@@ -84,7 +84,7 @@ class _Atom(task.Task):
                                self.op["run"])
 
     def is_stale(self):
-        row = self.store.get_stack_by_id(self.op["stack_id"])
+        row = self.store.stack_position(self.op["stack_id"])
         return (row.traversal, row.run_token) != (self.op["traversal"],
                                                   self.op["run"])
 
@@ -93,7 +93,7 @@ class _Atom(task.Task):
         conductor takeover)?  Then this run must not touch anything."""
         if self.rt.is_fenced(self.op["run"]):
             return True
-        row = self.store.get_stack_by_id(self.op["stack_id"])
+        row = self.store.stack_position(self.op["stack_id"])
         return row.traversal == self.op["traversal"] and \
             row.run_token != self.op["run"]
 
@@ -103,7 +103,7 @@ class _Atom(task.Task):
         still going forward?"""
         if self.rt.is_fenced(self.op["run"]):
             raise _Superseded()
-        row = self.store.get_stack_by_id(self.op["stack_id"])
+        row = self.store.stack_position(self.op["stack_id"])
         if (row.traversal, row.run_token) != (self.op["traversal"],
                                               self.op["run"]):
             raise _Superseded()
@@ -300,8 +300,7 @@ class ConvergeResource(_Atom):
         defn = stack_def.resources[self.resource_name]
         # Decide on the row as it is once no older operation's action is
         # in flight on it: that action finishes and is recorded first.
-        self.wait_idle(self.row_id)
-        row = self._current_row()
+        row = self._current_row(self.wait_idle(self.row_id))
         try:
             self.check_stack_deadline()
             cls = self.rt.registry.get_class(defn.type)
@@ -359,11 +358,12 @@ class ConvergeResource(_Atom):
         return self._create(row, defn, cls, props, data, metadata, needed,
                             replaced=(what == "replace"))
 
-    def _current_row(self):
+    def _current_row(self, row=None):
         """The incarnation this operation works on: the planned row, or a
         replacement of it that this same traversal already made (when the
         atom is re-executed after its engine died)."""
-        row = self.store.get_resource(self.row_id)
+        if row is None:
+            row = self.store.get_resource(self.row_id)
         while row is not None and row.replaced_by is not None:
             nxt = self.store.get_resource(row.replaced_by)
             if nxt is None or nxt.traversal != self.op["traversal"]:

@@ -57,8 +57,8 @@ def create_engine(url, pool_size=20):
             os.makedirs(os.path.dirname(os.path.abspath(u.database)),
                         exist_ok=True)
         engine = sa.create_engine(
-            u, poolclass=sa.pool.QueuePool, pool_size=pool_size,
-            max_overflow=pool_size,
+            u, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=0,
+            pool_timeout=300,
             # The sqlite3 module opens "BEGIN IMMEDIATE" before the first
             # write of a transaction: writers wait for each other (busy
             # timeout) rather than dead-locking on a lock upgrade.

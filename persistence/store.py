@@ -165,6 +165,15 @@ class Store(metaclass=_OutageTolerant):
             raise exception.StackNotFound(stack_id)
         return row
 
+    def stack_position(self, stack_id):
+        """(traversal, run_token, action, status) of a stack: what an atom
+        checks before it acts, read without the stack's JSON columns."""
+        s = m.stacks.c
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(
+                s.traversal, s.run_token, s.action, s.status).where(
+                    s.id == stack_id)).one()
+
     def list_stacks(self):
         with self.engine.connect() as conn:
             return conn.execute(sa.select(m.stacks).where(
@@ -373,6 +382,17 @@ class Store(metaclass=_OutageTolerant):
         (its action was interrupted) and released, to be decided on afresh.
         Returns the row, or None when it is held by a live run of another
         operation, or the fence is stale."""
+        row, foreign = self._acquire(resource_id, fence, action, reason,
+                                     fields)
+        # Asked outside the transaction: it may be a ZooKeeper round trip.
+        if foreign is not None and is_alive is not None and \
+                not is_alive(foreign.lock_run):
+            self.break_lock(foreign, fence)
+        return row
+
+    def _acquire(self, resource_id, fence, action, reason, fields):
+        """(the acquired row or None, the row if another operation holds
+        it)."""
         now = utcnow()
         t = m.resources
         # A new action starts without the token of an earlier one.
@@ -382,43 +402,41 @@ class Store(metaclass=_OutageTolerant):
                       updated_at=now, action_token=None, **fields)
         current = self._current(fence)
         with self.engine.begin() as conn:
-            res = conn.execute(t.update().where(
+            # The common case in one statement: the row was idle.
+            row = conn.execute(t.update().where(
                 t.c.id == resource_id, t.c.lock_run.is_(None),
-                current).values(**values))
-            if res.rowcount != 1:
-                row = conn.execute(sa.select(t).where(
+                current).values(**values).returning(*t.c)).first()
+            if row is None:
+                held = conn.execute(sa.select(t).where(
                     t.c.id == resource_id)).one_or_none()
-                if row is None or row.lock_run is None:
+                if held is None or held.lock_run is None:
                     conn.rollback()
-                    return None
-                if row.lock_traversal != fence.traversal:
+                    return None, None
+                if held.lock_traversal != fence.traversal:
                     conn.rollback()
-                    if is_alive is not None and not is_alive(row.lock_run):
-                        self.break_lock(row, fence)
-                    return None
-                if row.lock_run != fence.run:
+                    return None, held
+                if held.lock_run != fence.run:
                     # An earlier run of this operation died holding it.
                     res = conn.execute(t.update().where(
-                        t.c.id == resource_id, t.c.lock_run == row.lock_run,
-                        current).values(lock_run=fence.run))
+                        t.c.id == resource_id,
+                        t.c.lock_run == held.lock_run, current).values(
+                            lock_run=fence.run))
                     if res.rowcount != 1:
                         conn.rollback()
-                        return None
-                if row.action == action and row.status == "IN_PROGRESS":
+                        return None, None
+                if held.action == action and held.status == "IN_PROGRESS":
                     return conn.execute(sa.select(t).where(
-                        t.c.id == resource_id)).one()
-                res = conn.execute(t.update().where(
+                        t.c.id == resource_id)).one(), None
+                row = conn.execute(t.update().where(
                     t.c.id == resource_id, t.c.lock_run == fence.run,
-                    current).values(**values))
-                if res.rowcount != 1:
+                    current).values(**values).returning(*t.c)).first()
+                if row is None:
                     conn.rollback()
-                    return None
-            row = conn.execute(sa.select(t).where(
-                t.c.id == resource_id)).one()
+                    return None, None
             self._event(conn, fence.stack_id, row.name,
                         row.physical_resource_id, action, "IN_PROGRESS",
                         reason, now)
-        return row
+        return row, None
 
     def break_lock(self, row, fence):
         """Release the lock of a dead run of a superseded operation and
@@ -445,20 +463,19 @@ class Store(metaclass=_OutageTolerant):
         now = utcnow()
         t = m.resources
         with self.engine.begin() as conn:
-            res = conn.execute(t.update().where(
+            done = conn.execute(t.update().where(
                 t.c.id == resource_id, t.c.lock_run == fence.run,
                 self._not_taken_over(fence)).values(
                     lock_traversal=None, lock_run=None, action=action,
                     status=status, status_reason=reason, updated_at=now,
-                    action_token=None, **fields))
-            if res.rowcount != 1:
+                    action_token=None, **fields).returning(
+                        t.c.name, t.c.physical_resource_id)).first()
+            if done is None:
                 conn.rollback()
                 return False
-            name, phys = conn.execute(sa.select(
-                t.c.name, t.c.physical_resource_id).where(
-                    t.c.id == resource_id)).one()
-            self._event(conn, fence.stack_id, name, phys, action, status,
-                        reason, now)
+            self._event(conn, fence.stack_id, done.name,
+                        done.physical_resource_id, action, status, reason,
+                        now)
         return True
 
     def update_resource(self, resource_id, fence, **fields):
