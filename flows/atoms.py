@@ -647,12 +647,48 @@ def _attr_key(name):
     return "*" if name is None else name
 
 
+def _gathered(values):
+    """Merge what a group of atoms provided: resources' results (their
+    rows), clean-up results, halt markers and earlier gatherings."""
+    rows, failed, superseded = [], [], False
+    for v in values:
+        if v is None:
+            continue
+        if "gathered" in v:
+            rows.extend(v["rows"])
+            failed.extend(v["failed"])
+            superseded = superseded or v["superseded"]
+        elif v.get("halt") == "superseded":
+            superseded = True
+        elif v.get("halt") == "failed":
+            failed.append(v["reason"])
+        elif "row" in v:
+            rows.append(v["row"])
+    return {"gathered": True, "rows": rows, "failed": failed,
+            "superseded": superseded}
+
+
+class Gather(_Atom):
+    """Collects the results of up to FAN_IN atoms for a barrier.
+
+    A barrier requiring every resource directly would make TaskFlow check
+    all its predecessors each time one of them completes: O(N) per atom,
+    O(N^2) per operation.  Barriers are fed through a tree of these
+    instead (see compiler.build_flow), so each completion checks a few."""
+
+    def __init__(self, op, name, requires):
+        super().__init__(op, name, provides=name, requires=requires)
+
+    def execute(self, **inputs):
+        return _gathered(inputs.values())
+
+
 class Converged(_Atom):
     """Barrier: every resource of the target template has converged."""
 
-    def __init__(self, op, names):
+    def __init__(self, op, requires):
         super().__init__(op, "converged", provides="converged",
-                         requires=["ref:" + n for n in names])
+                         requires=requires)
 
     def execute(self, **inputs):
         try:
@@ -660,14 +696,16 @@ class Converged(_Atom):
         except _Superseded:
             self.halt()
             return SUPERSEDED
-        for v in inputs.values():
-            if _halted(v):
-                return v
+        got = _gathered(inputs.values())
+        if got["superseded"]:
+            return SUPERSEDED
+        if got["failed"]:
+            return _failed_marker(got["failed"][0])
         if not self.store.enter_cleanup(self.fence, self.op["action"]):
             self.gate()          # raises: rollback requested, or superseded
             self.halt()
             return SUPERSEDED
-        return {"rows": sorted(v["row"] for v in inputs.values())}
+        return {"rows": sorted(got["rows"])}
 
 
 class CleanupResource(_Atom):
@@ -738,10 +776,9 @@ class CleanupResource(_Atom):
 class FinishStack(_Atom):
     """Resolve the outputs and record the operation's outcome."""
 
-    def __init__(self, op, cleanup_rows, output_refs):
+    def __init__(self, op, cleaned, output_refs):
         super().__init__(op, "finish", provides="finished",
-                         requires=["converged"] +
-                         ["gone:%d" % r for r in cleanup_rows] +
+                         requires=["converged"] + list(cleaned) +
                          ["ref:" + n for n in output_refs])
 
     def execute(self, converged, **inputs):
@@ -752,11 +789,11 @@ class FinishStack(_Atom):
             self.gate()
         except _Superseded:
             return SUPERSEDED
-        failures = [v["reason"] for v in inputs.values()
-                    if _halted(v) and v.get("halt") == "failed"]
-        if any(_halted(v) and v.get("halt") == "superseded"
-               for v in inputs.values()):
+        cleanup = _gathered(v for k, v in inputs.items()
+                            if not k.startswith("ref:"))
+        if cleanup["superseded"]:
             return SUPERSEDED
+        failures = cleanup["failed"]
         if failures or _halted(converged):
             reason = failures[0] if failures else converged.get("reason")
             store.set_stack_state(self.fence,

@@ -98,7 +98,32 @@ def plan_operation(store, op, stack_def, prev_template_id=None,
         if r.replaces in existing:
             after[r.replaces].add(r.id)
     cleanup = [[rid, sorted(after[rid])] for rid in sorted(existing)]
-    return {"op": op, "converge": converge, "cleanup": cleanup}
+    # The resources the outputs read: what the finish atom needs besides
+    # the barriers.
+    output_refs = set()
+    if stack_def is not None:
+        for out in stack_def.outputs.values():
+            output_refs |= out.required_resources()
+    return {"op": op, "converge": converge, "cleanup": cleanup,
+            "output_refs": sorted(output_refs)}
+
+
+#: Most inputs one barrier atom waits for (see atoms.Gather).
+FAN_IN = 16
+
+
+def _fan_in(op, name, symbols):
+    """Gather atoms collecting ``symbols`` in a tree; returns the atoms
+    and the (at most FAN_IN) symbols the barrier itself should require."""
+    gathers, level, current = [], 0, list(symbols)
+    while len(current) > FAN_IN:
+        upper = []
+        for k in range(0, len(current), FAN_IN):
+            sym = "%s/%d/%d" % (name, level, k // FAN_IN)
+            gathers.append(atoms.Gather(op, sym, current[k:k + FAN_IN]))
+            upper.append(sym)
+        current, level = upper, level + 1
+    return gathers, current
 
 
 def build_flow(plan):
@@ -109,11 +134,16 @@ def build_flow(plan):
     names = [c[0] for c in plan["converge"]]
     nodes = [atoms.ConvergeResource(op, name, row_id, requires)
              for name, row_id, requires in plan["converge"]]
-    nodes.append(atoms.Converged(op, names))
+    gathers, top = _fan_in(op, "converging", ["ref:" + n for n in names])
+    nodes.extend(gathers)
+    nodes.append(atoms.Converged(op, top))
     nodes.extend(atoms.CleanupResource(op, row_id, after_rows)
                  for row_id, after_rows in plan["cleanup"])
-    nodes.append(atoms.FinishStack(op, [c[0] for c in plan["cleanup"]],
-                                   names))
+    gathers, cleaned = _fan_in(op, "cleaning",
+                               ["gone:%d" % c[0] for c in plan["cleanup"]])
+    nodes.extend(gathers)
+    output_refs = plan.get("output_refs", names)
+    nodes.append(atoms.FinishStack(op, cleaned, output_refs))
     # One call: graph_flow copies its graph on every add(), so adding atoms
     # one at a time would cost O(N^2).  Edges come from the requirements.
     flow.add(*nodes)

@@ -18,11 +18,11 @@ import contextlib
 import logging
 import uuid
 
-import taskflow.engines
 from taskflow import states as tf_states
 from taskflow.persistence import models as tf_models
 
 from heatflow.flows import compiler
+from heatflow.flows import engine as flow_engine
 from heatflow.persistence import store as store_mod
 
 LOG = logging.getLogger(__name__)
@@ -78,11 +78,10 @@ class OperationExecutor:
         op = plan["op"]
         run = op["run"]
         fd = load_operation(self.db, op["flow_uuid"])
-        engine = taskflow.engines.load(
-            compiler.build_flow(plan), flow_detail=fd,
-            backend=self.db.taskflow.for_run(
-                lambda: self.rt.is_fenced(run)),
-            engine="parallel", executor=self.executor)
+        engine = flow_engine.load(
+            compiler.build_flow(plan), fd,
+            self.db.taskflow.for_run(lambda: self.rt.is_fenced(run)),
+            self.executor)
         self.rt.engine_started(op["flow_uuid"], engine)
         try:
             engine.run()
