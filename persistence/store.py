@@ -36,6 +36,56 @@ LOG = logging.getLogger(__name__)
 #: Who is writing: the stack, its operation (traversal) and the run of it.
 Fence = collections.namedtuple("Fence", "stack_id traversal run")
 
+
+# -- statements of the hot paths, built once -------------------------------
+#
+# Building a SQLAlchemy statement (and its cache key) costs more Python than
+# executing a cached one; the statements every resource action runs are
+# built once here, with bind parameters, and reused.
+
+_B = sa.bindparam
+_STACK_IS = (m.stacks.c.id == _B("f_sid"),
+             m.stacks.c.traversal == _B("f_trav"),
+             m.stacks.c.run_token == _B("f_run"))
+_CURRENT = sa.exists().where(*_STACK_IS)
+_NOT_TAKEN_OVER = ~sa.exists().where(
+    m.stacks.c.id == _B("f_sid"), m.stacks.c.traversal == _B("f_trav"),
+    m.stacks.c.run_token != _B("f_run"))
+_STACK_POSITION = sa.select(
+    m.stacks.c.traversal, m.stacks.c.run_token, m.stacks.c.action,
+    m.stacks.c.status).where(m.stacks.c.id == _B("sid"))
+_GET_RESOURCE = sa.select(m.resources).where(m.resources.c.id == _B("rid"))
+_INSERT_EVENT = m.events.insert()
+_built = {}
+
+
+def _fence_params(fence):
+    return {"f_sid": fence.stack_id, "f_trav": fence.traversal,
+            "f_run": fence.run}
+
+
+def _set(values):
+    """SET clause and parameters for ``values`` (column -> value)."""
+    return ({c: _B("v_" + c) for c in values},
+            {"v_" + c: v for c, v in values.items()})
+
+
+def _resource_update(kind, columns, *where):
+    """An UPDATE of hf_resources, built once per (kind, columns)."""
+    key = (kind, columns)
+    stmt = _built.get(key)
+    if stmt is None:
+        t = m.resources
+        stmt = t.update().where(t.c.id == _B("rid"), *where).values(
+            {c: _B("v_" + c) for c in columns})
+        if kind in ("acquire", "relock"):
+            stmt = stmt.returning(*t.c)
+        elif kind == "finish":
+            stmt = stmt.returning(t.c.name, t.c.physical_resource_id)
+        _built[key] = stmt
+    return stmt
+
+
 #: How long a call waits for the database to come back (a PostgreSQL
 #: restart, a failover) before the error reaches the caller.
 OUTAGE_PATIENCE = 60.0
@@ -168,11 +218,8 @@ class Store(metaclass=_OutageTolerant):
     def stack_position(self, stack_id):
         """(traversal, run_token, action, status) of a stack: what an atom
         checks before it acts, read without the stack's JSON columns."""
-        s = m.stacks.c
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(
-                s.traversal, s.run_token, s.action, s.status).where(
-                    s.id == stack_id)).one()
+            return conn.execute(_STACK_POSITION, {"sid": stack_id}).one()
 
     def list_stacks(self):
         with self.engine.connect() as conn:
@@ -333,8 +380,8 @@ class Store(metaclass=_OutageTolerant):
 
     def get_resource(self, resource_id):
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(m.resources).where(
-                m.resources.c.id == resource_id)).one_or_none()
+            return conn.execute(_GET_RESOURCE,
+                                {"rid": resource_id}).one_or_none()
 
     def insert_resources(self, fence, rows):
         """Insert INIT rows for resources new to the stack (fenced).
@@ -401,11 +448,14 @@ class Store(metaclass=_OutageTolerant):
                       status="IN_PROGRESS", status_reason=reason,
                       updated_at=now, action_token=None, **fields)
         current = self._current(fence)
+        columns = tuple(sorted(values))
+        params = dict(_set(values)[1], rid=resource_id,
+                      **_fence_params(fence))
         with self.engine.begin() as conn:
             # The common case in one statement: the row was idle.
-            row = conn.execute(t.update().where(
-                t.c.id == resource_id, t.c.lock_run.is_(None),
-                current).values(**values).returning(*t.c)).first()
+            row = conn.execute(_resource_update(
+                "acquire", columns, t.c.lock_run.is_(None), _CURRENT),
+                params).first()
             if row is None:
                 held = conn.execute(sa.select(t).where(
                     t.c.id == resource_id)).one_or_none()
@@ -427,9 +477,9 @@ class Store(metaclass=_OutageTolerant):
                 if held.action == action and held.status == "IN_PROGRESS":
                     return conn.execute(sa.select(t).where(
                         t.c.id == resource_id)).one(), None
-                row = conn.execute(t.update().where(
-                    t.c.id == resource_id, t.c.lock_run == fence.run,
-                    current).values(**values).returning(*t.c)).first()
+                row = conn.execute(_resource_update(
+                    "relock", columns, t.c.lock_run == _B("f_run"),
+                    _CURRENT), params).first()
                 if row is None:
                     conn.rollback()
                     return None, None
@@ -462,14 +512,16 @@ class Store(metaclass=_OutageTolerant):
         was taken over may not record the action the new run resumes)."""
         now = utcnow()
         t = m.resources
+        values = dict(lock_traversal=None, lock_run=None, action=action,
+                      status=status, status_reason=reason, updated_at=now,
+                      action_token=None, **fields)
+        stmt = _resource_update("finish", tuple(sorted(values)),
+                                t.c.lock_run == _B("f_run"),
+                                _NOT_TAKEN_OVER)
+        params = dict(_set(values)[1], rid=resource_id,
+                      **_fence_params(fence))
         with self.engine.begin() as conn:
-            done = conn.execute(t.update().where(
-                t.c.id == resource_id, t.c.lock_run == fence.run,
-                self._not_taken_over(fence)).values(
-                    lock_traversal=None, lock_run=None, action=action,
-                    status=status, status_reason=reason, updated_at=now,
-                    action_token=None, **fields).returning(
-                        t.c.name, t.c.physical_resource_id)).first()
+            done = conn.execute(stmt, params).first()
             if done is None:
                 conn.rollback()
                 return False
@@ -481,12 +533,14 @@ class Store(metaclass=_OutageTolerant):
     def update_resource(self, resource_id, fence, **fields):
         """A fenced write of a few columns of a row this run holds."""
         t = m.resources
+        fields["updated_at"] = utcnow()
+        stmt = _resource_update("update", tuple(sorted(fields)),
+                                t.c.lock_run == _B("f_run"),
+                                _NOT_TAKEN_OVER)
+        params = dict(_set(fields)[1], rid=resource_id,
+                      **_fence_params(fence))
         with self.engine.begin() as conn:
-            res = conn.execute(t.update().where(
-                t.c.id == resource_id, t.c.lock_run == fence.run,
-                self._not_taken_over(fence)).values(updated_at=utcnow(),
-                                                    **fields))
-            return res.rowcount == 1
+            return conn.execute(stmt, params).rowcount == 1
 
     def set_resource_fields(self, resource_id, fence, **fields):
         """A fenced write to an idle row (links between incarnations)."""
@@ -573,10 +627,10 @@ class Store(metaclass=_OutageTolerant):
     @staticmethod
     def _event(conn, stack_id, resource_name, physical_id, action, status,
                reason, when):
-        conn.execute(m.events.insert().values(
-            stack_id=stack_id, resource_name=resource_name,
-            physical_resource_id=physical_id, action=action, status=status,
-            reason=reason or "", created_at=when))
+        conn.execute(_INSERT_EVENT, {
+            "stack_id": stack_id, "resource_name": resource_name,
+            "physical_resource_id": physical_id, "action": action,
+            "status": status, "reason": reason or "", "created_at": when})
 
     def list_events(self, stack_id, after_id=0):
         with self.engine.connect() as conn:

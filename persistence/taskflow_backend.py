@@ -77,10 +77,11 @@ class LeanConnection(Connection):
                 last[1:] == essence[1:]:
             return atom_detail
         try:
-            t = self._tables.atomdetails
+            stmt = self._backend.atom_update(tuple(sorted(value)))
+            params = {"v_" + k: v for k, v in value.items()}
+            params["ad_uuid"] = atom_detail.uuid
             with self._engine.begin() as conn:
-                res = conn.execute(sa.update(t).where(
-                    t.c.uuid == atom_detail.uuid).values(value))
+                res = conn.execute(stmt, params)
                 if res.rowcount != 1:
                     raise tf_exc.NotFound("No atom details found with uuid "
                                           "'%s'" % atom_detail.uuid)
@@ -176,6 +177,7 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
         self.written = {}
         self.loaded_flows = set()
         self.flow_atoms = {}
+        self.statements = {}
 
     def get_connection(self):
         conn = LeanConnection(self, upgrade_lock=self._upgrade_lock)
@@ -183,6 +185,18 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
             conn.validate(max_retries=self._max_retries)
             self._validated = True
         return conn
+
+    def atom_update(self, columns):
+        """The UPDATE of an atom detail, built once (building statements
+        costs more than running cached ones)."""
+        stmt = self.statements.get(columns)
+        if stmt is None:
+            t = self.schema[1].atomdetails
+            stmt = sa.update(t).where(
+                t.c.uuid == sa.bindparam("ad_uuid")).values(
+                    {c: sa.bindparam("v_" + c) for c in columns})
+            self.statements[columns] = stmt
+        return stmt
 
     def forget_flow(self, flow_uuid):
         """Drop what is remembered of a flow that is no longer running
@@ -210,6 +224,7 @@ class _RunBackend(Backend):
         self.written = parent.written
         self.loaded_flows = parent.loaded_flows
         self.flow_atoms = parent.flow_atoms
+        self.statements = parent.statements
         self._is_fenced = is_fenced
 
     def get_connection(self):

@@ -324,14 +324,21 @@ class StackDefinition:
                 for name, defn in self.resources.items()}
 
     def attribute_refs(self, name):
-        names = set()
-        for other, defn in self.resources.items():
-            if other == name:
-                continue
-            names.update(a for r, a in defn.attribute_refs() if r == name)
-        for out in self.outputs.values():
-            names.update(a for r, a in out.attribute_refs() if r == name)
-        return frozenset(names)
+        """The attributes of ``name`` that other resources and the outputs
+        read (indexed once for the whole stack: asked once per resource,
+        a scan each time would be quadratic)."""
+        index = self.__dict__.get("_attr_index")
+        if index is None:
+            index = {}
+            for other, defn in self.resources.items():
+                for r, a in defn.attribute_refs():
+                    if r != other:
+                        index.setdefault(r, set()).add(a)
+            for out in self.outputs.values():
+                for r, a in out.attribute_refs():
+                    index.setdefault(r, set()).add(a)
+            self._attr_index = index
+        return frozenset(index.get(name, ()))
 
     def validate(self, registry):
         """Full validation, properties included, against ``registry``."""
