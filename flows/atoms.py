@@ -722,6 +722,9 @@ class CleanupResource(_Atom):
         if _halted(converged) or any(_halted(v) and v["halt"] ==
                                      "superseded" for v in gone.values()):
             return SUPERSEDED
+        if self.row_id in converged["rows"]:
+            # Still part of the stack: nothing to do, nothing to read.
+            return {"kept": True}
         try:
             self.gate()
             return self._cleanup(converged)
