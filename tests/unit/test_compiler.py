@@ -110,3 +110,21 @@ def test_flow_is_deterministic(store):
     assert sorted(a.name for a, _ in one.iter_nodes()) == \
         sorted(a.name for a, _ in two.iter_nodes())
     assert edges(one) == edges(two)
+
+
+def test_every_requirement_has_exactly_one_provider(store):
+    """What the engine's skipped validation would have checked."""
+    f, op = start(store)
+    ids = store.insert_resources(f, [{"name": "old", "type": "T"}])
+    d = definition({"a": none(), "b": none(depends_on="a"),
+                    "c": none(properties={"x": {"get_attr": ["b", "y"]}})})
+    plan = compiler.plan_operation(store, op, d)
+    assert plan["cleanup"] == [[ids[0], []]]
+    nodes = [a for a, _ in compiler.build_flow(plan).iter_nodes()]
+    providers = {}
+    for atom in nodes:
+        for sym in atom.provides:
+            providers.setdefault(sym, []).append(atom.name)
+    for atom in nodes:
+        for sym in atom.requires:
+            assert len(providers.get(sym, ())) == 1, (atom.name, sym)

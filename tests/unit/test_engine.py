@@ -36,7 +36,7 @@ def run(graph, fail=None):
     log, lock = [], threading.Lock()
     flow = graph_flow.Flow("g")
     flow.add(*[Step(n, deps, log, lock, fail=(n == fail))
-                for n, deps in graph.items()])
+               for n, deps in graph.items()])
     be = backends.fetch({"connection": "memory://"})
     book = models.LogBook("b")
     fd = models.FlowDetail("f", "fd-uuid")
