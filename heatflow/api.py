@@ -155,14 +155,18 @@ class Orchestrator:
 
     def __init__(self, db_url=None, zookeeper=None, plugin_dirs=(),
                  max_workers=32, resume=True, registry=None,
-                 poll_interval=(0.01, 1.0), detach=False):
+                 poll_interval=(0.01, 1.0), detach=False,
+                 zookeeper_auth=None):
         self.db = database.Database(db_url)
         # detach: operations run in a worker process of their own that
         # outlives this one (the command line without --wait).  Plugins
         # registered with register_plugin() are not seen there.
         self._detach_args = None
         if detach:
-            self._detach_args = ["--db-url", self.db.url]
+            # The URL (which may hold a password) goes to the worker in
+            # its environment, not on its command line, where `ps` shows
+            # it to every local user.
+            self._detach_args = []
             for d in plugin_dirs:
                 self._detach_args += ["--plugin-dir", os.path.abspath(d)]
         self.registry = registry or registry_mod.Registry.default(
@@ -176,7 +180,7 @@ class Orchestrator:
             # Distributed: operations are posted as jobs; conductors run
             # them (and their watchdog resumes or fails orphans).
             from heatflow import jobs
-            self._zk = jobs.make_client(zookeeper)
+            self._zk = jobs.make_client(zookeeper, auth=zookeeper_auth)
             self._zk.start()
             self._board = jobs.make_board(
                 "orchestrator-" + str(uuid.uuid4()), self._zk,
@@ -519,6 +523,63 @@ class Orchestrator:
 
     def __exit__(self, *exc):
         self.close()
+
+    # -- dry runs -------------------------------------------------------------
+
+    def preview_create(self, name, template, parameters=None, files=None):
+        """What :meth:`create_stack` would do, changing nothing: a list of
+        ``{"resource_name", "resource_type", "action", "reason"}``
+        (see :mod:`heatflow.preview`)."""
+        from heatflow import preview
+        _check_name(name)
+        try:
+            self.db.store.find_stack(name)
+        except exception.StackNotFound:
+            pass
+        else:
+            raise exception.StackExists(name)
+        tmpl = _parse_template(template, files)
+        stack_def = self._definition(tmpl, parameters, name, "")
+        return preview.plan([], stack_def, self.registry)
+
+    def preview_update(self, name, template=None, parameters=None,
+                       files=None, existing=False):
+        """What :meth:`update_stack` would do, changing nothing (same
+        arguments; see :meth:`preview_create`)."""
+        from heatflow import preview
+        row = self.db.store.find_stack(name)
+        if existing:
+            current = self.db.store.get_template(row.template_id)
+            if template is None:
+                tmpl = Template.from_dict(current.content,
+                                          files=current.files)
+            else:
+                tmpl = _parse_template(template, files or current.files)
+            params = dict((current.environment or {}).get("parameters")
+                          or {})
+            params.update(parameters or {})
+        else:
+            if template is None:
+                raise exception.StackValidationFailed(
+                    "a template is required (or use existing=True)")
+            tmpl = _parse_template(template, files)
+            params = dict(parameters or {})
+        stack_def = self._definition(tmpl, params, row.name, row.id)
+
+        def deletion_policy_of(res):
+            if res.template_id is None:
+                return None
+            try:
+                old = self.runtime.definition(res.template_id, row.name,
+                                              row.id)
+                return old.resources[res.name].deletion_policy
+            except Exception:
+                return None
+        return preview.plan(self.db.store.list_resources(row.id), stack_def,
+                            self.registry,
+                            current_template_id=row.template_id,
+                            deletion_policy_of=deletion_policy_of,
+                            resource_data=self.db.store.resource_data)
 
 
 def _as_datetime(epoch):

@@ -7,14 +7,18 @@
 
     heatflow stack create NAME -t FILE [-e ENV]... [--parameter K=V]...
                           [--timeout MIN] [--enable-rollback] [--wait]
+                          [--dry-run]
     heatflow stack update NAME [-t FILE] [-e ENV]... [--parameter K=V]...
-                          [--existing] [--timeout MIN] [--wait]
+                          [--existing] [--timeout MIN] [--wait] [--dry-run]
     heatflow stack delete NAME... [--wait] [-y]
     heatflow stack list | stack show NAME
     heatflow stack output list NAME | stack output show NAME (OUTPUT | --all)
-    heatflow stack resource list NAME | stack resource show NAME RESOURCE
-    heatflow stack event list NAME
+    heatflow stack resource list NAME [--waiting]
+    heatflow stack resource show NAME RESOURCE
+    heatflow stack event list NAME [--follow]
     heatflow template validate -t FILE [-e ENV]... [--parameter K=V]...
+    heatflow template graph [-t FILE] [-e ENV]... [--parameter K=V]...
+                            [-o FILE.dot|.svg|.png] [--stack NAME]
     heatflow db upgrade
 
 Each command is a function ``cmd_*(ctx, args)`` returning the exit status,
@@ -29,9 +33,11 @@ errors, 130 when interrupted); ``--debug`` adds the traceback.
 
 import argparse
 import inspect
+import json
 import logging
 import os
 import sys
+import time
 import traceback
 
 import yaml
@@ -45,6 +51,7 @@ ENV_DB_URL = "HEATFLOW_DB_URL"
 ENV_ZOOKEEPER = "HEATFLOW_ZOOKEEPER"
 
 EVENT_POLL_INTERVAL = 0.2
+FOLLOW_POLL_INTERVAL = 0.5
 ENV_SECTIONS = ("parameters", "parameter_defaults")
 
 
@@ -81,6 +88,8 @@ class Context:
             zookeeper = self.args.zookeeper or None
             kwargs = {"db_url": self.args.db_url, "zookeeper": zookeeper,
                       "plugin_dirs": self.plugin_dirs}
+            if self.args.zookeeper_auth:
+                kwargs["zookeeper_auth"] = self.args.zookeeper_auth
             if not starts_operation:
                 kwargs["resume"] = False
             if zookeeper:
@@ -276,27 +285,138 @@ def _last_event_id(orch, name):
     return events[-1].id if events else 0
 
 
+def _is_terminal(stream):
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class ProgressBar:
+    """A line at the bottom of a terminal, redrawn in place: resources
+    done / total and the time elapsed (``formatting.progress_line``).
+
+    Done means converged to the operation's template (its row records
+    that template and is COMPLETE); for a delete, gone."""
+
+    CLEAR = "\r\x1b[K"
+
+    def __init__(self, stream, orch, stack_id, action, started=None):
+        self.stream = stream
+        self.orch = orch
+        self.stack_id = stack_id
+        self.action = action
+        self.started = time.monotonic() if started is None else started
+        self.total = None
+        self.done = 0
+        self.shown = False
+        self._names = None      # (template id, its resource names)
+
+    def counts(self):
+        from heatflow import preview
+        store = self.orch.db.store
+        try:
+            row = store.get_stack_by_id(self.stack_id)
+        except exception.NotFound:
+            row = None
+        rows = store.list_resources(self.stack_id)
+        if row is None or self.action == "DELETE":
+            alive = {r.name for r in rows
+                     if not (r.action == "DELETE" and
+                             r.status == "COMPLETE")}
+            if self.total is None:
+                self.total = len(alive)
+            return max(0, self.total - len(alive)), self.total
+        names = []
+        if row.template_id is not None:
+            if self._names is None or self._names[0] != row.template_id:
+                self._names = (row.template_id, list(
+                    current_definition(self.orch, row).resources))
+            names = self._names[1]
+        chosen = preview.choose_rows(rows, names, row.template_id)
+        done = sum(1 for r in chosen.values()
+                   if r.status == "COMPLETE" and r.action != "INIT" and
+                   r.template_id == row.template_id)
+        return done, len(names)
+
+    def line(self):
+        return formatting.progress_line(
+            self.action, self.done, self.total or 0,
+            time.monotonic() - self.started)
+
+    def update(self):
+        try:
+            self.done, self.total = self.counts()
+        except Exception:
+            LOG.debug("progress: cannot count resources", exc_info=True)
+        self.draw()
+
+    def draw(self):
+        self.stream.write(self.CLEAR + self.line())
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self):
+        if self.shown:
+            self.stream.write(self.CLEAR)
+            self.stream.flush()
+            self.shown = False
+
+    def finish(self):
+        """Leave the last state of the bar on its own line."""
+        self.update()
+        self.stream.write("\n")
+        self.stream.flush()
+        self.shown = False
+
+
+def current_definition(orch, row):
+    """The stack's current template bound to its parameters, for reading
+    its resources and dependencies (no plugin classes needed)."""
+    from heatflow.template import Template
+    tmpl_row = orch.db.store.get_template(row.template_id)
+    params = (tmpl_row.environment or {}).get("parameters") or {}
+    return Template.from_dict(tmpl_row.content, files=tmpl_row.files).bind(
+        params, stack_name=row.name, stack_id=row.id)
+
+
 def follow(ctx, orch, op, name, after):
     """Wait for ``op``, printing the stack's events as they happen; the
-    final stack view."""
+    final stack view.  On a terminal (table format) a progress bar is
+    redrawn under the events."""
     visible = True
     finished = False
     stack = None
-    while True:
-        if visible:
-            try:
-                for event in orch.list_events(name, after=after):
+    bar = None
+    if ctx.fmt == "table" and _is_terminal(ctx.out):
+        bar = ProgressBar(ctx.out, orch, op.stack_id, op.action)
+    try:
+        while True:
+            if visible:
+                try:
+                    events = orch.list_events(name, after=after)
+                except exception.StackNotFound:
+                    events = []
+                    visible = False     # deleted: its events went with it
+                if events and bar is not None:
+                    bar.clear()
+                for event in events:
                     ctx.note(formatting.event_line(event))
                     after = event.id
-            except exception.StackNotFound:
-                visible = False     # deleted: its events went with it
-        if finished:
-            return stack
-        try:
-            stack = op.wait(timeout=EVENT_POLL_INTERVAL)
-            finished = True
-        except exception.OperationTimeout:
-            pass
+            if finished:
+                if bar is not None:
+                    bar.finish()
+                return stack
+            if bar is not None:
+                bar.update()
+            try:
+                stack = op.wait(timeout=EVENT_POLL_INTERVAL)
+                finished = True
+            except exception.OperationTimeout:
+                pass
+    finally:
+        if bar is not None:
+            bar.clear()
 
 
 def _wanted(action, stack):
@@ -325,8 +445,21 @@ def _finish_operation(ctx, orch, op, name, after, wait):
     return 0
 
 
+def show_plan(ctx, plan):
+    ctx.show([{k: entry[k] for k in formatting.PLAN_COLUMNS}
+              for entry in plan], formatting.PLAN_COLUMNS)
+    if ctx.fmt == "table":
+        ctx.print("Dry run: nothing was changed.")
+    return 0
+
+
 def cmd_stack_create(ctx, args):
     inputs = Inputs(args.template, args.environment, args.parameter)
+    if args.dry_run:
+        plan = ctx.orchestrator().preview_create(
+            args.name, inputs.template_source,
+            parameters=inputs.parameters(), files=inputs.files)
+        return show_plan(ctx, plan)
     orch = ctx.orchestrator(starts_operation=True, detach=not args.wait)
     op = orch.create_stack(
         args.name, inputs.template_source, parameters=inputs.parameters(),
@@ -340,11 +473,21 @@ def cmd_stack_update(ctx, args):
         raise CommandError("stack update needs -t/--template FILE "
                            "(or --existing to keep the current template)")
     inputs = Inputs(args.template, args.environment, args.parameter)
-    orch = ctx.orchestrator(starts_operation=True, detach=not args.wait)
+    if args.dry_run:
+        orch = ctx.orchestrator()
+    else:
+        orch = ctx.orchestrator(starts_operation=True,
+                                detach=not args.wait)
     template = inputs.template
     if template is None:
         from heatflow.template import Template
         template = Template.from_dict(orch.get_stack(args.name).template)
+    if args.dry_run:
+        plan = orch.preview_update(
+            args.name, inputs.template_source,
+            parameters=inputs.parameters(template), files=inputs.files,
+            existing=args.existing)
+        return show_plan(ctx, plan)
     after = _last_event_id(orch, args.name)
     op = orch.update_stack(
         args.name, inputs.template_source,
@@ -379,7 +522,8 @@ def cmd_conductor(ctx, args):
         raise CommandError("a conductor needs ZooKeeper: --zookeeper HOSTS "
                            "or HEATFLOW_ZOOKEEPER")
     cond = conductor.Conductor(
-        ctx.args.db_url, ctx.args.zookeeper, name=args.name,
+        ctx.args.db_url, ctx.args.zookeeper,
+        zookeeper_auth=ctx.args.zookeeper_auth, name=args.name,
         workers=args.workers, plugin_dirs=ctx.plugin_dirs,
         session_timeout=args.session_timeout,
         watchdog_interval=args.watchdog_interval)
@@ -471,7 +615,52 @@ def cmd_output_show(ctx, args):
                              % (args.output, args.name))
 
 
+def waiting_records(orch, name):
+    """What each started (IN_PROGRESS) or pending resource of the stack's
+    current operation waits for: the resources it depends on (in the
+    stack's current template) that have not converged to that template
+    (COMPLETE) yet.  Pending: not started yet (INIT), or, while the stack
+    is IN_PROGRESS, not converged to its template."""
+    from heatflow import preview
+    store = orch.db.store
+    row = store.find_stack(name)
+    rows = store.list_resources(row.id)
+    if row.template_id is None:
+        return []
+    stack_def = current_definition(orch, row)
+    deps = stack_def.dependencies()
+    chosen = preview.choose_rows(rows, list(stack_def.resources),
+                                 row.template_id)
+
+    def converged(res):
+        r = chosen.get(res)
+        return r is not None and r.status == "COMPLETE" and \
+            r.action != "INIT" and r.template_id == row.template_id
+
+    out = []
+    for res, defn in stack_def.resources.items():
+        r = chosen.get(res)
+        if r is None:
+            continue
+        running = r.status == "IN_PROGRESS"
+        pending = r.action == "INIT" or (
+            row.status == "IN_PROGRESS" and not converged(res))
+        if not (running or pending):
+            continue
+        blockers = [d for d in stack_def.resources
+                    if d in deps.get(res, ()) and not converged(d)]
+        out.append({"name": res, "type": r.type,
+                    "resource_status": "%s_%s" % (r.action, r.status),
+                    "waiting_on": "(running)" if running and not blockers
+                    else ", ".join(blockers)})
+    return out
+
+
 def cmd_resource_list(ctx, args):
+    if args.waiting:
+        ctx.show(waiting_records(ctx.orchestrator(), args.name),
+                 formatting.WAITING_COLUMNS)
+        return 0
     resources = ctx.orchestrator().list_resources(args.name)
     ctx.show([formatting.resource_record(r) for r in resources],
              formatting.RESOURCE_LIST_COLUMNS)
@@ -486,7 +675,48 @@ def cmd_resource_show(ctx, args):
     raise exception.ResourceNotFound(args.name, args.resource)
 
 
+def _event_text(ctx, event):
+    if ctx.fmt == "table":
+        return formatting.event_line(event)
+    if ctx.fmt == "json":
+        # one JSON document per line
+        return json.dumps(formatting._plain(formatting.event_record(event)),
+                          ensure_ascii=False)
+    text = formatting.render(formatting.event_record(event), "yaml")
+    return "---\n" + text
+
+
+def follow_events(ctx, orch, name, interval=None):
+    """Print the stack's events, then new ones as they happen, until the
+    stack is no longer IN_PROGRESS (or is deleted)."""
+    interval = FOLLOW_POLL_INTERVAL if interval is None else interval
+    after = 0
+    first = True
+    while True:
+        try:
+            # status first: the events of the change that settles the
+            # stack are written with it, so the next read has them all
+            settled = orch.get_stack(name).status != "IN_PROGRESS"
+            events = orch.list_events(name, after=after)
+        except exception.StackNotFound:
+            if first:
+                raise
+            return 0
+        first = False
+        for event in events:
+            ctx.print(_event_text(ctx, event))
+            after = event.id
+        if settled:
+            return 0
+        time.sleep(interval)
+
+
 def cmd_event_list(ctx, args):
+    if args.follow:
+        try:
+            return follow_events(ctx, ctx.orchestrator(), args.name)
+        except KeyboardInterrupt:
+            return 130
     events = ctx.orchestrator().list_events(args.name)
     ctx.show([formatting.event_record(e) for e in events],
              formatting.EVENT_LIST_COLUMNS)
@@ -511,6 +741,60 @@ def cmd_template_validate(ctx, args):
             info["Default"] = "******" if schema.hidden else schema.default
         params[name] = info
     ctx.show({"Description": tmpl.description, "Parameters": params})
+    return 0
+
+
+def cmd_template_graph(ctx, args):
+    from heatflow import graph
+    from heatflow import preview
+    from heatflow import registry
+    if args.template is None and args.stack is None:
+        raise CommandError("template graph needs -t/--template FILE (or "
+                           "--stack NAME to draw the stack's template)")
+    fmt = "dot"
+    if args.output is not None:
+        try:
+            fmt = graph.output_format(args.output)
+        except ValueError as exc:
+            raise CommandError(str(exc))
+    inputs = Inputs(args.template, args.environment, args.parameter)
+    statuses = None
+    title = "stack"
+    if args.stack is not None:
+        orch = ctx.orchestrator()
+        store = orch.db.store
+        row = store.find_stack(args.stack)
+        title = row.name
+        if inputs.template is not None:
+            stack_def = inputs.template.bind(
+                inputs.parameters(), stack_name=row.name, stack_id=row.id,
+                registry=orch.registry)
+        elif row.template_id is not None:
+            stack_def = orch.runtime.definition(row.template_id, row.name,
+                                                row.id)
+        else:
+            raise CommandError("stack %s has no template to draw; give "
+                               "-t FILE" % row.name)
+        chosen = preview.choose_rows(store.list_resources(row.id),
+                                     list(stack_def.resources),
+                                     row.template_id)
+        statuses = {n: (r.action, r.status) for n, r in chosen.items()}
+    else:
+        reg = registry.Registry.default(plugin_dirs=ctx.plugin_dirs)
+        stack_def = inputs.template.bind(inputs.parameters(), registry=reg)
+    text = graph.to_dot(stack_def, statuses, name=title)
+    if args.output is None:
+        ctx.out.write(text)
+        ctx.out.flush()
+        return 0
+    data = graph.render(text, fmt)
+    try:
+        with open(args.output, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        raise CommandError("cannot write %s: %s"
+                           % (args.output, exc.strerror or exc))
+    ctx.note("Graph written to %s (%s)." % (args.output, fmt.upper()))
     return 0
 
 
@@ -540,6 +824,10 @@ def _add_global_options(parser, late=False):
         "--zookeeper", metavar="HOSTS", default=default,
         help="ZooKeeper hosts for distributed execution (env %s)"
              % ENV_ZOOKEEPER)
+    parser.add_argument(
+        "--zookeeper-auth", metavar="USER:PASSWORD", default=default,
+        help="ZooKeeper digest credentials; heatflow's znodes get an ACL "
+             "for this user only (env HEATFLOW_ZOOKEEPER_AUTH)")
     parser.add_argument(
         "--plugin-dir", metavar="DIR", action="append",
         dest="late_plugin_dir" if late else "plugin_dir",
@@ -613,6 +901,8 @@ def build_parser():
                    help="roll back if the create fails")
     p.add_argument("--wait", action="store_true",
                    help="wait for the create to finish, showing events")
+    p.add_argument("--dry-run", action="store_true",
+                   help="show what the create would do; change nothing")
 
     p = command(stack, "update", cmd_stack_update, "update a stack")
     p.add_argument("name", metavar="NAME")
@@ -623,6 +913,9 @@ def build_parser():
                    help="stack operation timeout in minutes")
     p.add_argument("--wait", action="store_true",
                    help="wait for the update to finish, showing events")
+    p.add_argument("--dry-run", action="store_true",
+                   help="show what the update would do (create, update, "
+                        "replace, delete, unchanged); change nothing")
 
     p = command(stack, "delete", cmd_stack_delete, "delete stacks")
     p.add_argument("names", metavar="NAME", nargs="+")
@@ -662,6 +955,9 @@ def build_parser():
     p = command(resource, "list", cmd_resource_list,
                 "list a stack's resources")
     p.add_argument("name", metavar="NAME")
+    p.add_argument("--waiting", action="store_true",
+                   help="only the running and pending resources, with the "
+                        "resources each waits for")
     p = command(resource, "show", cmd_resource_show, "show a resource")
     p.add_argument("name", metavar="NAME")
     p.add_argument("resource", metavar="RESOURCE")
@@ -669,11 +965,24 @@ def build_parser():
     event = group(stack, "event", "stack events")
     p = command(event, "list", cmd_event_list, "list a stack's events")
     p.add_argument("name", metavar="NAME")
+    p.add_argument("--follow", action="store_true",
+                   help="keep printing new events until the stack is no "
+                        "longer IN_PROGRESS")
 
     template = group(groups, "template", "templates")
     p = command(template, "validate", cmd_template_validate,
                 "validate a template")
     _template_options(p)
+    p = command(template, "graph", cmd_template_graph,
+                "draw a template's dependency graph (DOT, SVG or PNG)")
+    _template_options(p, required=False)
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write to FILE; .dot/.gv, .svg or .png chooses the "
+                        "format (SVG and PNG need Graphviz's dot); "
+                        "default: DOT on stdout")
+    p.add_argument("--stack", metavar="NAME",
+                   help="colour resources by this stack's recorded status "
+                        "(its current template unless -t is given)")
 
     db = group(groups, "db", "the database")
     command(db, "upgrade", cmd_db_upgrade,
@@ -761,6 +1070,9 @@ def main(argv=None, stdout=None, stderr=None):
         args.db_url = os.environ.get(ENV_DB_URL) or None
     if args.zookeeper is None:
         args.zookeeper = os.environ.get(ENV_ZOOKEEPER) or None
+    if getattr(args, "zookeeper_auth", None) is None:
+        args.zookeeper_auth = os.environ.get(
+            "HEATFLOW_ZOOKEEPER_AUTH") or None
     restore_logging = _setup_logging(args.debug)
     try:
         return _run(args, Context(args, stdout, stderr))

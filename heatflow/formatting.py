@@ -228,3 +228,30 @@ def render(data, fmt, columns=None):
     if columns is None:
         columns = list(data[0]) if data else []
     return table(columns, [[rec.get(c) for c in columns] for rec in data])
+
+
+# -- dry runs and progress ----------------------------------------------------
+
+PLAN_COLUMNS = ["resource_name", "resource_type", "action", "reason"]
+WAITING_COLUMNS = ["name", "type", "resource_status", "waiting_on"]
+
+
+def elapsed_text(seconds):
+    """``0:07``, ``12:34``, ``1:02:03``."""
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return "%d:%02d:%02d" % (hours, minutes, secs)
+    return "%d:%02d" % (minutes, secs)
+
+
+def progress_line(action, done, total, elapsed, width=30):
+    """One progress bar line, e.g.
+    ``CREATE [##########----------] 3/6 resources  0:07``."""
+    total = max(0, total)
+    done = max(0, min(done, total))
+    filled = width if total == 0 else (width * done) // total
+    return "%s [%s%s] %d/%d resources  %s" % (
+        action, "#" * filled, "-" * (width - filled), done, total,
+        elapsed_text(elapsed))
