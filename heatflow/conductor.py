@@ -68,7 +68,8 @@ class Conductor:
     def __init__(self, db_url=None, zookeeper=None, name=None, workers=4,
                  max_workers=32, plugin_dirs=(), session_timeout=10.0,
                  root=jobs.DEFAULT_ROOT, watchdog_interval=1.0,
-                 repost_grace=5.0, registry=None, poll_interval=(0.01, 1.0)):
+                 repost_grace=5.0, registry=None, poll_interval=(0.01, 1.0),
+                 zookeeper_auth=None):
         if not zookeeper:
             raise exception.HeatflowError(
                 "a conductor needs ZooKeeper (--zookeeper or "
@@ -88,13 +89,24 @@ class Conductor:
             max_workers, thread_name_prefix="heatflow-atom")
         self.executor = execution.OperationExecutor(self.db, self.rt,
                                                     self._key, self.pool)
-        self.client = jobs.make_client(zookeeper, session_timeout)
+        self.client = jobs.make_client(zookeeper, session_timeout,
+                                       auth=zookeeper_auth)
         self.client.add_listener(self._session_changed)
         self.client.start()
-        self.client.ensure_path(jobs.runs_path(root))
+        try:
+            self.client.ensure_path(jobs.runs_path(root))
+            self.board = jobs.make_board(self.name, self.client,
+                                         self.db.taskflow, root)
+        except BaseException:
+            # e.g. NoAuthError: do not leave the session (and its thread)
+            # behind.
+            self.client.stop()
+            self.client.close()
+            runtime_mod.unregister(self._key)
+            self.pool.shutdown(wait=False)
+            self.db.close()
+            raise
         self.rt.liveness = lambda run: jobs.run_alive(self.client, root, run)
-        self.board = jobs.make_board(self.name, self.client,
-                                     self.db.taskflow, root)
         self._tf = _TaskflowConductor(
             self, self.name, self.board, persistence=self.db.taskflow,
             engine="parallel", wait_timeout=0.5,

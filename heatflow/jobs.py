@@ -19,7 +19,10 @@ component everywhere in the path, so that component must occur only once.)
 import logging
 
 from kazoo import client as kazoo_client
+from kazoo import security as kazoo_security
 from taskflow.jobs.backends import impl_zookeeper
+
+from heatflow import exception
 
 LOG = logging.getLogger(__name__)
 
@@ -27,10 +30,27 @@ DEFAULT_ROOT = "/heatflow"
 JOBS = "stack-jobs"
 
 
-def make_client(hosts, session_timeout=10.0):
+def make_client(hosts, session_timeout=10.0, auth=None):
     """A kazoo client; ``session_timeout`` is what ZooKeeper waits after
-    losing touch with a conductor before its jobs can be taken over."""
-    return kazoo_client.KazooClient(hosts=hosts, timeout=session_timeout)
+    losing touch with a conductor before its jobs can be taken over.
+
+    ``auth``: ``"user:password"`` for ZooKeeper digest authentication.
+    The client then authenticates with it, and every znode it creates
+    (jobs, locks, run markers, the watchdog's election) carries an ACL
+    that grants all permissions to that identity only: clients without
+    the credentials can neither read job details nor take locks.
+    """
+    kwargs = {}
+    if auth:
+        user, sep, password = auth.partition(":")
+        if not sep or not user:
+            raise exception.HeatflowError(
+                "ZooKeeper auth must be given as user:password")
+        kwargs["auth_data"] = [("digest", auth)]
+        kwargs["default_acl"] = [kazoo_security.make_digest_acl(
+            user, password, all=True)]
+    return kazoo_client.KazooClient(hosts=hosts, timeout=session_timeout,
+                                    **kwargs)
 
 
 def jobs_path(root=DEFAULT_ROOT):

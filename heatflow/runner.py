@@ -26,13 +26,15 @@ from heatflow import execution
 LOG = logging.getLogger(__name__)
 
 
-def spawn_worker(stack_id, args):
+def spawn_worker(stack_id, args, db_url):
     """Start ``python -m heatflow.worker`` detached from this process (own
     session, no terminal), to run the stack's current operation."""
     log = open(os.devnull, "wb")
+    env = dict(os.environ, HEATFLOW_DB_URL=db_url)
     subprocess.Popen([sys.executable, "-m", "heatflow.worker"] + list(args)
                      + [stack_id], stdin=subprocess.DEVNULL, stdout=log,
-                     stderr=log, start_new_session=True, close_fds=True)
+                     stderr=log, start_new_session=True, close_fds=True,
+                     env=env)
     log.close()
 
 
@@ -95,7 +97,7 @@ class LocalRunner:
         options) in a detached worker process that outlives this one."""
         execution.save_operation(self.db, plan)
         if detach_args is not None:
-            spawn_worker(plan["op"]["stack_id"], detach_args)
+            spawn_worker(plan["op"]["stack_id"], detach_args, self.db.url)
         else:
             self._launch(plan)
 

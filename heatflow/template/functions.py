@@ -40,6 +40,12 @@ def _kind(value):
         return "a string"
     if value is None:
         return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
     return "a %s" % type(value).__name__
 
 

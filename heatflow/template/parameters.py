@@ -137,6 +137,8 @@ class Constraint:
         if (lo is None or n >= lo) and (hi is None or n <= hi):
             return None
         what = "length" if ptype == "string" else "number of items"
+        if hidden:  # even the length of a secret is not for error messages
+            return "%s must be %s" % (what, _bounds(lo, hi))
         return "%s must be %s (is %d)" % (what, _bounds(lo, hi), n)
 
     def _check_range(self, ptype, value, hidden):

@@ -9,6 +9,7 @@ checks references, attributes (with a registry) and cycles, producing a
 
 import collections
 import copy
+import json
 import numbers
 import os
 
@@ -166,6 +167,14 @@ class Template:
                                    self.parameter_schemas)
         self.hidden_parameters = frozenset(
             n for n, s in self.parameter_schemas.items() if s.hidden)
+        # Store hidden/immutable as the booleans they were read as
+        # ("yes", 1, "on" ...): readers of the stored template (stack
+        # show masks hidden parameters) must see what the parser saw.
+        for name, schema in self.parameter_schemas.items():
+            for key in ("hidden", "immutable"):
+                if key in data["parameters"][name]:
+                    data["parameters"][name][key] = bool(
+                        getattr(schema, key))
 
         cond_data = data.get("conditions") or {}
         if not isinstance(cond_data, dict):
@@ -230,7 +239,66 @@ class Template:
              project_id="", registry=None):
         values = _bind_parameters(self, parameters, stack_name, stack_id,
                                   project_id)
-        return StackDefinition(self, values, stack_name, stack_id, registry)
+        with _hiding(self, values, parameters):
+            return StackDefinition(self, values, stack_name, stack_id,
+                                   registry)
+
+
+class _hiding:
+    """Mask the values of hidden parameters in validation errors raised in
+    the block: a function or a property check may quote the value it
+    was given, which may come from a hidden parameter."""
+
+    def __init__(self, template, values, given=None):
+        self.secrets = _secret_texts(
+            [values.get(n) for n in template.hidden_parameters] +
+            [(given or {}).get(n) for n in template.hidden_parameters])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is not None and self.secrets and \
+                isinstance(exc, exception.StackValidationFailed):
+            _redact(exc, self.secrets)
+        return False
+
+
+def _secret_texts(values):
+    texts = set()
+    for value in values:
+        if value is None or isinstance(value, bool):
+            continue
+        forms = {str(value), repr(value)}
+        try:
+            forms.add(json.dumps(value))
+            forms.add(json.dumps(value, ensure_ascii=False))
+        except (TypeError, ValueError):
+            pass
+        if isinstance(value, (list, dict)):
+            forms.update(_secret_texts(
+                value if isinstance(value, list) else value.values()))
+        for text in forms:
+            if len(text) >= 3:
+                texts.add(text)
+            elif text:
+                # too short to mask everywhere: only where quoted
+                texts.update(q + text + q for q in ("'", '"'))
+    # longest first, so that a value's JSON form is masked before its
+    # bare text
+    return sorted(texts, key=len, reverse=True)
+
+
+def _redact(exc, secrets):
+    message = exc.message
+    for text in secrets:
+        message = message.replace(text, HIDDEN)
+    if message != exc.message:
+        exc.message = message
+        exc.args = ((exc.path + ": " + message) if exc.path else message,)
+
+
+HIDDEN = "******"
 
 
 def _bind_parameters(template, given, stack_name, stack_id, project_id):
@@ -342,6 +410,10 @@ class StackDefinition:
 
     def validate(self, registry):
         """Full validation, properties included, against ``registry``."""
+        with _hiding(self.template, self.parameters):
+            self._validate(registry)
+
+    def _validate(self, registry):
         from heatflow import properties as props_mod  # written in parallel
         for name, defn in self.resources.items():
             cls = registry.get_class(defn.type,
