@@ -898,7 +898,9 @@ def _resolve(value, ids, phys):
 
 
 def _in_taskflow_wait(frame):
-    while frame is not None:
+    # Seen once: a non-frame value in sys._current_frames() while a thread
+    # was being torn down; such a thread is not waiting in TaskFlow.
+    while frame is not None and hasattr(frame, "f_code"):
         c = frame.f_code
         if c.co_name == "wait" and c.co_filename.endswith(
                 os.path.join("action_engine", "builder.py")):
