@@ -70,6 +70,7 @@ the threads' state.
 
 import concurrent.futures
 import copy
+import gc
 import itertools
 import os
 import sys
@@ -539,7 +540,7 @@ class Scenario:
             v0 = world.version
             calls = list(world.calls)
             at_gate = {w.thread for w in world.waiting}
-        frames = sys._current_frames()
+        frames = _thread_frames()
         for t in self._engines_and_runners():
             if t.ident is None:
                 return "runner thread %s not started" % t.name
@@ -608,7 +609,7 @@ class Scenario:
             self._good = self._ops[row.traversal]
 
     def describe(self):
-        frames = sys._current_frames()
+        frames = _thread_frames()
         lines = ["waiting at the gate: %s" % self.world.waiting]
         for c in self.world.calls:
             if c.started and not c.finished and c.thread not in \
@@ -895,6 +896,23 @@ def _resolve(value, ids, phys):
     if isinstance(value, list):
         return [_resolve(v, ids, phys) for v in value]
     return value
+
+
+def _thread_frames():
+    """sys._current_frames(), with the garbage collector held off.
+
+    CPython 3.11 can run a collection inside _current_frames() while it
+    holds the interpreter's thread-list lock; a finalizer that then waits
+    for a lock another thread holds (a connection pool's, say) deadlocks
+    the process -- seen here, as was a frame table holding True.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return sys._current_frames()
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _in_taskflow_wait(frame):
