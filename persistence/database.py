@@ -1,11 +1,13 @@
 """Opening a heatflow database: engine, schema, TaskFlow backend.
 
 The embedded default is a SQLite file, configured for one process with many
-threads: a connection pool (TaskFlow's own engine would use NullPool, whose
-reconnects and WAL checkpoints cost an fsync per write), WAL journal with
+threads: one long-lived connection that the threads take turns on (SQLite
+has one writer anyway; several connections made writer threads sleep in
+SQLite's busy handler, and TaskFlow's own NullPool engine would reconnect
+and checkpoint the WAL, an fsync, on every write), WAL journal with
 ``synchronous=NORMAL`` (a commit survives the death of the process, which
 is the failure heatflow's resume handles), and ``BEGIN IMMEDIATE`` so that
-concurrent writers queue on the busy timeout instead of failing.
+writers in other processes queue on the busy timeout instead of failing.
 PostgreSQL is the database for several conductors.
 """
 
@@ -51,6 +53,7 @@ def _sqlite_connect(dbapi_conn, _record):
 
 
 def create_engine(url, pool_size=20):
+    """``pool_size``: connections for a server database (SQLite: one)."""
     u = sa.engine.make_url(url)
     if u.drivername.startswith("sqlite"):
         if u.database and u.database != ":memory:":
