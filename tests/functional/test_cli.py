@@ -2,7 +2,6 @@
 and, to prove the console entry works, as ``python -m heatflow``.  Each
 test has its own SQLite database in tmp_path."""
 
-import inspect
 import io
 import json
 import os
@@ -397,9 +396,6 @@ def test_create_without_wait_completes(run, template):
     assert status == "CREATE_COMPLETE"
 
 
-@pytest.mark.skipif(
-    "detach" not in inspect.signature(heatflow.Orchestrator).parameters,
-    reason="Orchestrator(detach=...) is not available yet")
 def test_operation_outlives_the_command(db_url, tmp_path):
     path = write(tmp_path, "slow.yaml", """\
         heat_template_version: 2018-08-31

@@ -14,13 +14,11 @@ long run, reusing the strategies and :func:`check` defined here.
 
 import contextlib
 import datetime
-import importlib.util
 import os
 import signal
 import string
 import threading
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -484,24 +482,8 @@ def test_dependency_graphs(graph):
                 or "depend" in str(exc), str(exc)
 
 
-# -- preview (dry run), when it exists -----------------------------------------
+# -- preview (dry run) --------------------------------------------------------
 
-def _preview_callable():
-    """heatflow.preview.preview(...) or Orchestrator.preview_create, if
-    another part of the project has written them yet."""
-    if importlib.util.find_spec("heatflow.preview") is None:
-        return None
-    import heatflow.preview as preview_mod
-    for name in ("preview", "preview_create", "plan"):
-        fn = getattr(preview_mod, name, None)
-        if callable(fn):
-            return fn
-    return None
-
-
-@pytest.mark.skipif(_preview_callable() is None and not hasattr(
-    __import__("heatflow.api", fromlist=["Orchestrator"]).Orchestrator,
-    "preview_create"), reason="no dry-run preview in this tree yet")
 @settings(FUZZ_SETTINGS, max_examples=max(10, FUZZ_EXAMPLES // 3))
 @given(data=st.data())
 def test_preview_create(tmp_path_factory, data):
