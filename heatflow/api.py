@@ -269,10 +269,9 @@ class Orchestrator:
         self._start(op, stack_def)
         return Operation(self, stack_id, traversal, "CREATE")
 
-    def update_stack(self, name, template=None, parameters=None, files=None,
-                     existing=False, timeout_mins=None,
-                     disable_rollback=None):
-        row = self.db.store.find_stack(name)
+    def _update_inputs(self, row, template, parameters, files, existing):
+        """The template and parameters an update of ``row`` converges to:
+        with ``existing``, the current ones with the given changes."""
         if existing:
             current = self.db.store.get_template(row.template_id)
             if template is None:
@@ -289,6 +288,14 @@ class Orchestrator:
                     "a template is required (or use existing=True)")
             tmpl = _parse_template(template, files)
             params = dict(parameters or {})
+        return tmpl, params
+
+    def update_stack(self, name, template=None, parameters=None, files=None,
+                     existing=False, timeout_mins=None,
+                     disable_rollback=None):
+        row = self.db.store.find_stack(name)
+        tmpl, params = self._update_inputs(row, template, parameters, files,
+                                           existing)
         stack_def = self._definition(tmpl, params, row.name, row.id)
         if disable_rollback is None:
             disable_rollback = row.disable_rollback
@@ -421,17 +428,10 @@ class Orchestrator:
         """Make sure someone runs the stack's current operation."""
         if self._board is None:
             return self._runner.resume(row)
-        from heatflow import execution, jobs
-        from taskflow.persistence import models as tf_models
-        if any(j.details.get("traversal") == row.traversal
-               for j in jobs.jobs_for(self._board, row.id)):
-            return True
-        book = tf_models.LogBook("stack-%s" % row.id, uuid=row.flow_uuid)
-        book.add(execution.load_operation(self.db, row.flow_uuid))
-        jobs.post(self._board, book, {
-            "stack_id": row.id, "traversal": row.traversal,
-            "flow_uuid": row.flow_uuid, "action": row.action,
-            "stack_name": row.name})
+        from heatflow import jobs
+        if not any(j.details.get("traversal") == row.traversal
+                   for j in jobs.jobs_for(self._board, row.id)):
+            jobs.repost(self._board, self.db, row)
         return True
 
     def resume_orphans(self):
@@ -548,22 +548,8 @@ class Orchestrator:
         arguments; see :meth:`preview_create`)."""
         from heatflow import preview
         row = self.db.store.find_stack(name)
-        if existing:
-            current = self.db.store.get_template(row.template_id)
-            if template is None:
-                tmpl = Template.from_dict(current.content,
-                                          files=current.files)
-            else:
-                tmpl = _parse_template(template, files or current.files)
-            params = dict((current.environment or {}).get("parameters")
-                          or {})
-            params.update(parameters or {})
-        else:
-            if template is None:
-                raise exception.StackValidationFailed(
-                    "a template is required (or use existing=True)")
-            tmpl = _parse_template(template, files)
-            params = dict(parameters or {})
+        tmpl, params = self._update_inputs(row, template, parameters, files,
+                                           existing)
         stack_def = self._definition(tmpl, params, row.name, row.id)
 
         def deletion_policy_of(res):

@@ -34,7 +34,6 @@ from kazoo import exceptions as kazoo_exc
 from kazoo.protocol import states as kazoo_states
 from taskflow import states as tf_states
 from taskflow.conductors.backends import impl_nonblocking
-from taskflow.persistence import models as tf_models
 
 from heatflow import exception
 from heatflow import execution
@@ -280,15 +279,7 @@ class Conductor:
             else:
                 LOG.warning("watchdog: no job for %s of stack %s; posting "
                             "it again", row.action, row.name)
-                self._post(row)
-
-    def _post(self, row):
-        book = tf_models.LogBook("stack-%s" % row.id, uuid=row.flow_uuid)
-        book.add(execution.load_operation(self.db, row.flow_uuid))
-        jobs.post(self.board, book,
-                  {"stack_id": row.id, "traversal": row.traversal,
-                   "flow_uuid": row.flow_uuid, "action": row.action,
-                   "stack_name": row.name})
+                jobs.repost(self.board, self.db, row)
 
     def _time_out(self, row):
         """Fail an overdue operation nobody is running; roll it back if
@@ -302,7 +293,8 @@ class Conductor:
         if not row.disable_rollback and row.action in ("CREATE", "UPDATE") \
                 and row.phase == "converge":
             if store.request_rollback(row.id, row.traversal, "FAILED"):
-                self._post(store.get_stack_by_id(row.id))
+                jobs.repost(self.board, self.db,
+                            store.get_stack_by_id(row.id))
 
 
 def serve(conductor, install_signals=True):

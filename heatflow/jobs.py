@@ -86,6 +86,19 @@ def post(board, book, op):
     return job
 
 
+def repost(board, db, row):
+    """Post a job again for the stack's current operation (``row``: its
+    stack row), whose flow was saved when it started."""
+    from heatflow import execution
+    from taskflow.persistence import models as tf_models
+    book = tf_models.LogBook("stack-%s" % row.id, uuid=row.flow_uuid)
+    book.add(execution.load_operation(db, row.flow_uuid))
+    return post(board, book, {
+        "stack_id": row.id, "traversal": row.traversal,
+        "flow_uuid": row.flow_uuid, "action": row.action,
+        "stack_name": row.name})
+
+
 def jobs_for(board, stack_id):
     """The jobs on the board for one stack."""
     return [j for j in board.iterjobs(ensure_fresh=True)

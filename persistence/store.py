@@ -447,7 +447,6 @@ class Store(metaclass=_OutageTolerant):
                       traversal=fence.traversal, action=action,
                       status="IN_PROGRESS", status_reason=reason,
                       updated_at=now, action_token=None, **fields)
-        current = self._current(fence)
         columns = tuple(sorted(values))
         params = dict(_set(values)[1], rid=resource_id,
                       **_fence_params(fence))
@@ -469,7 +468,8 @@ class Store(metaclass=_OutageTolerant):
                     # An earlier run of this operation died holding it.
                     res = conn.execute(t.update().where(
                         t.c.id == resource_id,
-                        t.c.lock_run == held.lock_run, current).values(
+                        t.c.lock_run == held.lock_run,
+                        self._current(fence)).values(
                             lock_run=fence.run))
                     if res.rowcount != 1:
                         conn.rollback()
