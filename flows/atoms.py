@@ -78,6 +78,15 @@ class _Atom(task.Task):
         return self.rt.definition(template_id, self.op["stack_name"],
                                   self.op["stack_id"])
 
+    def class_of(self, row):
+        """The plugin class of a recorded resource: its type as the
+        environment of the template it was last converged to resolves it
+        (type aliases may differ between templates)."""
+        stack_def = self.definition(row.template_id) \
+            if row.template_id is not None else None
+        registry = stack_def.registry if stack_def is not None else None
+        return (registry or self.rt.registry).get_class(row.type)
+
     @property
     def fence(self):
         return store_mod.Fence(self.op["stack_id"], self.op["traversal"],
@@ -303,7 +312,7 @@ class ConvergeResource(_Atom):
         row = self._current_row(self.wait_idle(self.row_id))
         try:
             self.check_stack_deadline()
-            cls = self.rt.registry.get_class(defn.type)
+            cls = stack_def.registry.get_class(defn.type)
             refs, get_attr = self._inputs(inputs)
             data = defn.resolve_properties(refs, get_attr)
             metadata = defn.resolve_metadata(refs, get_attr)
@@ -371,6 +380,17 @@ class ConvergeResource(_Atom):
             row = nxt
         return row
 
+    def _plugin_changed(self, row, cls):
+        """Does the environment now map the row's type to another plugin
+        class than the one that made it?  (Then it is replaced, as a
+        change of type is.)"""
+        if row.template_id in (None, self.op["template_id"]):
+            return False
+        try:
+            return self.class_of(row) is not cls
+        except exception.HeatflowError:
+            return True
+
     def _decide(self, row, defn, cls, props, data, metadata):
         """create, update (with the property diff), replace or none."""
         resumed = row.lock_traversal == self.op["traversal"]
@@ -387,7 +407,7 @@ class ConvergeResource(_Atom):
             return "create", None
         if row.action == "DELETE":
             return "replace", None
-        if row.type != defn.type:
+        if row.type != defn.type or self._plugin_changed(row, cls):
             return "replace", None
         old = row.properties or {}
         if old == data and (row.rsrc_metadata or {}) == (metadata or {}) \
@@ -579,7 +599,7 @@ class ConvergeResource(_Atom):
             store.purge_resource(row.id, self.fence)
             return
         defn = self.definition().resources.get(row.name)
-        cls = self.rt.registry.get_class(row.type)
+        cls = self.class_of(row)
         row = self.acquire(row.id, "DELETE", "rollback")
         if row is None:
             return
@@ -607,7 +627,7 @@ class ConvergeResource(_Atom):
         old_template = before["template_id"] or op["template_id"]
         defn = self.definition(old_template).resources.get(row.name) \
             if old_template else None
-        cls = self.rt.registry.get_class(row.type)
+        cls = self.class_of(row)
         row = self.acquire(row.id, "UPDATE", "rollback")
         if row is None:
             return
@@ -748,7 +768,7 @@ class CleanupResource(_Atom):
         if defn is not None and defn.deletion_policy == "Retain":
             store.purge_resource(row.id, self.fence)
             return {"retained": row.id}
-        cls = self.rt.registry.get_class(row.type)
+        cls = self.class_of(row)
         row = self.acquire(row.id, "DELETE")
         if row is None:
             return {"deleted": self.row_id}

@@ -12,6 +12,7 @@ did not build (a conductor) registers a default runtime.
 import collections
 import threading
 
+from heatflow.environment import Environment
 from heatflow.template import Template
 
 _runtimes = {}
@@ -79,9 +80,9 @@ class Runtime:
                 return d
         row = self.store.get_template(template_id)
         tmpl = Template.from_dict(row.content, files=row.files)
-        params = (row.environment or {}).get("parameters") or {}
-        d = tmpl.bind(params, stack_name=stack_name, stack_id=stack_id,
-                      registry=self.registry)
+        env = Environment.load(row.environment)
+        d = tmpl.bind(env.parameters, stack_name=stack_name,
+                      stack_id=stack_id, registry=env.registry(self.registry))
         with self._def_lock:
             self._definitions[key] = d
             while len(self._definitions) > self.DEFINITION_CACHE:

@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 from heatflow import exception
 from heatflow import registry as registry_mod
+from heatflow.environment import Environment
 from heatflow.flows import compiler
 from heatflow.flows import runtime as runtime_mod
 from heatflow.persistence import database
@@ -217,11 +218,25 @@ class Orchestrator:
 
     # -- operations ---------------------------------------------------------
 
-    def _definition(self, tmpl, parameters, name, stack_id):
-        stack_def = tmpl.bind(parameters or {}, stack_name=name,
-                              stack_id=stack_id, registry=self.registry)
-        stack_def.validate(self.registry)
+    def _definition(self, tmpl, env, name, stack_id):
+        """Bind and fully validate: ``env`` holds the final parameter
+        values and the type aliases."""
+        registry = env.registry(self.registry)
+        stack_def = tmpl.bind(env.parameters, stack_name=name,
+                              stack_id=stack_id, registry=registry)
+        stack_def.validate(registry)
         return stack_def
+
+    @staticmethod
+    def _create_inputs(template, parameters, files, environment):
+        """The template and the environment a new stack starts with: the
+        environment's parameters resolved to final values (see
+        :meth:`heatflow.environment.Environment.parameter_values`)."""
+        tmpl = _parse_template(template, files)
+        env = Environment.load(environment)
+        values = env.parameter_values(tmpl.parameter_schemas, parameters)
+        return tmpl, Environment(values,
+                                 resource_registry=env.resource_registry)
 
     @staticmethod
     def _deadline(timeout_mins):
@@ -247,19 +262,21 @@ class Orchestrator:
                 else base.template_id}
 
     def create_stack(self, name, template, parameters=None, files=None,
-                     timeout_mins=None, disable_rollback=True):
+                     timeout_mins=None, disable_rollback=True,
+                     environment=None):
         _check_name(name)
-        tmpl = _parse_template(template, files)
+        tmpl, env = self._create_inputs(template, parameters, files,
+                                        environment)
         stack_id = str(uuid.uuid4())
-        stack_def = self._definition(tmpl, parameters, name, stack_id)
+        stack_def = self._definition(tmpl, env, name, stack_id)
         traversal = str(uuid.uuid4())
         deadline = self._deadline(timeout_mins)
         op = self._op(stack_id, name, traversal, "CREATE", None,
                       disable_rollback, deadline)
         self.db.store.create_stack(
             stack_id=stack_id, name=name, template=tmpl.to_dict(),
-            files=tmpl.files, environment={"parameters": parameters or {}},
-            parameters=parameters or {}, action="CREATE",
+            files=tmpl.files, environment=env.to_dict(),
+            parameters=env.parameters, action="CREATE",
             traversal=traversal, run=op["run"],
             status_reason="Stack CREATE started",
             disable_rollback=disable_rollback, timeout_mins=timeout_mins,
@@ -269,40 +286,43 @@ class Orchestrator:
         self._start(op, stack_def)
         return Operation(self, stack_id, traversal, "CREATE")
 
-    def _update_inputs(self, row, template, parameters, files, existing):
-        """The template and parameters an update of ``row`` converges to:
+    def _update_inputs(self, row, template, parameters, files, existing,
+                       environment):
+        """The template and environment an update of ``row`` converges to:
         with ``existing``, the current ones with the given changes."""
-        if existing:
-            current = self.db.store.get_template(row.template_id)
-            if template is None:
-                tmpl = Template.from_dict(current.content,
-                                          files=current.files)
-            else:
-                tmpl = _parse_template(template, files or current.files)
-            params = dict((current.environment or {}).get("parameters")
-                          or {})
-            params.update(parameters or {})
-        else:
+        if not existing:
             if template is None:
                 raise exception.StackValidationFailed(
                     "a template is required (or use existing=True)")
-            tmpl = _parse_template(template, files)
-            params = dict(parameters or {})
-        return tmpl, params
+            return self._create_inputs(template, parameters, files,
+                                       environment)
+        current = self.db.store.get_template(row.template_id)
+        if template is None:
+            tmpl = Template.from_dict(current.content, files=current.files)
+        else:
+            tmpl = _parse_template(template, files or current.files)
+        old = Environment.load(current.environment)
+        new = Environment.load(environment)
+        values = dict(old.parameters)
+        values.update(new.parameter_values(tmpl.parameter_schemas,
+                                           parameters))
+        aliases = dict(old.resource_registry)
+        aliases.update(new.resource_registry)
+        return tmpl, Environment(values, resource_registry=aliases)
 
     def update_stack(self, name, template=None, parameters=None, files=None,
                      existing=False, timeout_mins=None,
-                     disable_rollback=None):
+                     disable_rollback=None, environment=None):
         row = self.db.store.find_stack(name)
-        tmpl, params = self._update_inputs(row, template, parameters, files,
-                                           existing)
-        stack_def = self._definition(tmpl, params, row.name, row.id)
+        tmpl, env = self._update_inputs(row, template, parameters, files,
+                                        existing, environment)
+        stack_def = self._definition(tmpl, env, row.name, row.id)
         if disable_rollback is None:
             disable_rollback = row.disable_rollback
         if timeout_mins is None:
             timeout_mins = row.timeout_mins
-        return self._begin(row, "UPDATE", stack_def, tmpl=tmpl,
-                           parameters=params, timeout_mins=timeout_mins,
+        return self._begin(row, "UPDATE", stack_def, tmpl=tmpl, env=env,
+                           timeout_mins=timeout_mins,
                            disable_rollback=disable_rollback)
 
     def delete_stack(self, name):
@@ -310,7 +330,7 @@ class Orchestrator:
         return self._begin(row, "DELETE", None, timeout_mins=row.timeout_mins,
                            disable_rollback=True)
 
-    def _begin(self, row, action, stack_def, tmpl=None, parameters=None,
+    def _begin(self, row, action, stack_def, tmpl=None, env=None,
                timeout_mins=None, disable_rollback=True, **extra):
         """Start an operation on an existing stack, superseding any running
         one."""
@@ -324,14 +344,15 @@ class Orchestrator:
                   "deadline": _as_datetime(deadline)}
         fields.update(extra)
         if tmpl is not None:
-            fields["parameters"] = parameters
+            fields["parameters"] = env.parameters
         ok = self.db.store.begin_operation(
             row.id, row.traversal, traversal=traversal, run=op["run"],
             action=action,
             status_reason="Stack %s started" % action,
             template=tmpl.to_dict() if tmpl is not None else None,
             files=tmpl.files if tmpl is not None else None,
-            environment={"parameters": parameters or {}}, **fields)
+            environment=env.to_dict() if env is not None else None,
+            **fields)
         if not ok:
             raise exception.ActionNotAllowed(
                 "stack %s changed while the %s was being started; try again"
@@ -526,7 +547,8 @@ class Orchestrator:
 
     # -- dry runs -------------------------------------------------------------
 
-    def preview_create(self, name, template, parameters=None, files=None):
+    def preview_create(self, name, template, parameters=None, files=None,
+                       environment=None):
         """What :meth:`create_stack` would do, changing nothing: a list of
         ``{"resource_name", "resource_type", "action", "reason"}``
         (see :mod:`heatflow.preview`)."""
@@ -538,34 +560,42 @@ class Orchestrator:
             pass
         else:
             raise exception.StackExists(name)
-        tmpl = _parse_template(template, files)
-        stack_def = self._definition(tmpl, parameters, name, "")
+        tmpl, env = self._create_inputs(template, parameters, files,
+                                        environment)
+        stack_def = self._definition(tmpl, env, name, "")
         return preview.plan([], stack_def, self.registry)
 
     def preview_update(self, name, template=None, parameters=None,
-                       files=None, existing=False):
+                       files=None, existing=False, environment=None):
         """What :meth:`update_stack` would do, changing nothing (same
         arguments; see :meth:`preview_create`)."""
         from heatflow import preview
         row = self.db.store.find_stack(name)
-        tmpl, params = self._update_inputs(row, template, parameters, files,
-                                           existing)
-        stack_def = self._definition(tmpl, params, row.name, row.id)
+        tmpl, env = self._update_inputs(row, template, parameters, files,
+                                        existing, environment)
+        stack_def = self._definition(tmpl, env, row.name, row.id)
+
+        def recorded(res):
+            return self.runtime.definition(res.template_id, row.name, row.id)
+
+        def class_of(res):
+            if res.template_id is None:
+                return self.registry.get_class(res.type)
+            return recorded(res).registry.get_class(res.type)
 
         def deletion_policy_of(res):
             if res.template_id is None:
                 return None
             try:
-                old = self.runtime.definition(res.template_id, row.name,
-                                              row.id)
-                return old.resources[res.name].deletion_policy
+                return recorded(res).resources[res.name].deletion_policy
             except Exception:
                 return None
         return preview.plan(self.db.store.list_resources(row.id), stack_def,
                             self.registry,
                             current_template_id=row.template_id,
                             deletion_policy_of=deletion_policy_of,
-                            resource_data=self.db.store.resource_data)
+                            resource_data=self.db.store.resource_data,
+                            class_of=class_of)
 
 
 def _as_datetime(epoch):

@@ -52,7 +52,6 @@ ENV_ZOOKEEPER = "HEATFLOW_ZOOKEEPER"
 
 EVENT_POLL_INTERVAL = 0.2
 FOLLOW_POLL_INTERVAL = 0.5
-ENV_SECTIONS = ("parameters", "parameter_defaults")
 
 
 class CommandError(Exception):
@@ -167,36 +166,17 @@ def parse_parameters(items):
 
 
 def load_environments(paths):
-    """Merge environment files (later files win) into
-    ``(parameters, parameter_defaults)``."""
-    params, defaults = {}, {}
+    """The environment files merged as Heat merges them (later files
+    win)."""
+    from heatflow.environment import Environment
+    envs = []
     for path in paths or ():
+        data = _read_bytes(path, "environment file")
         try:
-            env = yaml.safe_load(_read_bytes(path, "environment file"))
-        except yaml.YAMLError as exc:
-            raise CommandError("environment file %s: invalid YAML: %s"
-                               % (path, _yaml_problem(exc)))
-        if env is None:
-            continue
-        if not isinstance(env, dict):
-            raise CommandError("environment file %s: must be a mapping of "
-                               "sections" % path)
-        for section, value in env.items():
-            if section == "resource_registry":
-                raise CommandError("environment file %s: resource_registry "
-                                   "is not supported yet" % path)
-            if section not in ENV_SECTIONS:
-                raise CommandError(
-                    "environment file %s: unknown or unsupported section %r "
-                    "(supported: %s)" % (path, section,
-                                         ", ".join(ENV_SECTIONS)))
-            if value is None:
-                continue
-            if not isinstance(value, dict):
-                raise CommandError("environment file %s: %s must be a "
-                                   "mapping" % (path, section))
-            (params if section == "parameters" else defaults).update(value)
-    return params, defaults
+            envs.append(Environment.load(data, where=None))
+        except exception.StackValidationFailed as exc:
+            raise CommandError("environment file %s: %s" % (path, exc))
+    return Environment.merge(envs)
 
 
 def find_get_files(data, path=()):
@@ -241,16 +221,17 @@ def collect_files(raw, template_path):
 
 
 class Inputs:
-    """A template file (optional for ``update --existing``), its files map
-    and the parameters from ``-e`` and ``--parameter``."""
+    """A template file (optional for ``update --existing``), its files map,
+    the merged environment files (``-e``) and the ``--parameter`` values
+    (which win over the environment's)."""
 
     def __init__(self, template_path, env_paths, parameter_items):
         from heatflow.template import Template
         self.template_source = None
         self.template = None
         self.files = None
-        cli_params = parse_parameters(parameter_items)
-        self.env_params, self.env_defaults = load_environments(env_paths)
+        self.parameters = parse_parameters(parameter_items)
+        self.environment = load_environments(env_paths)
         if template_path is not None:
             self.template_source = _read_bytes(template_path,
                                                "template file")
@@ -259,18 +240,20 @@ class Inputs:
                                        template_path)
             self.template = Template.load(self.template_source,
                                           files=self.files)
-        self._cli_params = cli_params
 
-    def parameters(self, template=None):
-        """Merged parameters: ``parameter_defaults`` of parameters the
-        template declares, then ``parameters`` of the environment files,
-        then ``--parameter``."""
-        template = template or self.template
-        declared = template.parameter_schemas if template is not None else {}
-        params = {k: v for k, v in self.env_defaults.items() if k in declared}
-        params.update(self.env_params)
-        params.update(self._cli_params)
-        return params
+    def bind(self, registry, **names):
+        """The template bound to the environment and parameters, checked
+        against ``registry`` seen through the environment's aliases."""
+        registry = self.environment.registry(registry)
+        values = self.environment.parameter_values(
+            self.template.parameter_schemas, self.parameters)
+        return self.template.bind(values, registry=registry, **names)
+
+    def operation_args(self):
+        """Keyword arguments for the Orchestrator's create, update and
+        preview calls."""
+        return {"parameters": self.parameters, "files": self.files,
+                "environment": self.environment}
 
 
 # -- operations and views -----------------------------------------------------
@@ -457,14 +440,13 @@ def cmd_stack_create(ctx, args):
     inputs = Inputs(args.template, args.environment, args.parameter)
     if args.dry_run:
         plan = ctx.orchestrator().preview_create(
-            args.name, inputs.template_source,
-            parameters=inputs.parameters(), files=inputs.files)
+            args.name, inputs.template_source, **inputs.operation_args())
         return show_plan(ctx, plan)
     orch = ctx.orchestrator(starts_operation=True, detach=not args.wait)
     op = orch.create_stack(
-        args.name, inputs.template_source, parameters=inputs.parameters(),
-        files=inputs.files, timeout_mins=args.timeout,
-        disable_rollback=not args.enable_rollback)
+        args.name, inputs.template_source, timeout_mins=args.timeout,
+        disable_rollback=not args.enable_rollback,
+        **inputs.operation_args())
     return _finish_operation(ctx, orch, op, args.name, 0, args.wait)
 
 
@@ -478,21 +460,15 @@ def cmd_stack_update(ctx, args):
     else:
         orch = ctx.orchestrator(starts_operation=True,
                                 detach=not args.wait)
-    template = inputs.template
-    if template is None:
-        from heatflow.template import Template
-        template = Template.from_dict(orch.get_stack(args.name).template)
     if args.dry_run:
         plan = orch.preview_update(
-            args.name, inputs.template_source,
-            parameters=inputs.parameters(template), files=inputs.files,
-            existing=args.existing)
+            args.name, inputs.template_source, existing=args.existing,
+            **inputs.operation_args())
         return show_plan(ctx, plan)
     after = _last_event_id(orch, args.name)
     op = orch.update_stack(
-        args.name, inputs.template_source,
-        parameters=inputs.parameters(template), files=inputs.files,
-        existing=args.existing, timeout_mins=args.timeout)
+        args.name, inputs.template_source, existing=args.existing,
+        timeout_mins=args.timeout, **inputs.operation_args())
     return _finish_operation(ctx, orch, op, args.name, after, args.wait)
 
 
@@ -728,7 +704,8 @@ def cmd_template_validate(ctx, args):
     inputs = Inputs(args.template, args.environment, args.parameter)
     reg = registry.Registry.default(plugin_dirs=ctx.plugin_dirs)
     tmpl = inputs.template
-    tmpl.bind(inputs.parameters(), registry=reg).validate(reg)
+    stack_def = inputs.bind(reg)
+    stack_def.validate(stack_def.registry)
     if ctx.fmt == "table":
         ctx.print("Template is valid.")
         return 0
@@ -766,9 +743,8 @@ def cmd_template_graph(ctx, args):
         row = store.find_stack(args.stack)
         title = row.name
         if inputs.template is not None:
-            stack_def = inputs.template.bind(
-                inputs.parameters(), stack_name=row.name, stack_id=row.id,
-                registry=orch.registry)
+            stack_def = inputs.bind(orch.registry, stack_name=row.name,
+                                    stack_id=row.id)
         elif row.template_id is not None:
             stack_def = orch.runtime.definition(row.template_id, row.name,
                                                 row.id)
@@ -781,7 +757,7 @@ def cmd_template_graph(ctx, args):
         statuses = {n: (r.action, r.status) for n, r in chosen.items()}
     else:
         reg = registry.Registry.default(plugin_dirs=ctx.plugin_dirs)
-        stack_def = inputs.template.bind(inputs.parameters(), registry=reg)
+        stack_def = inputs.bind(reg)
     text = graph.to_dot(stack_def, statuses, name=title)
     if args.output is None:
         ctx.out.write(text)

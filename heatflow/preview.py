@@ -124,12 +124,11 @@ def _plural(keys, one, many):
     return one if len(keys) == 1 else many
 
 
-def _live_attribute(registry, row, attr, data):
+def _live_attribute(cls, row, attr, data):
     """An attribute of an existing, unchanged resource that was not
-    recorded (nothing read it before): asked of its plugin, as the engine
-    does, with the recorded properties and an in-memory copy of its data
-    (a plugin's attribute resolution only reads)."""
-    cls = registry.get_class(row.type)
+    recorded (nothing read it before): asked of its plugin ``cls``, as the
+    engine does, with the recorded properties and an in-memory copy of its
+    data (a plugin's attribute resolution only reads)."""
     props = properties_mod.Properties(
         cls.properties_schema, dict(row.properties or {}),
         path=("resources", row.name, "properties"),
@@ -144,14 +143,22 @@ def _live_attribute(registry, row, attr, data):
 
 
 def plan(rows, stack_def, registry, current_template_id=None,
-         deletion_policy_of=None, resource_data=None):
+         deletion_policy_of=None, resource_data=None, class_of=None):
     """The plan of converging ``rows`` (a stack's recorded resource rows,
     ``[]`` for a new stack) to ``stack_def`` (None: delete everything).
 
     ``deletion_policy_of(row)``, optional: the row's recorded deletion
     policy ("Retain" rows are forgotten, not deleted).
     ``resource_data(row_id)``, optional: a row's recorded plugin data;
-    given, attributes not recorded are asked of the plugin."""
+    given, attributes not recorded are asked of the plugin.
+    ``class_of(row)``, optional: a row's plugin class, as the environment
+    it was made in resolves its type (default: looked up in
+    ``registry``)."""
+    if stack_def is not None and stack_def.registry is not None:
+        registry = stack_def.registry
+    if class_of is None:
+        def class_of(row):
+            return registry.get_class(row.type)
     target = stack_def.resources if stack_def is not None else {}
     order = topological_order(stack_def.dependencies(), list(target)) \
         if stack_def is not None else []
@@ -171,7 +178,7 @@ def plan(rows, stack_def, registry, current_template_id=None,
             if resource_data is not None and row is not None:
                 try:
                     values[key] = _live_attribute(
-                        registry, row, attr, resource_data(row.id))
+                        class_of(row), row, attr, resource_data(row.id))
                 except Exception:
                     pass
         return values[key]
@@ -179,8 +186,8 @@ def plan(rows, stack_def, registry, current_template_id=None,
     for name in order:
         defn = target[name]
         row = chosen.get(name)
-        action, reason = _decide(name, defn, row, registry, refs, get_attr,
-                                 pending)
+        action, reason = _decide(name, defn, row, registry, class_of, refs,
+                                 get_attr, pending)
         entries[name] = _entry(name, defn.type, action, reason)
         if action in (CREATE, REPLACE):
             pending.add(name)
@@ -208,7 +215,7 @@ def plan(rows, stack_def, registry, current_template_id=None,
     return out + gone[::-1]
 
 
-def _decide(name, defn, row, registry, refs, get_attr, pending):
+def _decide(name, defn, row, registry, class_of, refs, get_attr, pending):
     """(action, reason) for one target resource; mirrors
     ``ConvergeResource._decide``."""
     if row is None:
@@ -216,6 +223,13 @@ def _decide(name, defn, row, registry, refs, get_attr, pending):
     cls = registry.get_class(defn.type, path="resources.%s.type" % name)
     if row.type != defn.type:
         return REPLACE, "type changed from %s to %s" % (row.type, defn.type)
+    try:
+        old_cls = class_of(row)
+    except exception.HeatflowError:
+        old_cls = None
+    if old_cls is not cls:
+        return REPLACE, "the environment maps type %s to another plugin" \
+            % defn.type
     try:
         data = defn.resolve_properties(refs, get_attr)
         metadata = defn.resolve_metadata(refs, get_attr)

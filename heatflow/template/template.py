@@ -314,6 +314,9 @@ class StackDefinition:
         self.parameters = values
         self.stack_name = stack_name
         self.stack_id = stack_id
+        # The registry types were checked against (the environment's type
+        # aliases included): the one to find this definition's plugins in.
+        self.registry = registry
         self.conditions = Conditions(template._conditions, values)
         self.conditions.evaluate_all()
         self._static = self.context(deferred=_RUNTIME)

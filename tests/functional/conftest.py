@@ -16,6 +16,12 @@ Per test:
 - ``zookeeper_factory`` / ``postgres_factory``: private servers for tests
   that must not disturb the shared ones; stopped and deleted after the test
 
+For the embedded default (``db_url`` and ``orch`` come from tests/conftest.py):
+
+- ``run``: ``run(*argv) -> (exit status, stdout, stderr)`` of the command
+  line with ``--db-url``, in ``tmp_path`` as the working directory and
+  without HEATFLOW_* variables from the outside
+
 The per-test fixtures start the shared server again if an earlier test
 left it stopped (restart and crash tests).
 
@@ -28,7 +34,23 @@ import uuid
 
 import pytest
 
+from heatflow import cli
 from tests import servers
+
+
+@pytest.fixture
+def run(capsys, db_url, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for var in ("HEATFLOW_DB_URL", "HEATFLOW_ZOOKEEPER",
+                "HEATFLOW_PLUGIN_DIRS"):
+        monkeypatch.delenv(var, raising=False)
+
+    def run(*argv):
+        capsys.readouterr()
+        code = cli.main(["--db-url", db_url] + list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
 
 
 def _unavailable(exc):

@@ -475,7 +475,9 @@ def test_environment_file_errors(run, tmp_path, template):
     code, _, err = run("stack", "create", "s", "-t", template, "-e",
                        registry)
     assert code == 1
-    assert "resource_registry is not supported yet" in err
+    assert err == ("ERROR: environment file %s: resource_registry.My::Type: "
+                   "'other.yaml' refused: mapping a type to a template (a "
+                   "nested stack) is not supported\n" % registry)
     code, _, err = run("stack", "create", "s", "-t", template, "-e",
                        str(tmp_path / "absent.yaml"))
     assert code == 1

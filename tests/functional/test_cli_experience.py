@@ -95,25 +95,10 @@ def clean_environment(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def db_url(tmp_path):
-    return "sqlite:///" + str(tmp_path / "cli.db")
-
-
-@pytest.fixture
 def template(tmp_path):
     path = tmp_path / "stack.yaml"
     path.write_text(TEMPLATE)
     return str(path)
-
-
-@pytest.fixture
-def run(capsys, db_url):
-    def run(*argv):
-        capsys.readouterr()
-        code = cli.main(["--db-url", db_url] + list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-    return run
 
 
 def node_lines(dot):

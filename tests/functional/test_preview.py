@@ -9,7 +9,6 @@ import sqlalchemy as sa
 import yaml
 
 import heatflow
-from heatflow import cli
 from heatflow import preview
 
 BASE = {
@@ -77,18 +76,6 @@ EXPECTED = {
     "fresh": ("create", "new resource"),
     "old": ("delete", "removed from the template"),
 }
-
-
-@pytest.fixture
-def db_url(tmp_path):
-    return "sqlite:///" + str(tmp_path / "preview.db")
-
-
-@pytest.fixture
-def orch(db_url):
-    o = heatflow.Orchestrator(db_url=db_url)
-    yield o
-    o.close()
 
 
 def row_counts(url):
@@ -251,20 +238,6 @@ def test_placeholders_are_found_in_resolved_values():
 
 
 # -- the command line ---------------------------------------------------------
-
-@pytest.fixture
-def run(capsys, db_url, monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)
-    for var in ("HEATFLOW_DB_URL", "HEATFLOW_ZOOKEEPER",
-                "HEATFLOW_PLUGIN_DIRS"):
-        monkeypatch.delenv(var, raising=False)
-
-    def run(*argv):
-        capsys.readouterr()
-        code = cli.main(["--db-url", db_url] + list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-    return run
 
 
 def test_cli_dry_run_in_every_format(run, tmp_path, db_url):

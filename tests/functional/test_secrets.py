@@ -62,18 +62,6 @@ def assert_clean(text, where=""):
     assert SECRET not in text, "secret leaked in %s: %s" % (where, text)
 
 
-@pytest.fixture
-def db_url(tmp_path):
-    return "sqlite:///%s" % (tmp_path / "heatflow.db")
-
-
-@pytest.fixture
-def orch(db_url):
-    o = heatflow.Orchestrator(db_url=db_url)
-    yield o
-    o.close()
-
-
 def run_cli(*argv):
     out, err = io.StringIO(), io.StringIO()
     rc = cli.main(list(argv), out, err)
