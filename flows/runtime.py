@@ -49,8 +49,12 @@ class Runtime:
 
     DEFINITION_CACHE = 64
 
-    def __init__(self, db, registry, poll_interval=(0.01, 1.0)):
+    def __init__(self, db, registry, poll_interval=(0.01, 1.0),
+                 limits=None):
         self.db = db
+        # What evaluating a stored template may cost (max_value_bytes
+        # matters here: the rest was checked when it was stored).
+        self.limits = limits
         self.store = db.store
         self.registry = registry
         # check_*_complete is polled from the first interval, doubling up to
@@ -79,7 +83,8 @@ class Runtime:
                 self._definitions.move_to_end(key)
                 return d
         row = self.store.get_template(template_id)
-        tmpl = Template.from_dict(row.content, files=row.files)
+        tmpl = Template.from_dict(row.content, files=row.files,
+                                  limits=self.limits)
         env = Environment.load(row.environment)
         d = tmpl.bind(env.parameters, stack_name=stack_name,
                       stack_id=stack_id, registry=env.registry(self.registry))

@@ -28,6 +28,7 @@ from heatflow.flows import compiler
 from heatflow.flows import runtime as runtime_mod
 from heatflow.persistence import database
 from heatflow.template import Template
+from heatflow.template.loader import DEFAULT_LIMITS
 
 LOG = logging.getLogger(__name__)
 
@@ -140,10 +141,6 @@ class Operation:
             delay = min(delay * 2, 0.25)
 
 
-def _parse_template(template, files):
-    return Template.load(template, files=files)
-
-
 class Orchestrator:
     """Stacks in one database.
 
@@ -152,13 +149,19 @@ class Orchestrator:
     this process on a pool of ``max_workers`` threads, and a stack whose
     runner died (this process, earlier) is resumed when an Orchestrator
     opens the database (``resume=True``).
+
+    ``limits``: a :class:`heatflow.template.Limits` capping what a
+    template, its files and its environment may cost (size, resources,
+    nesting, computed values, YAML aliases); default: its defaults.
+    Everything is checked before anything is written.
     """
 
     def __init__(self, db_url=None, zookeeper=None, plugin_dirs=(),
                  max_workers=32, resume=True, registry=None,
                  poll_interval=(0.01, 1.0), detach=False,
-                 zookeeper_auth=None):
+                 zookeeper_auth=None, limits=None):
         self.db = database.Database(db_url)
+        self.limits = limits or DEFAULT_LIMITS
         # detach: operations run in a worker process of their own that
         # outlives this one (the command line without --wait).  Plugins
         # registered with register_plugin() are not seen there.
@@ -173,7 +176,8 @@ class Orchestrator:
         self.registry = registry or registry_mod.Registry.default(
             plugin_dirs=plugin_dirs)
         self.runtime = runtime_mod.Runtime(self.db, self.registry,
-                                           poll_interval=poll_interval)
+                                           poll_interval=poll_interval,
+                                           limits=self.limits)
         self._runtime_key = "orchestrator-" + str(uuid.uuid4())
         runtime_mod.register(self._runtime_key, self.runtime)
         self._runner = self._board = self._zk = None
@@ -227,13 +231,12 @@ class Orchestrator:
         stack_def.validate(registry)
         return stack_def
 
-    @staticmethod
-    def _create_inputs(template, parameters, files, environment):
+    def _create_inputs(self, template, parameters, files, environment):
         """The template and the environment a new stack starts with: the
         environment's parameters resolved to final values (see
         :meth:`heatflow.environment.Environment.parameter_values`)."""
-        tmpl = _parse_template(template, files)
-        env = Environment.load(environment)
+        tmpl = Template.load(template, files=files, limits=self.limits)
+        env = Environment.load(environment, limits=self.limits)
         values = env.parameter_values(tmpl.parameter_schemas, parameters)
         return tmpl, Environment(values,
                                  resource_registry=env.resource_registry)
@@ -298,11 +301,13 @@ class Orchestrator:
                                        environment)
         current = self.db.store.get_template(row.template_id)
         if template is None:
-            tmpl = Template.from_dict(current.content, files=current.files)
+            tmpl = Template.from_dict(current.content, files=current.files,
+                                      limits=self.limits)
         else:
-            tmpl = _parse_template(template, files or current.files)
+            tmpl = Template.load(template, files=files or current.files,
+                                 limits=self.limits)
         old = Environment.load(current.environment)
-        new = Environment.load(environment)
+        new = Environment.load(environment, limits=self.limits)
         values = dict(old.parameters)
         values.update(new.parameter_values(tmpl.parameter_schemas,
                                            parameters))

@@ -68,7 +68,7 @@ class Conductor:
                  max_workers=32, plugin_dirs=(), session_timeout=10.0,
                  root=jobs.DEFAULT_ROOT, watchdog_interval=1.0,
                  repost_grace=5.0, registry=None, poll_interval=(0.01, 1.0),
-                 zookeeper_auth=None):
+                 zookeeper_auth=None, limits=None):
         if not zookeeper:
             raise exception.HeatflowError(
                 "a conductor needs ZooKeeper (--zookeeper or "
@@ -79,7 +79,8 @@ class Conductor:
         self.registry = registry or registry_mod.Registry.default(
             plugin_dirs=plugin_dirs)
         self.rt = runtime_mod.Runtime(self.db, self.registry,
-                                      poll_interval=poll_interval)
+                                      poll_interval=poll_interval,
+                                      limits=limits)
         self._key = "conductor-" + self.name
         # Flows this process did not plan name another runtime key: this
         # one serves them all.

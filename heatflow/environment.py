@@ -18,9 +18,8 @@ template, so every engine that later works on the stack resolves types the
 same way.
 """
 
-import yaml
-
 from heatflow import exception
+from heatflow.template import loader
 
 SECTIONS = ("parameters", "parameter_defaults", "resource_registry")
 
@@ -40,24 +39,31 @@ class Environment:
     # -- reading ------------------------------------------------------------
 
     @classmethod
-    def load(cls, source, where="environment"):
+    def load(cls, source, where="environment", limits=None):
         """An Environment from a mapping, YAML text (str or bytes), None or
         an Environment.  ``where`` starts the paths errors name (None: the
-        sections themselves, for a caller that names the file)."""
+        sections themselves, for a caller that names the file).  Text is
+        read as templates are, within ``limits`` (size, nesting, YAML
+        aliases; :class:`heatflow.template.Limits`)."""
         if source is None or isinstance(source, Environment):
             return source or cls()
-        if isinstance(source, (bytes, str)):
+        limits = limits or loader.DEFAULT_LIMITS
+        if isinstance(source, (bytes, bytearray, str)):
+            text = source.decode("utf-8", "replace") \
+                if isinstance(source, (bytes, bytearray)) else source
+            if not text.strip():
+                return cls()
             try:
-                source = yaml.safe_load(source)
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                at = "" if mark is None else " (line %d, column %d)" % (
-                    mark.line + 1, mark.column + 1)
-                raise exception.StackValidationFailed(
-                    "invalid YAML: %s%s" % (
-                        getattr(exc, "problem", None) or exc, at), where)
+                source = loader.parse_text(source, limits,
+                                           what="environment")
+            except exception.StackValidationFailed as exc:
+                # the message says "environment ..."; the path is the
+                # caller's
+                raise type(exc)(exc.message, where) from None
             if source is None:
                 return cls()
+        source = loader.normalise(source, limits,
+                                  path=(where,) if where else ())
         if not isinstance(source, dict):
             raise exception.StackValidationFailed(
                 "an environment must be a mapping of sections", where)

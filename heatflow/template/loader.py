@@ -34,6 +34,9 @@ class Limits:
     # would have with its aliases expanded (billion-laughs guard)
     max_yaml_aliases: int = 1000
     max_yaml_nodes: int = 500000
+    # total size of the files map (get_file's sources); with the template
+    # that is about Heat's 1 MiB request body
+    max_files_bytes: int = 1024 * 1024
 
 
 DEFAULT_LIMITS = Limits()
@@ -54,7 +57,7 @@ def _timestamp_as_text(loader, node):
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
-def _check_node_graph(root, limits):
+def _check_node_graph(root, limits, what="template"):
     """Count alias uses and the expanded size of a composed YAML graph.
 
     Shared nodes (from aliases) are visited once; their expanded size is
@@ -78,9 +81,9 @@ def _check_node_graph(root, limits):
             sizes[key] = total
             if total > limits.max_yaml_nodes:
                 raise exception.LimitExceeded(
-                    "template expands to more than %d YAML nodes "
+                    what + " expands to more than %d YAML nodes "
                     "(max_yaml_nodes); aliases make it too large"
-                    % limits.max_yaml_nodes, "template")
+                    % limits.max_yaml_nodes, what)
             continue
         if key in sizes:
             continue
@@ -100,64 +103,65 @@ def _check_node_graph(root, limits):
             stack.append((child, False))
         if aliases > limits.max_yaml_aliases:
             raise exception.LimitExceeded(
-                "template uses more than %d YAML aliases (max_yaml_aliases)"
-                % limits.max_yaml_aliases, "template")
+                what + " uses more than %d YAML aliases (max_yaml_aliases)"
+                % limits.max_yaml_aliases, what)
 
 
-def parse_text(text, limits=DEFAULT_LIMITS):
-    """Parse YAML or JSON template text into plain Python data."""
+def parse_text(text, limits=DEFAULT_LIMITS, what="template"):
+    """Parse YAML or JSON text into plain Python data, within ``limits``;
+    ``what`` names the document (and the path) in errors."""
     if isinstance(text, (bytes, bytearray)):
         if len(text) > limits.max_template_bytes:
-            raise _too_big(len(text), limits)
+            raise _too_big(len(text), limits, what)
         try:
             text = bytes(text).decode("utf-8-sig")
         except UnicodeDecodeError:
             raise exception.StackValidationFailed(
-                "template is not UTF-8 text (binary data?)", "template")
+                what + " is not UTF-8 text (binary data?)", what)
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > limits.max_template_bytes:
-        raise _too_big(size, limits)
+        raise _too_big(size, limits, what)
     if not text.strip():
-        raise exception.StackValidationFailed("template is empty", "template")
+        raise exception.StackValidationFailed(what + " is empty", what)
     if "\x00" in text:
         raise exception.StackValidationFailed(
-            "template contains NUL characters (binary data?)", "template")
+            what + " contains NUL characters (binary data?)", what)
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith("{"):
         # JSON is YAML, but JSON texts may contain tabs YAML rejects.
         try:
             data = json.loads(stripped)
         except ValueError:
-            data = _parse_yaml(text, limits)
+            data = _parse_yaml(text, limits, what)
     else:
-        data = _parse_yaml(text, limits)
+        data = _parse_yaml(text, limits, what)
     return data
 
 
-def _parse_yaml(text, limits):
+def _parse_yaml(text, limits, what="template"):
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             raise exception.StackValidationFailed(
-                "template is empty", "template")
-        _check_node_graph(node, limits)
+                what + " is empty", what)
+        _check_node_graph(node, limits, what)
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise exception.StackValidationFailed(
-            "template is not valid YAML: %s" % (str(exc).replace("\n", " "),),
-            "template")
+            what + " is not valid YAML: %s" % (str(exc).replace("\n", " "),),
+            what)
     except RecursionError:
         raise exception.LimitExceeded(
-            "template is nested too deeply", "template")
+            what + " is nested too deeply", what)
     finally:
         loader.dispose()
 
 
-def _too_big(size, limits):
+def _too_big(size, limits, what="template"):
     return exception.LimitExceeded(
-        "template is %d bytes, more than the limit of %d bytes "
-        "(max_template_bytes)" % (size, limits.max_template_bytes), "template")
+        what + " is %d bytes, more than the limit of %d bytes "
+        "(max_template_bytes)" % (size, limits.max_template_bytes), what)
 
 
 def looks_like_path(source):

@@ -124,6 +124,19 @@ class _OutputSnippet:
                                                     path + ("condition",))
 
 
+def _check_files(files, limits):
+    total = 0
+    for name, content in files.items():
+        if isinstance(content, str):
+            total += len(content.encode("utf-8", "surrogatepass"))
+        elif isinstance(content, (bytes, bytearray)):
+            total += len(content)
+        if total > limits.max_files_bytes:
+            raise exception.LimitExceeded(
+                "the files map holds more than %d bytes (max_files_bytes)"
+                % limits.max_files_bytes, "files")
+
+
 class Template:
     """A parsed HOT template.  Build with :meth:`load` or :meth:`from_dict`."""
 
@@ -141,6 +154,8 @@ class Template:
         self._data = loader.normalise(data, self.limits)
         # kept as given (any Mapping): the caller owns the files map
         self.files = files if files is not None else {}
+        if isinstance(self.files, dict):
+            _check_files(self.files, self.limits)
         data = self._data
         if "heat_template_version" not in data:
             _fail("missing heat_template_version (not a HOT template?)",

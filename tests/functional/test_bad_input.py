@@ -18,6 +18,7 @@ import heatflow
 from heatflow import cli
 from heatflow import exception
 from heatflow.persistence import models
+from heatflow.template import Limits
 
 V = "heat_template_version: 2021-04-16\n"
 
@@ -401,3 +402,46 @@ def test_api_template_of_the_wrong_type(orch, database):
             orch.create_stack("s", source)
         assert info.value.path == "template"
     assert count_rows(database[1]) == before
+
+
+def test_configured_limits_are_checked_before_anything_is_written(
+        database, tmp_path):
+    """Orchestrator(limits=...): tighter caps for a service that takes
+    templates from its users, through every entry point."""
+    url, engine = database
+    tight = Limits(max_template_bytes=400, max_resources=2,
+                   max_files_bytes=64, max_value_bytes=100)
+    three = V + "resources:\n" + "".join(
+        "  r%d: {type: OS::Heat::None}\n" % i for i in range(3))
+    big_value = value_of("{list_join: ['', {repeat: {template: x, for_each: "
+                         "{'%%x%%': %s}}}]}" % list(range(60)))
+    with heatflow.Orchestrator(db_url=url, resume=False,
+                               limits=tight) as orch:
+        before = count_rows(engine)
+        refusals = [
+            (lambda: orch.create_stack("s", three), "resources",
+             "3 resources, more than the limit of 2"),
+            (lambda: orch.preview_create("s", three), "resources",
+             "(max_resources)"),
+            (lambda: orch.update_stack("existing", three), "resources",
+             "(max_resources)"),
+            (lambda: orch.create_stack("s", GOOD + "#" * 400), "template",
+             "(max_template_bytes)"),
+            (lambda: orch.create_stack("s", GOOD, files={"a": "y" * 65}),
+             "files", "more than 64 bytes (max_files_bytes)"),
+            (lambda: orch.create_stack(
+                "s", GOOD, environment="parameters: {a: '%s'}" % ("z" * 400)),
+             "environment", "(max_template_bytes)"),
+            (lambda: orch.create_stack("s", big_value),
+             "resources.a.properties.value", "(max_value_bytes)"),
+        ]
+        for call, path, message in refusals:
+            with pytest.raises(exception.LimitExceeded) as info:
+                call()
+            assert info.value.path.startswith(path), str(info.value)
+            assert message in str(info.value)
+        assert count_rows(engine) == before
+        # within the limits all is well
+        assert orch.create_stack("small", GOOD).wait(60).stack_status == \
+            "CREATE_COMPLETE"
+        orch.delete_stack("small").wait(60)

@@ -484,7 +484,8 @@ def test_environment_file_errors(run, tmp_path, template):
     assert err.startswith("ERROR: cannot read environment file")
     broken = write(tmp_path, "broken.yaml", "parameters: [\n")
     code, _, err = run("template", "validate", "-t", template, "-e", broken)
-    assert code == 1 and "invalid YAML" in err
+    assert code == 1 and err.startswith(
+        "ERROR: environment file %s: environment is not valid YAML: " % broken)
     assert len(err.splitlines()) == 1
 
 

@@ -25,7 +25,9 @@ def test_load_accepts_yaml_mappings_and_nothing():
 
 @pytest.mark.parametrize("source, path, message", [
     ("[1, 2]", "environment", "must be a mapping of sections"),
-    ("parameters: [\n", "environment", "invalid YAML"),
+    ("parameters: [\n", "environment", "not valid YAML"),
+    ("parameters: {a: !!python/object/apply:os.system [true]}",
+     "environment", "not valid YAML"),
     ("outputs: {}", "environment", "unknown or unsupported section "
                                    "'outputs'"),
     ("parameters: [a]", "environment.parameters", "must be a mapping"),
@@ -105,3 +107,21 @@ def test_alias_to_unknown_type_or_loop_is_refused(base):
         Environment(resource_registry={"A::A": "B::B", "B::B": "A::A"}) \
             .registry(base)
     assert "loop: A::A -> B::B -> A::A" in str(info.value)
+
+
+def test_environment_text_is_bounded_like_a_template():
+    from heatflow.template import Limits
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        "%s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n"
+        % ((chr(98 + i), chr(98 + i)) + (chr(97 + i),) * 8)
+        for i in range(9))
+    with pytest.raises(exception.LimitExceeded):
+        Environment.load(bomb)
+    with pytest.raises(exception.LimitExceeded) as info:
+        Environment.load("parameters: {a: %s}" % ("x" * 200),
+                         limits=Limits(max_template_bytes=100))
+    assert "max_template_bytes" in str(info.value)
+    deep = {"parameters": {"a": [[[[[[["deep"]]]]]]]}}
+    with pytest.raises(exception.LimitExceeded) as info:
+        Environment.load(deep, limits=Limits(max_nesting_depth=4))
+    assert info.value.path.startswith("environment.parameters.a")
