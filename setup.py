@@ -40,6 +40,8 @@ setup(
         "alembic>=1.12,<1.21",
         "PyYAML>=6.0,<7",
         "futurist>=3.0,<3.6",
+        # Fernet, for encryption at rest (persistence/sealing.py)
+        "cryptography>=41,<50",
     ],
     extras_require={
         "postgresql": ["psycopg2-binary>=2.9"],

@@ -154,13 +154,18 @@ class Orchestrator:
     template, its files and its environment may cost (size, resources,
     nesting, computed values, YAML aliases); default: its defaults.
     Everything is checked before anything is written.
+
+    ``encryption_key``: encrypt users' values at rest with this key (or
+    keys, comma-separated; the first encrypts); default
+    ``HEATFLOW_ENCRYPTION_KEY``, else no encryption (see
+    :mod:`heatflow.persistence.sealing`).
     """
 
     def __init__(self, db_url=None, zookeeper=None, plugin_dirs=(),
                  max_workers=32, resume=True, registry=None,
                  poll_interval=(0.01, 1.0), detach=False,
-                 zookeeper_auth=None, limits=None):
-        self.db = database.Database(db_url)
+                 zookeeper_auth=None, limits=None, encryption_key=None):
+        self.db = database.Database(db_url, encryption_key=encryption_key)
         self.limits = limits or DEFAULT_LIMITS
         # detach: operations run in a worker process of their own that
         # outlives this one (the command line without --wait).  Plugins

@@ -786,6 +786,17 @@ def cmd_db_upgrade(ctx, args):
     return 0
 
 
+def cmd_db_generate_key(ctx, args):
+    from heatflow.persistence import sealing
+    # the key alone on stdout (KEY=$(heatflow db generate-key)); the
+    # advice on stderr
+    ctx.out.write(sealing.generate_key() + "\n")
+    ctx.err.write("Set it as %s for every heatflow process using the "
+                  "database, and keep a copy: without it encrypted stacks "
+                  "cannot be read.\n" % sealing.ENV_KEY)
+    return 0
+
+
 # -- the parser ---------------------------------------------------------------
 
 def _add_global_options(parser, late=False):
@@ -963,6 +974,9 @@ def build_parser():
     db = group(groups, "db", "the database")
     command(db, "upgrade", cmd_db_upgrade,
             "create or upgrade the database tables")
+    command(db, "generate-key", cmd_db_generate_key,
+            "print a new key for encrypting values at rest "
+            "(HEATFLOW_ENCRYPTION_KEY)")
     p = command(groups, "conductor", cmd_conductor,
                 "run a conductor: claim stack operations from ZooKeeper "
                 "and run them")

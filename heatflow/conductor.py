@@ -68,14 +68,14 @@ class Conductor:
                  max_workers=32, plugin_dirs=(), session_timeout=10.0,
                  root=jobs.DEFAULT_ROOT, watchdog_interval=1.0,
                  repost_grace=5.0, registry=None, poll_interval=(0.01, 1.0),
-                 zookeeper_auth=None, limits=None):
+                 zookeeper_auth=None, limits=None, encryption_key=None):
         if not zookeeper:
             raise exception.HeatflowError(
                 "a conductor needs ZooKeeper (--zookeeper or "
                 "HEATFLOW_ZOOKEEPER)")
         self.name = name or unique_name()
         self.root = root
-        self.db = database.Database(db_url)
+        self.db = database.Database(db_url, encryption_key=encryption_key)
         self.registry = registry or registry_mod.Registry.default(
             plugin_dirs=plugin_dirs)
         self.rt = runtime_mod.Runtime(self.db, self.registry,

@@ -121,5 +121,10 @@ class RollbackRequested(HeatflowError):
     that TaskFlow reverts what the operation did)."""
 
 
+class EncryptionKeyError(HeatflowError):
+    """An encryption key is malformed, or stored data is encrypted and no
+    configured key opens it (see :mod:`heatflow.persistence.sealing`)."""
+
+
 class PluginError(HeatflowError):
     """A plugin could not be loaded or is malformed."""

@@ -22,15 +22,20 @@ import threading
 import uuid
 
 from heatflow import execution
+from heatflow.persistence import sealing
 
 LOG = logging.getLogger(__name__)
 
 
-def spawn_worker(stack_id, args, db_url):
+def spawn_worker(stack_id, args, db_url, encryption_key=None):
     """Start ``python -m heatflow.worker`` detached from this process (own
-    session, no terminal), to run the stack's current operation."""
+    session, no terminal), to run the stack's current operation.  Secrets
+    (the URL may hold a password) go in its environment, which other users
+    cannot read, not on its command line."""
     log = open(os.devnull, "wb")
     env = dict(os.environ, HEATFLOW_DB_URL=db_url)
+    if encryption_key:
+        env[sealing.ENV_KEY] = encryption_key
     subprocess.Popen([sys.executable, "-m", "heatflow.worker"] + list(args)
                      + [stack_id], stdin=subprocess.DEVNULL, stdout=log,
                      stderr=log, start_new_session=True, close_fds=True,
@@ -97,7 +102,8 @@ class LocalRunner:
         options) in a detached worker process that outlives this one."""
         execution.save_operation(self.db, plan)
         if detach_args is not None:
-            spawn_worker(plan["op"]["stack_id"], detach_args, self.db.url)
+            spawn_worker(plan["op"]["stack_id"], detach_args, self.db.url,
+                         self.db.encryption_key)
         else:
             self._launch(plan)
 

@@ -19,6 +19,7 @@ import threading
 import sqlalchemy as sa
 
 from heatflow.persistence import migrate
+from heatflow.persistence import sealing
 from heatflow.persistence import store as store_mod
 from heatflow.persistence import taskflow_backend
 
@@ -78,9 +79,15 @@ class Database:
 
     _upgrade_lock = threading.Lock()
 
-    def __init__(self, url=None, upgrade=True):
+    def __init__(self, url=None, upgrade=True, encryption_key=None):
+        """``encryption_key``: a key (or keys, comma-separated) sealing
+        users' values at rest; default ``HEATFLOW_ENCRYPTION_KEY``, else
+        none (see ``sealing.py``)."""
         self.url = url or default_url()
+        self.encryption_key = encryption_key    # for detached workers
+        self.cipher = sealing.configured_cipher(encryption_key)
         self.engine = create_engine(self.url)
+        sealing.attach(self.engine, self.cipher)
         self.store = store_mod.Store(self.engine)
         self.taskflow = taskflow_backend.Backend(self.engine)
         if upgrade:

@@ -14,9 +14,14 @@ resources   one row per *incarnation* of a resource: a replacement gets a new
             can be kept for rollback and cleaned up later.
 resource_data   a plugin's ``data_set`` values.
 events      every state transition, in order.
+
+Columns typed :class:`Sealed` hold users' and plugins' values: with an
+encryption key configured they are stored encrypted (``sealing.py``).
 """
 
 import sqlalchemy as sa
+
+from heatflow.persistence.sealing import Sealed
 
 metadata = sa.MetaData()
 
@@ -33,7 +38,7 @@ stacks = sa.Table(
     sa.Column("status_reason", sa.Text, nullable=False, default=""),
     sa.Column("template_id", sa.Integer, nullable=True),
     sa.Column("prev_template_id", sa.Integer, nullable=True),
-    sa.Column("parameters", sa.JSON, nullable=False, default=dict),
+    sa.Column("parameters", Sealed(), nullable=False, default=dict),
     sa.Column("traversal", sa.String(36), nullable=False),
     # The run executing the operation now: replaced when it is resumed or
     # taken over, so that the old run's writes are rejected.
@@ -46,7 +51,7 @@ stacks = sa.Table(
     sa.Column("timeout_mins", sa.Integer, nullable=True),
     # Absolute, so that it survives the death of whoever runs the operation.
     sa.Column("deadline", sa.DateTime, nullable=True),
-    sa.Column("outputs", sa.JSON, nullable=True),
+    sa.Column("outputs", Sealed(), nullable=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=True),
     sa.Column("deleted_at", sa.DateTime, nullable=True),
@@ -57,11 +62,11 @@ templates = sa.Table(
     "hf_templates", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("stack_id", sa.String(36), nullable=False, index=True),
-    sa.Column("content", sa.JSON, nullable=False),
-    sa.Column("files", sa.JSON, nullable=False, default=dict),
+    sa.Column("content", Sealed(), nullable=False),
+    sa.Column("files", Sealed(), nullable=False, default=dict),
     # What binds the template into a stack definition besides itself: the
     # parameter values (and later the environment).
-    sa.Column("environment", sa.JSON, nullable=False, default=dict),
+    sa.Column("environment", Sealed(), nullable=False, default=dict),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
@@ -83,16 +88,16 @@ resources = sa.Table(
     sa.Column("traversal", sa.String(36), nullable=True),
     # check_<action>_complete's token, when it serialises, so that an action
     # resumed in another process polls instead of starting again.
-    sa.Column("action_token", sa.JSON, nullable=True),
+    sa.Column("action_token", Sealed(), nullable=True),
     # The template this incarnation was last converged to (Heat's
     # current_template_id); None until its first action completes.
     sa.Column("template_id", sa.Integer, nullable=True),
     # The resolved properties last applied: what an update diffs against and
     # what a delete hands the plugin.
-    sa.Column("properties", sa.JSON, nullable=True),
-    sa.Column("rsrc_metadata", sa.JSON, nullable=True),
+    sa.Column("properties", Sealed(), nullable=True),
+    sa.Column("rsrc_metadata", Sealed(), nullable=True),
     # Attribute values computed for dependents when the action completed.
-    sa.Column("attributes", sa.JSON, nullable=True),
+    sa.Column("attributes", Sealed(), nullable=True),
     sa.Column("requires", sa.JSON, nullable=False, default=list),
     sa.Column("replaces", sa.Integer, nullable=True),
     sa.Column("replaced_by", sa.Integer, nullable=True),
@@ -112,7 +117,7 @@ resource_data = sa.Table(
               sa.ForeignKey("hf_resources.id", ondelete="CASCADE"),
               primary_key=True),
     sa.Column("key", sa.String(255), primary_key=True),
-    sa.Column("value", sa.JSON, nullable=True),
+    sa.Column("value", Sealed(), nullable=True),
     sa.Column("redact", sa.Boolean, nullable=False, default=False),
 )
 

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from taskflow import exceptions as tf_exc
 
 from heatflow import exception
+from heatflow.persistence import sealing
 from taskflow.persistence import models as tf_models
 from taskflow.persistence.backends import impl_sqlalchemy
 from taskflow.persistence.backends.sqlalchemy import tables as tf_tables
@@ -163,6 +164,10 @@ class FencedConnection(LeanConnection):
         return super().save_logbook(book)
 
 
+_SEALED_ATOM_COLUMNS = ("results", "failure", "revert_results",
+                        "revert_failure")
+
+
 class Backend(impl_sqlalchemy.SQLAlchemyBackend):
     """The stock backend with table objects built once."""
 
@@ -170,6 +175,11 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
         super().__init__({"connection": str(engine.url)}, engine=engine)
         md = sa.MetaData()
         tables = tf_tables.fetch(md)
+        # Atom results carry resources' attributes and properties (and
+        # failures their messages): sealed like heatflow's own columns.
+        for name in _SEALED_ATOM_COLUMNS:
+            column = tables.atomdetails.c[name]
+            column.type = sealing.Sealed(column.type)
         self.schema = (md, tables, impl_sqlalchemy._Alchemist(tables))
         # Shared by every run view of this backend: atom detail uuid ->
         # the essence last written (None: exists, content unknown), and the

@@ -128,6 +128,28 @@ def test_a_second_orchestrator_sees_the_stack(pg_url, cloud):
             "DELETE_COMPLETE"
 
 
+def test_values_are_sealed_on_postgresql(pg_url, cloud):
+    """With a key, PostgreSQL's JSON columns (heatflow's and TaskFlow's)
+    hold sealed envelopes, and everything reads back."""
+    from heatflow.persistence import sealing
+    key = sealing.generate_key()
+    with heatflow.Orchestrator(pg_url, encryption_key=key,
+                               poll_interval=(0.005, 0.05)) as orch:
+        orch.register_plugin("Test::Thing", cloud.Thing)
+        stack = orch.create_stack("web", template("pg-secret-net")).wait(60)
+        assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+        assert stack.outputs["net_name"] == "pg-secret-net"
+        with orch.db.engine.connect() as conn:
+            dumped = " ".join(str(v) for (v,) in conn.execute(sa.text(
+                "SELECT properties::text FROM hf_resources UNION ALL "
+                "SELECT outputs::text FROM hf_stacks UNION ALL "
+                "SELECT content::text FROM hf_templates UNION ALL "
+                "SELECT results::text FROM atomdetails")))
+        assert "pg-secret-net" not in dumped and "$sealed" in dumped
+        assert orch.delete_stack("web").wait(60).stack_status == \
+            "DELETE_COMPLETE"
+
+
 def _schema(engine):
     insp = sa.inspect(engine)
     return {t: sorted(c["name"] for c in insp.get_columns(t))

@@ -10,7 +10,11 @@ import sys
 import textwrap
 import time
 
+import pytest
+import sqlalchemy as sa
+
 import heatflow
+from heatflow.persistence import sealing
 from tests import conftest
 
 CHAIN = {
@@ -43,8 +47,15 @@ def _wait_for(predicate, timeout=30):
     raise AssertionError("condition not reached in %ss" % timeout)
 
 
-def test_killed_runner_is_resumed_without_repeating_actions(db_url, cloud):
+@pytest.mark.parametrize("encrypted", [False, True],
+                         ids=["clear", "encrypted"])
+def test_killed_runner_is_resumed_without_repeating_actions(
+        db_url, cloud, encrypted, monkeypatch):
     import json
+    if encrypted:
+        # Everything the resume reads back (TaskFlow's atom results, the
+        # in-flight action's token) was written sealed.
+        monkeypatch.setenv(sealing.ENV_KEY, sealing.generate_key())
     proc = subprocess.Popen(
         [sys.executable, "-c", SCRIPT, db_url, conftest.PLUGIN_DIR,
          json.dumps(CHAIN)], env=dict(os.environ))
@@ -75,6 +86,11 @@ def test_killed_runner_is_resumed_without_repeating_actions(db_url, cloud):
                 if j["event"] == "create"}
         assert pids["a"] == pids["b"] == proc.pid
         assert pids["c"] == os.getpid()
+        with orch.db.engine.connect() as conn:
+            raw = [r for (r,) in conn.execute(sa.text(
+                "SELECT results FROM atomdetails WHERE results IS NOT NULL "
+                "AND results != 'null'"))]
+        assert raw and all(('"$sealed"' in r) == encrypted for r in raw)
     finally:
         orch.close()
 
