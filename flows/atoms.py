@@ -52,6 +52,9 @@ def _failed_marker(reason):
     return {"halt": "failed", "reason": reason}
 
 
+_UNREAD = object()     # wait_idle: the row is still to be read
+
+
 class _Superseded(Exception):
     """This operation's traversal is no longer the stack's current one."""
 
@@ -106,13 +109,13 @@ class _Atom(task.Task):
         return row.traversal == self.op["traversal"] and \
             row.run_token != self.op["run"]
 
-    def gate(self):
+    def gate(self, position=None):
         """Before an atom starts anything: is its operation still the
         stack's current one (and this run the one executing it), and is it
-        still going forward?"""
+        still going forward?  ``position``: the stack's, if just read."""
         if self.rt.is_fenced(self.op["run"]):
             raise _Superseded()
-        row = self.store.stack_position(self.op["stack_id"])
+        row = position or self.store.stack_position(self.op["stack_id"])
         if (row.traversal, row.run_token) != (self.op["traversal"],
                                               self.op["run"]):
             raise _Superseded()
@@ -164,23 +167,33 @@ class _Atom(task.Task):
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
-    def wait_idle(self, row_id):
+    def first_read(self, row_id):
+        """The row, once the gate is passed: both read in one statement."""
+        row, position = self.store.resource_and_position(
+            row_id, self.op["stack_id"])
+        self.gate(position)
+        return row
+
+    def wait_idle(self, row_id, row=_UNREAD):
         """Wait while another operation's action is in flight on the row
-        (breaking the lock of a run that died)."""
+        (breaking the lock of a run that died).  ``row``: as just read."""
         delay = 0.01
         while True:
-            row = self.store.get_resource(row_id)
+            if row is _UNREAD:
+                row = self.store.get_resource(row_id)
             if row is None or row.lock_run is None or \
                     row.lock_traversal == self.op["traversal"]:
                 return row
             if not self.rt.run_alive(row.lock_run):
                 self.store.break_lock(row, self.fence)
+                row = _UNREAD
                 continue
             if self.is_stale():
                 raise _Superseded()
             self.check_stack_deadline()
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+            row = _UNREAD
 
     def plugin(self, cls, defn, props, row, metadata=None, action="INIT"):
         storage = driver.DbStorage(self.store, row, self.fence)
@@ -277,10 +290,10 @@ class ConvergeResource(_Atom):
 
     def execute(self, **inputs):
         try:
-            self.gate()
+            row = self.first_read(self.row_id)
             if any(_halted(v) for v in inputs.values()):
                 return SUPERSEDED
-            return self._converge(inputs)
+            return self._converge(inputs, row)
         except _Superseded:
             self.halt()
             return SUPERSEDED
@@ -303,13 +316,13 @@ class ConvergeResource(_Atom):
             return attrs.get(rname, {}).get(_attr_key(attr))
         return refs, get_attr
 
-    def _converge(self, inputs):
+    def _converge(self, inputs, row):
         store = self.store
         stack_def = self.definition()
         defn = stack_def.resources[self.resource_name]
         # Decide on the row as it is once no older operation's action is
         # in flight on it: that action finishes and is recorded first.
-        row = self._current_row(self.wait_idle(self.row_id))
+        row = self._current_row(self.wait_idle(self.row_id, row))
         try:
             self.check_stack_deadline()
             cls = stack_def.registry.get_class(defn.type)
@@ -746,15 +759,13 @@ class CleanupResource(_Atom):
             # Still part of the stack: nothing to do, nothing to read.
             return {"kept": True}
         try:
-            self.gate()
-            return self._cleanup(converged)
+            return self._cleanup(converged, self.first_read(self.row_id))
         except _Superseded:
             self.halt()
             return SUPERSEDED
 
-    def _cleanup(self, converged):
+    def _cleanup(self, converged, row):
         store = self.store
-        row = store.get_resource(self.row_id)
         if row is None or row.id in converged["rows"]:
             return {"kept": True}
         defn = None

@@ -35,6 +35,8 @@ LOG = logging.getLogger(__name__)
 
 #: Who is writing: the stack, its operation (traversal) and the run of it.
 Fence = collections.namedtuple("Fence", "stack_id traversal run")
+StackPosition = collections.namedtuple("StackPosition",
+                                       "traversal run_token action status")
 
 
 # -- statements of the hot paths, built once -------------------------------
@@ -55,6 +57,17 @@ _STACK_POSITION = sa.select(
     m.stacks.c.traversal, m.stacks.c.run_token, m.stacks.c.action,
     m.stacks.c.status).where(m.stacks.c.id == _B("sid"))
 _GET_RESOURCE = sa.select(m.resources).where(m.resources.c.id == _B("rid"))
+# A resource row and its stack's position in one round trip: what an atom
+# reads first (is the operation still current? what state is the row in?).
+_RESOURCE_AT_POSITION = sa.select(
+    m.stacks.c.traversal.label("pos_traversal"),
+    m.stacks.c.run_token.label("pos_run_token"),
+    m.stacks.c.action.label("pos_action"),
+    m.stacks.c.status.label("pos_status"),
+    *m.resources.c).select_from(m.stacks.outerjoin(
+        m.resources, sa.and_(m.resources.c.id == _B("rid"),
+                             m.resources.c.stack_id == m.stacks.c.id))
+).where(m.stacks.c.id == _B("sid"))
 _INSERT_EVENT = m.events.insert()
 _built = {}
 
@@ -220,6 +233,17 @@ class Store(metaclass=_OutageTolerant):
         checks before it acts, read without the stack's JSON columns."""
         with self.engine.connect() as conn:
             return conn.execute(_STACK_POSITION, {"sid": stack_id}).one()
+
+    def resource_and_position(self, resource_id, stack_id):
+        """``(resource row or None, stack position)``, read together (see
+        :meth:`get_resource` and :meth:`stack_position`)."""
+        with self.engine.connect() as conn:
+            r = conn.execute(_RESOURCE_AT_POSITION,
+                             {"rid": resource_id, "sid": stack_id}).one()
+        position = StackPosition(r.pos_traversal, r.pos_run_token,
+                                 r.pos_action, r.pos_status)
+        # the row carries the pos_* columns too; nothing reads them there
+        return (None if r.id is None else r), position
 
     def list_stacks(self):
         with self.engine.connect() as conn:
