@@ -37,6 +37,7 @@ from heatflow import properties as properties_mod
 from heatflow.flows import driver
 from heatflow.flows import runtime as runtime_mod
 from heatflow.persistence import store as store_mod
+from heatflow.persistence.taskflow_backend import VOLATILE_PREFIX
 
 LOG = logging.getLogger(__name__)
 
@@ -710,7 +711,10 @@ class Gather(_Atom):
     instead (see compiler.build_flow), so each completion checks a few."""
 
     def __init__(self, op, name, requires):
-        super().__init__(op, name, provides=name, requires=requires)
+        # Volatile: not recorded (a pure function of recorded inputs, run
+        # again on resume); see persistence/taskflow_backend.py.
+        super().__init__(op, VOLATILE_PREFIX + name, provides=name,
+                         requires=requires)
 
     def execute(self, **inputs):
         return _gathered(inputs.values())

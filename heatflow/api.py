@@ -134,8 +134,11 @@ class Operation:
                 max(0, min(delay, end - time.monotonic()))
             event = self._orch._runner.done_event(row.flow_uuid) \
                 if self._orch._runner is not None else None
-            if event is not None:
-                event.wait(pause)
+            if event is not None and not event.is_set():
+                # Run here: its end wakes us; the database is only asked
+                # again now and then (another process may supersede it).
+                event.wait(1.0 if end is None else
+                           max(0, min(1.0, end - time.monotonic())))
             else:
                 time.sleep(pause)
             delay = min(delay * 2, 0.25)

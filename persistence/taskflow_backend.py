@@ -21,7 +21,8 @@ state, a read and a rewrite of every atom of the flow:
   executed again, exactly like one found PENDING, and heatflow's atoms are
   idempotent (they decide from the recorded state of their resource).  Those
   writes are skipped; results, failures, intentions and final states are
-  written, each in one statement;
+  written, each in one statement -- except for atoms named ``volatile:...``
+  (pure fan-in helpers), whose states are not written at all;
 - ``update_flow_details`` re-reads and rewrites every atom detail of the
   flow: here it writes the flow's row and inserts the atom details it has
   not written before.
@@ -49,6 +50,10 @@ class Connection(impl_sqlalchemy.Connection):
 
 # Atom states whose write is skipped (see the module docstring).
 _TRANSIENT = ("RUNNING",)
+# Atoms none of whose state changes are written: pure functions of inputs
+# that are recorded (heatflow's fan-in Gather atoms); a resumed flow runs
+# them again.
+VOLATILE_PREFIX = "volatile:"
 
 
 def _essence(ad_dict):
@@ -68,6 +73,8 @@ class LeanConnection(Connection):
     takes (see the module docstring)."""
 
     def update_atom_details(self, atom_detail):
+        if atom_detail.name.startswith(VOLATILE_PREFIX):
+            return atom_detail
         value = atom_detail.to_dict()
         essence = _essence(value)
         written = self._backend.written
