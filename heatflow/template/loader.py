@@ -57,6 +57,15 @@ def _timestamp_as_text(loader, node):
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
+def _children(node):
+    """A composed YAML node's child nodes (a mapping's keys and values)."""
+    if isinstance(node, yaml.MappingNode):
+        return [c for pair in node.value for c in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    return ()
+
+
 def _check_node_graph(root, limits, what="template"):
     """Count alias uses and the expanded size of a composed YAML graph.
 
@@ -71,13 +80,7 @@ def _check_node_graph(root, limits, what="template"):
         node, done = stack.pop()
         key = id(node)
         if done:
-            if isinstance(node, yaml.MappingNode):
-                children = [c for pair in node.value for c in pair]
-            elif isinstance(node, yaml.SequenceNode):
-                children = node.value
-            else:
-                children = ()
-            total = 1 + sum(sizes[id(c)] for c in children)
+            total = 1 + sum(sizes[id(c)] for c in _children(node))
             sizes[key] = total
             if total > limits.max_yaml_nodes:
                 raise exception.LimitExceeded(
@@ -88,14 +91,8 @@ def _check_node_graph(root, limits, what="template"):
         if key in sizes:
             continue
         stack.append((node, True))
-        if isinstance(node, yaml.MappingNode):
-            children = [c for pair in node.value for c in pair]
-        elif isinstance(node, yaml.SequenceNode):
-            children = node.value
-        else:
-            children = ()
         seen_here = set()
-        for child in children:
+        for child in _children(node):
             ck = id(child)
             if ck in sizes or ck in seen_here:
                 aliases += 1

@@ -18,9 +18,10 @@ Per test:
 
 For the embedded default (``db_url`` and ``orch`` come from tests/conftest.py):
 
-- ``run``: ``run(*argv) -> (exit status, stdout, stderr)`` of the command
-  line with ``--db-url``, in ``tmp_path`` as the working directory and
-  without HEATFLOW_* variables from the outside
+- ``isolated_cwd``: ``tmp_path`` as the working directory, no HEATFLOW_*
+  variables from the outside
+- ``run``: ``run(*argv, db=True) -> (exit status, stdout, stderr)`` of the
+  command line (with ``--db-url`` unless ``db=False``), in ``isolated_cwd``
 
 The per-test fixtures start the shared server again if an earlier test
 left it stopped (restart and crash tests).
@@ -39,15 +40,21 @@ from tests import servers
 
 
 @pytest.fixture
-def run(capsys, db_url, monkeypatch, tmp_path):
+def isolated_cwd(monkeypatch, tmp_path):
+    """``tmp_path`` as the working directory and no HEATFLOW_* variables
+    from outside: nothing may fall back on ./.heatflow/heatflow.db in the
+    source tree, or on a developer's own settings."""
     monkeypatch.chdir(tmp_path)
     for var in ("HEATFLOW_DB_URL", "HEATFLOW_ZOOKEEPER",
-                "HEATFLOW_PLUGIN_DIRS"):
+                "HEATFLOW_PLUGIN_DIRS", "HEATFLOW_ENCRYPTION_KEY"):
         monkeypatch.delenv(var, raising=False)
 
-    def run(*argv):
+
+@pytest.fixture
+def run(capsys, db_url, isolated_cwd):
+    def run(*argv, db=True):
         capsys.readouterr()
-        code = cli.main(["--db-url", db_url] + list(argv))
+        code = cli.main((["--db-url", db_url] if db else []) + list(argv))
         out, err = capsys.readouterr()
         return code, out, err
     return run

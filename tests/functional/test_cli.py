@@ -61,18 +61,7 @@ outputs:
 """
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch, tmp_path):
-    # nothing may fall back on ./.heatflow/heatflow.db in the source tree
-    monkeypatch.chdir(tmp_path)
-    for var in ("HEATFLOW_DB_URL", "HEATFLOW_ZOOKEEPER",
-                "HEATFLOW_PLUGIN_DIRS"):
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def db_url(tmp_path):
-    return "sqlite:///" + str(tmp_path / "cli.db")
+pytestmark = pytest.mark.usefixtures("isolated_cwd")
 
 
 @pytest.fixture
@@ -80,18 +69,6 @@ def template(tmp_path):
     path = tmp_path / "stack.yaml"
     path.write_text(STACK_TEMPLATE)
     return str(path)
-
-
-@pytest.fixture
-def run(capsys, db_url):
-    """run(*argv) -> (exit status, stdout, stderr), with --db-url."""
-    def run(*argv, db=True):
-        capsys.readouterr()
-        argv = (["--db-url", db_url] if db else []) + list(argv)
-        code = cli.main(argv)
-        out, err = capsys.readouterr()
-        return code, out, err
-    return run
 
 
 @pytest.fixture

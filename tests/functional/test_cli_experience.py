@@ -86,12 +86,7 @@ resources:
 """
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)
-    for var in ("HEATFLOW_DB_URL", "HEATFLOW_ZOOKEEPER",
-                "HEATFLOW_PLUGIN_DIRS"):
-        monkeypatch.delenv(var, raising=False)
+pytestmark = pytest.mark.usefixtures("isolated_cwd")
 
 
 @pytest.fixture
