@@ -32,19 +32,24 @@ class Step(task.Task):
             self._log.append(("revert", self.name))
 
 
-def run(graph, fail=None):
-    log, lock = [], threading.Lock()
-    flow = graph_flow.Flow("g")
-    flow.add(*[Step(n, deps, log, lock, fail=(n == fail))
-               for n, deps in graph.items()])
+def load(flow, pool):
+    """Our engine for ``flow``, on an in-memory TaskFlow backend."""
     be = backends.fetch({"connection": "memory://"})
     book = models.LogBook("b")
     fd = models.FlowDetail("f", "fd-uuid")
     book.add(fd)
     with contextlib.closing(be.get_connection()) as conn:
         conn.save_logbook(book)
+    return engine.load(flow, fd, be, pool)
+
+
+def run(graph, fail=None):
+    log, lock = [], threading.Lock()
+    flow = graph_flow.Flow("g")
+    flow.add(*[Step(n, deps, log, lock, fail=(n == fail))
+               for n, deps in graph.items()])
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        eng = engine.load(flow, fd, be, pool)
+        eng = load(flow, pool)
         assert isinstance(eng._runtime.selector, engine.NearSelector)
         try:
             eng.run()
@@ -83,3 +88,71 @@ def test_revert_undoes_what_ran_in_reverse_order(failing):
         for d in deps:
             if name in reverted and d in reverted:
                 assert reverted.index(name) < reverted.index(d), (name, d)
+
+
+def _shape(compilation):
+    """A compilation as comparable data: nodes with their attributes,
+    edges with theirs, and the scope tree's parent of each item."""
+    g = compilation.execution_graph
+
+    def name(n):
+        return n.name
+    nodes = sorted((name(n), sorted(a.items())) for n, a in g.nodes.items())
+    edges = sorted((name(u), name(v), sorted(
+        (k, sorted(v2) if isinstance(v2, set) else v2)
+        for k, v2 in a.items())) for u, v, a in g.edges(data=True))
+    tree = sorted((name(n.item), name(n.parent.item) if n.parent else None)
+                  for n in compilation.hierarchy.dfs_iter(include_self=True))
+    return nodes, edges, tree
+
+
+def _flow(graph, log=None, lock=None):
+    flow = graph_flow.Flow("g")
+    flow.add(*[Step(n, deps, log, lock) for n, deps in graph.items()])
+    return flow
+
+
+def test_flat_compiler_builds_what_taskflow_builds():
+    from taskflow.engines.action_engine import compiler as tf_compiler
+    ours = tf_compiler.PatternCompiler(_flow(GRAPH))
+    engine._use_flat_compiler(ours)
+    stock = tf_compiler.PatternCompiler(_flow(GRAPH))
+    assert _shape(ours.compile()) == _shape(stock.compile())
+    assert isinstance(ours._matchers[0][1], engine.FlatFlowCompiler)
+
+
+def test_flat_compiler_leaves_nested_flows_to_taskflow():
+    from taskflow.engines.action_engine import compiler as tf_compiler
+    from taskflow.patterns import linear_flow
+    outer = graph_flow.Flow("outer")
+    inner = linear_flow.Flow("inner")
+    inner.add(Step("i1", [], None, None), Step("i2", [], None, None))
+    outer.add(Step("a", [], None, None), inner)
+    ours = tf_compiler.PatternCompiler(outer)
+    engine._use_flat_compiler(ours)
+    names = {n.name for n in ours.compile().execution_graph.nodes}
+    assert {"a", "i1", "i2", "outer", "inner"} <= names
+
+
+def test_direct_scope_finds_the_providers_taskflow_finds():
+    from taskflow.engines.action_engine import scopes
+    flow = _flow(GRAPH)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        eng = load(flow, pool)
+        eng.prepare()
+        comp = eng._compilation
+        for atom in flow:
+            eng.storage.save(atom.name, atom.name)
+        for atom in flow:
+            ours = eng._runtime.fetch_scopes_for(atom.name)
+            assert isinstance(ours, engine.DirectScope)
+            stock = scopes.ScopeWalker(comp, atom, names_only=True)
+            assert eng.storage.fetch_mapped_args(
+                atom.rebind, atom_name=atom.name, scope_walker=ours) == \
+                eng.storage.fetch_mapped_args(
+                    atom.rebind, atom_name=atom.name, scope_walker=stock)
+            # Every provider the stock walker offers for a requirement is
+            # offered by ours (the direct predecessors).
+            needed = {"v:" + d for d in GRAPH[atom.name]}
+            mine = {n for level in ours for n in level}
+            assert {"v:" + n for n in mine} >= needed
