@@ -746,10 +746,17 @@ class Converged(_Atom):
 
 
 class CleanupResource(_Atom):
-    """Delete an incarnation the target template no longer has."""
+    """Delete an incarnation the target template no longer has.
+
+    Volatile (not recorded by TaskFlow): what it did is recorded in its
+    row, whose deletion is its record of success.  A resumed flow runs it
+    again; it finds the row gone (nothing to do), still being deleted by
+    the dead run (its lock is broken and the delete polled to completion),
+    or still there (deleted now).  Row ids are not reused within an
+    operation: no row is inserted once its clean-up has begun."""
 
     def __init__(self, op, row_id, after_rows):
-        super().__init__(op, "cleanup:%d" % row_id,
+        super().__init__(op, VOLATILE_PREFIX + "cleanup:%d" % row_id,
                          provides="gone:%d" % row_id,
                          requires=["converged"] +
                          ["gone:%d" % r for r in after_rows])

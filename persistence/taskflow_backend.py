@@ -22,7 +22,9 @@ state, a read and a rewrite of every atom of the flow:
   idempotent (they decide from the recorded state of their resource).  Those
   writes are skipped; results, failures, intentions and final states are
   written, each in one statement -- except for atoms named ``volatile:...``
-  (pure fan-in helpers), whose states are not written at all;
+  (heatflow's fan-in helpers, pure functions of recorded results, and its
+  clean-up atoms, whose resource rows record what they did), whose states
+  are not written at all: a resumed flow runs them again;
 - ``update_flow_details`` re-reads and rewrites every atom detail of the
   flow: here it writes the flow's row and inserts the atom details it has
   not written before.
@@ -50,9 +52,8 @@ class Connection(impl_sqlalchemy.Connection):
 
 # Atom states whose write is skipped (see the module docstring).
 _TRANSIENT = ("RUNNING",)
-# Atoms none of whose state changes are written: pure functions of inputs
-# that are recorded (heatflow's fan-in Gather atoms); a resumed flow runs
-# them again.
+# Atoms none of whose state changes are written (see the module
+# docstring); a resumed flow runs them again.
 VOLATILE_PREFIX = "volatile:"
 
 

@@ -150,3 +150,69 @@ def test_rollback_killed_mid_revert_is_resumed_not_restarted(db_url, cloud):
         assert events[-1] == ("s", "ROLLBACK_COMPLETE")
     finally:
         orch.close()
+
+
+CHAIN_SLOW_DELETE = {
+    "heat_template_version": "2018-08-31",
+    "resources": {
+        "a": {"type": "Test::Thing", "properties": {"name": "a"}},
+        "b": {"type": "Test::Thing",
+              "properties": {"name": "b", "delete_delay": 3,
+                             "ref": {"get_resource": "a"}}},
+        "c": {"type": "Test::Thing",
+              "properties": {"name": "c", "ref": {"get_resource": "b"}}},
+    },
+}
+
+DELETE_SCRIPT = textwrap.dedent("""
+    import sys, time, json
+    import heatflow
+    orch = heatflow.Orchestrator(sys.argv[1], plugin_dirs=[sys.argv[2]])
+    orch.create_stack("s", json.loads(sys.argv[3])).wait(60)
+    orch.delete_stack("s")
+    time.sleep(600)
+""")
+
+
+def test_killed_delete_is_resumed_without_deleting_twice(db_url, cloud):
+    """Clean-up deletes c, then b (slowly), then a.  The process dies while
+    b is being deleted; the next Orchestrator goes on: c, already deleted,
+    is not deleted again, b's delete is polled rather than started again,
+    and a is deleted."""
+    import json
+
+    def deletes():
+        name = {j["id"]: j["props"]["name"] for j in cloud.journal()
+                if j["event"] == "create"}
+        return [(name[j["id"]], j["pid"]) for j in cloud.journal()
+                if j["event"] == "delete"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DELETE_SCRIPT, db_url, conftest.PLUGIN_DIR,
+         json.dumps(CHAIN_SLOW_DELETE)], env=dict(os.environ))
+    try:
+        _wait_for(lambda: [n for n, _ in deletes()] == ["c", "b"])
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
+    try:
+        row = orch.db.store.find_stack("s")
+        assert (row.action, row.status) == ("DELETE", "IN_PROGRESS")
+        heatflow.api.Operation(orch, row.id, row.traversal,
+                               "DELETE").wait(60)
+        assert deletes() == [("c", proc.pid), ("b", proc.pid),
+                             ("a", os.getpid())]
+        # The resumed run did not touch c at all (its delete is idempotent,
+        # so the journal alone would not show a second one).
+        c_id = [j["id"] for j in cloud.journal()
+                if j["event"] == "create" and j["props"]["name"] == "c"]
+        assert [j for j in cloud.calls()
+                if j["id"] in c_id and j["pid"] == os.getpid()] == []
+        assert cloud.reality() == {}
+        with pytest.raises(heatflow.exception.StackNotFound):
+            orch.get_stack("s")
+    finally:
+        orch.close()

@@ -76,8 +76,9 @@ def test_cleanup_deletes_dependents_first(store):
     assert plan["converge"] == []
     assert plan["cleanup"] == [[ids[0], [ids[1]]], [ids[1], []]]
     links = edges(compiler.build_flow(plan))
-    assert ("cleanup:%d" % ids[1], "cleanup:%d" % ids[0]) in links
-    assert ("converged", "cleanup:%d" % ids[1]) in links
+    cleanup = "volatile:cleanup:%d"
+    assert (cleanup % ids[1], cleanup % ids[0]) in links
+    assert ("converged", cleanup % ids[1]) in links
 
 
 def test_update_reuses_the_best_incarnation(store):
