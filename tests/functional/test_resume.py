@@ -22,18 +22,23 @@ CHAIN = {
     "resources": {
         "a": {"type": "Test::Thing", "properties": {"name": "a"}},
         "b": {"type": "Test::Thing",
-              "properties": {"name": "b", "delay": 3,
+              "properties": {"name": "b", "delay": 3, "delete_delay": 3,
                              "ref": {"get_resource": "a"}}},
         "c": {"type": "Test::Thing",
               "properties": {"name": "c", "ref": {"get_resource": "b"}}},
     },
 }
 
+# Creates the stack, or (with "delete") creates it and starts deleting it,
+# then waits to be killed.
 SCRIPT = textwrap.dedent("""
     import sys, time, json
     import heatflow
     orch = heatflow.Orchestrator(sys.argv[1], plugin_dirs=[sys.argv[2]])
-    orch.create_stack("s", json.loads(sys.argv[3]))
+    op = orch.create_stack("s", json.loads(sys.argv[3]))
+    if sys.argv[4:] == ["delete"]:
+        op.wait(60)
+        orch.delete_stack("s")
     time.sleep(600)
 """)
 
@@ -152,28 +157,6 @@ def test_rollback_killed_mid_revert_is_resumed_not_restarted(db_url, cloud):
         orch.close()
 
 
-CHAIN_SLOW_DELETE = {
-    "heat_template_version": "2018-08-31",
-    "resources": {
-        "a": {"type": "Test::Thing", "properties": {"name": "a"}},
-        "b": {"type": "Test::Thing",
-              "properties": {"name": "b", "delete_delay": 3,
-                             "ref": {"get_resource": "a"}}},
-        "c": {"type": "Test::Thing",
-              "properties": {"name": "c", "ref": {"get_resource": "b"}}},
-    },
-}
-
-DELETE_SCRIPT = textwrap.dedent("""
-    import sys, time, json
-    import heatflow
-    orch = heatflow.Orchestrator(sys.argv[1], plugin_dirs=[sys.argv[2]])
-    orch.create_stack("s", json.loads(sys.argv[3])).wait(60)
-    orch.delete_stack("s")
-    time.sleep(600)
-""")
-
-
 def test_killed_delete_is_resumed_without_deleting_twice(db_url, cloud):
     """Clean-up deletes c, then b (slowly), then a.  The process dies while
     b is being deleted; the next Orchestrator goes on: c, already deleted,
@@ -187,8 +170,8 @@ def test_killed_delete_is_resumed_without_deleting_twice(db_url, cloud):
         return [(name[j["id"]], j["pid"]) for j in cloud.journal()
                 if j["event"] == "delete"]
     proc = subprocess.Popen(
-        [sys.executable, "-c", DELETE_SCRIPT, db_url, conftest.PLUGIN_DIR,
-         json.dumps(CHAIN_SLOW_DELETE)], env=dict(os.environ))
+        [sys.executable, "-c", SCRIPT, db_url, conftest.PLUGIN_DIR,
+         json.dumps(CHAIN), "delete"], env=dict(os.environ))
     try:
         _wait_for(lambda: [n for n, _ in deletes()] == ["c", "b"])
         proc.send_signal(signal.SIGKILL)
