@@ -62,6 +62,7 @@ class Runtime:
         self.poll_interval = poll_interval
         self._definitions = collections.OrderedDict()
         self._def_lock = threading.Lock()
+        self._building = {}
         # flow uuid -> engine, for the engines this process is running.
         self._engines = {}
         # Runs this process must no longer act or record anything for: they
@@ -77,22 +78,44 @@ class Runtime:
 
     def definition(self, template_id, stack_name, stack_id):
         key = (template_id, stack_name, stack_id)
+        d = self._cached_definition(key)
+        if d is not None:
+            return d
+        # One thread binds; the others (an operation's first atoms all ask
+        # at once) wait for its result rather than bind it again.
+        with self._def_lock:
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            d = self._cached_definition(key)
+            if d is None:
+                row = self.store.get_template(template_id)
+                tmpl = Template.from_dict(row.content, files=row.files,
+                                          limits=self.limits)
+                env = Environment.load(row.environment)
+                d = tmpl.bind(env.parameters, stack_name=stack_name,
+                              stack_id=stack_id,
+                              registry=env.registry(self.registry))
+                self.remember_definition(template_id, stack_name, stack_id,
+                                         d)
+        with self._def_lock:
+            self._building.pop(key, None)
+        return d
+
+    def remember_definition(self, template_id, stack_name, stack_id, d):
+        """Cache a definition bound elsewhere in this process from the same
+        stored template and environment (the API's, when it starts an
+        operation it runs here)."""
+        with self._def_lock:
+            self._definitions[(template_id, stack_name, stack_id)] = d
+            while len(self._definitions) > self.DEFINITION_CACHE:
+                self._definitions.popitem(last=False)
+
+    def _cached_definition(self, key):
         with self._def_lock:
             d = self._definitions.get(key)
             if d is not None:
                 self._definitions.move_to_end(key)
-                return d
-        row = self.store.get_template(template_id)
-        tmpl = Template.from_dict(row.content, files=row.files,
-                                  limits=self.limits)
-        env = Environment.load(row.environment)
-        d = tmpl.bind(env.parameters, stack_name=stack_name,
-                      stack_id=stack_id, registry=env.registry(self.registry))
-        with self._def_lock:
-            self._definitions[key] = d
-            while len(self._definitions) > self.DEFINITION_CACHE:
-                self._definitions.popitem(last=False)
-        return d
+            return d
 
     # -- engines ------------------------------------------------------------
 
