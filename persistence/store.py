@@ -69,6 +69,9 @@ _RESOURCE_AT_POSITION = sa.select(
                              m.resources.c.stack_id == m.stacks.c.id))
 ).where(m.stacks.c.id == _B("sid"))
 _INSERT_EVENT = m.events.insert()
+# Rows per INSERT of new resources: 5 parameters each, well under SQLite's
+# limit of 32,766 per statement.
+_INSERT_CHUNK = 1000
 _built = {}
 
 
@@ -77,10 +80,10 @@ def _fence_params(fence):
             "f_run": fence.run}
 
 
-def _set(values):
-    """SET clause and parameters for ``values`` (column -> value)."""
-    return ({c: _B("v_" + c) for c in values},
-            {"v_" + c: v for c, v in values.items()})
+def _set_params(values):
+    """Parameters of a built statement's SET clause (see _resource_update)
+    for ``values`` (column -> value)."""
+    return {"v_" + c: v for c, v in values.items()}
 
 
 def _resource_update(kind, columns, *where):
@@ -413,32 +416,52 @@ class Store(metaclass=_OutageTolerant):
         ``rows`` are dicts with name, type, requires; returns their ids in
         order, or None if the fence is stale."""
         now = utcnow()
-        stack_id = fence.stack_id
         with self.engine.begin() as conn:
             ids = []
-            # One statement per row: SQLite cannot return generated ids of a
-            # multi-row insert portably, and these ids name the flow's atoms.
-            # Each insert is fenced in the statement itself, so that it is
-            # atomic with the check on SQLite too.
-            t = m.resources
-            cols = ["stack_id", "action", "status", "status_reason",
-                    "requires", "name", "type", "replaces", "traversal",
-                    "created_at"]
-            for row in rows:
-                vals = [stack_id, "INIT", "COMPLETE", "",
-                        row.get("requires", []), row["name"], row["type"],
-                        row.get("replaces"), row.get("traversal"), now]
-                sel = sa.select(*[sa.literal(v, t.c[c].type)
-                                  for c, v in zip(cols, vals)]).where(
-                    self._current(fence))
-                res = conn.execute(t.insert().from_select(
-                    cols, sel).returning(t.c.id))
-                new = res.scalar_one_or_none()
-                if new is None:
+            k = 0
+            while k < len(rows):
+                chunk = rows[k:k + _INSERT_CHUNK]
+                if len({r["name"] for r in chunk}) < len(chunk):
+                    chunk = rows[k:k + 1]
+                got = self._insert_chunk(conn, fence, chunk, now)
+                if got is None:
                     conn.rollback()
                     return None
-                ids.append(new)
+                ids.extend(got)
+                k += len(chunk)
         return ids
+
+    @staticmethod
+    def _insert_chunk(conn, fence, rows, now):
+        """One fenced multi-row INSERT ... SELECT ... RETURNING: the rows
+        go in together or not at all (the check is in the statement, so
+        atomic on SQLite too).  ``rows`` have distinct names, which map the
+        returned ids back to them (RETURNING's order is not defined)."""
+        t = m.resources
+        varying = ("name", "type", "requires", "replaces", "traversal")
+        # A CTE: SQLite cannot name the columns of a VALUES in FROM.
+        v = sa.values(*[sa.column(c, t.c[c].type) for c in varying],
+                      name="new_rows").data(
+            [(r["name"], r["type"], r.get("requires", []),
+              r.get("replaces"), r.get("traversal")) for r in rows]).cte()
+        fixed = {"stack_id": fence.stack_id, "action": "INIT",
+                 "status": "COMPLETE", "status_reason": "",
+                 "created_at": now}
+        cols = list(fixed) + list(varying)
+        if conn.dialect.name == "sqlite":
+            # No casts: SQLite would give a JSON column numeric affinity.
+            picked = [v.c[c] for c in varying]
+        else:
+            # PostgreSQL types the VALUES' columns as text.
+            picked = [sa.cast(v.c[c], t.c[c].type) for c in varying]
+        sel = sa.select(
+            *[sa.literal(val, t.c[c].type) for c, val in fixed.items()],
+            *picked).where(Store._current(fence))
+        got = dict(conn.execute(t.insert().from_select(cols, sel).returning(
+            t.c.name, t.c.id)).all())
+        if len(got) != len(rows):
+            return None
+        return [got[r["name"]] for r in rows]
 
     def acquire_resource(self, resource_id, fence, action, reason="",
                          is_alive=None, **fields):
@@ -472,7 +495,7 @@ class Store(metaclass=_OutageTolerant):
                       status="IN_PROGRESS", status_reason=reason,
                       updated_at=now, action_token=None, **fields)
         columns = tuple(sorted(values))
-        params = dict(_set(values)[1], rid=resource_id,
+        params = dict(_set_params(values), rid=resource_id,
                       **_fence_params(fence))
         with self.engine.begin() as conn:
             # The common case in one statement: the row was idle.
@@ -542,7 +565,7 @@ class Store(metaclass=_OutageTolerant):
         stmt = _resource_update("finish", tuple(sorted(values)),
                                 t.c.lock_run == _B("f_run"),
                                 _NOT_TAKEN_OVER)
-        params = dict(_set(values)[1], rid=resource_id,
+        params = dict(_set_params(values), rid=resource_id,
                       **_fence_params(fence))
         with self.engine.begin() as conn:
             done = conn.execute(stmt, params).first()
@@ -561,7 +584,7 @@ class Store(metaclass=_OutageTolerant):
         stmt = _resource_update("update", tuple(sorted(fields)),
                                 t.c.lock_run == _B("f_run"),
                                 _NOT_TAKEN_OVER)
-        params = dict(_set(fields)[1], rid=resource_id,
+        params = dict(_set_params(fields), rid=resource_id,
                       **_fence_params(fence))
         with self.engine.begin() as conn:
             return conn.execute(stmt, params).rowcount == 1

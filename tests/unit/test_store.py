@@ -59,6 +59,27 @@ def test_a_new_operation_supersedes_the_old(store):
                                      action="DELETE", status_reason="go")
 
 
+def test_new_rows_go_in_together_with_their_ids_in_order(store,
+                                                         monkeypatch):
+    from heatflow.persistence import store as store_mod
+    monkeypatch.setattr(store_mod, "_INSERT_CHUNK", 3)   # several chunks
+    f = new_stack(store)
+    rows = [{"name": "r%d" % i, "type": "T", "requires": [i],
+             "traversal": f.traversal} for i in range(7)]
+    # Incarnations of one name (a replacement) are inserted one by one.
+    rows.insert(2, {"name": "r0", "type": "U", "replaces": None})
+    ids = store.insert_resources(f, rows)
+    assert len(set(ids)) == 8
+    for rid, row in zip(ids, rows):
+        got = store.get_resource(rid)
+        assert (got.name, got.type, got.action) == (row["name"],
+                                                    row["type"], "INIT")
+        assert list(got.requires) == row.get("requires", [])
+    stale = f._replace(run="other")
+    assert store.insert_resources(stale, rows) is None
+    assert len(store.list_resources(f.stack_id)) == 8
+
+
 def test_take_over_fences_the_previous_run(store):
     f = new_stack(store)
     (rid,) = store.insert_resources(f, [{"name": "x", "type": "T"}])
