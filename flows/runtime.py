@@ -57,8 +57,9 @@ class Runtime:
         self.limits = limits
         self.store = db.store
         self.registry = registry
-        # check_*_complete is polled from the first interval, doubling up to
-        # the second: fast for quick resources, cheap for slow ones.
+        # check_*_complete is polled after the first interval, then at a
+        # quarter of the time taken so far, up to the second: fast for
+        # quick resources, cheap for slow ones (see flows/driver.py).
         self.poll_interval = poll_interval
         self._definitions = collections.OrderedDict()
         self._def_lock = threading.Lock()
