@@ -26,6 +26,7 @@ has started, these atoms start no plugin action, and ask their engine to stop
 starting atoms.
 """
 
+import bisect
 import logging
 import time
 
@@ -746,6 +747,14 @@ class Converged(_Atom):
         return {"rows": sorted(got["rows"])}
 
 
+def _converged_row(converged, row_id):
+    """Is ``row_id`` one of the converged incarnations?  (Their ids are
+    sorted: a lookup per clean-up atom stays O(log N).)"""
+    rows = converged["rows"]
+    i = bisect.bisect_left(rows, row_id)
+    return i < len(rows) and rows[i] == row_id
+
+
 class CleanupResource(_Atom):
     """Delete an incarnation the target template no longer has.
 
@@ -767,7 +776,7 @@ class CleanupResource(_Atom):
         if _halted(converged) or any(_halted(v) and v["halt"] ==
                                      "superseded" for v in gone.values()):
             return SUPERSEDED
-        if self.row_id in converged["rows"]:
+        if _converged_row(converged, self.row_id):
             # Still part of the stack: nothing to do, nothing to read.
             return {"kept": True}
         try:
@@ -778,7 +787,7 @@ class CleanupResource(_Atom):
 
     def _cleanup(self, converged, row):
         store = self.store
-        if row is None or row.id in converged["rows"]:
+        if row is None or _converged_row(converged, row.id):
             return {"kept": True}
         defn = None
         if row.template_id is not None:

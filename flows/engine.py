@@ -35,6 +35,13 @@ of a requirement is a direct predecessor (the flow links them) and no name
 has two providers (graph flows refuse that), so :class:`DirectScope`, which
 offers the direct predecessors only, finds the same providers.
 
+Waiting: TaskFlow's engine waits for any of its running atoms to finish
+with ``concurrent.futures.wait``, which visits every running future on
+every call: O(N) per completion when N atoms run at once (a delete of
+10,000 independent resources took 21 ms per resource instead of 4).
+:class:`CompletionQueue` hands the engine its completed futures as they
+complete instead.
+
 Progress: TaskFlow records a progress of 0 and 1 with every state change
 of a task, copying its metadata each time; heatflow's atoms report none
 and nothing reads it (:class:`QuietTaskAction`).
@@ -42,12 +49,19 @@ and nothing reads it (:class:`QuietTaskAction`).
 Pinned to taskflow 6.x's ``Selector`` internals (``_get_maybe_ready``,
 ``_browse_atoms_for_execute``/``_revert``, ``traversal``) and its
 compiler's (``FlowCompiler``, ``_add_update_edges``, the node kinds and
-link flags), its runtime's cached helpers and ``compile``, and the
-scope walker's interface, which tests/unit/test_engine.py exercises.
+link flags), its runtime's cached helpers and ``compile``, the scope
+walker's interface, and the machine builder's waiter, which
+tests/unit/test_engine.py exercises.
 """
 
+import threading
+import time
+from concurrent import futures
+
+from futurist import waiters as futurist_waiters
 from taskflow import states
 from taskflow import task as tf_task
+from taskflow.engines.action_engine import builder as tf_builder
 from taskflow.engines.action_engine import compiler as tf_compiler
 from taskflow.engines.action_engine import deciders
 from taskflow.engines.action_engine import runtime as tf_runtime
@@ -215,10 +229,65 @@ class QuietTaskAction(tf_task_action.TaskAction):
         super().change_state(task, state, result=result)
 
 
+class CompletionQueue(futures.Executor):
+    """The caller's executor, as one engine's: the futures it returns
+    report to the engine when they complete, and :meth:`wait_for_any`
+    (the engine's waiter) returns them in O(completed), not O(running)."""
+
+    def __init__(self, executor):
+        self._executor = executor
+        self._cond = threading.Condition()
+        self._completed = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut = self._executor.submit(fn, *args, **kwargs)
+        fut.add_done_callback(self._on_done)
+        return fut
+
+    def _on_done(self, fut):
+        with self._cond:
+            self._completed.append(fut)
+            self._cond.notify()
+
+    def shutdown(self, wait=True, **kwargs):
+        # The pool is the caller's, shared by other engines.
+        pass
+
+    def wait_for_any(self, fs, timeout=None):
+        """(done, not done) of the futures ``fs`` (TaskFlow's running set,
+        updated in place), once at least one is done or ``timeout``
+        passes."""
+        end = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                done = {f for f in self._completed if f in fs}
+                if done:
+                    self._completed = [f for f in self._completed
+                                       if f not in done]
+                    break
+                left = None if end is None else end - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._cond.wait(left)
+        if not isinstance(fs, set):
+            fs = set(fs)
+        fs.difference_update(done)
+        return done, fs
+
+
 class StackRuntime(tf_runtime.Runtime):
+    #: The engine's CompletionQueue, if it runs on one.
+    completions = None
+
     @tf_misc.cachedproperty
     def selector(self):
         return NearSelector(self)
+
+    @tf_misc.cachedproperty
+    def builder(self):
+        waiter = futurist_waiters.wait_for_any if self.completions is None \
+            else self.completions.wait_for_any
+        return tf_builder.MachineBuilder(self, waiter)
 
     @tf_misc.cachedproperty
     def task_action(self):
@@ -252,6 +321,9 @@ class StackEngine(tf_engine.ParallelActionEngine):
                 self._compilation, self.storage, self.atom_notifier,
                 self._task_executor, self._retry_executor,
                 options=self._options)
+            executor = self._options.get("executor")
+            if isinstance(executor, CompletionQueue):
+                self._runtime.completions = executor
             self._runtime.compile()
             self._compiled = True
 
@@ -266,6 +338,7 @@ class StackEngine(tf_engine.ParallelActionEngine):
 
 def load(flow, flow_detail, backend, executor):
     """A parallel engine for ``flow`` on a caller-owned executor."""
-    engine = StackEngine(flow, flow_detail, backend, {"executor": executor})
+    engine = StackEngine(flow, flow_detail, backend,
+                         {"executor": CompletionQueue(executor)})
     engine.compile()
     return engine

@@ -156,3 +156,32 @@ def test_direct_scope_finds_the_providers_taskflow_finds():
             needed = {"v:" + d for d in GRAPH[atom.name]}
             mine = {n for level in ours for n in level}
             assert {"v:" + n for n in mine} >= needed
+
+
+def test_completion_queue_hands_back_what_completed():
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        queue = engine.CompletionQueue(pool)
+        gate = threading.Event()
+        slow = queue.submit(gate.wait, 5)
+        fast = queue.submit(lambda: 1)
+        running = {slow, fast}
+        done, not_done = queue.wait_for_any(running, timeout=5)
+        assert done == {fast} and not_done == {slow}
+        # Nothing else completes: the wait ends at its timeout.
+        done, not_done = queue.wait_for_any(not_done, timeout=0.05)
+        assert done == set() and not_done == {slow}
+        gate.set()
+        done, not_done = queue.wait_for_any(not_done, timeout=5)
+        assert done == {slow} and not_done == set()
+
+
+def test_completion_queue_keeps_futures_the_engine_is_not_waiting_for():
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        queue = engine.CompletionQueue(pool)
+        early = queue.submit(lambda: 1)
+        early.result()
+        later = queue.submit(lambda: 2)
+        later.result()
+        # Asked about ``later`` only: ``early`` stays for a later call.
+        assert queue.wait_for_any({later}, timeout=1) == ({later}, set())
+        assert queue.wait_for_any({early}, timeout=1) == ({early}, set())
