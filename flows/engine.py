@@ -19,22 +19,6 @@ one of its direct predecessors finishes, and it is ready when its direct
 predecessors have executed (each of them ran only after its own):
 looking one step back or forward is enough, in both directions.
 
-Compiling: TaskFlow's flow compiler merges the graph of each child into
-the flow's graph one child at a time, and each merge copies the whole graph
-so far (``networkx.compose``): O(N^2) for a flat flow of N atoms, a fifth
-of a 1,000-resource create's CPU.  heatflow's flows are flat graph flows of
-tasks, which :class:`FlatFlowCompiler` turns into the same graph in one
-pass; anything else goes to TaskFlow's compiler.
-
-Finding an atom's inputs: TaskFlow looks for the providers of an atom's
-arguments in its *scope*, which its walker builds from all the atom's
-ancestors and all its earlier siblings, each time the atom is scheduled
-(and finds the atom in the scope tree by a depth-first search, for every
-atom at compile time): O(N) per atom.  In a flat graph flow every provider
-of a requirement is a direct predecessor (the flow links them) and no name
-has two providers (graph flows refuse that), so :class:`DirectScope`, which
-offers the direct predecessors only, finds the same providers.
-
 Waiting: TaskFlow's engine waits for any of its running atoms to finish
 with ``concurrent.futures.wait``, which visits every running future on
 every call: O(N) per completion when N atoms run at once (a delete of
@@ -46,11 +30,12 @@ Progress: TaskFlow records a progress of 0 and 1 with every state change
 of a task, copying its metadata each time; heatflow's atoms report none
 and nothing reads it (:class:`QuietTaskAction`).
 
+Compiling a flow, and finding an atom's inputs, are in
+flows/compilation.py.
+
 Pinned to taskflow 6.x's ``Selector`` internals (``_get_maybe_ready``,
-``_browse_atoms_for_execute``/``_revert``, ``traversal``) and its
-compiler's (``FlowCompiler``, ``_add_update_edges``, the node kinds and
-link flags), its runtime's cached helpers and ``compile``, the scope
-walker's interface, and the machine builder's waiter, which
+``_browse_atoms_for_execute``/``_revert``, ``traversal``), its runtime's
+cached helpers and ``compile``, and the machine builder's waiter, which
 tests/unit/test_engine.py exercises.
 """
 
@@ -60,7 +45,6 @@ from concurrent import futures
 
 from futurist import waiters as futurist_waiters
 from taskflow import states
-from taskflow import task as tf_task
 from taskflow.engines.action_engine import builder as tf_builder
 from taskflow.engines.action_engine import compiler as tf_compiler
 from taskflow.engines.action_engine import deciders
@@ -69,10 +53,9 @@ from taskflow.engines.action_engine.actions import task as tf_task_action
 from taskflow.engines.action_engine import engine as tf_engine
 from taskflow.engines.action_engine import selector as tf_selector
 from taskflow.engines.action_engine import traversal
-from taskflow.flow import LINK_INVARIANT
-from taskflow.types import graph as tf_graph
-from taskflow.types import tree as tf_tree
 from taskflow.utils import misc as tf_misc
+
+from heatflow.flows import compilation
 
 _DONE = (states.SUCCESS, states.IGNORE)
 _EXECUTED = (states.EXECUTE, states.IGNORE)
@@ -129,96 +112,6 @@ class NearSelector(tf_selector.Selector):
             is_ready, late_decider = self._get_maybe_ready_for_revert(prev)
             if is_ready:
                 yield (prev, late_decider)
-
-
-class FlatScopeNode(tf_tree.Node):
-    """The scope tree of a flat flow: the flow, its tasks as children.
-    Finds a task's node and position by a dictionary, not a scan."""
-
-    _positions = None
-
-    def _position(self, item):
-        if self._positions is None or \
-                len(self._positions) != len(self._children):
-            self._positions = {c.item: i
-                               for i, c in enumerate(self._children)}
-        return self._positions.get(item)
-
-    def find(self, item, only_direct=False, include_self=True):
-        if include_self and self.item is item:
-            return self
-        i = self._position(item)
-        return None if i is None else self._children[i]
-
-    def index(self, item):
-        i = self._position(item)
-        if i is None:
-            raise ValueError("%s is not contained in any child" % (item,))
-        return i
-
-
-class FlatFlowCompiler(tf_compiler.FlowCompiler):
-    """TaskFlow's flow compiler, in one pass for a flat graph flow of tasks
-    (no retry controller, no nested flows).  The result is what TaskFlow's
-    own would build: the flow node, the tasks, the flow's links, an
-    invariant edge from the flow node to every task with no predecessor
-    and from every task with no successor to the flow's terminator."""
-
-    def compile(self, flow, parent=None):
-        children = list(flow)
-        if flow.retry is not None or \
-                not all(isinstance(c, tf_task.Task) for c in children):
-            return super().compile(flow, parent=parent)
-        graph = tf_graph.DiGraph(name=flow.name)
-        graph.add_node(flow, kind=tf_compiler.FLOW, noop=True)
-        node = FlatScopeNode(flow, kind=tf_compiler.FLOW, noop=True)
-        if parent is not None:
-            parent.add(node)
-        for child in children:
-            # Through the pattern compiler: its duplicate check, and the
-            # child's place in the scope tree.
-            self._deep_compiler_func(child, parent=node)
-            graph.add_node(child, kind=tf_compiler.TASK)
-        for u, v, attrs in flow.iter_links():
-            tf_compiler._add_update_edges(graph, [u], [v], attr_dict=attrs)
-        invariant = {LINK_INVARIANT: True}
-        roots = [n for n in graph.no_predecessors_iter() if n is not flow]
-        tf_compiler._add_update_edges(graph, [flow], roots,
-                                      attr_dict=invariant)
-        end = tf_compiler.Terminator(flow)
-        graph.add_node(end, kind=tf_compiler.FLOW_END, noop=True)
-        leaves = [n for n in graph.no_successors_iter() if n is not end]
-        tf_compiler._add_update_edges(graph, leaves, [end],
-                                      attr_dict=invariant)
-        return graph, node
-
-
-def _use_flat_compiler(pattern_compiler):
-    matchers = pattern_compiler._matchers
-    for i, (kind, _) in enumerate(matchers):
-        if kind is tf_compiler.flow.Flow:
-            matchers[i] = (kind, FlatFlowCompiler(pattern_compiler._compile))
-            return
-    raise RuntimeError("TaskFlow's compiler has no flow matcher")
-
-
-class DirectScope:
-    """What TaskFlow's scope walker yields (with ``names_only``) for the
-    atom's requirements in a flat graph flow: its direct predecessors,
-    latest sibling first, as one scope level."""
-
-    def __init__(self, compilation, atom):
-        self._graph = compilation.execution_graph
-        self._root = compilation.hierarchy
-        self._atom = atom
-
-    def __iter__(self):
-        graph = self._graph
-        preds = [p for p in graph.predecessors(self._atom)
-                 if graph.nodes[p]["kind"] in tf_compiler.ATOMS]
-        if preds:
-            preds.sort(key=self._root.index, reverse=True)
-            yield [p.name for p in preds]
 
 
 class QuietTaskAction(tf_task_action.TaskAction):
@@ -296,19 +189,19 @@ class StackRuntime(tf_runtime.Runtime):
 
     def compile(self):
         super().compile()
-        compilation = self._compilation
-        if isinstance(compilation.hierarchy, FlatScopeNode):
-            graph = compilation.execution_graph
+        compiled = self._compilation
+        if isinstance(compiled.hierarchy, compilation.FlatScopeNode):
+            graph = compiled.execution_graph
             for node, data in graph.nodes(data=True):
                 if data["kind"] in tf_compiler.ATOMS:
                     self._atom_cache[node.name]["scope_walker"] = \
-                        DirectScope(compilation, node)
+                        compilation.DirectScope(compiled, node)
 
 
 class StackEngine(tf_engine.ParallelActionEngine):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _use_flat_compiler(self._compiler)
+        compilation.use_flat_compiler(self._compiler)
 
     def compile(self):
         # ActionEngine.compile, with heatflow's runtime.

@@ -1,5 +1,6 @@
 """heatflow's TaskFlow engine: the near-successor selector schedules a
-flow exactly as TaskFlow's own would, for flows without deciders."""
+flow exactly as TaskFlow's own would, for flows without deciders; the
+linear-time compilation builds what TaskFlow's own builds."""
 
 import collections
 import contextlib
@@ -11,6 +12,7 @@ from taskflow import task
 from taskflow.patterns import graph_flow
 from taskflow.persistence import backends, models
 
+from heatflow.flows import compilation
 from heatflow.flows import engine
 
 
@@ -115,10 +117,10 @@ def _flow(graph, log=None, lock=None):
 def test_flat_compiler_builds_what_taskflow_builds():
     from taskflow.engines.action_engine import compiler as tf_compiler
     ours = tf_compiler.PatternCompiler(_flow(GRAPH))
-    engine._use_flat_compiler(ours)
+    compilation.use_flat_compiler(ours)
     stock = tf_compiler.PatternCompiler(_flow(GRAPH))
     assert _shape(ours.compile()) == _shape(stock.compile())
-    assert isinstance(ours._matchers[0][1], engine.FlatFlowCompiler)
+    assert isinstance(ours._matchers[0][1], compilation.FlatFlowCompiler)
 
 
 def test_flat_compiler_leaves_nested_flows_to_taskflow():
@@ -129,7 +131,7 @@ def test_flat_compiler_leaves_nested_flows_to_taskflow():
     inner.add(Step("i1", [], None, None), Step("i2", [], None, None))
     outer.add(Step("a", [], None, None), inner)
     ours = tf_compiler.PatternCompiler(outer)
-    engine._use_flat_compiler(ours)
+    compilation.use_flat_compiler(ours)
     names = {n.name for n in ours.compile().execution_graph.nodes}
     assert {"a", "i1", "i2", "outer", "inner"} <= names
 
@@ -145,7 +147,7 @@ def test_direct_scope_finds_the_providers_taskflow_finds():
             eng.storage.save(atom.name, atom.name)
         for atom in flow:
             ours = eng._runtime.fetch_scopes_for(atom.name)
-            assert isinstance(ours, engine.DirectScope)
+            assert isinstance(ours, compilation.DirectScope)
             stock = scopes.ScopeWalker(comp, atom, names_only=True)
             assert eng.storage.fetch_mapped_args(
                 atom.rebind, atom_name=atom.name, scope_walker=ours) == \
