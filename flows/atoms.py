@@ -762,8 +762,12 @@ class CleanupResource(_Atom):
     row, whose deletion is its record of success.  A resumed flow runs it
     again; it finds the row gone (nothing to do), still being deleted by
     the dead run (its lock is broken and the delete polled to completion),
-    or still there (deleted now).  Row ids are not reused within an
-    operation: no row is inserted once its clean-up has begun."""
+    still there (deleted now), or DELETE_FAILED by the dead run (the
+    delete is tried again, as a retried operation would).  A row id the
+    database gave again to a new row cannot be mistaken for the old one:
+    no row is inserted into the stack once its clean-up has begun (a newer
+    operation stops this one at the gate), and the first read is limited
+    to the stack's rows."""
 
     def __init__(self, op, row_id, after_rows):
         super().__init__(op, VOLATILE_PREFIX + "cleanup:%d" % row_id,

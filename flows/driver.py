@@ -91,7 +91,9 @@ def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
     """
     name = action.lower()
     check = getattr(plugin, "check_%s_complete" % name)
-    started = time.time()
+    # Intervals on the monotonic clock; the deadline is wall-clock time
+    # (it was computed by whichever process started the operation).
+    started = time.monotonic()
     if resuming:
         token = resume_token
     else:
@@ -100,7 +102,7 @@ def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
                 _serialisable(token):
             save_token(token)
     first_delay, max_delay = poll
-    asked = time.time()
+    asked = time.monotonic()
     while True:
         if check(token):
             break
@@ -108,15 +110,16 @@ def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
         if deadline is not None and now >= deadline:
             raise exception.Timeout(timeout_message or
                                     "%s timed out" % action)
-        delay = min(max(first_delay, POLL_SHARE * (now - started)),
+        delay = min(max(first_delay,
+                        POLL_SHARE * (time.monotonic() - started)),
                     max_delay)
         pause = delay if deadline is None else min(delay, deadline - now)
         time.sleep(max(pause, 0))
         if fenced is not None and fenced():
             raise exception.Superseded("this run was fenced")
         if taken_over is not None and \
-                time.time() - asked >= TAKEOVER_CHECK_SECS:
-            asked = time.time()
+                time.monotonic() - asked >= TAKEOVER_CHECK_SECS:
+            asked = time.monotonic()
             if taken_over():
                 raise exception.Superseded("another run took the "
                                            "operation over")

@@ -78,6 +78,10 @@ class Runtime:
     # -- parsed stack definitions, shared by all atoms of an operation -----
 
     def definition(self, template_id, stack_name, stack_id):
+        """The stack definition of a stored template, bound once per
+        process (the definition the API bound is not reused: the stored
+        template and environment, normalised, are what every process
+        binds)."""
         key = (template_id, stack_name, stack_id)
         d = self._cached_definition(key)
         if d is not None:
@@ -86,30 +90,29 @@ class Runtime:
         # at once) wait for its result rather than bind it again.
         with self._def_lock:
             building = self._building.setdefault(key, threading.Lock())
-        with building:
-            d = self._cached_definition(key)
-            if d is None:
-                row = self.store.get_template(template_id)
-                tmpl = Template.from_dict(row.content, files=row.files,
-                                          limits=self.limits)
-                env = Environment.load(row.environment)
-                d = tmpl.bind(env.parameters, stack_name=stack_name,
-                              stack_id=stack_id,
-                              registry=env.registry(self.registry))
-                self.remember_definition(template_id, stack_name, stack_id,
-                                         d)
-        with self._def_lock:
-            self._building.pop(key, None)
+        try:
+            with building:
+                d = self._cached_definition(key)
+                if d is None:
+                    d = self._bind(template_id, stack_name, stack_id)
+                    with self._def_lock:
+                        self._definitions[key] = d
+                        while len(self._definitions) > \
+                                self.DEFINITION_CACHE:
+                            self._definitions.popitem(last=False)
+        finally:
+            with self._def_lock:
+                self._building.pop(key, None)
         return d
 
-    def remember_definition(self, template_id, stack_name, stack_id, d):
-        """Cache a definition bound elsewhere in this process from the same
-        stored template and environment (the API's, when it starts an
-        operation it runs here)."""
-        with self._def_lock:
-            self._definitions[(template_id, stack_name, stack_id)] = d
-            while len(self._definitions) > self.DEFINITION_CACHE:
-                self._definitions.popitem(last=False)
+    def _bind(self, template_id, stack_name, stack_id):
+        row = self.store.get_template(template_id)
+        tmpl = Template.from_dict(row.content, files=row.files,
+                                  limits=self.limits)
+        env = Environment.load(row.environment)
+        return tmpl.bind(env.parameters, stack_name=stack_name,
+                         stack_id=stack_id,
+                         registry=env.registry(self.registry))
 
     def _cached_definition(self, key):
         with self._def_lock:

@@ -451,10 +451,6 @@ class Orchestrator:
             self.db.store, op, stack_def, prev_template_id=prev_template_id,
             definition_of=lambda tid: self.runtime.definition(
                 tid, op["stack_name"], op["stack_id"]))
-        if stack_def is not None:
-            self.runtime.remember_definition(
-                op["template_id"], op["stack_name"], op["stack_id"],
-                stack_def)
         if self._board is not None:
             from heatflow import execution, jobs
             book, _ = execution.save_operation(self.db, plan)

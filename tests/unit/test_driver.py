@@ -14,6 +14,7 @@ class Clock:
         self.now = 1000.0
         self.sleeps = []
         monkeypatch.setattr(driver.time, "time", lambda: self.now)
+        monkeypatch.setattr(driver.time, "monotonic", lambda: self.now)
         monkeypatch.setattr(driver.time, "sleep", self.sleep)
 
     def sleep(self, secs):

@@ -35,7 +35,8 @@ def test_atoms_asking_at_once_share_one_bind(orch, monkeypatch):
     assert len(got) == 8 and all(d is got[0] for d in got)
 
 
-def test_the_api_hands_its_definition_to_the_runtime(orch, monkeypatch):
+def test_an_operation_binds_its_definition_once_more_than_the_api(
+        orch, monkeypatch):
     binds = []
     real_bind = template_mod.Template.bind
 
@@ -43,6 +44,53 @@ def test_the_api_hands_its_definition_to_the_runtime(orch, monkeypatch):
         binds.append(1)
         return real_bind(self, *args, **kwargs)
     monkeypatch.setattr(template_mod.Template, "bind", counting_bind)
-    orch.create_stack("s", TEMPLATE).wait(30)
+    many = {"heat_template_version": "2018-08-31",
+            "resources": {"r%d" % i: {"type": "OS::Heat::None"}
+                          for i in range(40)}}
+    orch.create_stack("s", many).wait(30)
     assert orch.get_stack("s").stack_status == "CREATE_COMPLETE"
-    assert len(binds) == 1          # the API's; the atoms reuse it
+    # The API's (to validate), then the atoms' from the stored template:
+    # the API's own is not reused, its parameters are not normalised.
+    assert len(binds) == 2
+
+
+def test_a_failed_bind_fails_every_waiter_and_leaves_nothing_behind(
+        orch, monkeypatch):
+    orch.create_stack("s", TEMPLATE).wait(30)
+    row = orch.db.store.find_stack("s")
+
+    def broken_bind(self, *args, **kwargs):
+        threading.Event().wait(0.1)
+        raise ValueError("cannot bind")
+    monkeypatch.setattr(template_mod.Template, "bind", broken_bind)
+    errors = []
+
+    def ask():
+        try:
+            orch.runtime.definition(row.template_id, "s", "other")
+        except ValueError as exc:
+            errors.append(exc)
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 4
+    assert orch.runtime._building == {}
+
+
+def test_parameters_given_as_python_values_converge_as_stored(orch):
+    """A json parameter passed with a tuple is stored as a list; the atoms
+    bind what was stored, so an update with the same input changes
+    nothing."""
+    tmpl = {"heat_template_version": "2018-08-31",
+            "parameters": {"j": {"type": "json"}},
+            "resources": {"a": {"type": "OS::Heat::None",
+                                "properties": {"v": {"get_param": "j"}}}}}
+    params = {"j": {"ports": (80, 443)}}
+    orch.create_stack("s", tmpl, parameters=params).wait(30)
+    orch.update_stack("s", tmpl, parameters=params).wait(30)
+    assert orch.get_stack("s").stack_status == "UPDATE_COMPLETE"
+    actions = {(e.resource_name, e.resource_status)
+               for e in orch.list_events("s")}
+    assert ("a", "UPDATE_IN_PROGRESS") not in actions
