@@ -9,6 +9,15 @@ TEMPLATE = {"heat_template_version": "2018-08-31",
             "resources": {"a": {"type": "OS::Heat::None"}}}
 
 
+def at_once(func, n):
+    """Run ``func`` in ``n`` threads and wait for them all."""
+    threads = [threading.Thread(target=func) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def test_atoms_asking_at_once_share_one_bind(orch, monkeypatch):
     orch.create_stack("s", TEMPLATE).wait(30)
     row = orch.db.store.find_stack("s")
@@ -26,11 +35,7 @@ def test_atoms_asking_at_once_share_one_bind(orch, monkeypatch):
     def ask():
         started.wait()
         got.append(orch.runtime.definition(row.template_id, "s", "other"))
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(ask, 8)
     assert len(binds) == 1
     assert len(got) == 8 and all(d is got[0] for d in got)
 
@@ -70,11 +75,7 @@ def test_a_failed_bind_fails_every_waiter_and_leaves_nothing_behind(
             orch.runtime.definition(row.template_id, "s", "other")
         except ValueError as exc:
             errors.append(exc)
-    threads = [threading.Thread(target=ask) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(ask, 4)
     assert len(errors) == 4
     assert orch.runtime._building == {}
 
