@@ -227,8 +227,7 @@ class _Atom(task.Task):
                     save_token=lambda t: store.update_resource(
                         row.id, fence, action_token=t),
                     resume_token=resume_token, resuming=resuming,
-                    timeout_message=message, taken_over=self.taken_over,
-                    fenced=lambda: self.rt.is_fenced(self.op["run"]))
+                    timeout_message=message, taken_over=self.taken_over)
             except exception.Superseded:
                 raise _Superseded()
             except exception.UpdateReplace:

@@ -65,15 +65,11 @@ def _serialisable(token):
 #: at most a quarter late: a doubling interval can see it up to twice as
 #: late (a 50 ms create seen at 70 ms).
 POLL_SHARE = 0.25
-#: How often a poll asks the database whether another run took the
-#: operation over.  Writes are fenced anyway; this only stops a run that
-#: lost the operation from polling on.
-TAKEOVER_CHECK_SECS = 1.0
 
 
 def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
         save_token=None, resume_token=None, resuming=False,
-        timeout_message=None, taken_over=None, fenced=None):
+        timeout_message=None, taken_over=None):
     """Run ``action`` (CREATE, UPDATE, DELETE) of ``plugin`` to completion.
 
     ``deadline`` is an absolute ``time.time()``; past it the action fails
@@ -81,10 +77,11 @@ def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
     a handler).  ``save_token`` is called with the handler's token when it
     serialises, and ``resuming`` with ``resume_token`` skips the handler:
     the action was started by an engine that died, so it is polled to
-    completion rather than started twice.  ``fenced()`` (in memory) is
-    asked between polls and ``taken_over()`` (the database) at most every
-    TAKEOVER_CHECK_SECS: once another run owns the operation this one must
-    not touch the resource again (it raises
+    completion rather than started twice.  ``taken_over()`` is asked
+    before every poll but the first (a conductor frozen past its session
+    must not call the plugin once another run owns the operation; asking
+    less often was tried and let such a zombie poll on): then this run
+    must not touch the resource again (it raises
     :class:`exception.Superseded`).  A merely superseded operation's action
     is not interrupted.  ``poll`` is (first, longest) interval between
     polls; in between, POLL_SHARE of the time taken so far.
@@ -102,7 +99,6 @@ def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
                 _serialisable(token):
             save_token(token)
     first_delay, max_delay = poll
-    asked = time.monotonic()
     while True:
         if check(token):
             break
@@ -115,12 +111,7 @@ def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
                     max_delay)
         pause = delay if deadline is None else min(delay, deadline - now)
         time.sleep(max(pause, 0))
-        if fenced is not None and fenced():
-            raise exception.Superseded("this run was fenced")
-        if taken_over is not None and \
-                time.monotonic() - asked >= TAKEOVER_CHECK_SECS:
-            asked = time.monotonic()
-            if taken_over():
-                raise exception.Superseded("another run took the "
-                                           "operation over")
+        if taken_over is not None and taken_over():
+            raise exception.Superseded("another run took the operation "
+                                       "over")
     return token
