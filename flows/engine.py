@@ -43,7 +43,6 @@ import threading
 import time
 from concurrent import futures
 
-from futurist import waiters as futurist_waiters
 from taskflow import states
 from taskflow.engines.action_engine import builder as tf_builder
 from taskflow.engines.action_engine import compiler as tf_compiler
@@ -169,7 +168,7 @@ class CompletionQueue(futures.Executor):
 
 
 class StackRuntime(tf_runtime.Runtime):
-    #: The engine's CompletionQueue, if it runs on one.
+    #: The engine's CompletionQueue (set by StackEngine.compile).
     completions = None
 
     @tf_misc.cachedproperty
@@ -178,9 +177,7 @@ class StackRuntime(tf_runtime.Runtime):
 
     @tf_misc.cachedproperty
     def builder(self):
-        waiter = futurist_waiters.wait_for_any if self.completions is None \
-            else self.completions.wait_for_any
-        return tf_builder.MachineBuilder(self, waiter)
+        return tf_builder.MachineBuilder(self, self.completions.wait_for_any)
 
     @tf_misc.cachedproperty
     def task_action(self):
@@ -199,8 +196,13 @@ class StackRuntime(tf_runtime.Runtime):
 
 
 class StackEngine(tf_engine.ParallelActionEngine):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    """The parallel engine on ``options["executor"]`` (the caller's pool),
+    through a CompletionQueue of its own."""
+
+    def __init__(self, flow, flow_detail, backend, options):
+        self._completions = CompletionQueue(options["executor"])
+        super().__init__(flow, flow_detail, backend,
+                         dict(options, executor=self._completions))
         compilation.use_flat_compiler(self._compiler)
 
     def compile(self):
@@ -214,9 +216,7 @@ class StackEngine(tf_engine.ParallelActionEngine):
                 self._compilation, self.storage, self.atom_notifier,
                 self._task_executor, self._retry_executor,
                 options=self._options)
-            executor = self._options.get("executor")
-            if isinstance(executor, CompletionQueue):
-                self._runtime.completions = executor
+            self._runtime.completions = self._completions
             self._runtime.compile()
             self._compiled = True
 
@@ -231,7 +231,6 @@ class StackEngine(tf_engine.ParallelActionEngine):
 
 def load(flow, flow_detail, backend, executor):
     """A parallel engine for ``flow`` on a caller-owned executor."""
-    engine = StackEngine(flow, flow_detail, backend,
-                         {"executor": CompletionQueue(executor)})
+    engine = StackEngine(flow, flow_detail, backend, {"executor": executor})
     engine.compile()
     return engine

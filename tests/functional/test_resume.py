@@ -52,6 +52,21 @@ def _wait_for(predicate, timeout=30):
     raise AssertionError("condition not reached in %ss" % timeout)
 
 
+def _killed_when(ready, *argv):
+    """Run ``python -c argv...`` and SIGKILL it once ``ready()``; returns
+    the dead process."""
+    proc = subprocess.Popen([sys.executable, "-c", *argv],
+                            env=dict(os.environ))
+    try:
+        _wait_for(ready)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc
+
+
 @pytest.mark.parametrize("encrypted", [False, True],
                          ids=["clear", "encrypted"])
 def test_killed_runner_is_resumed_without_repeating_actions(
@@ -61,18 +76,12 @@ def test_killed_runner_is_resumed_without_repeating_actions(
         # Everything the resume reads back (TaskFlow's atom results, the
         # in-flight action's token) was written sealed.
         monkeypatch.setenv(sealing.ENV_KEY, sealing.generate_key())
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, db_url, conftest.PLUGIN_DIR,
-         json.dumps(CHAIN)], env=dict(os.environ))
-    try:
-        # b's physical resource exists but its create has not completed.
-        _wait_for(lambda: [j["props"]["name"] for j in cloud.journal()
-                           if j["event"] == "create"] == ["a", "b"])
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # Killed once b's physical resource exists but its create has not
+    # completed.
+    proc = _killed_when(
+        lambda: [j["props"]["name"] for j in cloud.journal()
+                 if j["event"] == "create"] == ["a", "b"],
+        SCRIPT, db_url, conftest.PLUGIN_DIR, json.dumps(CHAIN))
 
     orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
     try:
@@ -125,17 +134,10 @@ def test_rollback_killed_mid_revert_is_resumed_not_restarted(db_url, cloud):
     being deleted; the next Orchestrator finishes the revert: a is deleted
     once, nothing is created again."""
     import json
-    proc = subprocess.Popen(
-        [sys.executable, "-c", ROLLBACK_SCRIPT, db_url, conftest.PLUGIN_DIR,
-         json.dumps(ROLLED_BACK)], env=dict(os.environ))
-    try:
-        _wait_for(lambda: [j["event"] for j in cloud.journal()
-                           if j["event"] != "attempt"] == ["create", "delete"])
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    _killed_when(
+        lambda: [j["event"] for j in cloud.journal()
+                 if j["event"] != "attempt"] == ["create", "delete"],
+        ROLLBACK_SCRIPT, db_url, conftest.PLUGIN_DIR, json.dumps(ROLLED_BACK))
 
     orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
     try:
@@ -169,16 +171,9 @@ def test_killed_delete_is_resumed_without_deleting_twice(db_url, cloud):
                 if j["event"] == "create"}
         return [(name[j["id"]], j["pid"]) for j in cloud.journal()
                 if j["event"] == "delete"]
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, db_url, conftest.PLUGIN_DIR,
-         json.dumps(CHAIN), "delete"], env=dict(os.environ))
-    try:
-        _wait_for(lambda: [n for n, _ in deletes()] == ["c", "b"])
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc = _killed_when(lambda: [n for n, _ in deletes()] == ["c", "b"],
+                        SCRIPT, db_url, conftest.PLUGIN_DIR,
+                        json.dumps(CHAIN), "delete")
 
     orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
     try:
