@@ -8,6 +8,7 @@ import concurrent.futures
 import threading
 
 import pytest
+from taskflow import exceptions as tf_exc
 from taskflow import task
 from taskflow.patterns import graph_flow
 from taskflow.persistence import backends, models
@@ -187,3 +188,55 @@ def test_completion_queue_keeps_futures_the_engine_is_not_waiting_for():
         # Asked about ``later`` only: ``early`` stays for a later call.
         assert queue.wait_for_any({later}, timeout=1) == ({later}, set())
         assert queue.wait_for_any({early}, timeout=1) == ({early}, set())
+
+
+def test_storage_takes_its_lock_again_from_the_same_thread():
+    # TaskFlow's engine reads storage while it holds the write lock (the
+    # machine builder around its state changes); a plain re-entrant lock
+    # must allow that, and still exclude another thread.
+    lock = engine.StorageLock()
+    other = []
+    with lock.write_lock():
+        with lock.read_lock():
+            t = threading.Thread(
+                target=lambda: other.append(
+                    lock.read_lock().acquire(timeout=0.05)))
+            t.start()
+            t.join()
+    assert other == [False]
+
+
+class FlakyConnection:
+    """A backend connection whose first atom detail write fails."""
+
+    def __init__(self, conn, failures):
+        self._conn, self._failures = conn, failures
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+    def update_atom_details(self, ad):
+        if self._failures:
+            self._failures.pop()
+            raise tf_exc.StorageFailure("database away")
+        return self._conn.update_atom_details(ad)
+
+
+def test_a_failed_save_is_tried_again():
+    flow = graph_flow.Flow("g")
+    log = []
+    flow.add(Step("a", [], log, threading.Lock()))
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        eng = load(flow, pool)
+        storage = eng.storage
+        assert isinstance(storage, engine.StackStorage)
+        failures = [1]
+        real = storage._backend.get_connection
+        storage._backend.get_connection = lambda: FlakyConnection(
+            real(), failures)
+        eng.run()
+    assert failures == []
+    assert storage.get("a") == "a"
+    with contextlib.closing(real()) as conn:
+        saved = conn.get_atom_details(storage.get_atom_uuid("a"))
+    assert saved.results == "a"
