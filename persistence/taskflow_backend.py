@@ -21,10 +21,11 @@ state, a read and a rewrite of every atom of the flow:
   executed again, exactly like one found PENDING, and heatflow's atoms are
   idempotent (they decide from the recorded state of their resource).  Those
   writes are skipped; results, failures, intentions and final states are
-  written, each in one statement -- except for atoms named ``volatile:...``
-  (heatflow's fan-in helpers, pure functions of recorded results, and its
-  clean-up atoms, whose resource rows record what they did), whose states
-  are not written at all: a resumed flow runs them again;
+  written, each in one statement of the columns that changed -- except for
+  atoms named ``volatile:...`` (heatflow's fan-in helpers, pure functions
+  of recorded results, and its clean-up atoms, whose resource rows record
+  what they did), whose states are not written at all: a resumed flow
+  runs them again;
 - ``update_flow_details`` re-reads and rewrites every atom detail of the
   flow: here it writes the flow's row and inserts the atom details it has
   not written before.
@@ -57,6 +58,11 @@ _TRANSIENT = ("RUNNING",)
 VOLATILE_PREFIX = "volatile:"
 
 
+#: The columns of an atom detail's essence (below), in its order.
+_ESSENCE_COLUMNS = ("state", "intention", "results", "failure",
+                    "revert_results", "revert_failure", "meta", "version")
+
+
 def _essence(ad_dict):
     """What of an atom detail must reach the database."""
     meta = dict(ad_dict.get("meta") or {})
@@ -85,9 +91,17 @@ class LeanConnection(Connection):
         if last is not None and value.get("state") in _TRANSIENT and \
                 last[1:] == essence[1:]:
             return atom_detail
+        if last is None:
+            columns = sorted(value)
+        else:
+            # Only what changed: the JSON columns cost a serialisation
+            # each (and a seal), and a state change rarely touches more
+            # than the state and the results.
+            columns = [c for c, was, now in zip(_ESSENCE_COLUMNS, last,
+                                                essence) if was != now]
         try:
-            stmt = self._backend.atom_update(tuple(sorted(value)))
-            params = {"v_" + k: v for k, v in value.items()}
+            stmt = self._backend.atom_update(tuple(columns))
+            params = {"v_" + c: value[c] for c in columns}
             params["ad_uuid"] = atom_detail.uuid
             with self._engine.begin() as conn:
                 res = conn.execute(stmt, params)
