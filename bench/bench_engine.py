@@ -20,7 +20,8 @@ statements it issued are counted on ``orch.db.engine`` by a
 engine, so its statements are included) in the first repetition only
 (``"counted": true``): the listener costs 5-15% of a create's time, so the
 other repetitions run without it and are the ones to quote times from.
-With ``--repeat 1`` the one repetition is counted and timed.
+With ``--repeat 1`` the one repetition is counted and timed (``--count
+none``: only timed).
 
 ``--baseline`` runs raw TaskFlow on the same graph (bench_taskflow.py)
 before every heatflow create in the same process, so that the two share
@@ -163,7 +164,7 @@ def run_rep(args, rep, dbs, baseline):
     open_s = time.perf_counter() - t0
     try:
         common.register_plugins(orch, create_secs=args.create_secs)
-        counted = rep == 0
+        counted = rep == 0 and args.count == "first"
         counter = common.StatementCounter(orch.db.engine) if counted \
             else None
         name = "bench"
@@ -210,6 +211,9 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=1,
                     help="repetitions, each on a fresh database")
+    ap.add_argument("--count", choices=("first", "none"), default="first",
+                    help="count statements in the first repetition, or in "
+                    "none")
     ap.add_argument("--baseline", action="store_true",
                     help="raw TaskFlow before every heatflow create")
     ap.add_argument("--baseline-engine", choices=("parallel", "serial"),
