@@ -33,7 +33,8 @@ setup(
     package_data={"heatflow.persistence.migrations": ["alembic.ini", "script.py.mako"]},
     install_requires=[
         # Ranges are the versions the test suite runs against; heatflow
-        # relies on some TaskFlow internals (see persistence/taskflow_backend.py).
+        # relies on some TaskFlow internals (see persistence/taskflow_backend.py,
+        # flows/engine.py and flows/compilation.py).
         "taskflow>=6.0,<6.6",
         "kazoo>=2.9,<2.12",
         "SQLAlchemy>=2.0,<2.2",
