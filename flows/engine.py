@@ -36,7 +36,8 @@ variable each time), and saves every atom state through a tenacity retry
 wrapper built anew per call.  In heatflow's engine only the engine's
 thread reads storage (atoms read the database), so :class:`StackStorage`
 uses one re-entrant lock for both, and makes a save's first attempt
-directly, falling back to TaskFlow's retrying one when it fails.
+directly, falling back to TaskFlow's retrying one when it fails (so a
+failing save is tried four times, not three).
 
 Compiling a flow, and finding an atom's inputs, are in
 flows/compilation.py.

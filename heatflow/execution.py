@@ -78,6 +78,9 @@ class OperationExecutor:
         op = plan["op"]
         run = op["run"]
         fd = load_operation(self.db, op["flow_uuid"])
+        # What an earlier run of this flow in this process remembered
+        # writing may be stale (another process may have run it since).
+        self.db.taskflow.forget_flow(op["flow_uuid"])
         engine = flow_engine.load(
             compiler.build_flow(plan), fd,
             self.db.taskflow.for_run(lambda: self.rt.is_fenced(run)),

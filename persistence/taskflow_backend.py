@@ -137,19 +137,21 @@ class LeanConnection(Connection):
                         known.add(uuid)
                     self._backend.loaded_flows.add(flow_detail.uuid)
                 new = [ad for ad in flow_detail if ad.uuid not in written]
-                if new:
-                    rows = []
-                    for ad in new:
-                        row = ad.to_dict()
-                        row["parent_uuid"] = flow_detail.uuid
-                        row["atom_type"] = tf_models.atom_detail_type(ad)
-                        rows.append(row)
+                rows = []
+                for ad in new:
+                    row = ad.to_dict()
+                    row["parent_uuid"] = flow_detail.uuid
+                    row["atom_type"] = tf_models.atom_detail_type(ad)
+                    rows.append(row)
+                if rows:
                     conn.execute(sa.insert(adt), rows)
-                    known = self._backend.flow_atoms.setdefault(
-                        flow_detail.uuid, set())
-                    for ad, row in zip(new, rows):
-                        written[ad.uuid] = _essence(row)
-                        known.add(ad.uuid)
+            # Remembered once committed: a failed commit is tried again by
+            # TaskFlow, which must insert them again.
+            known = self._backend.flow_atoms.setdefault(flow_detail.uuid,
+                                                        set())
+            for ad, row in zip(new, rows):
+                written[ad.uuid] = _essence(row)
+                known.add(ad.uuid)
         except sa.exc.SQLAlchemyError:
             tf_exc.raise_with_cause(tf_exc.StorageFailure,
                                     "Failed updating flow details with "
