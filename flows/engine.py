@@ -34,7 +34,8 @@ Storage: TaskFlow's storage guards itself with a reader-writer lock from
 fasteners, taken and released ~65 times per atom (a Python condition
 variable each time), and saves every atom state through a tenacity retry
 wrapper built anew per call.  In heatflow's engine only the engine's
-thread reads storage (atoms read the database), so :class:`StackStorage`
+thread reads storage (atoms read the database; other threads only
+suspend the engine), so :class:`StackStorage`
 uses one re-entrant lock for both, and makes a save's first attempt
 directly, falling back to TaskFlow's retrying one when it fails (so a
 failing save is tried four times, not three).
@@ -126,9 +127,11 @@ class NearSelector(tf_selector.Selector):
 
 
 class StorageLock:
-    """TaskFlow storage's reader-writer lock as one re-entrant lock: its
-    readers and writers are all on the engine's thread (and a suspend()
-    from an atom's), so readers never need to share."""
+    """TaskFlow storage's reader-writer lock as one re-entrant lock.  The
+    engine's thread does all the reading; other threads only write, through
+    ``suspend()`` (an atom halting its operation, a conductor losing its
+    ZooKeeper session, an Orchestrator closing), and a writer excludes
+    everyone either way.  Readers never need to share."""
 
     def __init__(self):
         self._lock = threading.RLock()
