@@ -27,9 +27,11 @@ starting atoms.
 """
 
 import bisect
+import collections
 import logging
 import time
 
+from oslo_utils import reflection
 from taskflow import task
 from taskflow.types import failure as tf_failure
 
@@ -67,6 +69,40 @@ class _Atom(task.Task):
                          requires=list(requires or ()))
         # op: the operation's plain description (see compiler.plan_operation)
         self.op = op
+
+    # What TaskFlow reads from the signature of an atom's execute or revert:
+    # (class, method, ignored) -> (required, optional) argument names, or
+    # None where the method takes no **keywords (TaskFlow then checks the
+    # requirements against the signature: left to it).
+    _signature_args = {}
+
+    def _build_arg_mapping(self, executor, requires=None, rebind=None,
+                           auto_extract=True, ignore_list=None):
+        """TaskFlow's argument mapping, with the signature read once per
+        class and method rather than per atom (TaskFlow inspects it six
+        times per atom: 6% of the CPU of a 200-resource create).  Our atoms
+        take their inputs as keywords and never rebind, so the mapping is
+        the signature's arguments plus the atom's requirements."""
+        key = (type(self), executor.__name__, tuple(ignore_list or ()))
+        if rebind or self.inject or not auto_extract:
+            return super()._build_arg_mapping(
+                executor, requires, rebind, auto_extract, ignore_list)
+        if key not in self._signature_args:
+            args = None
+            if reflection.accepts_kwargs(executor):
+                args = super()._build_arg_mapping(
+                    executor, None, None, True, ignore_list)[1:]
+            self._signature_args[key] = args
+        args = self._signature_args[key]
+        if args is None:
+            return super()._build_arg_mapping(
+                executor, requires, rebind, auto_extract, ignore_list)
+        required = args[0].union(requires or ())
+        optional = args[1].difference(required)
+        mapping = collections.OrderedDict(
+            (name, name) for name in required)
+        mapping.update((name, name) for name in optional)
+        return mapping, required, optional
 
     @property
     def rt(self):

@@ -1,0 +1,51 @@
+"""The atoms' argument mappings: read from each class's signatures once, and
+the same as TaskFlow works them out for every atom."""
+
+import pytest
+from taskflow import task
+
+from heatflow.flows import atoms
+
+OP = {"runtime": "r", "stack_id": "s", "traversal": "t", "run": "u"}
+
+KINDS = {
+    "converge": lambda: atoms.ConvergeResource(OP, "server", 7,
+                                               ["net", "port"]),
+    "converge-alone": lambda: atoms.ConvergeResource(OP, "lone", 8, []),
+    "gather": lambda: atoms.Gather(OP, "g1", ["ref:a", "ref:b"]),
+    "converged": lambda: atoms.Converged(OP, ["ref:server", "g1"]),
+    "cleanup": lambda: atoms.CleanupResource(OP, 3, [1, 2]),
+    "finish": lambda: atoms.FinishStack(OP, ["gone:3"], ["server"]),
+}
+
+MAPPINGS = ("rebind", "requires", "optional", "revert_rebind",
+            "revert_optional")
+
+
+def mappings(atom):
+    return {k: list(getattr(atom, k).items()) if k.endswith("rebind")
+            else list(getattr(atom, k)) for k in MAPPINGS}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_mapping_is_what_taskflow_makes_of_it(monkeypatch, kind):
+    ours = mappings(KINDS[kind]())
+    ours_again = mappings(KINDS[kind]())          # from the cache
+    monkeypatch.setattr(atoms._Atom, "_build_arg_mapping",
+                        task.Task._build_arg_mapping)
+    assert ours == ours_again == mappings(KINDS[kind]())
+
+
+def test_signature_is_read_once_per_class(monkeypatch):
+    calls = []
+    real = task.Task._build_arg_mapping
+
+    def counting(self, executor, *args, **kwargs):
+        calls.append(executor.__name__)
+        return real(self, executor, *args, **kwargs)
+
+    monkeypatch.setattr(task.Task, "_build_arg_mapping", counting)
+    monkeypatch.setattr(atoms._Atom, "_signature_args", {})
+    for i in range(5):
+        atoms.ConvergeResource(OP, "r%d" % i, i, ["x%d" % i])
+    assert sorted(calls) == ["execute", "revert"]
