@@ -1,0 +1,79 @@
+"""The embedded SQLite database: heatflow's threads take turns on one held
+connection, and the engine still serves anyone else."""
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from heatflow.persistence import database
+
+
+@pytest.fixture
+def db(tmp_path):
+    d = database.Database("sqlite:///" + str(tmp_path / "t.db"))
+    with d.connections.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (k INTEGER PRIMARY KEY, v)"))
+    yield d
+    d.close()
+
+
+def count(db):
+    with db.connections.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM t")).scalar()
+
+
+def test_threads_take_turns_and_every_write_lands(db):
+    def write(i):
+        for j in range(25):
+            with db.connections.begin() as conn:
+                conn.execute(sa.text("INSERT INTO t (k, v) VALUES (:k, 1)"),
+                             {"k": i * 100 + j})
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert count(db) == 16 * 25
+
+
+def test_a_failed_transaction_leaves_nothing_behind(db):
+    with pytest.raises(RuntimeError):
+        with db.connections.begin() as conn:
+            conn.execute(sa.text("INSERT INTO t (k, v) VALUES (1, 1)"))
+            raise RuntimeError("the caller gave up")
+    with db.connections.begin() as conn:      # the same key goes in now
+        conn.execute(sa.text("INSERT INTO t (k, v) VALUES (1, 2)"))
+    assert count(db) == 1
+
+
+def test_a_failed_commit_leaves_nothing_behind(db):
+    def refuse(conn):
+        raise sa.exc.OperationalError("COMMIT", {}, Exception("busy"))
+    sa.event.listen(db.engine, "commit", refuse)
+    with pytest.raises(sa.exc.OperationalError):
+        with db.connections.begin() as conn:
+            conn.execute(sa.text("INSERT INTO t (k, v) VALUES (1, 1)"))
+    sa.event.remove(db.engine, "commit", refuse)
+    assert count(db) == 0
+
+
+def test_a_read_leaves_no_transaction_open(db):
+    with db.connections.connect() as conn:
+        conn.execute(sa.text("INSERT INTO t (k, v) VALUES (1, 1)"))
+    # Not committed: discarded, as on a pooled connection's check-in.
+    assert count(db) == 0
+
+
+def test_the_engine_still_serves_others(db):
+    count(db)                     # heatflow's connection is now held
+    got = []
+
+    def other_user():
+        with db.engine.connect() as conn:
+            got.append(conn.execute(sa.text("SELECT count(*) FROM t"))
+                       .scalar())
+    t = threading.Thread(target=other_user, daemon=True)
+    t.start()
+    t.join(10)
+    assert got == [0]
