@@ -143,6 +143,8 @@ class _Atom(task.Task):
         conductor takeover)?  Then this run must not touch anything."""
         if self.rt.is_fenced(self.op["run"]):
             return True
+        if self.rt.owns(self.op["run"]):
+            return False
         row = self.store.stack_position(self.op["stack_id"])
         return row.traversal == self.op["traversal"] and \
             row.run_token != self.op["run"]

@@ -74,6 +74,11 @@ class Runtime:
         # run id -> is some process executing it?  Set by whoever runs
         # flows here (the in-process runner, or a conductor).
         self.liveness = None
+        # run id -> does this process hold what makes it the run's only
+        # executor, so that no other run can have taken its operation over?
+        # Set by the in-process runner where its lock files are that (see
+        # heatflow/runner.py); None: the database must be asked.
+        self.ownership = None
 
     # -- parsed stack definitions, shared by all atoms of an operation -----
 
@@ -155,6 +160,11 @@ class Runtime:
 
     def is_fenced(self, run):
         return self._all_fenced or run in self._fenced
+
+    def owns(self, run):
+        """True if this process certainly still owns ``run`` (then its
+        atoms need not ask the database whether it was taken over)."""
+        return self.ownership is not None and self.ownership(run)
 
     def run_alive(self, run):
         """Whether some process is still executing ``run``; a lock held by

@@ -63,6 +63,18 @@ class RunLock:
         self._fd = fd
         return True
 
+    def intact(self):
+        """Held, and still the file named by the path (not deleted or
+        replaced under us, when another process could lock a new one)."""
+        if self._fd is None:
+            return False
+        try:
+            named = os.stat(self.path)
+        except OSError:
+            return False
+        held = os.fstat(self._fd)
+        return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
     def release(self):
         if self._fd is not None:
             # The traversal is over here; its lock file is not needed again
@@ -80,7 +92,13 @@ class LocalRunner:
     """Runs operations on threads of this process."""
 
     def __init__(self, db, runtime, runtime_key, max_workers=32,
-                 lock_dir=None):
+                 lock_dir=None, locks_decide_ownership=False):
+        """``locks_decide_ownership``: another process can take a run
+        over only by finding its lock file unlocked (true where the lock
+        files sit beside a SQLite database: only this host's processes
+        run its operations).  Then a run whose lock this process holds
+        cannot have been taken over, and its atoms' polls do not ask the
+        database (two of the ten statements of a 50 ms create)."""
         self.db = db
         self.rt = runtime
         self.runtime_key = runtime_key
@@ -90,9 +108,13 @@ class LocalRunner:
                                                     self.pool)
         self.lock_dir = lock_dir
         runtime.liveness = self.run_alive
+        if lock_dir and locks_decide_ownership:
+            runtime.ownership = self.holds
         # traversal -> the thread running that operation here.
         self._threads = {}
         self._runs = set()
+        # run -> its lock, while this process executes it.
+        self._locks = {}
         self._done = {}
         self._mutex = threading.RLock()
 
@@ -120,6 +142,11 @@ class LocalRunner:
             probe.release()
             return False
         return True
+
+    def holds(self, run):
+        """Does this process hold ``run``'s lock file, still in place?"""
+        lock = self._locks.get(run)
+        return lock is not None and lock.intact()
 
     def resume(self, stack_row):
         """Resume the stack's current operation as a new run, unless it is
@@ -157,6 +184,8 @@ class LocalRunner:
         with self._mutex:
             self._threads[op["traversal"]] = t
             self._runs.add(op["run"])
+            if lock is not None:
+                self._locks[op["run"]] = lock
         t.start()
         return True
 
@@ -181,6 +210,7 @@ class LocalRunner:
             with self._mutex:
                 self._threads.pop(op["traversal"], None)
                 self._runs.discard(op["run"])
+                self._locks.pop(op["run"], None)
             if lock is not None:
                 lock.release()
             done.set()

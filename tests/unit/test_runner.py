@@ -1,0 +1,43 @@
+"""Run lock files: what tells another process that a run is being executed,
+and this process that no other run can have taken it over."""
+
+import os
+
+from heatflow import runner
+
+
+def test_a_lock_is_intact_while_held_in_place(tmp_path):
+    lock = runner.RunLock(str(tmp_path), "run-1")
+    assert not lock.intact()
+    assert lock.acquire(blocking=False)
+    assert lock.intact()
+    assert not runner.RunLock(str(tmp_path), "run-1").acquire(blocking=False)
+    lock.release()
+    assert not lock.intact()
+
+
+def test_a_lock_whose_file_was_removed_is_not_intact(tmp_path):
+    lock = runner.RunLock(str(tmp_path), "run-1")
+    assert lock.acquire(blocking=False)
+    os.unlink(lock.path)          # someone tidied the directory
+    assert not lock.intact()
+    # ... and another process could now lock a file of that name.
+    other = runner.RunLock(str(tmp_path), "run-1")
+    assert other.acquire(blocking=False)
+    assert not lock.intact()
+    other.release()
+
+
+class FakeRuntime:
+    liveness = ownership = None
+
+
+def test_ownership_comes_from_lock_files_only_where_they_decide_it(tmp_path):
+    decided = FakeRuntime()
+    runner.LocalRunner(None, decided, "k", 1, lock_dir=str(tmp_path),
+                       locks_decide_ownership=True).pool.shutdown()
+    assert decided.ownership is not None
+    undecided = FakeRuntime()
+    runner.LocalRunner(None, undecided, "k", 1, lock_dir=str(tmp_path)
+                       ).pool.shutdown()
+    assert undecided.ownership is None
