@@ -59,17 +59,20 @@ def test_a_new_operation_supersedes_the_old(store):
                                      action="DELETE", status_reason="go")
 
 
-def test_new_rows_go_in_together_with_their_ids_in_order(store,
-                                                         monkeypatch):
-    from heatflow.persistence import store as store_mod
-    monkeypatch.setattr(store_mod, "_INSERT_CHUNK", 3)   # several chunks
+@pytest.mark.parametrize("incarnations", [False, True])
+def test_new_rows_go_in_together_with_their_ids_in_order(store, monkeypatch,
+                                                         incarnations):
+    # Several statements (SQLAlchemy's batches of an executemany).
+    monkeypatch.setattr(store.engine.dialect, "insertmanyvalues_page_size",
+                        3)
     f = new_stack(store)
     rows = [{"name": "r%d" % i, "type": "T", "requires": [i],
              "traversal": f.traversal} for i in range(7)]
-    # Incarnations of one name (a replacement) are inserted one by one.
-    rows.insert(2, {"name": "r0", "type": "U", "replaces": None})
+    if incarnations:
+        # Two incarnations of one name (a replacement) among them.
+        rows.insert(2, {"name": "r0", "type": "U", "replaces": None})
     ids = store.insert_resources(f, rows)
-    assert len(set(ids)) == 8
+    assert len(set(ids)) == len(rows)
     for rid, row in zip(ids, rows):
         got = store.get_resource(rid)
         assert (got.name, got.type, got.action) == (row["name"],
@@ -77,7 +80,7 @@ def test_new_rows_go_in_together_with_their_ids_in_order(store,
         assert list(got.requires) == row.get("requires", [])
     stale = f._replace(run="other")
     assert store.insert_resources(stale, rows) is None
-    assert len(store.list_resources(f.stack_id)) == 8
+    assert len(store.list_resources(f.stack_id)) == len(rows)
 
 
 def test_take_over_fences_the_previous_run(store):
