@@ -83,10 +83,10 @@ class _Atom(task.Task):
         times per atom: 6% of the CPU of a 200-resource create).  Our atoms
         take their inputs as keywords and never rebind, so the mapping is
         the signature's arguments plus the atom's requirements."""
-        key = (type(self), executor.__name__, tuple(ignore_list or ()))
         if rebind or self.inject or not auto_extract:
             return super()._build_arg_mapping(
                 executor, requires, rebind, auto_extract, ignore_list)
+        key = (type(self), executor.__name__, tuple(ignore_list or ()))
         if key not in self._signature_args:
             args = None
             if reflection.accepts_kwargs(executor):

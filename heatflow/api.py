@@ -200,10 +200,9 @@ class Orchestrator:
                 self.db.taskflow)
         else:
             from heatflow import runner
-            lock_dir = self._lock_dir()
             self._runner = runner.LocalRunner(
                 self.db, self.runtime, self._runtime_key, max_workers,
-                lock_dir=lock_dir,
+                lock_dir=self._lock_dir(),
                 locks_decide_ownership=self.db.is_sqlite)
             if resume:
                 self.resume_orphans()

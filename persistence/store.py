@@ -79,8 +79,7 @@ _FIXED_NEW_ROW = {"action": "INIT", "status": "COMPLETE",
 # The fence, locking the stack's row until the transaction ends (PostgreSQL;
 # SQLite has no FOR SHARE, and needs none: a writer holds the database).
 _FENCE_FOR_SHARE = sa.select(m.stacks.c.id).where(
-    m.stacks.c.id == _B("f_sid"), m.stacks.c.traversal == _B("f_trav"),
-    m.stacks.c.run_token == _B("f_run")).with_for_update(read=True)
+    *_STACK_IS).with_for_update(read=True)
 _built = {}
 
 
@@ -452,11 +451,8 @@ class Store(metaclass=_OutageTolerant):
         SQLite the INSERT took the database's write lock, on PostgreSQL
         the read locks the stack's row (FOR SHARE) against a takeover
         until the commit."""
-        got = conn.execute(_INSERT_RESOURCES, [dict(
-            _FIXED_NEW_ROW, stack_id=fence.stack_id, created_at=now,
-            name=r["name"], type=r["type"], requires=r.get("requires", []),
-            replaces=r.get("replaces"), traversal=r.get("traversal"))
-            for r in rows]).all()
+        got = conn.execute(_INSERT_RESOURCES, [
+            Store._new_row(fence, r, now) for r in rows]).all()
         if conn.execute(_FENCE_FOR_SHARE, _fence_params(fence)).first() \
                 is None:
             return None
@@ -464,15 +460,20 @@ class Store(metaclass=_OutageTolerant):
         return [ids[r["name"]] for r in rows]
 
     @staticmethod
+    def _new_row(fence, row, now):
+        """The columns of a new INIT row for ``row`` (see insert_resources)."""
+        return dict(_FIXED_NEW_ROW, stack_id=fence.stack_id, created_at=now,
+                    name=row["name"], type=row["type"],
+                    requires=row.get("requires", []),
+                    replaces=row.get("replaces"),
+                    traversal=row.get("traversal"))
+
+    @staticmethod
     def _insert_one(conn, fence, row, now):
         """One fenced INSERT ... SELECT ... RETURNING: the check is in the
         statement (a replacement's row, one statement not two)."""
         t = m.resources
-        values = dict(_FIXED_NEW_ROW, stack_id=fence.stack_id,
-                      created_at=now, name=row["name"], type=row["type"],
-                      requires=row.get("requires", []),
-                      replaces=row.get("replaces"),
-                      traversal=row.get("traversal"))
+        values = Store._new_row(fence, row, now)
         sel = sa.select(*[sa.literal(v, t.c[c].type)
                           for c, v in values.items()]
                         ).where(Store._current(fence))
