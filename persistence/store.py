@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from heatflow import exception
 from heatflow.persistence import models as m
+from heatflow.persistence import prepared
 
 
 def utcnow():
@@ -43,7 +44,9 @@ StackPosition = collections.namedtuple("StackPosition",
 #
 # Building a SQLAlchemy statement (and its cache key) costs more Python than
 # executing a cached one; the statements every resource action runs are
-# built once here, with bind parameters, and reused.
+# built once here, with bind parameters, and run as prepared statements
+# (persistence/prepared.py: running a cached Core statement costs about as
+# much again as the database's own work).
 
 _B = sa.bindparam
 _STACK_IS = (m.stacks.c.id == _B("f_sid"),
@@ -68,7 +71,10 @@ _RESOURCE_AT_POSITION = sa.select(
         m.resources, sa.and_(m.resources.c.id == _B("rid"),
                              m.resources.c.stack_id == m.stacks.c.id))
 ).where(m.stacks.c.id == _B("sid"))
-_INSERT_EVENT = m.events.insert()
+_EVENT_COLUMNS = ("stack_id", "resource_name", "physical_resource_id",
+                  "action", "status", "reason", "created_at")
+_INSERT_EVENT = m.events.insert().values(
+    {c: _B("e_" + c) for c in _EVENT_COLUMNS})
 # (SQLite cannot promise RETURNING in the rows' order; asking SQLAlchemy
 # for it makes an INSERT per row.  The names map the ids back instead.)
 _INSERT_RESOURCES = m.resources.insert().returning(m.resources.c.name,
@@ -94,14 +100,27 @@ def _set_params(values):
     return {"v_" + c: v for c, v in values.items()}
 
 
-def _resource_update(kind, columns, *where):
+#: The conditions of each kind of resource UPDATE (besides its row id):
+#: taking an idle row's lock, taking it over from an earlier run of the same
+#: operation, and writing to (or finishing) an action this run holds.
+_HELD = m.resources.c.lock_run == _B("f_run")
+_RESOURCE_UPDATE_WHERE = {
+    "acquire": (m.resources.c.lock_run.is_(None), _CURRENT),
+    "relock": (_HELD, _CURRENT),
+    "finish": (_HELD, _NOT_TAKEN_OVER),
+    "update": (_HELD, _NOT_TAKEN_OVER),
+}
+
+
+def _resource_update(kind, columns):
     """An UPDATE of hf_resources, built once per (kind, columns)."""
     key = (kind, columns)
     stmt = _built.get(key)
     if stmt is None:
         t = m.resources
-        stmt = t.update().where(t.c.id == _B("rid"), *where).values(
-            {c: _B("v_" + c) for c in columns})
+        stmt = t.update().where(
+            t.c.id == _B("rid"), *_RESOURCE_UPDATE_WHERE[kind]).values(
+                {c: _B("v_" + c) for c in columns})
         if kind in ("acquire", "relock"):
             stmt = stmt.returning(*t.c)
         elif kind == "finish":
@@ -149,6 +168,11 @@ class _OutageTolerant(type):
 class Store(metaclass=_OutageTolerant):
     def __init__(self, engine):
         self.engine = engine
+        self._statements = prepared.Statements(engine.dialect)
+
+    def _run(self, conn, statement, values):
+        """Run one of the statements built once above (prepared)."""
+        return self._statements.run(conn, statement, values)
 
     # -- fencing ------------------------------------------------------------
 
@@ -243,14 +267,14 @@ class Store(metaclass=_OutageTolerant):
         """(traversal, run_token, action, status) of a stack: what an atom
         checks before it acts, read without the stack's JSON columns."""
         with self.engine.connect() as conn:
-            return conn.execute(_STACK_POSITION, {"sid": stack_id}).one()
+            return self._run(conn, _STACK_POSITION, {"sid": stack_id}).one()
 
     def resource_and_position(self, resource_id, stack_id):
         """``(resource row or None, stack position)``, read together (see
         :meth:`get_resource` and :meth:`stack_position`)."""
         with self.engine.connect() as conn:
-            r = conn.execute(_RESOURCE_AT_POSITION,
-                             {"rid": resource_id, "sid": stack_id}).one()
+            r = self._run(conn, _RESOURCE_AT_POSITION,
+                          {"rid": resource_id, "sid": stack_id}).one()
         position = StackPosition(r.pos_traversal, r.pos_run_token,
                                  r.pos_action, r.pos_status)
         # the row carries the pos_* columns too; nothing reads them there
@@ -415,8 +439,8 @@ class Store(metaclass=_OutageTolerant):
 
     def get_resource(self, resource_id):
         with self.engine.connect() as conn:
-            return conn.execute(_GET_RESOURCE,
-                                {"rid": resource_id}).one_or_none()
+            return self._run(conn, _GET_RESOURCE,
+                             {"rid": resource_id}).one_or_none()
 
     def insert_resources(self, fence, rows):
         """Insert INIT rows for resources new to the stack (fenced: all of
@@ -517,9 +541,8 @@ class Store(metaclass=_OutageTolerant):
                       **_fence_params(fence))
         with self.engine.begin() as conn:
             # The common case in one statement: the row was idle.
-            row = conn.execute(_resource_update(
-                "acquire", columns, t.c.lock_run.is_(None), _CURRENT),
-                params).first()
+            row = self._run(conn, _resource_update("acquire", columns),
+                            params).first()
             if row is None:
                 held = conn.execute(sa.select(t).where(
                     t.c.id == resource_id)).one_or_none()
@@ -542,9 +565,8 @@ class Store(metaclass=_OutageTolerant):
                 if held.action == action and held.status == "IN_PROGRESS":
                     return conn.execute(sa.select(t).where(
                         t.c.id == resource_id)).one(), None
-                row = conn.execute(_resource_update(
-                    "relock", columns, t.c.lock_run == _B("f_run"),
-                    _CURRENT), params).first()
+                row = self._run(conn, _resource_update("relock", columns),
+                                params).first()
                 if row is None:
                     conn.rollback()
                     return None, None
@@ -576,17 +598,14 @@ class Store(metaclass=_OutageTolerant):
         holding it, and on the run still owning the operation: a run that
         was taken over may not record the action the new run resumes)."""
         now = utcnow()
-        t = m.resources
         values = dict(lock_traversal=None, lock_run=None, action=action,
                       status=status, status_reason=reason, updated_at=now,
                       action_token=None, **fields)
-        stmt = _resource_update("finish", tuple(sorted(values)),
-                                t.c.lock_run == _B("f_run"),
-                                _NOT_TAKEN_OVER)
+        stmt = _resource_update("finish", tuple(sorted(values)))
         params = dict(_set_params(values), rid=resource_id,
                       **_fence_params(fence))
         with self.engine.begin() as conn:
-            done = conn.execute(stmt, params).first()
+            done = self._run(conn, stmt, params).first()
             if done is None:
                 conn.rollback()
                 return False
@@ -597,15 +616,12 @@ class Store(metaclass=_OutageTolerant):
 
     def update_resource(self, resource_id, fence, **fields):
         """A fenced write of a few columns of a row this run holds."""
-        t = m.resources
         fields["updated_at"] = utcnow()
-        stmt = _resource_update("update", tuple(sorted(fields)),
-                                t.c.lock_run == _B("f_run"),
-                                _NOT_TAKEN_OVER)
+        stmt = _resource_update("update", tuple(sorted(fields)))
         params = dict(_set_params(fields), rid=resource_id,
                       **_fence_params(fence))
         with self.engine.begin() as conn:
-            return conn.execute(stmt, params).rowcount == 1
+            return self._run(conn, stmt, params).rowcount == 1
 
     def set_resource_fields(self, resource_id, fence, **fields):
         """A fenced write to an idle row (links between incarnations)."""
@@ -689,13 +705,13 @@ class Store(metaclass=_OutageTolerant):
 
     # -- events -------------------------------------------------------------
 
-    @staticmethod
-    def _event(conn, stack_id, resource_name, physical_id, action, status,
-               reason, when):
-        conn.execute(_INSERT_EVENT, {
-            "stack_id": stack_id, "resource_name": resource_name,
-            "physical_resource_id": physical_id, "action": action,
-            "status": status, "reason": reason or "", "created_at": when})
+    def _event(self, conn, stack_id, resource_name, physical_id, action,
+               status, reason, when):
+        self._run(conn, _INSERT_EVENT, {
+            "e_stack_id": stack_id, "e_resource_name": resource_name,
+            "e_physical_resource_id": physical_id, "e_action": action,
+            "e_status": status, "e_reason": reason or "",
+            "e_created_at": when})
 
     def list_events(self, stack_id, after_id=0):
         with self.engine.connect() as conn:

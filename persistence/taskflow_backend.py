@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from taskflow import exceptions as tf_exc
 
 from heatflow import exception
+from heatflow.persistence import prepared
 from heatflow.persistence import sealing
 from taskflow.persistence import models as tf_models
 from taskflow.persistence.backends import impl_sqlalchemy
@@ -104,7 +105,7 @@ class LeanConnection(Connection):
             params = {"v_" + c: value[c] for c in columns}
             params["ad_uuid"] = atom_detail.uuid
             with self._engine.begin() as conn:
-                res = conn.execute(stmt, params)
+                res = self._backend.prepared.run(conn, stmt, params)
                 if res.rowcount != 1:
                     raise tf_exc.NotFound("No atom details found with uuid "
                                           "'%s'" % atom_detail.uuid)
@@ -212,6 +213,7 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
         self.loaded_flows = set()
         self.flow_atoms = {}
         self.statements = {}
+        self.prepared = prepared.Statements(engine.dialect)
 
     def get_connection(self):
         conn = LeanConnection(self, upgrade_lock=self._upgrade_lock)
@@ -222,7 +224,7 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
 
     def atom_update(self, columns):
         """The UPDATE of an atom detail, built once (building statements
-        costs more than running cached ones)."""
+        costs more than running cached ones) and run prepared."""
         stmt = self.statements.get(columns)
         if stmt is None:
             t = self.schema[1].atomdetails
@@ -259,6 +261,7 @@ class _RunBackend(Backend):
         self.loaded_flows = parent.loaded_flows
         self.flow_atoms = parent.flow_atoms
         self.statements = parent.statements
+        self.prepared = parent.prepared
         self._is_fenced = is_fenced
 
     def get_connection(self):

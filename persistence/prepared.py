@@ -1,0 +1,157 @@
+"""Statements compiled once per engine and run as driver SQL.
+
+Running an already-cached SQLAlchemy Core statement still costs about twice
+what SQLite takes to run it: a one-row fenced UPDATE and its commit took
+110-130 us through ``Connection.execute`` against 50-60 us as driver SQL
+with the same parameters (bench notes in docs/performance.rst).  The
+difference is per-execution Python: the statement's cache key, the compiled
+cache lookup, and generic parameter and row processing.  An operation runs a
+handful of statements per resource, so that overhead was the largest single
+cost of a resource action.
+
+:class:`Prepared` compiles a statement for one engine's dialect, once, and
+remembers what executing it needs: the SQL text, the order of its
+parameters, and the type conversions of its parameters and of the columns
+it returns (JSON, sealed values, SQLite's datetimes), taken from the
+columns' types exactly as SQLAlchemy would apply them.  It runs through
+``Connection.exec_driver_sql``: on the caller's connection and transaction,
+with SQLAlchemy's error wrapping (so database outages look the same to the
+callers that ride them out) and its cursor events (so listeners, such as the
+benchmarks' statement counter, still see every statement).
+"""
+
+import collections
+
+import sqlalchemy as sa
+
+
+class Result:
+    """What a prepared statement returned: ``rowcount`` and its rows."""
+
+    __slots__ = ("rowcount", "rows")
+
+    def __init__(self, rowcount, rows):
+        self.rowcount = rowcount
+        self.rows = rows
+
+    def first(self):
+        return self.rows[0] if self.rows else None
+
+    def one(self):
+        if not self.rows:
+            raise sa.exc.NoResultFound("expected one row, got none")
+        if len(self.rows) > 1:
+            raise sa.exc.MultipleResultsFound("expected one row")
+        return self.rows[0]
+
+    def one_or_none(self):
+        if len(self.rows) > 1:
+            raise sa.exc.MultipleResultsFound("expected at most one row")
+        return self.first()
+
+    def all(self):
+        return list(self.rows)
+
+
+def _bind_processor(type_, dialect):
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _result_processor(type_, dialect):
+    return type_.dialect_impl(dialect).result_processor(dialect, None)
+
+
+def _python_default(default):
+    """A zero-argument function computing a column default (a value, or a
+    function SQLAlchemy would call with the execution context: it is given
+    None, which the defaults used here ignore)."""
+    if default.is_scalar:
+        return lambda: default.arg
+    if default.is_callable:
+        return lambda: default.arg(None)
+    raise ValueError("column default %r is not computed in Python" % default)
+
+
+class Prepared:
+    """``statement`` compiled for ``dialect``; see the module docstring.
+
+    ``column_keys``: for an INSERT or UPDATE without explicit values, the
+    columns given (as SQLAlchemy compiles for the keys of the parameters).
+    Statements whose SQL depends on the parameters (expanding IN lists,
+    literal-rendered parameters) are refused: they cannot be compiled once.
+    """
+
+    def __init__(self, statement, dialect, column_keys=None):
+        compiled = statement.compile(dialect=dialect,
+                                     column_keys=column_keys)
+        if compiled.post_compile_params or compiled.literal_execute_params:
+            raise ValueError("statement cannot be compiled once: %s"
+                             % compiled.string)
+        self.sql = compiled.string
+        # Column defaults computed in Python (e.g. TaskFlow's updated_at),
+        # which SQLAlchemy would compute for each execution.
+        self._defaults = [
+            (column.key, _python_default(
+                column.onupdate if column in compiled.update_prefetch
+                else column.default))
+            for column in (list(compiled.insert_prefetch) +
+                           list(compiled.update_prefetch))]
+        self._order = compiled.positiontup if compiled.positional else None
+        self._convert = [(name, proc) for name, proc in (
+            (name, _bind_processor(bind.type, dialect))
+            for name, bind in compiled.binds.items()) if proc is not None]
+        # What it returns (a SELECT's columns, or RETURNING's), as rows
+        # with attribute access like SQLAlchemy's.
+        columns = list(statement.exported_columns)
+        self._row = collections.namedtuple(
+            "Row", [c.key for c in columns]) if columns else None
+        self._results = [_result_processor(c.type, dialect)
+                         for c in columns]
+        self._processed = any(p is not None for p in self._results)
+
+    def parameters(self, values):
+        """The driver's parameters for ``values`` (bind name -> value)."""
+        if self._defaults or self._convert:
+            values = dict(values)
+            for name, default in self._defaults:
+                if name not in values:
+                    values[name] = default()
+            for name, proc in self._convert:
+                if name in values:
+                    values[name] = proc(values[name])
+        if self._order is None:
+            return values
+        return tuple(values[name] for name in self._order)
+
+    def execute(self, conn, values):
+        """Run on ``conn`` (a SQLAlchemy Connection) with ``values``."""
+        res = conn.exec_driver_sql(self.sql, self.parameters(values))
+        if self._row is None:
+            return Result(res.rowcount, ())
+        raw = res.fetchall()
+        row = self._row._make
+        if self._processed:
+            procs = self._results
+            rows = [row([v if p is None else p(v)
+                         for p, v in zip(procs, r)]) for r in raw]
+        else:
+            rows = [row(r) for r in raw]
+        return Result(res.rowcount, rows)
+
+
+class Statements:
+    """Prepared statements of one engine, made on first use."""
+
+    def __init__(self, dialect):
+        self._dialect = dialect
+        self._prepared = {}
+
+    def run(self, conn, statement, values, column_keys=None):
+        """Run ``statement`` (one built once and kept: it is remembered
+        by identity) on ``conn``."""
+        prepared = self._prepared.get(id(statement))
+        if prepared is None or prepared[0] is not statement:
+            prepared = (statement, Prepared(statement, self._dialect,
+                                            column_keys))
+            self._prepared[id(statement)] = prepared
+        return prepared[1].execute(conn, values)
