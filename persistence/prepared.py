@@ -1,23 +1,26 @@
-"""Statements compiled once per engine and run as driver SQL.
+"""Statements compiled once per engine and run on the driver's cursor.
 
-Running an already-cached SQLAlchemy Core statement still costs about twice
-what SQLite takes to run it: a one-row fenced UPDATE and its commit took
-110-130 us through ``Connection.execute`` against 50-60 us as driver SQL
-with the same parameters (bench notes in docs/performance.rst).  The
-difference is per-execution Python: the statement's cache key, the compiled
-cache lookup, and generic parameter and row processing.  An operation runs a
-handful of statements per resource, so that overhead was the largest single
-cost of a resource action.
+Running an already-cached SQLAlchemy Core statement costs about as much
+Python again as SQLite takes to run it: per execution SQLAlchemy derives the
+statement's cache key, looks the compiled form up, builds its parameters and
+wraps the cursor in a result through generic machinery.  Measured on one
+thread (SQLite file, held connection): the read of a resource row and its
+stack's position took 37-46 us through ``Connection.execute`` and 20-30 us
+here; a fenced one-row UPDATE with its commit 110-130 us through the store
+as it was, about half that here.  An operation runs a handful of statements
+per resource, so this was the largest single cost of a resource action.
 
 :class:`Prepared` compiles a statement for one engine's dialect, once, and
 remembers what executing it needs: the SQL text, the order of its
-parameters, and the type conversions of its parameters and of the columns
-it returns (JSON, sealed values, SQLite's datetimes), taken from the
-columns' types exactly as SQLAlchemy would apply them.  It runs through
-``Connection.exec_driver_sql``: on the caller's connection and transaction,
-with SQLAlchemy's error wrapping (so database outages look the same to the
-callers that ride them out) and its cursor events (so listeners, such as the
-benchmarks' statement counter, still see every statement).
+parameters, and the conversions of its parameters, Python-side column
+defaults and returned columns (JSON, sealed values, SQLite's datetimes),
+taken from the columns' types as SQLAlchemy applies them.  It runs on the
+cursor of the caller's connection, inside the caller's transaction, and
+keeps what callers and tools rely on from SQLAlchemy's execution: cursor
+events fire (listeners such as the benchmarks' statement counter see every
+statement; listeners that rewrite statements are not supported), driver
+errors are raised as SQLAlchemy's (callers ride out ``OperationalError``),
+and a connection the error says is gone is invalidated.
 """
 
 import collections
@@ -88,6 +91,8 @@ class Prepared:
             raise ValueError("statement cannot be compiled once: %s"
                              % compiled.string)
         self.sql = compiled.string
+        self._dialect = dialect
+        self._dbapi_error = dialect.loaded_dbapi.Error
         # Column defaults computed in Python (e.g. TaskFlow's updated_at),
         # which SQLAlchemy would compute for each execution.
         self._defaults = [
@@ -124,11 +129,28 @@ class Prepared:
         return tuple(values[name] for name in self._order)
 
     def execute(self, conn, values):
-        """Run on ``conn`` (a SQLAlchemy Connection) with ``values``."""
-        res = conn.exec_driver_sql(self.sql, self.parameters(values))
-        if self._row is None:
-            return Result(res.rowcount, ())
-        raw = res.fetchall()
+        """Run on ``conn`` (a SQLAlchemy Connection, in its transaction)
+        with ``values``."""
+        params = self.parameters(values)
+        dispatch = conn.dispatch
+        cursor = conn.connection.cursor()
+        try:
+            dispatch.before_cursor_execute(conn, cursor, self.sql, params,
+                                           None, False)
+            cursor.execute(self.sql, params)
+            dispatch.after_cursor_execute(conn, cursor, self.sql, params,
+                                          None, False)
+            raw = cursor.fetchall() if self._row is not None else ()
+            rowcount = cursor.rowcount
+        except self._dbapi_error as err:
+            self._raise(conn, cursor, params, err)
+        finally:
+            try:
+                cursor.close()
+            except self._dbapi_error:
+                pass
+        if not raw:
+            return Result(rowcount, ())
         row = self._row._make
         if self._processed:
             procs = self._results
@@ -136,7 +158,21 @@ class Prepared:
                          for p, v in zip(procs, r)]) for r in raw]
         else:
             rows = [row(r) for r in raw]
-        return Result(res.rowcount, rows)
+        return Result(rowcount, rows)
+
+    def _raise(self, conn, cursor, params, err):
+        """The driver's error as SQLAlchemy raises it (OperationalError and
+        so on: callers that ride out outages catch those), and a connection
+        the error says is gone is invalidated, as SQLAlchemy does."""
+        dialect = self._dialect
+        gone = dialect.is_disconnect(err, conn.connection.dbapi_connection,
+                                     cursor)
+        wrapped = sa.exc.DBAPIError.instance(
+            self.sql, params, err, self._dbapi_error, dialect=dialect,
+            connection_invalidated=gone)
+        if gone:
+            conn.invalidate(err)
+        raise wrapped from err
 
 
 class Statements:

@@ -133,3 +133,15 @@ def test_the_stores_reads_match_sqlalchemys(tmp_path):
         ({"p": "v"}, {"a": [1]}, [7])
     assert isinstance(row.created_at, datetime.datetime)
     db.close()
+
+
+def test_a_connection_the_error_says_is_gone_is_invalidated(engine,
+                                                            monkeypatch):
+    stmts = prepared.Statements(engine.dialect)
+    with engine.connect() as conn:
+        stmts.run(conn, INSERT, ROW)
+        monkeypatch.setattr(engine.dialect, "is_disconnect",
+                            lambda *args: True)
+        with pytest.raises(sa.exc.DBAPIError) as err:
+            stmts.run(conn, INSERT, ROW)
+        assert err.value.connection_invalidated and conn.invalidated
