@@ -101,10 +101,17 @@ class Prepared:
                 else column.default))
             for column in (list(compiled.insert_prefetch) +
                            list(compiled.update_prefetch))]
-        self._order = compiled.positiontup if compiled.positional else None
-        self._convert = [(name, proc) for name, proc in (
-            (name, _bind_processor(bind.type, dialect))
-            for name, bind in compiled.binds.items()) if proc is not None]
+        # The driver's parameters, in its paramstyle: a tuple in the order
+        # of the SQL, or a dict by (escaped) name; each with its type's
+        # conversion, if any.
+        convert = {name: _bind_processor(bind.type, dialect)
+                   for name, bind in compiled.binds.items()}
+        self._positional = compiled.positional
+        escaped = getattr(compiled, "escaped_bind_names", None) or {}
+        self._slots = [
+            (name, escaped.get(name, name), convert.get(name))
+            for name in (compiled.positiontup if compiled.positional
+                         else compiled.binds)]
         # What it returns (a SELECT's columns, or RETURNING's), as rows
         # with attribute access like SQLAlchemy's.
         columns = list(statement.exported_columns)
@@ -116,30 +123,33 @@ class Prepared:
 
     def parameters(self, values):
         """The driver's parameters for ``values`` (bind name -> value)."""
-        if self._defaults or self._convert:
+        if self._defaults:
             values = dict(values)
             for name, default in self._defaults:
                 if name not in values:
                     values[name] = default()
-            for name, proc in self._convert:
-                if name in values:
-                    values[name] = proc(values[name])
-        if self._order is None:
-            return values
-        return tuple(values[name] for name in self._order)
+        if self._positional:
+            return tuple([values[name] if convert is None
+                          else convert(values[name])
+                          for name, _, convert in self._slots])
+        return {key: values[name] if convert is None
+                else convert(values[name])
+                for name, key, convert in self._slots}
 
     def execute(self, conn, values):
         """Run on ``conn`` (a SQLAlchemy Connection, in its transaction)
         with ``values``."""
         params = self.parameters(values)
         dispatch = conn.dispatch
+        before, after = (dispatch.before_cursor_execute,
+                         dispatch.after_cursor_execute)
         cursor = conn.connection.cursor()
         try:
-            dispatch.before_cursor_execute(conn, cursor, self.sql, params,
-                                           None, False)
+            if before:
+                before(conn, cursor, self.sql, params, None, False)
             cursor.execute(self.sql, params)
-            dispatch.after_cursor_execute(conn, cursor, self.sql, params,
-                                          None, False)
+            if after:
+                after(conn, cursor, self.sql, params, None, False)
             raw = cursor.fetchall() if self._row is not None else ()
             rowcount = cursor.rowcount
         except self._dbapi_error as err:
