@@ -38,7 +38,9 @@ thread reads storage (atoms read the database; other threads only
 suspend the engine), so :class:`StackStorage`
 uses one re-entrant lock for both, and makes a save's first attempt
 directly, falling back to TaskFlow's retrying one when it fails (so a
-failing save is tried four times, not three).
+failing save is tried four times, not three).  A state the backend does
+not write (RUNNING) is set in memory only, skipping the copy of the atom
+detail TaskFlow makes to save it.
 
 Compiling a flow, and finding an atom's inputs, are in
 flows/compilation.py.
@@ -46,7 +48,7 @@ flows/compilation.py.
 Pinned to taskflow 6.x's ``Selector`` internals (``_get_maybe_ready``,
 ``_browse_atoms_for_execute``/``_revert``, ``traversal``), its runtime's
 cached helpers and ``compile``, the machine builder's waiter, and the
-storage's ``_lock`` and ``_save_atom_detail``, which
+storage's ``_lock``, ``_atomdetail_by_name`` and ``_save_atom_detail``, which
 tests/unit/test_engine.py exercises.
 """
 
@@ -68,6 +70,7 @@ from taskflow.engines.action_engine import traversal
 from taskflow.utils import misc as tf_misc
 
 from heatflow.flows import compilation
+from heatflow.persistence import taskflow_backend
 
 _DONE = (states.SUCCESS, states.IGNORE)
 _EXECUTED = (states.EXECUTE, states.IGNORE)
@@ -150,6 +153,15 @@ class StackStorage(tf_storage.Storage):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._lock = StorageLock()
+
+    def set_atom_state(self, atom_name, state):
+        # A transient state would not be written (the backend skips it):
+        # set it in memory, without TaskFlow's copy of the atom detail.
+        if state in taskflow_backend.TRANSIENT:
+            with self._lock.write_lock():
+                self._atomdetail_by_name(atom_name)[0].state = state
+            return
+        super().set_atom_state(atom_name, state)
 
     def _save_atom_detail(self, conn, original_atom_detail, atom_detail):
         try:

@@ -53,7 +53,7 @@ class Connection(impl_sqlalchemy.Connection):
 
 
 # Atom states whose write is skipped (see the module docstring).
-_TRANSIENT = ("RUNNING",)
+TRANSIENT = ("RUNNING",)
 # Atoms none of whose state changes are written (see the module
 # docstring); a resumed flow runs them again.
 VOLATILE_PREFIX = "volatile:"
@@ -89,7 +89,7 @@ class LeanConnection(Connection):
         last = written.get(atom_detail.uuid)
         if last == essence:
             return atom_detail
-        if last is not None and value.get("state") in _TRANSIENT and \
+        if last is not None and value.get("state") in TRANSIENT and \
                 last[1:] == essence[1:]:
             return atom_detail
         if last is None:

@@ -240,3 +240,27 @@ def test_a_failed_save_is_tried_again():
     with contextlib.closing(real()) as conn:
         saved = conn.get_atom_details(storage.get_atom_uuid("a"))
     assert saved.results == "a"
+
+
+def test_a_running_atom_is_running_in_memory_only():
+    flow = graph_flow.Flow("g")
+    flow.add(Step("a", [], [], threading.Lock()))
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        eng = load(flow, pool)
+        eng.prepare()
+        storage = eng.storage
+        writes = []
+        real = storage._backend.get_connection
+
+        def counting():
+            conn = real()
+            saving = conn.update_atom_details
+            conn.update_atom_details = lambda ad: writes.append(
+                ad.state) or saving(ad)
+            return conn
+        storage._backend.get_connection = counting
+        storage.set_atom_state("a", "RUNNING")
+        assert storage.get_atom_state("a") == "RUNNING" and writes == []
+        storage.set_atom_state("a", "REVERTING")
+        assert storage.get_atom_state("a") == "REVERTING"
+        assert writes == ["REVERTING"]
