@@ -53,6 +53,10 @@ _STACK_IS = (m.stacks.c.id == _B("f_sid"),
              m.stacks.c.traversal == _B("f_trav"),
              m.stacks.c.run_token == _B("f_run"))
 _CURRENT = sa.exists().where(*_STACK_IS)
+# No other run has taken the operation over.  (A superseded operation's
+# in-flight action is still recorded when it ends: it happened.  A run that
+# was replaced by another run of the same operation records nothing: that
+# run resumes the action.)
 _NOT_TAKEN_OVER = ~sa.exists().where(
     m.stacks.c.id == _B("f_sid"), m.stacks.c.traversal == _B("f_trav"),
     m.stacks.c.run_token != _B("f_run"))
@@ -109,7 +113,18 @@ _RESOURCE_UPDATE_WHERE = {
     "relock": (_HELD, _CURRENT),
     "finish": (_HELD, _NOT_TAKEN_OVER),
     "update": (_HELD, _NOT_TAKEN_OVER),
+    "idle": (_CURRENT,),
 }
+# A delete this run holds the lock for is done; a row whose physical
+# resource is gone is forgotten, with its plugin data.
+_FINISH_DELETE = m.resources.delete().where(
+    m.resources.c.id == _B("rid"), _HELD, _NOT_TAKEN_OVER).returning(
+        m.resources.c.name, m.resources.c.physical_resource_id)
+_PURGE_RESOURCE = m.resources.delete().where(
+    m.resources.c.id == _B("rid"), m.resources.c.lock_run.is_(None),
+    _CURRENT)
+_PURGE_RESOURCE_DATA = m.resource_data.delete().where(
+    m.resource_data.c.resource_id == _B("rid"))
 
 
 def _resource_update(kind, columns):
@@ -182,16 +197,6 @@ class Store(metaclass=_OutageTolerant):
         return sa.exists().where(m.stacks.c.id == fence.stack_id,
                                  m.stacks.c.traversal == fence.traversal,
                                  m.stacks.c.run_token == fence.run)
-
-    @staticmethod
-    def _not_taken_over(fence):
-        """SQL condition: no other run has taken ``fence``'s operation over.
-        (A superseded operation's in-flight action is still recorded when
-        it ends: it happened.  A run that was replaced by another run of
-        the same operation records nothing: that run resumes the action.)"""
-        return ~sa.exists().where(m.stacks.c.id == fence.stack_id,
-                                  m.stacks.c.traversal == fence.traversal,
-                                  m.stacks.c.run_token != fence.run)
 
     @staticmethod
     def _stack_is(fence):
@@ -625,12 +630,11 @@ class Store(metaclass=_OutageTolerant):
 
     def set_resource_fields(self, resource_id, fence, **fields):
         """A fenced write to an idle row (links between incarnations)."""
-        t = m.resources
+        stmt = _resource_update("idle", tuple(sorted(fields)))
+        params = dict(_set_params(fields), rid=resource_id,
+                      **_fence_params(fence))
         with self.engine.begin() as conn:
-            res = conn.execute(t.update().where(
-                t.c.id == resource_id,
-                self._current(fence)).values(**fields))
-            return res.rowcount == 1
+            return self._run(conn, stmt, params).rowcount == 1
 
     def purge_unstarted(self, fence):
         """Forget the INIT rows the operation planned but never started."""
@@ -647,14 +651,10 @@ class Store(metaclass=_OutageTolerant):
         its plugin data, by cascade) goes, and the event says so.  Fenced
         like finish_resource: a superseded operation's in-flight delete is
         still recorded -- the resource is gone."""
-        t = m.resources
         now = utcnow()
         with self.engine.begin() as conn:
-            res = conn.execute(t.delete().where(
-                t.c.id == resource_id, t.c.lock_run == fence.run,
-                self._not_taken_over(fence)).returning(
-                    t.c.name, t.c.physical_resource_id))
-            gone = res.first()
+            gone = self._run(conn, _FINISH_DELETE, dict(
+                rid=resource_id, **_fence_params(fence))).first()
             if gone is None:
                 conn.rollback()
                 return False
@@ -666,15 +666,12 @@ class Store(metaclass=_OutageTolerant):
     def purge_resource(self, resource_id, fence):
         """Forget a row whose physical resource is gone (fenced)."""
         with self.engine.begin() as conn:
-            res = conn.execute(m.resources.delete().where(
-                m.resources.c.id == resource_id,
-                m.resources.c.lock_run.is_(None),
-                self._current(fence)))
+            res = self._run(conn, _PURGE_RESOURCE, dict(
+                rid=resource_id, **_fence_params(fence)))
             if res.rowcount != 1:
                 conn.rollback()
                 return False
-            conn.execute(m.resource_data.delete().where(
-                m.resource_data.c.resource_id == resource_id))
+            self._run(conn, _PURGE_RESOURCE_DATA, {"rid": resource_id})
         return True
 
     # -- plugin data --------------------------------------------------------
