@@ -106,6 +106,11 @@ class Prepared:
         # conversion, if any.
         convert = {name: _bind_processor(bind.type, dialect)
                    for name, bind in compiled.binds.items()}
+        # Values written into the statement (``column == "INIT"``).
+        computed = {name for name, _ in self._defaults}
+        self._fixed = {name: bind.effective_value
+                       for name, bind in compiled.binds.items()
+                       if not bind.required and name not in computed}
         self._positional = compiled.positional
         escaped = getattr(compiled, "escaped_bind_names", None) or {}
         self._slots = [
@@ -123,6 +128,8 @@ class Prepared:
 
     def parameters(self, values):
         """The driver's parameters for ``values`` (bind name -> value)."""
+        if self._fixed:
+            values = dict(self._fixed, **values)
         if self._defaults:
             values = dict(values)
             for name, default in self._defaults:

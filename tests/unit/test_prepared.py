@@ -67,6 +67,15 @@ def test_python_defaults_are_computed_for_each_execution(engine):
     assert second.touched == first.touched + 1
 
 
+def test_values_written_into_the_statement_are_sent_with_it(engine):
+    stmts = prepared.Statements(engine.dialect)
+    named = sa.select(things.c.k).where(things.c.k == B("p_k"),
+                                        things.c.name == "one")
+    with engine.begin() as conn:
+        stmts.run(conn, INSERT, ROW)
+        assert stmts.run(conn, named, {"p_k": 1}).one().k == 1
+
+
 def test_rowcount_and_missing_rows(engine):
     stmts = prepared.Statements(engine.dialect)
     with engine.begin() as conn:
