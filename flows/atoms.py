@@ -320,16 +320,21 @@ def _message(exc):
 class ConvergeResource(_Atom):
     """Bring one resource to its definition in the target template."""
 
-    def __init__(self, op, name, row_id, requires):
+    def __init__(self, op, name, row_id, requires, fresh=False):
         super().__init__(op, "converge:" + name, provides="ref:" + name,
                          requires=["ref:" + r for r in requires])
         self.resource_name = name
         self.row_id = row_id
+        # The row was planned (INIT) by this operation: see _create_fresh.
+        self.fresh = fresh
 
     # -- execute ----------------------------------------------------------
 
     def execute(self, **inputs):
         try:
+            created = self._create_fresh(inputs)
+            if created is not None:
+                return created
             row = self.first_read(self.row_id)
             if any(_halted(v) for v in inputs.values()):
                 return SUPERSEDED
@@ -356,6 +361,49 @@ class ConvergeResource(_Atom):
             return attrs.get(rname, {}).get(_attr_key(attr))
         return refs, get_attr
 
+    def _resolved(self, stack_def, defn, inputs):
+        """(plugin class, properties data, metadata, validated Properties)
+        of the resource, given its inputs."""
+        self.check_stack_deadline()
+        cls = stack_def.registry.get_class(defn.type)
+        refs, get_attr = self._inputs(inputs)
+        data = defn.resolve_properties(refs, get_attr)
+        metadata = defn.resolve_metadata(refs, get_attr)
+        props = properties_mod.Properties(
+            cls.properties_schema, data,
+            path=("resources", defn.name, "properties"),
+            strict=cls.strict_properties)
+        props.validate()
+        return cls, data, metadata, props
+
+    def _create_fresh(self, inputs):
+        """Create a resource whose row this operation planned, taking its
+        lock in the statement that checks the operation is still current
+        and going forward, without reading the row and the stack first
+        (what a row nobody touched holds is known: it is to be created).
+        None when that does not apply -- the row was touched (a resumed
+        run), the operation was superseded or a rollback requested, an
+        input halted, the properties are bad: the general path, which
+        reads first, decides and reports."""
+        if not self.fresh or self.op["action"] == "ROLLBACK" or \
+                self.rt.is_fenced(self.op["run"]) or \
+                any(_halted(v) for v in inputs.values()):
+            return None
+        stack_def = self.definition()
+        defn = stack_def.resources[self.resource_name]
+        try:
+            cls, data, metadata, props = self._resolved(stack_def, defn,
+                                                        inputs)
+        except Exception:
+            return None
+        self._requires = sorted(v["row"] for v in inputs.values())
+        row = self.store.acquire_fresh(self.row_id, self.fence, "CREATE",
+                                       requires=self._requires)
+        if row is None:
+            return None
+        return self._run_create(row, defn, cls, props, data, metadata,
+                                stack_def.attribute_refs(self.resource_name))
+
     def _converge(self, inputs, row):
         store = self.store
         stack_def = self.definition()
@@ -364,16 +412,8 @@ class ConvergeResource(_Atom):
         # in flight on it: that action finishes and is recorded first.
         row = self._current_row(self.wait_idle(self.row_id, row))
         try:
-            self.check_stack_deadline()
-            cls = stack_def.registry.get_class(defn.type)
-            refs, get_attr = self._inputs(inputs)
-            data = defn.resolve_properties(refs, get_attr)
-            metadata = defn.resolve_metadata(refs, get_attr)
-            props = properties_mod.Properties(
-                cls.properties_schema, data,
-                path=("resources", defn.name, "properties"),
-                strict=cls.strict_properties)
-            props.validate()
+            cls, data, metadata, props = self._resolved(stack_def, defn,
+                                                        inputs)
         except _Superseded:
             raise
         except Exception as exc:
@@ -499,6 +539,12 @@ class ConvergeResource(_Atom):
         row = self.acquire(row.id, "CREATE", requires=self._requires)
         if row is None:
             raise _Superseded()
+        return self._run_create(row, defn, cls, props, data, metadata,
+                                needed, replaced)
+
+    def _run_create(self, row, defn, cls, props, data, metadata, needed,
+                    replaced=False):
+        """Create, with the row's lock taken."""
         plugin = self.plugin(cls, defn, props, row, metadata, "CREATE")
         timeout = defn.timeout or cls.default_timeout
         try:

@@ -104,8 +104,11 @@ def plan_operation(store, op, stack_def, prev_template_id=None,
     if stack_def is not None:
         for out in stack_def.outputs.values():
             output_refs |= out.required_resources()
+    # Rows planned here: their atoms may take the lock without reading
+    # first (atoms.ConvergeResource).
+    fresh = sorted(chosen[row["name"]] for row in new)
     return {"op": op, "converge": converge, "cleanup": cleanup,
-            "output_refs": sorted(output_refs)}
+            "output_refs": sorted(output_refs), "fresh": fresh}
 
 
 #: Most inputs one barrier atom waits for (see atoms.Gather).
@@ -132,7 +135,9 @@ def build_flow(plan):
     flow = graph_flow.Flow("stack-%s-%s" % (op["action"].lower(),
                                             op["traversal"]))
     names = [c[0] for c in plan["converge"]]
-    nodes = [atoms.ConvergeResource(op, name, row_id, requires)
+    fresh = set(plan.get("fresh", ()))
+    nodes = [atoms.ConvergeResource(op, name, row_id, requires,
+                                    fresh=row_id in fresh)
              for name, row_id, requires in plan["converge"]]
     gathers, top = _fan_in(op, "converging", ["ref:" + n for n in names])
     nodes.extend(gathers)

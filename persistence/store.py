@@ -53,6 +53,9 @@ _STACK_IS = (m.stacks.c.id == _B("f_sid"),
              m.stacks.c.traversal == _B("f_trav"),
              m.stacks.c.run_token == _B("f_run"))
 _CURRENT = sa.exists().where(*_STACK_IS)
+# Current, and going forward (no rollback of it requested).
+_CURRENT_FORWARD = sa.exists().where(*_STACK_IS,
+                                     m.stacks.c.action != "ROLLBACK")
 # No other run has taken the operation over.  (A superseded operation's
 # in-flight action is still recorded when it ends: it happened.  A run that
 # was replaced by another run of the same operation records nothing: that
@@ -114,6 +117,11 @@ _RESOURCE_UPDATE_WHERE = {
     "finish": (_HELD, _NOT_TAKEN_OVER),
     "update": (_HELD, _NOT_TAKEN_OVER),
     "idle": (_CURRENT,),
+    # a row its operation planned and nothing has touched since (taking
+    # its lock sets the action)
+    "fresh": (m.resources.c.action == "INIT",
+              m.resources.c.physical_resource_id.is_(None),
+              m.resources.c.traversal == _B("f_trav"), _CURRENT_FORWARD),
 }
 # A delete this run holds the lock for is done; a row whose physical
 # resource is gone is forgotten, with its plugin data.
@@ -136,7 +144,7 @@ def _resource_update(kind, columns):
         stmt = t.update().where(
             t.c.id == _B("rid"), *_RESOURCE_UPDATE_WHERE[kind]).values(
                 {c: _B("v_" + c) for c in columns})
-        if kind in ("acquire", "relock"):
+        if kind in ("acquire", "relock", "fresh"):
             stmt = stmt.returning(*t.c)
         elif kind == "finish":
             stmt = stmt.returning(t.c.name, t.c.physical_resource_id)
@@ -531,16 +539,44 @@ class Store(metaclass=_OutageTolerant):
             self.break_lock(foreign, fence)
         return row
 
+    def acquire_fresh(self, resource_id, fence, action, reason="",
+                      **fields):
+        """Take the lock of a row ``fence``'s operation planned (INIT) and
+        nothing has touched since, as :meth:`acquire_resource` does, in one
+        statement that also checks the operation is current and going
+        forward (no rollback requested): an atom need not read the row and
+        the stack first.  None when any of that is not so (the caller then
+        reads and decides)."""
+        now = utcnow()
+        values = self._acquired_values(fence, action, reason, now, fields)
+        params = dict(_set_params(values), rid=resource_id,
+                      **_fence_params(fence))
+        with self.engine.begin() as conn:
+            row = self._run(conn, _resource_update(
+                "fresh", tuple(sorted(values))), params).first()
+            if row is None:
+                conn.rollback()
+                return None
+            self._event(conn, fence.stack_id, row.name,
+                        row.physical_resource_id, action, "IN_PROGRESS",
+                        reason, now)
+        return row
+
+    @staticmethod
+    def _acquired_values(fence, action, reason, now, fields):
+        """What taking a row's lock for ``action`` writes."""
+        # A new action starts without the token of an earlier one.
+        return dict(lock_traversal=fence.traversal, lock_run=fence.run,
+                    traversal=fence.traversal, action=action,
+                    status="IN_PROGRESS", status_reason=reason,
+                    updated_at=now, action_token=None, **fields)
+
     def _acquire(self, resource_id, fence, action, reason, fields):
         """(the acquired row or None, the row if another operation holds
         it)."""
         now = utcnow()
         t = m.resources
-        # A new action starts without the token of an earlier one.
-        values = dict(lock_traversal=fence.traversal, lock_run=fence.run,
-                      traversal=fence.traversal, action=action,
-                      status="IN_PROGRESS", status_reason=reason,
-                      updated_at=now, action_token=None, **fields)
+        values = self._acquired_values(fence, action, reason, now, fields)
         columns = tuple(sorted(values))
         params = dict(_set_params(values), rid=resource_id,
                       **_fence_params(fence))

@@ -100,6 +100,30 @@ def test_take_over_fences_the_previous_run(store):
     assert store.finish_resource(rid, f2, "CREATE", "COMPLETE")
 
 
+def test_a_planned_row_is_taken_in_one_statement_only_while_untouched(
+        store):
+    f = new_stack(store)
+    a, b, c, d = store.insert_resources(f, [
+        {"name": n, "type": "T", "traversal": f.traversal} for n in "abcd"])
+    row = store.acquire_fresh(a, f, "CREATE", requires=[7])
+    assert (row.action, row.status, row.lock_run, list(row.requires)) == (
+        "CREATE", "IN_PROGRESS", f.run, [7])
+    assert [(e.resource_name, e.status) for e in
+            store.list_events(f.stack_id)][-1] == ("a", "IN_PROGRESS")
+    # Touched since it was planned: locked, or given a physical id.
+    assert store.acquire_fresh(a, f, "CREATE") is None
+    store.acquire_resource(b, f, "CREATE")
+    store.update_resource(b, f, physical_resource_id="p")
+    store.finish_resource(b, f, "INIT", "COMPLETE")
+    assert store.acquire_fresh(b, f, "CREATE") is None
+    # Another run of the operation, or a rollback requested: not so either.
+    assert store.acquire_fresh(c, f._replace(run="other"), "CREATE") is None
+    assert store.request_rollback(f.stack_id, f.traversal, "IN_PROGRESS")
+    assert store.acquire_fresh(c, f, "CREATE") is None
+    # None of the refusals wrote anything.
+    assert [store.get_resource(r).lock_run for r in (c, d)] == [None, None]
+
+
 def test_lock_of_another_operation_waits_while_its_run_lives(store):
     f = new_stack(store)
     (rid,) = store.insert_resources(f, [{"name": "x", "type": "T"}])
