@@ -54,6 +54,7 @@ def build(shape, n, sleep=0.0):
 def run_once(shape, n, engine="parallel", executor=None, sleep=0.0):
     """Build, load and run once; returns a dict of timings (seconds)."""
     import taskflow.engines
+    common.collect_garbage()
     t0 = time.perf_counter()
     c0 = common.cpu_seconds()
     flow = build(shape, n, sleep)
