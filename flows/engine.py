@@ -38,9 +38,9 @@ thread reads storage (atoms read the database; other threads only
 suspend the engine), so :class:`StackStorage`
 uses one re-entrant lock for both, and makes a save's first attempt
 directly, falling back to TaskFlow's retrying one when it fails (so a
-failing save is tried four times, not three).  A state the backend does
-not write (RUNNING) is set in memory only, skipping the copy of the atom
-detail TaskFlow makes to save it.
+failing save is tried four times, not three).  RUNNING, which the
+backend skips writing (resuming never needs it), is set in memory only,
+skipping the copy of the atom detail TaskFlow makes to save it.
 
 Compiling a flow, and finding an atom's inputs, are in
 flows/compilation.py.
@@ -155,8 +155,8 @@ class StackStorage(tf_storage.Storage):
         self._lock = StorageLock()
 
     def set_atom_state(self, atom_name, state):
-        # A transient state would not be written (the backend skips it):
-        # set it in memory, without TaskFlow's copy of the atom detail.
+        # A transient state is not needed to resume (the backend skips
+        # it): set it in memory, without TaskFlow's copy of the detail.
         if state in taskflow_backend.TRANSIENT:
             with self._lock.write_lock():
                 self._atomdetail_by_name(atom_name)[0].state = state

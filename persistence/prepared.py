@@ -19,8 +19,11 @@ cursor of the caller's connection, inside the caller's transaction, and
 keeps what callers and tools rely on from SQLAlchemy's execution: cursor
 events fire (listeners such as the benchmarks' statement counter see every
 statement; listeners that rewrite statements are not supported), driver
-errors are raised as SQLAlchemy's (callers ride out ``OperationalError``),
-and a connection the error says is gone is invalidated.
+errors are raised as SQLAlchemy's (callers ride out ``OperationalError``)
+and so are values a type cannot convert (``StatementError``), and a
+connection the error says is gone is invalidated -- that connection only:
+SQLAlchemy would also invalidate the rest of the pool, which its
+pre-ping finds instead.
 """
 
 import collections
@@ -104,19 +107,22 @@ class Prepared:
         # The driver's parameters, in its paramstyle: a tuple in the order
         # of the SQL, or a dict by (escaped) name; each with its type's
         # conversion, if any.
+        # (The parameters the SQL uses: ``compiled.binds`` may also hold
+        # internal aliases of them.)
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
         convert = {name: _bind_processor(bind.type, dialect)
-                   for name, bind in compiled.binds.items()}
+                   for name, bind in binds.items()}
         # Values written into the statement (``column == "INIT"``).
         computed = {name for name, _ in self._defaults}
         self._fixed = {name: bind.effective_value
-                       for name, bind in compiled.binds.items()
+                       for name, bind in binds.items()
                        if not bind.required and name not in computed}
         self._positional = compiled.positional
         escaped = getattr(compiled, "escaped_bind_names", None) or {}
         self._slots = [
             (name, escaped.get(name, name), convert.get(name))
             for name in (compiled.positiontup if compiled.positional
-                         else compiled.binds)]
+                         else binds)]
         # What it returns (a SELECT's columns, or RETURNING's), as rows
         # with attribute access like SQLAlchemy's.
         columns = list(statement.exported_columns)
@@ -146,12 +152,19 @@ class Prepared:
     def execute(self, conn, values):
         """Run on ``conn`` (a SQLAlchemy Connection, in its transaction)
         with ``values``."""
-        params = self.parameters(values)
+        try:
+            params = self.parameters(values)
+        except Exception as err:
+            # As SQLAlchemy reports a value its type cannot convert.
+            raise sa.exc.StatementError(
+                "(in converting the parameters) %s: %s"
+                % (type(err).__name__, err), self.sql, values, err) from err
         dispatch = conn.dispatch
         before, after = (dispatch.before_cursor_execute,
                          dispatch.after_cursor_execute)
-        cursor = conn.connection.cursor()
+        cursor = None
         try:
+            cursor = conn.connection.cursor()
             if before:
                 before(conn, cursor, self.sql, params, None, False)
             cursor.execute(self.sql, params)
@@ -163,7 +176,8 @@ class Prepared:
             self._raise(conn, cursor, params, err)
         finally:
             try:
-                cursor.close()
+                if cursor is not None:
+                    cursor.close()
             except self._dbapi_error:
                 pass
         if not raw:
@@ -202,9 +216,11 @@ class Statements:
     def run(self, conn, statement, values, column_keys=None):
         """Run ``statement`` (one built once and kept: it is remembered
         by identity) on ``conn``."""
-        prepared = self._prepared.get(id(statement))
+        key = (id(statement),
+               None if column_keys is None else tuple(column_keys))
+        prepared = self._prepared.get(key)
         if prepared is None or prepared[0] is not statement:
             prepared = (statement, Prepared(statement, self._dialect,
                                             column_keys))
-            self._prepared[id(statement)] = prepared
+            self._prepared[key] = prepared
         return prepared[1].execute(conn, values)

@@ -66,6 +66,23 @@ def test_create_plan_inserts_rows_and_links_dependencies(store):
     assert ("converged", "finish") in links
 
 
+def test_only_rows_the_plan_inserts_are_fresh(store):
+    # (their atoms take the lock without reading the row first)
+    f, op = start(store)
+    (old,) = store.insert_resources(f, [{"name": "a", "type": "T"}])
+    plan = compiler.plan_operation(store, op, definition({"a": none(),
+                                                          "b": none()}))
+    rows = {r.name: r.id for r in store.list_resources(f.stack_id)}
+    assert rows["a"] == old and plan["fresh"] == [rows["b"]]
+    fresh = {a.resource_name: a.fresh for a in compiler.build_flow(plan)
+             if a.name.startswith("converge:")}
+    assert fresh == {"a": False, "b": True}
+    # A plan saved before plans listed them: none is.
+    del plan["fresh"]
+    assert not any(getattr(a, "fresh", False)
+                   for a in compiler.build_flow(plan))
+
+
 def test_cleanup_deletes_dependents_first(store):
     f, op = start(store)
     ids = store.insert_resources(f, [{"name": "a", "type": "T"},

@@ -107,6 +107,14 @@ def test_database_errors_are_sqlalchemys(engine):
             stmts.run(conn, INSERT, ROW)
 
 
+def test_a_value_its_type_cannot_convert_is_reported_as_sqlalchemy_does(
+        engine):
+    stmts = prepared.Statements(engine.dialect)
+    with engine.begin() as conn:
+        with pytest.raises(sa.exc.StatementError):
+            stmts.run(conn, INSERT, dict(ROW, p_doc={"set": {1, 2}}))
+
+
 def test_statements_whose_sql_depends_on_the_parameters_are_refused(engine):
     stmt = sa.select(things).where(things.c.k.in_(B("ks", expanding=True)))
     with pytest.raises(ValueError):
