@@ -57,9 +57,12 @@ def _last_event_id(orch):
     return max((e.id for e in events), default=0)
 
 
-def one(args, rep, workdir):
+def _kill_midway(args, url):
+    """Start the child's create on ``url`` and SIGKILL it about
+    ``--kill-at`` of the way through: (resources done, last event id), or
+    None if the create finished first (a small fast create can complete
+    between two looks)."""
     import heatflow
-    url = "sqlite:///" + os.path.join(workdir, "rep%d" % rep, "hf.db")
     os.makedirs(os.path.dirname(url[len("sqlite:///"):]), exist_ok=True)
     proc = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), "--child", url,
@@ -84,8 +87,9 @@ def one(args, rep, workdir):
                 done = _complete(watcher)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(10)
-            at_kill = _complete(watcher)
-            last = _last_event_id(watcher)
+            if watcher.get_stack(NAME).status != "IN_PROGRESS":
+                return None
+            return _complete(watcher), _last_event_id(watcher)
         finally:
             watcher.close()
     finally:
@@ -93,6 +97,26 @@ def one(args, rep, workdir):
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(10)
         proc.stdout.close()
+
+
+#: Attempts at killing the child midway before a repetition gives up.
+ATTEMPTS = 5
+
+
+def one(args, rep, workdir):
+    import heatflow
+    for attempt in range(ATTEMPTS):
+        url = "sqlite:///" + os.path.join(
+            workdir, "rep%d-%d" % (rep, attempt), "hf.db")
+        killed = _kill_midway(args, url)
+        if killed is not None:
+            break
+    else:
+        return {"bench": "resume", "shape": args.shape, "n": args.n,
+                "rep": rep, "ok": False,
+                "error": "the create finished before the kill %d times"
+                % ATTEMPTS}
+    at_kill, last = killed
 
     t0 = time.perf_counter()
     orch = heatflow.Orchestrator(url)           # resume_orphans()

@@ -339,6 +339,8 @@ def _table_concurrency(hf, tf):
 
 
 def _table_resume(recs):
+    # (a repetition that could not kill the create midway measured nothing)
+    recs = [r for r in recs if "error" not in r]
     if not recs:
         return []
     v = _med(recs, "first_action_s")
