@@ -23,7 +23,8 @@ errors are raised as SQLAlchemy's (callers ride out ``OperationalError``)
 and so are values a type cannot convert (``StatementError``), and a
 connection the error says is gone is invalidated -- that connection only:
 SQLAlchemy would also invalidate the rest of the pool, which its
-pre-ping finds instead.
+pre-ping finds instead.  SQLAlchemy's echo logging and ``handle_error``
+events do not see these statements.
 """
 
 import collections
