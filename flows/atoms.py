@@ -448,7 +448,8 @@ class ConvergeResource(_Atom):
                 links["template_id"] = self.op["template_id"]
             if links:
                 store.set_resource_fields(row.id, self.fence, **links)
-            return self._result(row, row.reference_id, attrs, "none")
+            did, extra = self._done_before(row)
+            return self._result(row, row.reference_id, attrs, did, **extra)
         if what == "update":
             try:
                 return self._update(row, defn, cls, props, data, metadata,
@@ -459,6 +460,20 @@ class ConvergeResource(_Atom):
             row = self._replacement_row(row, defn)
         return self._create(row, defn, cls, props, data, metadata, needed,
                             replaced=(what == "replace"))
+
+    def _done_before(self, row):
+        """What this operation had already done to a row that needs nothing
+        more: an earlier run of this atom may have created it (or created
+        it as a replacement) and died before TaskFlow recorded its result,
+        and a rollback must still undo that.  Only this traversal's
+        actions leave its id on the row, and only a create leaves
+        ``CREATE`` there.  (An update in place done so is not undone: its
+        before-image was in the lost result.)"""
+        if row.traversal != self.op["traversal"] or row.action != "CREATE":
+            return "none", {}
+        if row.replaces is not None:
+            return "replace", {"replaces": row.replaces}
+        return "create", {}
 
     def _current_row(self, row=None):
         """The incarnation this operation works on: the planned row, or a

@@ -159,6 +159,54 @@ def test_rollback_killed_mid_revert_is_resumed_not_restarted(db_url, cloud):
         orch.close()
 
 
+# Dies right after a's create is recorded COMPLETE, before TaskFlow records
+# the atom's result (what a rollback undoes by).
+DIES_BEFORE_RESULT_SCRIPT = textwrap.dedent("""
+    import os, signal, sys, time, json
+    import heatflow
+    from heatflow.flows import engine
+    real = engine.StackStorage._save_atom_detail
+    def save(self, conn, original, detail):
+        if detail.name == "converge:a" and detail.state == "SUCCESS":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(self, conn, original, detail)
+    engine.StackStorage._save_atom_detail = save
+    orch = heatflow.Orchestrator(sys.argv[1], plugin_dirs=[sys.argv[2]])
+    orch.create_stack("s", json.loads(sys.argv[3]), disable_rollback=False)
+    time.sleep(600)
+""")
+
+
+def test_a_create_whose_result_died_with_its_process_is_still_rolled_back(
+        db_url, cloud):
+    """a is created, the process dies before TaskFlow records a's result;
+    the next Orchestrator finds a complete (nothing to do), b fails, and
+    the rollback still deletes a."""
+    import json
+    failing = {"heat_template_version": "2018-08-31",
+               "resources": {
+                   "a": {"type": "Test::Thing", "properties": {"name": "a"}},
+                   "b": {"type": "Test::Thing",
+                         "properties": {"name": "b", "fail": True,
+                                        "ref": {"get_resource": "a"}}}}}
+    proc = subprocess.run(
+        [sys.executable, "-c", DIES_BEFORE_RESULT_SCRIPT, db_url,
+         conftest.PLUGIN_DIR, json.dumps(failing)],
+        env=dict(os.environ), timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert [j["props"]["name"] for j in cloud.journal()
+            if j["event"] == "create"] == ["a"]
+
+    orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
+    try:
+        _wait_for(lambda: orch.get_stack("s").status != "IN_PROGRESS")
+        assert orch.get_stack("s").stack_status == "ROLLBACK_COMPLETE"
+        assert cloud.reality() == {}
+        assert orch.list_resources("s") == []
+    finally:
+        orch.close()
+
+
 def test_killed_delete_is_resumed_without_deleting_twice(db_url, cloud):
     """Clean-up deletes c, then b (slowly), then a.  The process dies while
     b is being deleted; the next Orchestrator goes on: c, already deleted,
