@@ -135,10 +135,8 @@ class Prepared:
 
     def parameters(self, values):
         """The driver's parameters for ``values`` (bind name -> value)."""
-        if self._fixed:
+        if self._fixed or self._defaults:
             values = dict(self._fixed, **values)
-        if self._defaults:
-            values = dict(values)
             for name, default in self._defaults:
                 if name not in values:
                     values[name] = default()

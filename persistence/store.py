@@ -49,6 +49,8 @@ StackPosition = collections.namedtuple("StackPosition",
 # much again as the database's own work).
 
 _B = sa.bindparam
+# The fence, the one way it is written: its values go in as parameters
+# (_fence_params), in the hot statements and the others alike.
 _STACK_IS = (m.stacks.c.id == _B("f_sid"),
              m.stacks.c.traversal == _B("f_trav"),
              m.stacks.c.run_token == _B("f_run"))
@@ -196,21 +198,6 @@ class Store(metaclass=_OutageTolerant):
     def _run(self, conn, statement, values):
         """Run one of the statements built once above (prepared)."""
         return self._statements.run(conn, statement, values)
-
-    # -- fencing ------------------------------------------------------------
-
-    @staticmethod
-    def _current(fence):
-        """SQL condition: ``fence`` is still the stack's current one."""
-        return sa.exists().where(m.stacks.c.id == fence.stack_id,
-                                 m.stacks.c.traversal == fence.traversal,
-                                 m.stacks.c.run_token == fence.run)
-
-    @staticmethod
-    def _stack_is(fence):
-        return (m.stacks.c.id == fence.stack_id,
-                m.stacks.c.traversal == fence.traversal,
-                m.stacks.c.run_token == fence.run)
 
     # -- templates ----------------------------------------------------------
 
@@ -366,17 +353,19 @@ class Store(metaclass=_OutageTolerant):
         superseded or a rollback was requested first."""
         with self.engine.begin() as conn:
             res = conn.execute(m.stacks.update().where(
-                *self._stack_is(fence),
-                m.stacks.c.action == action).values(phase="cleanup"))
+                *_STACK_IS,
+                m.stacks.c.action == action).values(phase="cleanup"),
+                _fence_params(fence))
             return res.rowcount == 1
 
     def switch_flow(self, fence, old_flow, new_flow, **fields):
         """Continue the same operation (traversal) with another flow."""
         with self.engine.begin() as conn:
             res = conn.execute(m.stacks.update().where(
-                *self._stack_is(fence),
+                *_STACK_IS,
                 m.stacks.c.flow_uuid == old_flow).values(
-                    flow_uuid=new_flow, phase="converge", **fields))
+                    flow_uuid=new_flow, phase="converge", **fields),
+                _fence_params(fence))
             return res.rowcount == 1
 
     def set_stack_state(self, fence, action, status, reason, **fields):
@@ -385,9 +374,9 @@ class Store(metaclass=_OutageTolerant):
         stack_id = fence.stack_id
         with self.engine.begin() as conn:
             res = conn.execute(m.stacks.update().where(
-                *self._stack_is(fence)).values(
+                *_STACK_IS).values(
                     action=action, status=status, status_reason=reason,
-                    updated_at=now, **fields))
+                    updated_at=now, **fields), _fence_params(fence))
             if res.rowcount != 1:
                 conn.rollback()
                 return False
@@ -405,9 +394,9 @@ class Store(metaclass=_OutageTolerant):
             final = ("ROLLBACK", "IN_PROGRESS") if rollback else \
                 (action, "FAILED")
             res = conn.execute(m.stacks.update().where(
-                *self._stack_is(fence)).values(
+                *_STACK_IS).values(
                     action=final[0], status=final[1], status_reason=reason,
-                    updated_at=now))
+                    updated_at=now), _fence_params(fence))
             if res.rowcount != 1:
                 conn.rollback()
                 return False
@@ -425,10 +414,11 @@ class Store(metaclass=_OutageTolerant):
         stack_id = fence.stack_id
         with self.engine.begin() as conn:
             res = conn.execute(m.stacks.update().where(
-                *self._stack_is(fence)).values(
+                *_STACK_IS).values(
                     action="DELETE", status="COMPLETE",
                     status_reason="Stack DELETE completed successfully",
-                    deleted_marker=stack_id, deleted_at=now, updated_at=now))
+                    deleted_marker=stack_id, deleted_at=now, updated_at=now),
+                _fence_params(fence))
             if res.rowcount != 1:
                 conn.rollback()
                 return False
@@ -512,10 +502,10 @@ class Store(metaclass=_OutageTolerant):
         t = m.resources
         values = Store._new_row(fence, row, now)
         sel = sa.select(*[sa.literal(v, t.c[c].type)
-                          for c, v in values.items()]
-                        ).where(Store._current(fence))
+                          for c, v in values.items()]).where(_CURRENT)
         got = conn.execute(t.insert().from_select(
-            list(values), sel).returning(t.c.id)).first()
+            list(values), sel).returning(t.c.id),
+            _fence_params(fence)).first()
         return None if got is None else [got.id]
 
     def acquire_resource(self, resource_id, fence, action, reason="",
@@ -598,8 +588,8 @@ class Store(metaclass=_OutageTolerant):
                     res = conn.execute(t.update().where(
                         t.c.id == resource_id,
                         t.c.lock_run == held.lock_run,
-                        self._current(fence)).values(
-                            lock_run=fence.run))
+                        _CURRENT).values(lock_run=fence.run),
+                        _fence_params(fence))
                     if res.rowcount != 1:
                         conn.rollback()
                         return None, None
@@ -625,9 +615,10 @@ class Store(metaclass=_OutageTolerant):
         with self.engine.begin() as conn:
             res = conn.execute(t.update().where(
                 t.c.id == row.id, t.c.lock_run == row.lock_run,
-                self._current(fence)).values(
+                _CURRENT).values(
                     lock_traversal=None, lock_run=None, status="FAILED",
-                    status_reason=reason, updated_at=now))
+                    status_reason=reason, updated_at=now),
+                _fence_params(fence))
             if res.rowcount == 1:
                 self._event(conn, fence.stack_id, row.name,
                             row.physical_resource_id, row.action, "FAILED",
@@ -680,7 +671,7 @@ class Store(metaclass=_OutageTolerant):
                 t.c.stack_id == fence.stack_id,
                 t.c.traversal == fence.traversal,
                 t.c.action == "INIT", t.c.physical_resource_id.is_(None),
-                t.c.lock_run.is_(None), self._current(fence)))
+                t.c.lock_run.is_(None), _CURRENT), _fence_params(fence))
 
     def finish_delete(self, resource_id, fence, reason="state changed"):
         """A delete this run holds the lock for has completed: the row (and
