@@ -14,7 +14,8 @@ class DbStorage(resource_mod.ResourceStorage):
     """A plugin's resource id and data, written through at once.
 
     Writes are fenced on the row's action lock: a plugin running for an
-    operation that has lost the row changes nothing."""
+    operation that has lost the row changes nothing (its write raises
+    :class:`exception.Superseded`, as the run has been)."""
 
     def __init__(self, store, row, fence):
         super().__init__(row.physical_resource_id, None, row.physical_name)
@@ -40,12 +41,16 @@ class DbStorage(resource_mod.ResourceStorage):
 
     def data_set(self, key, value, redact=False):
         self._load()
-        self._store.resource_data_set(self._row_id, key, value, redact)
+        if not self._store.resource_data_set(self._row_id, self._fence,
+                                             key, value, redact):
+            raise exception.Superseded("resource lock lost")
         self._data[key] = value
 
     def data_delete(self, key):
         self._load()
-        self._store.resource_data_delete(self._row_id, key)
+        if not self._store.resource_data_delete(self._row_id, self._fence,
+                                                key):
+            raise exception.Superseded("resource lock lost")
         self._data.pop(key, None)
 
 

@@ -135,6 +135,15 @@ _PURGE_RESOURCE = m.resources.delete().where(
     _CURRENT)
 _PURGE_RESOURCE_DATA = m.resource_data.delete().where(
     m.resource_data.c.resource_id == _B("rid"))
+# Plugin data is written by the run that holds the row's lock (during an
+# action), or to an idle row while the operation is current.  Touching the
+# row takes its row lock until the data write commits, so the write cannot
+# interleave with another run's taking the row over.
+_DATA_FENCE = m.resources.update().where(
+    m.resources.c.id == _B("rid"),
+    sa.or_(sa.and_(_HELD, _NOT_TAKEN_OVER),
+           sa.and_(m.resources.c.lock_run.is_(None), _CURRENT))).values(
+        updated_at=_B("now"))
 
 
 def _resource_update(kind, columns):
@@ -710,9 +719,20 @@ class Store(metaclass=_OutageTolerant):
                     m.resource_data.c.resource_id == resource_id)).all()
         return {k: v for k, v in rows}
 
-    def resource_data_set(self, resource_id, key, value, redact=False):
+    def _data_fenced(self, conn, resource_id, fence):
+        return self._run(conn, _DATA_FENCE, dict(
+            rid=resource_id, now=utcnow(),
+            **_fence_params(fence))).rowcount == 1
+
+    def resource_data_set(self, resource_id, fence, key, value,
+                          redact=False):
+        """Set one item of a plugin's data (fenced, see _DATA_FENCE);
+        False when the fence refused it."""
         t = m.resource_data
         with self.engine.begin() as conn:
+            if not self._data_fenced(conn, resource_id, fence):
+                conn.rollback()
+                return False
             res = conn.execute(t.update().where(
                 t.c.resource_id == resource_id, t.c.key == key).values(
                     value=value, redact=redact))
@@ -720,12 +740,19 @@ class Store(metaclass=_OutageTolerant):
                 conn.execute(t.insert().values(resource_id=resource_id,
                                                key=key, value=value,
                                                redact=redact))
+        return True
 
-    def resource_data_delete(self, resource_id, key):
+    def resource_data_delete(self, resource_id, fence, key):
+        """Delete one item of a plugin's data (fenced, see _DATA_FENCE);
+        False when the fence refused it."""
         with self.engine.begin() as conn:
+            if not self._data_fenced(conn, resource_id, fence):
+                conn.rollback()
+                return False
             conn.execute(m.resource_data.delete().where(
                 m.resource_data.c.resource_id == resource_id,
                 m.resource_data.c.key == key))
+        return True
 
     # -- events -------------------------------------------------------------
 

@@ -181,10 +181,37 @@ def test_failure_and_rollback_are_recorded_together(store):
 def test_deleted_stack_disappears_with_its_resources(store):
     f = new_stack(store)
     (rid,) = store.insert_resources(f, [{"name": "x", "type": "T"}])
-    store.resource_data_set(rid, "k", "v")
+    assert store.resource_data_set(rid, f, "k", "v")
     assert store.mark_stack_deleted(f)
     with pytest.raises(exception.StackNotFound):
         store.find_stack("s")
     assert store.get_resource(rid) is None
     assert store.resource_data(rid) == {}
     new_stack(store, "s")     # the name is free again
+
+
+def test_plugin_data_writes_are_fenced_on_the_row_lock(store):
+    f = new_stack(store)
+    (rid,) = store.insert_resources(f, [{"name": "x", "type": "T"}])
+    # The run holding the row's lock writes; so may the operation's run
+    # while the row is idle.
+    assert store.acquire_resource(rid, f, "CREATE") is not None
+    assert store.resource_data_set(rid, f, "k", "v1")
+    # Another run of the same operation took it over: the old run's
+    # writes (a zombie's) change nothing.
+    assert store.take_over(f.stack_id, f.traversal, f.run, "r2")
+    zombie, current = f, f._replace(run="r2")
+    assert not store.resource_data_set(rid, zombie, "k", "zombie")
+    assert not store.resource_data_set(rid, zombie, "new", "zombie")
+    assert not store.resource_data_delete(rid, zombie, "k")
+    assert store.resource_data(rid) == {"k": "v1"}
+    # A superseded operation's writes change nothing either.
+    assert store.acquire_resource(rid, current, "CREATE") is not None
+    assert store.finish_resource(rid, current, "CREATE", "COMPLETE")
+    assert store.resource_data_set(rid, current, "k", "v2")
+    assert store.begin_operation(f.stack_id, f.traversal, traversal="t2",
+                                 run="r3", action="UPDATE",
+                                 status_reason="go")
+    assert not store.resource_data_set(rid, current, "k", "late")
+    assert not store.resource_data_delete(rid, current, "k")
+    assert store.resource_data(rid) == {"k": "v2"}
