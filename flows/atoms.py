@@ -464,12 +464,17 @@ class ConvergeResource(_Atom):
     def _done_before(self, row):
         """What this operation had already done to a row that needs nothing
         more: an earlier run of this atom may have created it (or created
-        it as a replacement) and died before TaskFlow recorded its result,
-        and a rollback must still undo that.  Only this traversal's
-        actions leave its id on the row, and only a create leaves
-        ``CREATE`` there.  (An update in place done so is not undone: its
-        before-image was in the lost result.)"""
-        if row.traversal != self.op["traversal"] or row.action != "CREATE":
+        it as a replacement, or updated it in place) and died before
+        TaskFlow recorded its result, and a rollback must still undo that.
+        Only this traversal's actions leave its id on the row; a create
+        leaves ``CREATE`` there, an update ``UPDATE`` and its before-image
+        (written before the plugin acted)."""
+        if row.traversal != self.op["traversal"]:
+            return "none", {}
+        before = own_before_image(row, self.op["traversal"])
+        if row.action == "UPDATE" and before is not None:
+            return "update", {"before": before}
+        if row.action != "CREATE":
             return "none", {}
         if row.replaces is not None:
             return "replace", {"replaces": row.replaces}
@@ -579,14 +584,15 @@ class ConvergeResource(_Atom):
 
     def _update(self, row, defn, cls, props, data, metadata, prop_diff,
                 needed):
-        before = {"properties": row.properties,
-                  "metadata": row.rsrc_metadata,
-                  "template_id": row.template_id}
+        # Recorded with the lock, before the plugin acts: what a rollback
+        # restores, even if this atom's result dies with its process.
+        before = before_image(row, self.op["traversal"])
         # Until the update is done the resource may still depend on what it
         # used to, so it keeps both (Heat's rule): clean-up stays safe if
         # the update fails half way.
         row = self.acquire(row.id, "UPDATE", requires=sorted(
-            set(row.requires or []) | set(self._requires)))
+            set(row.requires or []) | set(self._requires)),
+            before_image=before)
         if row is None:
             raise _Superseded()
         plugin = self.plugin(cls, defn, props, row, metadata, "UPDATE")
@@ -732,12 +738,14 @@ class ConvergeResource(_Atom):
         store.finish_delete(row.id, self.fence, "rollback")
 
     def _undo_update(self, row, before, attempted=None):
-        """Update a resource back to the properties it had before."""
+        """Update a resource back to the properties it had before, and
+        read again what its dependents read of it."""
         op, store = self.op, self.store
         if before is None:
-            before = {"properties": row.properties,
-                      "metadata": row.rsrc_metadata,
-                      "template_id": row.template_id}
+            # The update failed: its before-image is on the row (or, if it
+            # failed before taking the lock, the row is still as it was).
+            before = own_before_image(row, op["traversal"]) or \
+                before_image(row, op["traversal"])
         old_template = before["template_id"] or op["template_id"]
         defn = self.definition(old_template).resources.get(row.name) \
             if old_template else None
@@ -763,11 +771,46 @@ class ConvergeResource(_Atom):
             store.finish_resource(row.id, self.fence,
                                   "UPDATE", "FAILED", _message(exc))
             raise
+        attrs, ref = self._read_back(plugin, row, before)
         store.finish_resource(row.id, self.fence,
                               "UPDATE", "COMPLETE", "rollback",
                               properties=target,
                               rsrc_metadata=before["metadata"],
-                              template_id=before["template_id"])
+                              template_id=before["template_id"],
+                              attributes=attrs, reference_id=ref)
+
+    def _read_back(self, plugin, row, before):
+        """(attributes, reference id) of a resource updated back: read
+        again from the plugin, the attributes its dependents read (the
+        ones the undone update recorded), so that nothing read after the
+        rollback comes from the undone action.  If the plugin cannot say,
+        the before-image's."""
+        names = [None if k == "*" else k for k in (row.attributes or {})]
+        try:
+            attrs = self._attributes(plugin, names)
+            ref = plugin.get_reference_id()
+        except Exception as exc:
+            LOG.warning("could not read %s back after its rollback (%s); "
+                        "keeping what it had before", row.name, exc)
+            return before.get("attributes"), before.get("reference_id")
+        return attrs, None if ref is None else str(ref)
+
+
+def before_image(row, traversal):
+    """What an update in place by ``traversal`` changes of a row, as it is
+    now."""
+    return {"properties": row.properties, "metadata": row.rsrc_metadata,
+            "template_id": row.template_id, "attributes": row.attributes,
+            "reference_id": row.reference_id, "traversal": traversal}
+
+
+def own_before_image(row, traversal):
+    """The before-image ``traversal``'s update in place recorded on the
+    row, or None (it made none: an older one's is not its to undo)."""
+    image = row.before_image
+    if image is not None and image.get("traversal") == traversal:
+        return image
+    return None
 
 
 def before_action(row):

@@ -98,6 +98,11 @@ resources = sa.Table(
     sa.Column("rsrc_metadata", Sealed(), nullable=True),
     # Attribute values computed for dependents when the action completed.
     sa.Column("attributes", Sealed(), nullable=True),
+    # What an update in place changes (properties, metadata, template_id,
+    # attributes, reference_id), written as it takes the lock, before the
+    # plugin acts: what its rollback restores, even when the update's
+    # TaskFlow result was lost with its process.
+    sa.Column("before_image", Sealed(), nullable=True),
     sa.Column("requires", sa.JSON, nullable=False, default=list),
     sa.Column("replaces", sa.Integer, nullable=True),
     sa.Column("replaced_by", sa.Integer, nullable=True),

@@ -210,3 +210,19 @@ def test_cancel_of_a_create_without_rollback_leaves_it_failed(s):
     s.step("a")
     s.assert_waiting()
     s.expect_reality({"a": thing(), "x": thing()})
+
+
+def test_attributes_read_after_a_rolled_back_update_are_the_restored_ones(s):
+    created(s, {"a": thing(name="a"), "c": thing(ref=attr("a", "name"))})
+    s.update({"a": thing(name="A"), "c": thing(ref=attr("a", "name"))})
+    s.assert_waiting(("a", "UPDATE"))
+    s.rollback()
+    s.run_to_end()
+    s.assert_state("ROLLBACK_COMPLETE")
+    # The update of a was undone, so what c reads of a is a's name again,
+    # not what the undone update made it.
+    s.update({"a": thing(name="a"),
+              "c": thing(ref=attr("a", "name"), name="c2")})
+    s.run_to_end()
+    s.assert_state("UPDATE_COMPLETE")
+    assert s.props("c")["ref"] == "a"
