@@ -388,7 +388,26 @@ class Orchestrator:
         resumes after a crash like any flow.  Otherwise (a failure in
         clean-up, a failed rollback) the stack converges to its last
         known-good template."""
-        row = self.db.store.find_stack(name)
+        # The running operation may move on between reading the stack and
+        # asking for its revert (out of its converge phase, or to FAILED):
+        # then decide again on what it is now.  Each move is a step towards
+        # the operation's end, so this settles in a few tries.
+        for _ in range(self.RACE_RETRIES):
+            row = self.db.store.find_stack(name)
+            op = self._request_rollback(row)
+            if op is not None:
+                return op
+        raise exception.ActionNotAllowed(
+            "stack %s kept changing while its rollback was being requested"
+            % name)
+
+    #: How many times a request that raced with the running operation is
+    #: decided again on the stack as it is now.
+    RACE_RETRIES = 20
+
+    def _request_rollback(self, row):
+        """rollback_stack's decision on the stack ``row``; None when the
+        stack changed before it could be carried out."""
         if row.action == "ROLLBACK" and row.status == "IN_PROGRESS":
             return Operation(self, row.id, row.traversal, "ROLLBACK")
         if row.action in ("CREATE", "UPDATE") and row.phase == "converge" \
@@ -396,9 +415,7 @@ class Orchestrator:
                 row.flow_uuid is not None:
             if not self.db.store.request_rollback(row.id, row.traversal,
                                                   row.status):
-                raise exception.ActionNotAllowed(
-                    "stack %s changed while the rollback was being "
-                    "requested; try again" % row.name)
+                return None
             # Unless a live runner (here or in another process) has it,
             # resume its flow, which reverts.
             self._resume(self.db.store.get_stack_by_id(row.id))

@@ -226,3 +226,22 @@ def test_attributes_read_after_a_rolled_back_update_are_the_restored_ones(s):
     s.run_to_end()
     s.assert_state("UPDATE_COMPLETE")
     assert s.props("c")["ref"] == "a"
+
+
+def test_rollback_requested_as_the_update_leaves_its_converge_phase(s):
+    """The user reads the stack while its update converges; by the time
+    the rollback is asked for, the update is cleaning up (too late to
+    revert).  The request is decided again, not refused with 'try
+    again'."""
+    created(s)
+    s.update({"a": thing(name="a", size=2), "b": thing(ref=res("a"))})
+    converging = s.orch.db.store.find_stack(s.name)
+    s.step("a")
+    s.step("b")
+    s.assert_waiting(("a", "DELETE"))          # clean-up has begun
+    reads = iter([converging])
+    find = s.orch.db.store.find_stack
+    s.orch.db.store.find_stack = lambda name: next(reads, None) or find(name)
+    s.rollback()
+    s.run_to_end()
+    s.assert_state("ROLLBACK_COMPLETE")
