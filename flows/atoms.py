@@ -268,9 +268,8 @@ class _Atom(task.Task):
                     timeout_message=message, taken_over=self.taken_over)
             except exception.Superseded:
                 raise _Superseded()
-            except exception.UpdateReplace:
-                raise
-            except _Superseded:
+            except (exception.UpdateReplace, exception.EngineStorageError,
+                    _Superseded):
                 raise
             except Exception as exc:
                 stack_deadline = self.op.get("deadline") if stack_bound \
@@ -300,6 +299,24 @@ class _Atom(task.Task):
             LOG.warning("could not delete the failed attempt at %s: %s",
                         plugin.name, exc)
         plugin.resource_id_set(None)
+
+    def engine_failed(self, exc):
+        """heatflow's database failed under this atom: the operation fails
+        as the stack's (no resource is blamed, nothing is rolled back:
+        the engine could not record it) and starts nothing more.  If even
+        that cannot be written, the runner records it once it can (see
+        execution.OperationExecutor.run_flow).  The row this atom held
+        stays locked by this run; the next operation breaks the lock once
+        the run has ended and decides on the row afresh."""
+        reason = "Stack %s failed: %s" % (self.op["action"], exc)
+        LOG.error("stack %s: %s", self.op["stack_name"], reason)
+        try:
+            self.store.set_stack_state(self.fence, self.op["action"],
+                                       "FAILED", reason)
+        except exception.EngineStorageError:
+            pass
+        self.rt.stop_starting_atoms(self.op["flow_uuid"])
+        return _failed_marker(reason)
 
     def stack_failed(self, reason):
         """Record the operation's failure on the stack; with rollback
@@ -344,6 +361,8 @@ class ConvergeResource(_Atom):
             return SUPERSEDED
         except (exception.ResourceFailure, exception.RollbackRequested):
             raise
+        except exception.EngineStorageError as exc:
+            return self.engine_failed(exc)
         except Exception as exc:
             # Not the plugin's failure (those are handled where they
             # happen) but still this resource's: report it as such rather
@@ -645,6 +664,8 @@ class ConvergeResource(_Atom):
         return result
 
     def _fail(self, row, action, exc):
+        if isinstance(exc, exception.EngineStorageError):
+            return self.engine_failed(exc)
         msg = _message(exc)
         LOG.info("resource %s %s failed: %s", self.resource_name, action, msg)
         op = self.op
@@ -961,6 +982,8 @@ class CleanupResource(_Atom):
                             retries=defn.retries if defn is not None else 0)
         except _Superseded:
             raise
+        except exception.EngineStorageError as exc:
+            return self.engine_failed(exc)
         except Exception as exc:
             msg = _message(exc)
             store.finish_resource(row.id, self.fence,

@@ -128,3 +128,15 @@ class EncryptionKeyError(HeatflowError):
 
 class PluginError(HeatflowError):
     """A plugin could not be loaded or is malformed."""
+
+
+class EngineStorageError(HeatflowError):
+    """heatflow's own database failed (unreachable past the outage
+    patience, disk full, ...): the engine's failure, never a resource's."""
+
+    def __init__(self, cause):
+        self.cause = cause
+        # SQLAlchemy's message runs on with the SQL and a link: the first
+        # line says what happened.
+        first = (str(cause) or type(cause).__name__).splitlines()[0]
+        super().__init__("engine storage error: %s" % first)

@@ -11,16 +11,21 @@ and handle what TaskFlow's outcome means for the stack:
   complete, or continues by converging to the last known-good template when
   the reverted operation had started from a state that never settled;
 - a rollback was requested after the engine stopped: resume the flow,
-  which now reverts.
+  which now reverts;
+- heatflow's database failed under the engine (disk full, unreachable past
+  the store's patience): the stack's failure, said as such, with no
+  rollback (the engine could not record one).
 """
 
 import contextlib
 import logging
 import uuid
 
+import sqlalchemy as sa
 from taskflow import states as tf_states
 from taskflow.persistence import models as tf_models
 
+from heatflow import exception
 from heatflow.flows import compiler
 from heatflow.flows import engine as flow_engine
 from heatflow.persistence import store as store_mod
@@ -65,6 +70,21 @@ def load_plan(db, flow_uuid, runtime_key, run):
     return plan
 
 
+def storage_failure(exc):
+    """The :class:`exception.EngineStorageError` behind ``exc`` when what
+    stopped an engine was heatflow's database (TaskFlow wraps the errors of
+    its writes in StorageFailure), else None."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, exception.EngineStorageError):
+            return exc
+        if isinstance(exc, sa.exc.SQLAlchemyError):
+            return exception.EngineStorageError(exc)
+        exc = getattr(exc, "cause", None) or exc.__cause__
+    return None
+
+
 class OperationExecutor:
     def __init__(self, db, runtime, runtime_key, executor):
         self.db = db
@@ -93,6 +113,11 @@ class OperationExecutor:
                 LOG.info("run %s of stack %s was fenced: %s", run,
                          op["stack_name"], exc)
                 return None
+            failure = storage_failure(exc)
+            if failure is not None:
+                self.fail(op, "Stack %s failed: %s"
+                          % (op["action"], failure))
+                return None
             return self._after_revert(op, engine, exc)
         finally:
             self.rt.engine_finished(op["flow_uuid"])
@@ -114,8 +139,15 @@ class OperationExecutor:
                          op["run"])
 
     def fail(self, op, reason):
-        self.db.store.set_stack_state(fence_of(op), op["action"], "FAILED",
-                                      reason)
+        """Record the operation's failure on the stack; if the database
+        will not take even that, say so in one line: the stack stays
+        IN_PROGRESS until an Orchestrator or conductor resumes it."""
+        try:
+            self.db.store.set_stack_state(fence_of(op), op["action"],
+                                          "FAILED", reason)
+        except exception.EngineStorageError as exc:
+            LOG.error("stack %s: could not record '%s': %s",
+                      op["stack_name"], reason, exc)
 
     def _after_revert(self, op, engine, exc):
         """engine.run() raised: TaskFlow has reverted the flow (rollback)

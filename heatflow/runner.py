@@ -202,10 +202,14 @@ class LocalRunner:
                         plan = self.executor.pending_rollback(op)
                         if plan is None:
                             self._threads.pop(op["traversal"], None)
-        except Exception:
-            LOG.exception("operation %s of stack %s crashed", op["action"],
-                          op["stack_name"])
-            self.executor.fail(op, "Internal error: see the engine log")
+        except Exception as exc:
+            failure = execution.storage_failure(exc)
+            if failure is None:
+                LOG.exception("operation %s of stack %s crashed",
+                              op["action"], op["stack_name"])
+            self.executor.fail(op, "Stack %s failed: %s" % (
+                op["action"], failure or "internal error: see the engine "
+                "log"))
         finally:
             with self._mutex:
                 self._threads.pop(op["traversal"], None)

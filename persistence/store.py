@@ -170,10 +170,12 @@ OUTAGE_PATIENCE = 60.0
 
 def _through_outages(func):
     """Retry a whole transaction when the database cannot be reached (or
-    SQLite is busy), backing off, for up to OUTAGE_PATIENCE seconds.  An
-    operation rides out a database restart instead of failing resources
-    (or worse, reverting them) for a reason that has nothing to do with
-    them."""
+    SQLite is busy, or its disk full), backing off, for up to
+    OUTAGE_PATIENCE seconds.  An operation rides out a database restart
+    instead of failing resources (or worse, reverting them) for a reason
+    that has nothing to do with them.  Past that, the error is raised as
+    :class:`exception.EngineStorageError`: the engine's, not a
+    resource's."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         end = time.monotonic() + OUTAGE_PATIENCE
@@ -183,7 +185,7 @@ def _through_outages(func):
                 return func(*args, **kwargs)
             except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
                 if time.monotonic() >= end:
-                    raise
+                    raise exception.EngineStorageError(exc) from exc
                 LOG.warning("database unavailable (%s); retrying %s",
                             str(exc).splitlines()[0], func.__name__)
                 time.sleep(delay)
