@@ -37,6 +37,7 @@ from taskflow.types import failure as tf_failure
 
 from heatflow import exception
 from heatflow import properties as properties_mod
+from heatflow import resource as resource_mod
 from heatflow.flows import driver
 from heatflow.flows import runtime as runtime_mod
 from heatflow.persistence import store as store_mod
@@ -542,7 +543,9 @@ class ConvergeResource(_Atom):
         ids = store.insert_resources(self.fence, [{
             "name": defn.name, "type": defn.type,
             "requires": list(row.requires or []), "replaces": row.id,
-            "traversal": op["traversal"]}])
+            "traversal": op["traversal"],
+            "physical_name": resource_mod.physical_name(op["stack_name"],
+                                                        defn.name)}])
         if ids is None:
             raise _Superseded()
         store.set_resource_fields(row.id, self.fence,

@@ -29,6 +29,17 @@ class DbStorage(resource_mod.ResourceStorage):
             raise exception.Superseded("resource lock lost")
         self.resource_id = value
 
+    def name_physically(self, name):
+        """The row's physical name, ``name`` stored (fenced) if it has
+        none; a run that may not store it gets none."""
+        if not self.physical_name:
+            stored = self._store.name_resource(self._row_id, self._fence,
+                                               name)
+            if stored is None:
+                raise exception.Superseded("resource lock lost")
+            self.physical_name = stored
+        return self.physical_name
+
     def _load(self):
         if not self._loaded:
             self._data = self._store.resource_data(self._row_id)

@@ -493,7 +493,8 @@ class Store(metaclass=_OutageTolerant):
                     name=row["name"], type=row["type"],
                     requires=row.get("requires", []),
                     replaces=row.get("replaces"),
-                    traversal=row.get("traversal"))
+                    traversal=row.get("traversal"),
+                    physical_name=row.get("physical_name"))
 
     @staticmethod
     def _insert_one(conn, fence, row, now):
@@ -654,6 +655,22 @@ class Store(metaclass=_OutageTolerant):
                       **_fence_params(fence))
         with self.engine.begin() as conn:
             return self._run(conn, stmt, params).rowcount == 1
+
+    def name_resource(self, resource_id, fence, name):
+        """Give a row its physical name unless it has one; returns the
+        row's name (``name`` or the one it had), or None when it has none
+        and ``fence`` may not write to it (a run that holds the row's lock
+        and was not taken over, or any current run while the row is
+        idle)."""
+        t = m.resources
+        with self.engine.begin() as conn:
+            conn.execute(t.update().where(
+                t.c.id == resource_id, t.c.physical_name.is_(None),
+                sa.or_(sa.and_(_HELD, _NOT_TAKEN_OVER),
+                       sa.and_(t.c.lock_run.is_(None), _CURRENT))).values(
+                    physical_name=name), _fence_params(fence))
+            return conn.execute(sa.select(t.c.physical_name).where(
+                t.c.id == resource_id)).scalar()
 
     def set_resource_fields(self, resource_id, fence, **fields):
         """A fenced write to an idle row (links between incarnations)."""
