@@ -22,10 +22,15 @@ class DbStorage(resource_mod.ResourceStorage):
         self._row_id = row.id
         self._fence = fence
         self._loaded = False
+        #: A physical id the plugin learned but this run may not record.
+        self.refused_id = None
 
     def set_resource_id(self, value):
         if not self._store.update_resource(self._row_id, self._fence,
                                            physical_resource_id=value):
+            if value is not None:
+                # Made, and not recordable: flows/orphans.py undoes it.
+                self.refused_id = value
             raise exception.Superseded("resource lock lost")
         self.resource_id = value
 

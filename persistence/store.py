@@ -754,6 +754,22 @@ class Store(metaclass=_OutageTolerant):
             "e_status": status, "e_reason": reason or "",
             "e_created_at": when})
 
+    def orphan_event(self, stack_id, resource_name, physical_id, status,
+                     reason):
+        """The event of a fenced run that undid what it made but could not
+        record (flows/orphans.py): history only, so not fenced on the
+        traversal and run (those refuse this run) but written only while
+        the stack exists."""
+        t = m.events
+        values = {"stack_id": stack_id, "resource_name": resource_name,
+                  "physical_resource_id": physical_id, "action": "DELETE",
+                  "status": status, "reason": reason, "created_at": utcnow()}
+        sel = sa.select(*[sa.literal(v, t.c[c].type)
+                          for c, v in values.items()]).where(
+            sa.exists().where(m.stacks.c.id == stack_id))
+        with self.engine.begin() as conn:
+            conn.execute(t.insert().from_select(list(values), sel))
+
     def list_events(self, stack_id, after_id=0):
         with self.engine.connect() as conn:
             return conn.execute(sa.select(m.events).where(
