@@ -37,7 +37,9 @@ from taskflow.types import failure as tf_failure
 
 from heatflow import exception
 from heatflow import properties as properties_mod
+from heatflow import resource as resource_mod
 from heatflow.flows import driver
+from heatflow.flows import orphans
 from heatflow.flows import runtime as runtime_mod
 from heatflow.persistence import store as store_mod
 from heatflow.persistence.taskflow_backend import VOLATILE_PREFIX
@@ -259,19 +261,25 @@ class _Atom(task.Task):
         while True:
             deadline, message = self.deadline(action, timeout, stack_bound)
             try:
-                return driver.run(
+                token = driver.run(
                     plugin, action, args, deadline=deadline,
                     poll=self.rt.poll_interval,
                     save_token=lambda t: store.update_resource(
                         row.id, fence, action_token=t),
                     resume_token=resume_token, resuming=resuming,
                     timeout_message=message, taken_over=self.taken_over)
+                if self._orphan(plugin) is None:
+                    return token
+                raise self._abandon(plugin, row)
             except exception.Superseded:
-                raise _Superseded()
+                raise self._abandon(plugin, row)
             except (exception.UpdateReplace, exception.EngineStorageError,
                     _Superseded):
                 raise
             except Exception as exc:
+                if self._orphan(plugin) is not None:
+                    # (the plugin turned the refusal into its own error)
+                    raise self._abandon(plugin, row)
                 stack_deadline = self.op.get("deadline") if stack_bound \
                     else None
                 if attempt >= retries or (stack_deadline is not None and
@@ -287,6 +295,27 @@ class _Atom(task.Task):
                 if action == "CREATE":
                     self._discard_attempt(plugin)
                 resuming, resume_token = False, None
+
+    @staticmethod
+    def _orphan(plugin):
+        """A physical id the plugin learned that this run may not record
+        (it lost the operation while the plugin was acting)."""
+        return getattr(plugin._storage, "refused_id", None)
+
+    def _abandon(self, plugin, row):
+        """This run lost the resource during its action: undo what the
+        plugin made that the run could not record (flows/orphans.py);
+        returns the exception to raise."""
+        orphan = self._orphan(plugin)
+        if orphan is not None:
+            plugin._storage.refused_id = None        # undone once
+            try:
+                orphans.undo(self.store, self.fence, plugin, row.id, orphan,
+                             self.rt.run_alive, self.rt.poll_interval)
+            except Exception:
+                LOG.exception("%s: undoing physical resource %s failed: it "
+                              "may be leaked", row.name, orphan)
+        return _Superseded()
 
     def _discard_attempt(self, plugin):
         """Delete what a failed create attempt left, before the next."""
@@ -566,7 +595,9 @@ class ConvergeResource(_Atom):
         ids = store.insert_resources(self.fence, [{
             "name": defn.name, "type": defn.type,
             "requires": list(row.requires or []), "replaces": row.id,
-            "traversal": op["traversal"]}])
+            "traversal": op["traversal"],
+            "physical_name": resource_mod.physical_name(op["stack_name"],
+                                                        defn.name)}])
         if ids is None:
             raise _Superseded()
         store.set_resource_fields(row.id, self.fence,

@@ -19,6 +19,7 @@ import collections
 from taskflow.patterns import graph_flow
 
 from heatflow import exception
+from heatflow import resource as resource_mod
 from heatflow.flows import atoms
 from heatflow.persistence import store as store_mod
 
@@ -77,7 +78,9 @@ def plan_operation(store, op, stack_def, prev_template_id=None,
             chosen[name] = cands[0].id
         else:
             new.append({"name": name, "type": defn.type,
-                        "traversal": op["traversal"]})
+                        "traversal": op["traversal"],
+                        "physical_name": resource_mod.physical_name(
+                            op["stack_name"], name)})
     if new:
         ids = store.insert_resources(
             store_mod.Fence(op["stack_id"], op["traversal"], op["run"]), new)

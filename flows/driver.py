@@ -23,12 +23,28 @@ class DbStorage(resource_mod.ResourceStorage):
         self._row_id = row.id
         self._fence = fence
         self._loaded = False
+        #: A physical id the plugin learned but this run may not record.
+        self.refused_id = None
 
     def set_resource_id(self, value):
         if not self._store.update_resource(self._row_id, self._fence,
                                            physical_resource_id=value):
+            if value is not None:
+                # Made, and not recordable: flows/orphans.py undoes it.
+                self.refused_id = value
             raise exception.Superseded("resource lock lost")
         self.resource_id = value
+
+    def name_physically(self, name):
+        """The row's physical name, ``name`` stored (fenced) if it has
+        none; a run that may not store it gets none."""
+        if not self.physical_name:
+            stored = self._store.name_resource(self._row_id, self._fence,
+                                               name)
+            if stored is None:
+                raise exception.Superseded("resource lock lost")
+            self.physical_name = stored
+        return self.physical_name
 
     def _load(self):
         if not self._loaded:

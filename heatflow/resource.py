@@ -21,6 +21,19 @@ INIT, CREATE, UPDATE, DELETE, ROLLBACK, CHECK, SUSPEND, RESUME = (
 IN_PROGRESS, COMPLETE, FAILED = "IN_PROGRESS", "COMPLETE", "FAILED"
 
 
+#: The longest physical name (the column's width).
+PHYSICAL_NAME_MAX = 255
+
+
+def physical_name(stack_name, resource_name):
+    """A new physical name for an incarnation of ``resource_name``:
+    ``<stack>-<resource>-<12 random hex digits>``, the front shortened when
+    it would not fit (the random part is what makes it unique)."""
+    suffix = "-" + secrets.token_hex(6)
+    front = "%s-%s" % (stack_name, resource_name)
+    return front[:PHYSICAL_NAME_MAX - len(suffix)] + suffix
+
+
 class ResourceStorage:
     """Where a plugin's persistent bits go.  The engine passes a subclass
     backed by the database; the default keeps them in memory (unit tests of
@@ -33,6 +46,13 @@ class ResourceStorage:
 
     def set_resource_id(self, value):
         self.resource_id = value
+
+    def name_physically(self, name):
+        """The incarnation's physical name: the stored one, else ``name``,
+        stored now."""
+        if not self.physical_name:
+            self.physical_name = name
+        return self.physical_name
 
     def data(self):
         return dict(self._data)
@@ -92,8 +112,7 @@ class Resource:
             strict=cls.strict_properties)
         props.validate()
         storage = ResourceStorage(resource_id, data,
-                                  "%s-%s-%s" % (stack_name, name,
-                                                secrets.token_hex(6)))
+                                  physical_name(stack_name, name))
         inst = cls(name, None, props, storage=storage, stack_name=stack_name)
         inst.type = type_name
         return inst
@@ -120,12 +139,13 @@ class Resource:
 
     def physical_resource_name(self):
         """A name unique to this incarnation of the resource, stable across
-        retries and resumes of its actions."""
+        retries, resumes and takeovers of its actions: made once per
+        incarnation (resource row) and stored with it.  A replacement is a
+        new incarnation with a new name (Heat's rule)."""
         name = self._storage.physical_name
         if not name:
-            name = "%s-%s-%s" % (self.stack_name, self.name,
-                                 secrets.token_hex(6))
-            self._storage.physical_name = name
+            name = self._storage.name_physically(
+                physical_name(self.stack_name, self.name))
         return name
 
     # -- lifecycle hooks (all optional) -------------------------------------

@@ -504,7 +504,8 @@ class Store(metaclass=_OutageTolerant):
                     name=row["name"], type=row["type"],
                     requires=row.get("requires", []),
                     replaces=row.get("replaces"),
-                    traversal=row.get("traversal"))
+                    traversal=row.get("traversal"),
+                    physical_name=row.get("physical_name"))
 
     @staticmethod
     def _insert_one(conn, fence, row, now):
@@ -666,6 +667,22 @@ class Store(metaclass=_OutageTolerant):
         with self.engine.begin() as conn:
             return self._run(conn, stmt, params).rowcount == 1
 
+    def name_resource(self, resource_id, fence, name):
+        """Give a row its physical name unless it has one; returns the
+        row's name (``name`` or the one it had), or None when it has none
+        and ``fence`` may not write to it (a run that holds the row's lock
+        and was not taken over, or any current run while the row is
+        idle)."""
+        t = m.resources
+        with self.engine.begin() as conn:
+            conn.execute(t.update().where(
+                t.c.id == resource_id, t.c.physical_name.is_(None),
+                sa.or_(sa.and_(_HELD, _NOT_TAKEN_OVER),
+                       sa.and_(t.c.lock_run.is_(None), _CURRENT))).values(
+                    physical_name=name), _fence_params(fence))
+            return conn.execute(sa.select(t.c.physical_name).where(
+                t.c.id == resource_id)).scalar()
+
     def set_resource_fields(self, resource_id, fence, **fields):
         """A fenced write to an idle row (links between incarnations)."""
         stmt = _resource_update("idle", tuple(sorted(fields)))
@@ -765,6 +782,22 @@ class Store(metaclass=_OutageTolerant):
             "e_physical_resource_id": physical_id, "e_action": action,
             "e_status": status, "e_reason": reason or "",
             "e_created_at": when})
+
+    def orphan_event(self, stack_id, resource_name, physical_id, status,
+                     reason):
+        """The event of a fenced run that undid what it made but could not
+        record (flows/orphans.py): history only, so not fenced on the
+        traversal and run (those refuse this run) but written only while
+        the stack exists."""
+        t = m.events
+        values = {"stack_id": stack_id, "resource_name": resource_name,
+                  "physical_resource_id": physical_id, "action": "DELETE",
+                  "status": status, "reason": reason, "created_at": utcnow()}
+        sel = sa.select(*[sa.literal(v, t.c[c].type)
+                          for c, v in values.items()]).where(
+            sa.exists().where(m.stacks.c.id == stack_id))
+        with self.engine.begin() as conn:
+            conn.execute(t.insert().from_select(list(values), sel))
 
     def list_events(self, stack_id, after_id=0):
         with self.engine.connect() as conn:

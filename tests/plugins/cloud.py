@@ -163,5 +163,41 @@ class Thing(resource.Resource):
         return None
 
 
+class SlowThing(Thing):
+    """A create as a real cloud call makes it: the physical resource exists
+    at once, its id is learned when the call returns ``create_delay``
+    seconds later.  With ``by_name`` the handler first looks for what an
+    earlier attempt made under its ``physical_resource_name()`` (the
+    documented idempotency key) and adopts it."""
+
+    properties_schema = dict(
+        Thing.properties_schema,
+        create_delay=properties.Schema(properties.Schema.NUMBER,
+                                       "Seconds the create call takes.",
+                                       default=0),
+        by_name=properties.Schema(properties.Schema.BOOLEAN,
+                                  "Adopt what has this incarnation's "
+                                  "physical name.", default=False))
+
+    def handle_create(self):
+        pname = self.physical_resource_name()
+        if self.properties["by_name"]:
+            for physical_id, props in reality().items():
+                if props.get("pname") == pname:
+                    self.resource_id_set(physical_id)
+                    return None
+        physical_id = "thing-" + uuid.uuid4().hex[:12]
+        props = {k: self.properties[k] for k in ("name", "size", "ref")}
+        props["pname"] = pname
+        tmp = os.path.join(cloud_dir(), ".new-" + physical_id)
+        with open(tmp, "w") as f:
+            json.dump(props, f)
+        os.replace(tmp, self._path(physical_id))
+        _journal("create", physical_id, props)
+        time.sleep(float(self.properties["create_delay"]))
+        self.resource_id_set(physical_id)
+        return None
+
+
 def resource_mapping():
-    return {"Test::Thing": Thing}
+    return {"Test::Thing": Thing, "Test::SlowThing": SlowThing}
