@@ -135,14 +135,17 @@ _PURGE_RESOURCE = m.resources.delete().where(
     _CURRENT)
 _PURGE_RESOURCE_DATA = m.resource_data.delete().where(
     m.resource_data.c.resource_id == _B("rid"))
-# Plugin data is written by the run that holds the row's lock (during an
-# action), or to an idle row while the operation is current.  Touching the
-# row takes its row lock until the data write commits, so the write cannot
-# interleave with another run's taking the row over.
+# What a plugin's run may write to its row besides the action's outcome
+# (plugin data, the physical name): the run holds the row's lock (during an
+# action) and was not taken over, or the row is idle and the operation
+# current.
+_PLUGIN_MAY_WRITE = sa.or_(
+    sa.and_(_HELD, _NOT_TAKEN_OVER),
+    sa.and_(m.resources.c.lock_run.is_(None), _CURRENT))
+# Touching the row takes its row lock until the data write commits, so the
+# write cannot interleave with another run's taking the row over.
 _DATA_FENCE = m.resources.update().where(
-    m.resources.c.id == _B("rid"),
-    sa.or_(sa.and_(_HELD, _NOT_TAKEN_OVER),
-           sa.and_(m.resources.c.lock_run.is_(None), _CURRENT))).values(
+    m.resources.c.id == _B("rid"), _PLUGIN_MAY_WRITE).values(
         updated_at=_B("now"))
 
 
@@ -677,8 +680,7 @@ class Store(metaclass=_OutageTolerant):
         with self.engine.begin() as conn:
             conn.execute(t.update().where(
                 t.c.id == resource_id, t.c.physical_name.is_(None),
-                sa.or_(sa.and_(_HELD, _NOT_TAKEN_OVER),
-                       sa.and_(t.c.lock_run.is_(None), _CURRENT))).values(
+                _PLUGIN_MAY_WRITE).values(
                     physical_name=name), _fence_params(fence))
             return conn.execute(sa.select(t.c.physical_name).where(
                 t.c.id == resource_id)).scalar()
