@@ -73,3 +73,107 @@ def test_a_run_taken_over_stops_before_its_next_poll(monkeypatch):
                    taken_over=lambda: len(plugin.polls) >= 3)
     # Asked after every poll but the last one made: no poll after it.
     assert len(plugin.polls) == 3
+
+
+def test_without_a_poll_setting_the_longest_interval_is_a_second(
+        monkeypatch):
+    clock = Clock(monkeypatch)
+    driver.run(Slow(clock, 30.0), "CREATE")
+    assert clock.sleeps[0] == 0.01
+    assert max(clock.sleeps) == 1.0
+
+
+def test_a_deadline_reached_exactly_fails_with_the_actions_name(
+        monkeypatch):
+    clock = Clock(monkeypatch)
+    with pytest.raises(exception.Timeout, match="^CREATE timed out$"):
+        driver.run(Slow(clock, 10.0), "CREATE", deadline=clock.now + 0.5)
+    # The last pause ends on the deadline, never past it, never negative.
+    assert clock.now == pytest.approx(1000.5)
+    assert min(clock.sleeps) >= 0
+
+
+class Tokens:
+    """A plugin whose create hands back ``token`` and is done at once."""
+
+    def __init__(self, token):
+        self.token, self.seen = token, []
+
+    def handle_create(self):
+        return self.token
+
+    def check_create_complete(self, token):
+        self.seen.append(token)
+        return True
+
+
+@pytest.mark.parametrize("token, saved", [
+    ({"until": 1.5, "ids": ["a", 2, None, True]}, True),
+    ([1, "x", (2, 3)], True),
+    ("id-1", True),
+    (7, True),
+    (None, False),                       # nothing to resume with
+    ({1: "int keys do not survive JSON"}, False),
+    ({"nested": object()}, False),
+    ([object()], False),
+    (object(), False),
+])
+def test_a_token_is_saved_only_when_it_survives_json(token, saved):
+    got = []
+    plugin = Tokens(token)
+    assert driver.run(plugin, "CREATE", save_token=got.append) is token
+    assert got == ([token] if saved else [])
+    assert plugin.seen == [token]
+
+
+def test_a_resumed_action_polls_its_saved_token_without_the_handler():
+    plugin = Tokens("fresh")
+    driver.run(plugin, "CREATE", resuming=True, resume_token="saved")
+    assert plugin.seen == ["saved"]
+
+
+class FakeStore:
+    """The store calls DbStorage makes; ``refuse`` makes fenced writes
+    fail as they do for a run that lost the row."""
+
+    def __init__(self, refuse=False):
+        self.refuse, self.reads, self.writes = refuse, 0, []
+        self.data = {"k": "v"}
+
+    def resource_data(self, row_id):
+        self.reads += 1
+        return dict(self.data)
+
+    def resource_data_set(self, row_id, fence, key, value, redact):
+        self.writes.append(("set", key, value, redact))
+        return not self.refuse
+
+    def resource_data_delete(self, row_id, fence, key):
+        self.writes.append(("delete", key))
+        return not self.refuse
+
+
+class Row:
+    id, physical_resource_id, physical_name = 7, None, "s-r-abc"
+
+
+def test_plugin_data_is_read_once_and_written_through():
+    store = FakeStore()
+    storage = driver.DbStorage(store, Row(), "fence")
+    assert storage.data() == {"k": "v"}
+    storage.data_set("a", "1")
+    storage.data_set("s", "secret", redact=True)
+    storage.data_delete("k")
+    assert storage.data() == {"a": "1", "s": "secret"}
+    assert store.reads == 1
+    assert store.writes == [("set", "a", "1", False),
+                            ("set", "s", "secret", True), ("delete", "k")]
+
+
+def test_refused_plugin_data_writes_stop_the_run_and_change_nothing():
+    storage = driver.DbStorage(FakeStore(refuse=True), Row(), "fence")
+    with pytest.raises(exception.Superseded):
+        storage.data_set("a", "1")
+    with pytest.raises(exception.Superseded):
+        storage.data_delete("k")
+    assert storage.data() == {"k": "v"}

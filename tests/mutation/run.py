@@ -1,0 +1,213 @@
+"""Mutation testing: does a planted bug make a test fail?
+
+cosmic-ray (from PyPI) plants one small bug at a time (a comparison turned
+round, a condition negated, a constant changed, ...) in the modules whose
+bugs matter most, and runs the tests meant to catch them; a mutant no test
+notices *survived*.  ``docs/mutation.rst`` has the score and what survived,
+with why each survivor is equivalent or accepted.
+
+    tox -e mutation                         # every target (hours)
+    tox -e mutation -- flows/driver.py      # one target
+    tox -e mutation -- --report             # what the sessions hold
+
+On demand, never in CI.  Each target's session is kept in
+``.mutation/<target>.sqlite``: a run that is interrupted goes on where it
+stopped, and ``--fresh`` starts it again.
+
+cosmic-ray mutates the file *in place* (the editable install imports it
+from the tree): the runner refuses a target with uncommitted changes, and
+checks that it is restored afterwards.  A run killed with SIGKILL may leave
+a mutant behind: ``git checkout -- <target>`` restores it.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+SESSIONS = os.path.join(ROOT, ".mutation")
+
+UNIT = "tests/unit"
+SCENARIOS = "tests/scenarios"
+RESUME = ["tests/functional/test_resume.py",
+          "tests/functional/test_crash_windows.py"]
+CONDUCTORS = ["tests/functional/test_conductor.py",
+              "tests/functional/test_outages.py",
+              "tests/functional/test_zombies.py"]
+
+#: target -> the tests meant to catch its bugs, fastest first (the run
+#: stops at the first failure: a mutant killed early costs little).
+TARGETS = {
+    "flows/driver.py": ["tests/unit/test_driver.py", UNIT, SCENARIOS],
+    "flows/atoms.py": [UNIT, SCENARIOS] + RESUME,
+    "flows/compiler.py": ["tests/unit/test_compiler.py", UNIT, SCENARIOS],
+    "flows/runtime.py": ["tests/unit/test_runtime.py", UNIT, SCENARIOS],
+    "flows/engine.py": ["tests/unit/test_engine.py", UNIT, SCENARIOS]
+    + RESUME,
+    "flows/orphans.py": ["tests/unit/test_orphans.py",
+                         "tests/functional/test_zombies.py"],
+    "persistence/store.py": ["tests/unit/test_store.py", UNIT, SCENARIOS]
+    + RESUME,
+    "heatflow/execution.py": [UNIT, SCENARIOS] + RESUME,
+    "heatflow/conductor.py": CONDUCTORS,
+}
+
+CONFIG = """\
+[cosmic-ray]
+module-path = "{target}"
+timeout = {timeout}
+excluded-modules = []
+test-command = "{python} -m pytest -x -q -p no:cacheprovider {tests}"
+
+[cosmic-ray.distributor]
+name = "local"
+"""
+
+
+def _session(target):
+    return os.path.join(SESSIONS, target.replace("/", "_") + ".sqlite")
+
+
+def _dirty(target):
+    out = subprocess.run(["git", "status", "--porcelain", "--", target],
+                         cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    return bool(out.strip())
+
+
+def _test_command(target):
+    # Unique test paths, in order (a file given before its directory runs
+    # first, and pytest does not run it twice).
+    return " ".join(dict.fromkeys(TARGETS[target]))
+
+
+def _baseline(target):
+    """Seconds the target's tests take unmutated (they must pass)."""
+    started = time.monotonic()
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p",
+           "no:cacheprovider"] + list(dict.fromkeys(TARGETS[target]))
+    if subprocess.run(cmd, cwd=ROOT).returncode != 0:
+        sys.exit("the tests of %s fail without any mutant: fix them first"
+                 % target)
+    return time.monotonic() - started
+
+
+def run(target, fresh=False):
+    if _dirty(target):
+        sys.exit("%s has uncommitted changes; cosmic-ray mutates it in "
+                 "place: commit or stash them first" % target)
+    os.makedirs(SESSIONS, exist_ok=True)
+    session = _session(target)
+    config = session[:-len(".sqlite")] + ".toml"
+    if fresh or not os.path.exists(session):
+        # A mutant that hangs costs a few baselines, then counts as
+        # killed by the timeout.
+        timeout = max(60, round(3 * _baseline(target)))
+        with open(config, "w") as f:
+            f.write(CONFIG.format(target=target, timeout=timeout,
+                                  python=sys.executable,
+                                  tests=_test_command(target)))
+        subprocess.run(["cosmic-ray", "init", config, session], cwd=ROOT,
+                       check=True)
+        # '# pragma: no mutate' on a line skips it (docs/mutation.rst says
+        # which and why).
+        subprocess.run(["cr-filter-pragma", session], cwd=ROOT, check=True)
+    try:
+        subprocess.run(["cosmic-ray", "exec", config, session], cwd=ROOT,
+                       check=True)
+    finally:
+        if _dirty(target):
+            print("WARNING: %s was left mutated; restore it with "
+                  "'git checkout -- %s'" % (target, target), file=sys.stderr)
+
+
+def summary(target):
+    """Counts and survivors of a target's session (None if it has none)."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    session = _session(target)
+    if not os.path.exists(session):
+        return None
+    counts = {"total": 0, "killed": 0, "survived": 0, "incompetent": 0,
+              "skipped": 0, "pending": 0}
+    survivors = []
+    with use_db(session, WorkDB.Mode.open) as db:
+        items = {w.job_id: w for w in db.work_items}
+        counts["total"] = len(items)
+        done = set()
+        for job_id, result in db.results:
+            done.add(job_id)
+            outcome = result.test_outcome
+            if outcome is None:
+                counts["skipped"] += 1
+                continue
+            counts[outcome.value] += 1
+            if outcome.value == "survived":
+                m = items[job_id].mutations[0]
+                survivors.append({
+                    "line": m.start_pos[0],
+                    "operator": m.operator_name.rsplit("/", 1)[-1],
+                    "diff": [ln for ln in (result.diff or "").splitlines()
+                             if ln[:1] in "+-" and ln[:3] not in ("+++",
+                                                                  "---")]})
+        counts["pending"] = counts["total"] - len(done)
+    decided = counts["killed"] + counts["survived"]
+    counts["score"] = round(counts["killed"] / decided, 3) if decided \
+        else None
+    return {"counts": counts,
+            "survivors": sorted(survivors, key=lambda s: s["line"])}
+
+
+def report(targets, as_json=False):
+    rows = {t: summary(t) for t in targets}
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    killed = survived = 0
+    for target, got in rows.items():
+        if got is None:
+            print("%-24s no session" % target)
+            continue
+        c = got["counts"]
+        killed += c["killed"]
+        survived += c["survived"]
+        print("%-24s %4d mutants  %4d killed  %4d survived  %3d "
+              "incompetent  %4d pending  score %s"
+              % (target, c["total"], c["killed"], c["survived"],
+                 c["incompetent"], c["pending"], c["score"]))
+        for s in got["survivors"]:
+            print("    %s:%d %s  %s" % (target, s["line"], s["operator"],
+                                       " | ".join(s["diff"])))
+    if killed + survived:
+        print("overall: %d killed of %d decided: %.1f%%"
+              % (killed, killed + survived,
+                 100.0 * killed / (killed + survived)))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("targets", nargs="*", help="default: all of "
+                        + ", ".join(TARGETS))
+    parser.add_argument("--report", action="store_true",
+                        help="only report what the sessions hold")
+    parser.add_argument("--json", action="store_true",
+                        help="the report as JSON")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start the targets' sessions again")
+    args = parser.parse_args(argv)
+    targets = args.targets or list(TARGETS)
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown:
+        parser.error("unknown target(s) %s; known: %s"
+                     % (", ".join(unknown), ", ".join(TARGETS)))
+    if not args.report:
+        for target in targets:
+            run(target, fresh=args.fresh)
+    report(targets, as_json=args.json)
+
+
+if __name__ == "__main__":
+    main()
