@@ -179,8 +179,8 @@ def report(targets, as_json=False):
               % (target, c["total"], c["killed"], c["survived"],
                  c["incompetent"], c["pending"], c["score"]))
         for s in got["survivors"]:
-            print("    %s:%d %s  %s" % (target, s["line"], s["operator"],
-                                       " | ".join(s["diff"])))
+            print("    %s:%d %s  %s"
+                  % (target, s["line"], s["operator"], " | ".join(s["diff"])))
     if killed + survived:
         print("overall: %d killed of %d decided: %.1f%%"
               % (killed, killed + survived,
