@@ -446,6 +446,10 @@ class ConvergeResource(_Atom):
                 # Converged to this template (what clean-up reads the
                 # deletion policy from, for one).
                 links["template_id"] = self.op["template_id"]
+            if row.type != defn.type:
+                # Another name of the same plugin: the type as this
+                # template names it (and its environment resolves it).
+                links["type"] = defn.type
             if links:
                 store.set_resource_fields(row.id, self.fence, **links)
             did, extra = self._done_before(row)
@@ -488,11 +492,14 @@ class ConvergeResource(_Atom):
             row = nxt
         return row
 
-    def _plugin_changed(self, row, cls):
-        """Does the environment now map the row's type to another plugin
-        class than the one that made it?  (Then it is replaced, as a
-        change of type is.)"""
-        if row.template_id in (None, self.op["template_id"]):
+    def _plugin_changed(self, row, defn, cls):
+        """Is the row's plugin class (its type as the template it was
+        last converged to resolves it) another than ``cls``?  Then it is
+        replaced.  Heat compares classes, not type names: a type changed to
+        another name of the same class (an alias, or a second registered
+        name) keeps the resource."""
+        if row.type == defn.type and \
+                row.template_id in (None, self.op["template_id"]):
             return False
         try:
             return self.class_of(row) is not cls
@@ -515,7 +522,7 @@ class ConvergeResource(_Atom):
             return "create", None
         if row.action == "DELETE":
             return "replace", None
-        if row.type != defn.type or self._plugin_changed(row, cls):
+        if self._plugin_changed(row, defn, cls):
             return "replace", None
         old = row.properties or {}
         if old == data and (row.rsrc_metadata or {}) == (metadata or {}) \
@@ -581,7 +588,7 @@ class ConvergeResource(_Atom):
                 needed):
         before = {"properties": row.properties,
                   "metadata": row.rsrc_metadata,
-                  "template_id": row.template_id}
+                  "template_id": row.template_id, "type": row.type}
         # Until the update is done the resource may still depend on what it
         # used to, so it keeps both (Heat's rule): clean-up stays safe if
         # the update fails half way.
@@ -617,7 +624,7 @@ class ConvergeResource(_Atom):
         except Exception as exc:
             return self._fail(row, "UPDATE", exc)
         self._finish(row, "UPDATE", data, metadata, attrs, ref,
-                     replaced_by=None)
+                     replaced_by=None, type=defn.type)
         return self._result(row, ref, attrs, "update", before=before)
 
     def _attributes(self, plugin, names):
@@ -767,7 +774,8 @@ class ConvergeResource(_Atom):
                               "UPDATE", "COMPLETE", "rollback",
                               properties=target,
                               rsrc_metadata=before["metadata"],
-                              template_id=before["template_id"])
+                              template_id=before["template_id"],
+                              type=before.get("type", row.type))
 
 
 def before_action(row):
