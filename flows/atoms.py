@@ -28,6 +28,7 @@ starting atoms.
 
 import bisect
 import collections
+import json
 import logging
 import time
 
@@ -347,8 +348,12 @@ class ConvergeResource(_Atom):
         except Exception as exc:
             # Not the plugin's failure (those are handled where they
             # happen) but still this resource's: report it as such rather
-            # than let it escape as an engine error.
-            LOG.exception("converging %s failed", self.resource_name)
+            # than let it escape as an engine error.  (An error heatflow
+            # raised on purpose says what is wrong: no traceback.)
+            if isinstance(exc, exception.HeatflowError):
+                LOG.info("converging %s failed: %s", self.resource_name, exc)
+            else:
+                LOG.exception("converging %s failed", self.resource_name)
             row = self._current_row()
             return self._fail(row, "CREATE" if row.action == "INIT"
                               else row.action, exc)
@@ -628,7 +633,7 @@ class ConvergeResource(_Atom):
         return self._result(row, ref, attrs, "update", before=before)
 
     def _attributes(self, plugin, names):
-        return {_attr_key(n): plugin.get_attribute(n) for n in names}
+        return {_attr_key(n): _json_attribute(plugin, n) for n in names}
 
     def _finish(self, row, action, data, metadata, attrs, ref, **fields):
         ok = self.store.finish_resource(
@@ -781,6 +786,21 @@ class ConvergeResource(_Atom):
 def before_action(row):
     """The action a row showed before the current lock was taken."""
     return "UPDATE" if row.template_id is not None else "CREATE"
+
+
+def _json_attribute(plugin, name):
+    """An attribute's value, checked to be JSON (what the flow and the
+    database carry): otherwise the resource fails with an error that names
+    it, not with the database's statement."""
+    value = plugin.get_attribute(name)
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise exception.PluginError(
+            "attribute %r of resource %s is not JSON-serialisable (%s): "
+            "a plugin's attribute values must be JSON data"
+            % (_attr_key(name), plugin.name, exc)) from None
+    return value
 
 
 def _attr_key(name):

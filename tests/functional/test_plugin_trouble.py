@@ -1,0 +1,74 @@
+"""Plugins that misbehave or are missing, on the embedded default: the
+operation fails or is refused with a message that says what is wrong, and
+nothing is left IN_PROGRESS (issue 15)."""
+
+import textwrap
+
+import pytest
+
+PLUGINS = """\
+    from heatflow import attributes, resource
+
+    class Opaque(resource.Resource):
+        attributes_schema = {"handle": attributes.Schema("Not JSON.")}
+
+        def handle_create(self):
+            self.resource_id_set("opaque-1")
+
+        def _resolve_attribute(self, name):
+            return object()
+
+    def resource_mapping():
+        return {"Test::Opaque": Opaque}
+    """
+
+
+@pytest.fixture
+def plugin_dir(tmp_path):
+    """A plugin directory with the misbehaving plugins above."""
+    path = tmp_path / "plugins"
+    path.mkdir()
+    (path / "trouble.py").write_text(textwrap.dedent(PLUGINS))
+    return str(path)
+
+
+def hot(resources, outputs=None):
+    t = {"heat_template_version": "2018-08-31", "resources": resources}
+    if outputs:
+        t["outputs"] = outputs
+    return t
+
+
+# -- an attribute value that is not JSON --------------------------------------
+
+OPAQUE = hot({"a": {"type": "Test::Opaque"}},
+             outputs={"h": {"value": {"get_attr": ["a", "handle"]}}})
+
+
+def test_an_attribute_that_is_not_json_fails_its_resource(orch, plugin_dir):
+    orch.registry.load_plugin_dir(plugin_dir)
+    stack = orch.create_stack("s", OPAQUE).wait(30)
+    assert stack.stack_status == "CREATE_FAILED"
+    reason = stack.status_reason
+    assert "\n" not in reason and "SQL" not in reason, reason
+    assert reason.startswith("Resource CREATE failed: a: ")
+    assert "attribute 'handle'" in reason and "JSON" in reason, reason
+    [res] = orch.list_resources("s")
+    assert res.resource_status == "CREATE_FAILED"
+    assert "attribute 'handle'" in res.status_reason
+    # and the stack can go
+    assert orch.delete_stack("s").wait(30).stack_status == "DELETE_COMPLETE"
+
+
+def test_cli_an_attribute_that_is_not_json_is_one_line(run, tmp_path,
+                                                       plugin_dir):
+    (tmp_path / "t.yaml").write_text(
+        "heat_template_version: 2018-08-31\n"
+        "resources: {a: {type: 'Test::Opaque'}}\n"
+        "outputs: {h: {value: {get_attr: [a, handle]}}}\n")
+    code, out, err = run("--plugin-dir", plugin_dir, "stack", "create", "s",
+                         "-t", "t.yaml", "--wait")
+    assert code == 1
+    assert "Traceback" not in err and "SQL" not in err, err
+    assert "attribute 'handle'" in err, err
+    assert len(err.strip().splitlines()) == 1, err
