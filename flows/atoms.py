@@ -243,6 +243,27 @@ class _Atom(task.Task):
                    stack_id=self.op["stack_id"], metadata=metadata,
                    action=action, status="IN_PROGRESS")
 
+    def plugin_to_delete(self, cls, defn, row):
+        """The plugin that deletes ``row`` (its DELETE lock taken), or None
+        when the plugin cannot be constructed and the row records no
+        physical resource: nothing the plugin made is known, so nothing is
+        left to delete.  With a physical resource recorded, raises
+        :class:`exception.PluginError` saying why it cannot be deleted."""
+        props = properties_mod.Properties(cls.properties_schema,
+                                          row.properties or {}, strict=False)
+        try:
+            return self.plugin(cls, defn, props, row, row.rsrc_metadata,
+                               "DELETE")
+        except Exception as exc:
+            why = "its plugin (%s) cannot be constructed: %s" % (
+                row.type, _message(exc))
+            if row.physical_resource_id is None:
+                LOG.warning("resource %s: %s; no physical resource was "
+                            "recorded: nothing to delete", row.name, why)
+                return None
+            raise exception.PluginError("%s cannot be deleted: %s" % (
+                row.physical_resource_id, why)) from exc
+
     def run_action(self, plugin, row, action, args=(), timeout=None,
                    retries=0, stack_bound=True):
         """Drive ``action`` of ``plugin`` to completion; a failed or
@@ -729,12 +750,10 @@ class ConvergeResource(_Atom):
         row = self.acquire(row.id, "DELETE", "rollback")
         if row is None:
             return
-        props = properties_mod.Properties(
-            cls.properties_schema, row.properties or {}, strict=False)
-        plugin = self.plugin(cls, defn, props, row, row.rsrc_metadata,
-                             "DELETE")
         try:
-            self.run_action(plugin, row, "DELETE", stack_bound=False)
+            plugin = self.plugin_to_delete(cls, defn, row)
+            if plugin is not None:
+                self.run_action(plugin, row, "DELETE", stack_bound=False)
         except _Superseded:
             raise
         except Exception as exc:
@@ -934,16 +953,15 @@ class CleanupResource(_Atom):
         row = self.acquire(row.id, "DELETE")
         if row is None:
             return {"deleted": self.row_id}
-        props = properties_mod.Properties(cls.properties_schema,
-                                          row.properties or {}, strict=False)
-        plugin = self.plugin(cls, defn, props, row, row.rsrc_metadata,
-                             "DELETE")
         timeout = (defn.timeout if defn is not None else None) or \
             cls.default_timeout
         try:
             self.check_stack_deadline()
-            self.run_action(plugin, row, "DELETE", timeout=timeout,
-                            retries=defn.retries if defn is not None else 0)
+            plugin = self.plugin_to_delete(cls, defn, row)
+            if plugin is not None:
+                self.run_action(plugin, row, "DELETE", timeout=timeout,
+                                retries=defn.retries if defn is not None
+                                else 0)
         except _Superseded:
             raise
         except Exception as exc:

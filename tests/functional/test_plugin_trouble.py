@@ -3,6 +3,7 @@ operation fails or is refused with a message that says what is wrong, and
 nothing is left IN_PROGRESS (issue 15)."""
 
 import textwrap
+import time
 
 import pytest
 
@@ -18,8 +19,24 @@ PLUGINS = """\
         def _resolve_attribute(self, name):
             return object()
 
+    class Broken(resource.Resource):
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError("broken plugin")
+
+    class Fragile(resource.Resource):
+        # made fine, but cannot be loaded to be deleted
+
+        def __init__(self, *args, **kwargs):
+            if kwargs.get("action") == "DELETE":
+                raise RuntimeError("cannot load for delete")
+            super().__init__(*args, **kwargs)
+
+        def handle_create(self):
+            self.resource_id_set("fragile-1")
+
     def resource_mapping():
-        return {"Test::Opaque": Opaque}
+        return {"Test::Opaque": Opaque, "Test::Broken": Broken,
+                "Test::Fragile": Fragile}
     """
 
 
@@ -72,3 +89,43 @@ def test_cli_an_attribute_that_is_not_json_is_one_line(run, tmp_path,
     assert "Traceback" not in err and "SQL" not in err, err
     assert "attribute 'handle'" in err, err
     assert len(err.strip().splitlines()) == 1, err
+
+
+# -- a plugin whose constructor raises ----------------------------------------
+
+def _settled(op, limit=15):
+    """The stack once ``op`` settled, which must be within ``limit`` s."""
+    start = time.monotonic()
+    stack = op.wait(limit)
+    return stack, time.monotonic() - start
+
+
+@pytest.mark.parametrize("rollback", [False, True])
+def test_a_plugin_whose_constructor_raises_can_be_deleted(orch, plugin_dir,
+                                                          rollback):
+    orch.registry.load_plugin_dir(plugin_dir)
+    t = hot({"a": {"type": "Test::Broken"},
+             "b": {"type": "Test::Thing", "properties": {"name": "b"}}})
+    stack = orch.create_stack("s", t, disable_rollback=not rollback).wait(15)
+    assert stack.stack_status == ("ROLLBACK_COMPLETE" if rollback
+                                  else "CREATE_FAILED"), stack.status_reason
+    assert any("broken plugin" in e.reason for e in orch.list_events("s"))
+    stack, took = _settled(orch.delete_stack("s"))
+    assert stack.stack_status == "DELETE_COMPLETE", stack.status_reason
+    assert took < 10
+
+
+def test_a_plugin_that_cannot_be_made_to_delete_fails_promptly(orch,
+                                                               plugin_dir):
+    orch.registry.load_plugin_dir(plugin_dir)
+    stack = orch.create_stack("s", hot({"a": {"type": "Test::Fragile"}}))
+    assert stack.wait(15).stack_status == "CREATE_COMPLETE"
+    stack, took = _settled(orch.delete_stack("s"))
+    # its physical resource exists: it is not forgotten, the delete fails
+    assert stack.stack_status == "DELETE_FAILED"
+    assert "cannot load for delete" in stack.status_reason
+    assert "\n" not in stack.status_reason
+    [res] = orch.list_resources("s")
+    assert (res.resource_status, res.physical_resource_id) == (
+        "DELETE_FAILED", "fragile-1")
+    assert took < 10
