@@ -2,10 +2,15 @@
 operation fails or is refused with a message that says what is wrong, and
 nothing is left IN_PROGRESS (issue 15)."""
 
+import json
 import textwrap
 import time
 
 import pytest
+import sqlalchemy as sa
+
+import heatflow
+from heatflow import exception
 
 PLUGINS = """\
     from heatflow import attributes, resource
@@ -129,3 +134,93 @@ def test_a_plugin_that_cannot_be_made_to_delete_fails_promptly(orch,
     assert (res.resource_status, res.physical_resource_id) == (
         "DELETE_FAILED", "fragile-1")
     assert took < 10
+
+
+# -- a plugin this process has not loaded -------------------------------------
+
+def _snapshot(url):
+    """Everything an operation refused up front must leave as it was."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {t: conn.execute(sa.text(
+                "SELECT * FROM %s ORDER BY 1" % t)).all()
+                for t in ("hf_stacks", "hf_templates", "hf_resources",
+                          "hf_events", "flowdetails")}
+    finally:
+        engine.dispose()
+
+
+def _thing(**props):
+    return {"type": "Test::Thing", "properties": props}
+
+
+def test_operations_needing_a_plugin_not_loaded_are_refused(db_url, cloud):
+    with heatflow.Orchestrator(db_url) as first:
+        first.register_plugin("Test::Thing", cloud.Thing)
+        assert first.create_stack("s", hot({"a": _thing(name="a")})).wait(
+            30).stack_status == "CREATE_COMPLETE"
+        failed = first.create_stack("f", hot({"b": _thing(name="b"),
+                                              "c": _thing(fail=True)}))
+        assert failed.wait(30).stack_status == "CREATE_FAILED"
+        # through an environment alias: the alias's target is named
+        assert first.create_stack(
+            "aliased", hot({"d": {"type": "My::Thing"}}),
+            environment={"resource_registry": {
+                "My::Thing": "Test::Thing"}}).wait(30).status == "COMPLETE"
+    before, real = _snapshot(db_url), cloud.reality()
+    # e.g. the command line without --plugin-dir
+    with heatflow.Orchestrator(db_url) as second:
+        attempts = [
+            ("delete", lambda: second.delete_stack("s")),
+            ("update", lambda: second.update_stack(
+                "s", hot({"z": {"type": "OS::Heat::None"}}))),
+            ("update", lambda: second.update_stack("s", existing=True)),
+            ("rollback", lambda: second.rollback_stack("f")),
+            ("delete", lambda: second.delete_stack("aliased")),
+        ]
+        for action, attempt in attempts:
+            with pytest.raises(exception.PluginNotLoaded) as info:
+                attempt()
+            msg = str(info.value)
+            assert "the %s needs the plugin of resource type Test::Thing" \
+                % action in msg, msg
+            for hint in ("register_plugin", "heatflow.resources",
+                         "--plugin-dir", "HEATFLOW_PLUGIN_DIRS",
+                         "Nothing was changed"):
+                assert hint in msg, msg
+            assert info.value.types == ["Test::Thing"]
+        assert {s.name: s.stack_status for s in second.list_stacks()} == {
+            "s": "CREATE_COMPLETE", "f": "CREATE_FAILED",
+            "aliased": "CREATE_COMPLETE"}
+    assert _snapshot(db_url) == before
+    assert cloud.reality() == real
+    # with the plugin, the same delete goes through
+    with heatflow.Orchestrator(db_url) as third:
+        third.register_plugin("Test::Thing", cloud.Thing)
+        for name in ("s", "f", "aliased"):
+            stack = third.delete_stack(name).wait(30)
+            assert stack.stack_status == "DELETE_COMPLETE", stack
+    assert cloud.reality() == {}
+
+
+def test_cli_delete_without_the_plugin_dir_is_refused(run, tmp_path, cloud):
+    from tests import conftest
+    (tmp_path / "t.yaml").write_text(
+        "heat_template_version: 2018-08-31\n"
+        "resources: {a: {type: 'Test::Thing', properties: {name: a}}}\n")
+    code, out, err = run("--plugin-dir", conftest.PLUGIN_DIR, "stack",
+                         "create", "s", "-t", "t.yaml", "--wait")
+    assert code == 0, err
+    real = cloud.reality()
+    code, out, err = run("stack", "delete", "s", "-y", "--wait")
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Test::Thing" in err and "--plugin-dir" in err, err
+    code, out, err = run("-f", "json", "stack", "show", "s")
+    assert json.loads(out)["stack_status"] == "CREATE_COMPLETE"
+    assert cloud.reality() == real
+    code, out, err = run("--plugin-dir", conftest.PLUGIN_DIR, "stack",
+                         "delete", "s", "-y", "--wait")
+    assert code == 0, err
+    assert cloud.reality() == {}
