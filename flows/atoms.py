@@ -933,6 +933,30 @@ class CleanupResource(_Atom):
         except _Superseded:
             self.halt()
             return SUPERSEDED
+        except exception.RollbackRequested:
+            raise
+        except Exception as exc:
+            # Not the plugin's failure (reported where it happens) but this
+            # row's all the same, e.g. its template no longer binds: a
+            # failed clean-up, never a revert of the converged stack (for a
+            # delete, a revert chained a rollback that never ended).
+            LOG.warning("cleaning up row %d of stack %s failed: %s",
+                        self.row_id, self.op["stack_name"], _message(exc))
+            row = self.store.get_resource(self.row_id)
+            if row is None:
+                return {"deleted": self.row_id}
+            return self._failed(row, exc)
+
+    def _failed(self, row, exc):
+        """Record the row's delete failed (if this run holds its lock) and
+        tell the finish atom why."""
+        msg = _message(exc)
+        self.store.finish_resource(row.id, self.fence, "DELETE", "FAILED",
+                                   msg)
+        # Clean-up failures never revert the converged stack; the
+        # operation ends FAILED and a retry picks the row up again.
+        return _failed_marker("Resource DELETE failed: %s: %s"
+                              % (row.name, msg))
 
     def _cleanup(self, converged, row):
         store = self.store
@@ -965,13 +989,7 @@ class CleanupResource(_Atom):
         except _Superseded:
             raise
         except Exception as exc:
-            msg = _message(exc)
-            store.finish_resource(row.id, self.fence,
-                                  "DELETE", "FAILED", msg)
-            # Clean-up failures never revert the converged stack; the
-            # operation ends FAILED and a retry picks the row up again.
-            return _failed_marker("Resource DELETE failed: %s: %s"
-                                  % (row.name, msg))
+            return self._failed(row, exc)
         store.finish_delete(row.id, self.fence)
         return {"deleted": row.id}
 

@@ -136,6 +136,31 @@ def test_a_plugin_that_cannot_be_made_to_delete_fails_promptly(orch,
     assert took < 10
 
 
+def test_a_delete_whose_template_no_longer_binds_fails_promptly(db_url,
+                                                                cloud):
+    """A plugin upgrade dropped an attribute the stored template reads:
+    clean-up cannot bind the template.  The delete fails, saying why; it
+    is not turned into a rollback, nor left in progress."""
+    class Shrunk(cloud.Thing):
+        attributes_schema = {"size": cloud.Thing.attributes_schema["size"]}
+
+    t = hot({"a": {"type": "Test::Thing", "properties": {"name": "a"}},
+             "b": {"type": "Test::Thing", "properties": {
+                 "ref": {"get_attr": ["a", "name"]}}}})
+    with heatflow.Orchestrator(db_url) as first:
+        first.register_plugin("Test::Thing", cloud.Thing)
+        assert first.create_stack("s", t).wait(30).status == "COMPLETE"
+    real = cloud.reality()
+    with heatflow.Orchestrator(db_url) as second:
+        second.register_plugin("Test::Thing", Shrunk)
+        stack, took = _settled(second.delete_stack("s"))
+        assert stack.stack_status == "DELETE_FAILED", stack.status_reason
+        assert stack.status_reason.startswith("Resource DELETE failed: ")
+        assert "name" in stack.status_reason, stack.status_reason
+        assert took < 10
+    assert cloud.reality() == real
+
+
 # -- a plugin this process has not loaded -------------------------------------
 
 def _snapshot(url):
