@@ -123,9 +123,9 @@ class _Atom(task.Task):
     def class_of(self, row):
         """The plugin class of a recorded resource: its type as the
         environment of the template it was last converged to resolves it
-        (type aliases may differ between templates)."""
-        stack_def = self.definition(row.template_id) \
-            if row.template_id is not None else None
+        (type aliases may differ between templates); for one never
+        converged (a failed create), as this operation's template does."""
+        stack_def = self.definition(row.template_id)
         registry = stack_def.registry if stack_def is not None else None
         return (registry or self.rt.registry).get_class(row.type)
 

@@ -137,23 +137,34 @@ class Runtime:
             template_ids.add(stack.template_id)
         if action == "ROLLBACK":
             template_ids.add(stack.prev_template_id)
-        missing = set()
+        unconverged = set()
         for row in self.store.list_resources(stack.id):
             if row.template_id is not None:
                 template_ids.add(row.template_id)
-            elif (row.physical_resource_id is not None or
-                  row.action != "INIT") and row.type not in self.registry:
-                missing.add(row.type)
-        for template_id in template_ids - {None}:
-            tmpl = self.store.get_template(template_id)
-            aliases = Environment.load(tmpl.environment).resource_registry
+            elif row.physical_resource_id is not None or \
+                    row.action != "INIT":
+                # e.g. a failed create: its type as the stack's template
+                # resolves it (see atoms' class_of)
+                unconverged.add(row.type)
+        missing = set()
+
+        def check(types, template_id):
+            tmpl = self.store.get_template(template_id) \
+                if template_id is not None else None
+            aliases = Environment.load(tmpl.environment).resource_registry \
+                if tmpl is not None else {}
             registry = environment_mod.AliasedRegistry(self.registry,
                                                        aliases)
-            for snippet in ((tmpl.content or {}).get("resources") or
-                            {}).values():
-                name = registry.resolve(snippet["type"])
-                if name not in self.registry:
-                    missing.add(name)
+            if types is None:
+                types = [snippet["type"] for snippet in (
+                    (tmpl.content or {}).get("resources") or {}).values()]
+            for type_name in types:
+                resolved = registry.resolve(type_name)
+                if resolved not in self.registry:
+                    missing.add(resolved)
+        for template_id in template_ids - {None}:
+            check(None, template_id)
+        check(unconverged, stack.template_id)
         return sorted(missing)
 
     def _cached_definition(self, key):

@@ -209,3 +209,15 @@ def test_type_changed_to_another_registered_name_of_its_class(orch, cloud):
                                        "ref": None}}
     assert orch.delete_stack("s").wait(60).stack_status == "DELETE_COMPLETE"
     assert cloud.reality() == {}
+
+
+def test_a_failed_create_of_an_aliased_type_can_be_deleted(orch, cloud):
+    # the failed row was never converged to a template: its type resolves
+    # through the stack's environment all the same
+    t = {"heat_template_version": "2018-08-31", "resources": {
+        "a": {"type": "My::Thing", "properties": {"fail": True}}}}
+    env = {"resource_registry": {"My::Thing": "Test::Thing"}}
+    stack = orch.create_stack("s", t, environment=env).wait(60)
+    assert stack.stack_status == "CREATE_FAILED"
+    stack = orch.delete_stack("s").wait(60)
+    assert stack.stack_status == "DELETE_COMPLETE", stack.status_reason
