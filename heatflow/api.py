@@ -232,8 +232,8 @@ class Orchestrator:
     def _check_plugins(self, row, action):
         """Refuse, before anything is written, an operation on the stack
         ``row`` that needs a plugin this process lacks (a forgotten
-        ``--plugin-dir``, say): run, it could neither delete nor update
-        those resources."""
+        ``--plugin-dir``, say): run anyway, it could neither delete nor
+        update those resources."""
         missing = self.runtime.unloaded_types(row, action)
         if missing:
             raise exception.PluginNotLoaded(row.name, action, missing)
@@ -492,13 +492,14 @@ class Orchestrator:
                 continue
             if self.runtime.is_running(row.flow_uuid):
                 continue
-            missing = self.runtime.unloaded_types(row, row.action)
-            if missing:
-                LOG.warning("not resuming the %s of stack %s: it needs the "
-                            "plugin of %s, not loaded here", row.action,
-                            row.name, ", ".join(missing))
-                continue
             try:
+                missing = [] if self._runner.run_alive(row.run_token) \
+                    else self.runtime.unloaded_types(row, row.action)
+                if missing:
+                    LOG.warning("not resuming the %s of stack %s: it needs "
+                                "the plugin of %s, not loaded here",
+                                row.action, row.name, ", ".join(missing))
+                    continue
                 if self._runner.resume(row):
                     resumed.append(row.name)
             except Exception:

@@ -3,6 +3,7 @@ operation fails or is refused with a message that says what is wrong, and
 nothing is left IN_PROGRESS (issue 15)."""
 
 import json
+import logging
 import textwrap
 import time
 
@@ -249,3 +250,35 @@ def test_cli_delete_without_the_plugin_dir_is_refused(run, tmp_path, cloud):
                          "delete", "s", "-y", "--wait")
     assert code == 0, err
     assert cloud.reality() == {}
+
+
+def test_an_orphan_is_resumed_only_where_its_plugin_is(db_url, cloud,
+                                                       caplog):
+    from tests import conftest
+    from tests.functional import test_resume as resume
+
+    def created():
+        return [j["props"]["name"] for j in cloud.journal()
+                if j["event"] == "create"]
+    # The process running the create dies with b's create under way.
+    resume._killed_when(lambda: created() == ["a", "b"], resume.SCRIPT,
+                        db_url, conftest.PLUGIN_DIR,
+                        json.dumps(resume.CHAIN))
+    with caplog.at_level(logging.WARNING, logger="heatflow"):
+        orch = heatflow.Orchestrator(db_url)
+    try:
+        assert "not resuming the CREATE of stack s: it needs the plugin " \
+            "of Test::Thing" in caplog.text
+        row = orch.db.store.find_stack("s")
+        time.sleep(0.5)
+        assert orch.get_stack("s").stack_status == "CREATE_IN_PROGRESS"
+        assert created() == ["a", "b"]
+        # once the plugin is registered, the orphan is resumed
+        orch.register_plugin("Test::Thing", cloud.Thing)
+        assert orch.resume_orphans() == ["s"]
+        stack = heatflow.api.Operation(orch, row.id, row.traversal,
+                                       "CREATE").wait(60)
+        assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+        assert created() == ["a", "b", "c"]
+    finally:
+        orch.close()
