@@ -28,6 +28,7 @@ starting atoms.
 
 import bisect
 import collections
+import json
 import logging
 import time
 
@@ -124,9 +125,9 @@ class _Atom(task.Task):
     def class_of(self, row):
         """The plugin class of a recorded resource: its type as the
         environment of the template it was last converged to resolves it
-        (type aliases may differ between templates)."""
-        stack_def = self.definition(row.template_id) \
-            if row.template_id is not None else None
+        (type aliases may differ between templates); for one never
+        converged (a failed create), as this operation's template does."""
+        stack_def = self.definition(row.template_id)
         registry = stack_def.registry if stack_def is not None else None
         return (registry or self.rt.registry).get_class(row.type)
 
@@ -243,6 +244,27 @@ class _Atom(task.Task):
                    stack_name=self.op["stack_name"],
                    stack_id=self.op["stack_id"], metadata=metadata,
                    action=action, status="IN_PROGRESS")
+
+    def plugin_to_delete(self, cls, defn, row):
+        """The plugin that deletes ``row`` (its DELETE lock taken), or None
+        when the plugin cannot be constructed and the row records no
+        physical resource: nothing the plugin made is known, so nothing is
+        left to delete.  With a physical resource recorded, raises
+        :class:`exception.PluginError` saying why it cannot be deleted."""
+        props = properties_mod.Properties(cls.properties_schema,
+                                          row.properties or {}, strict=False)
+        try:
+            return self.plugin(cls, defn, props, row, row.rsrc_metadata,
+                               "DELETE")
+        except Exception as exc:
+            why = "its plugin (%s) cannot be constructed: %s" % (
+                row.type, _message(exc))
+            if row.physical_resource_id is None:
+                LOG.warning("resource %s: %s; no physical resource was "
+                            "recorded: nothing to delete", row.name, why)
+                return None
+            raise exception.PluginError("%s cannot be deleted: %s" % (
+                row.physical_resource_id, why)) from exc
 
     def run_action(self, plugin, row, action, args=(), timeout=None,
                    retries=0, stack_bound=True):
@@ -395,8 +417,12 @@ class ConvergeResource(_Atom):
         except Exception as exc:
             # Not the plugin's failure (those are handled where they
             # happen) but still this resource's: report it as such rather
-            # than let it escape as an engine error.
-            LOG.exception("converging %s failed", self.resource_name)
+            # than let it escape as an engine error.  (An error heatflow
+            # raised on purpose says what is wrong: no traceback.)
+            if isinstance(exc, exception.HeatflowError):
+                LOG.info("converging %s failed: %s", self.resource_name, exc)
+            else:
+                LOG.exception("converging %s failed", self.resource_name)
             row = self._current_row()
             return self._fail(row, "CREATE" if row.action == "INIT"
                               else row.action, exc)
@@ -494,6 +520,10 @@ class ConvergeResource(_Atom):
                 # Converged to this template (what clean-up reads the
                 # deletion policy from, for one).
                 links["template_id"] = self.op["template_id"]
+            if row.type != defn.type:
+                # Another name of the same plugin: the type as this
+                # template names it (and its environment resolves it).
+                links["type"] = defn.type
             if links:
                 store.set_resource_fields(row.id, self.fence, **links)
             did, extra = self._done_before(row)
@@ -541,11 +571,14 @@ class ConvergeResource(_Atom):
             row = nxt
         return row
 
-    def _plugin_changed(self, row, cls):
-        """Does the environment now map the row's type to another plugin
-        class than the one that made it?  (Then it is replaced, as a
-        change of type is.)"""
-        if row.template_id in (None, self.op["template_id"]):
+    def _plugin_changed(self, row, defn, cls):
+        """Is the row's plugin class (its type as the template it was
+        last converged to resolves it) another than ``cls``?  Then it is
+        replaced.  Heat compares classes, not type names: a type changed to
+        another name of the same class (an alias, or a second registered
+        name) keeps the resource."""
+        if row.type == defn.type and \
+                row.template_id in (None, self.op["template_id"]):
             return False
         try:
             return self.class_of(row) is not cls
@@ -568,7 +601,7 @@ class ConvergeResource(_Atom):
             return "create", None
         if row.action == "DELETE":
             return "replace", None
-        if row.type != defn.type or self._plugin_changed(row, cls):
+        if self._plugin_changed(row, defn, cls):
             return "replace", None
         old = row.properties or {}
         if old == data and (row.rsrc_metadata or {}) == (metadata or {}) \
@@ -673,11 +706,11 @@ class ConvergeResource(_Atom):
         except Exception as exc:
             return self._fail(row, "UPDATE", exc)
         self._finish(row, "UPDATE", data, metadata, attrs, ref,
-                     replaced_by=None)
+                     replaced_by=None, type=defn.type)
         return self._result(row, ref, attrs, "update", before=before)
 
     def _attributes(self, plugin, names):
-        return {_attr_key(n): plugin.get_attribute(n) for n in names}
+        return {_attr_key(n): _json_attribute(plugin, n) for n in names}
 
     def _finish(self, row, action, data, metadata, attrs, ref, **fields):
         ok = self.store.finish_resource(
@@ -775,12 +808,10 @@ class ConvergeResource(_Atom):
         row = self.acquire(row.id, "DELETE", "rollback")
         if row is None:
             return
-        props = properties_mod.Properties(
-            cls.properties_schema, row.properties or {}, strict=False)
-        plugin = self.plugin(cls, defn, props, row, row.rsrc_metadata,
-                             "DELETE")
         try:
-            self.run_action(plugin, row, "DELETE", stack_bound=False)
+            plugin = self.plugin_to_delete(cls, defn, row)
+            if plugin is not None:
+                self.run_action(plugin, row, "DELETE", stack_bound=False)
         except _Superseded:
             raise
         except Exception as exc:
@@ -829,7 +860,8 @@ class ConvergeResource(_Atom):
                               properties=target,
                               rsrc_metadata=before["metadata"],
                               template_id=before["template_id"],
-                              attributes=attrs, reference_id=ref)
+                              attributes=attrs, reference_id=ref,
+                              type=before.get("type", row.type))
 
     def _read_back(self, plugin, row, before):
         """(attributes, reference id) of a resource updated back: read
@@ -852,8 +884,9 @@ def before_image(row, traversal):
     """What an update in place by ``traversal`` changes of a row, as it is
     now."""
     return {"properties": row.properties, "metadata": row.rsrc_metadata,
-            "template_id": row.template_id, "attributes": row.attributes,
-            "reference_id": row.reference_id, "traversal": traversal}
+            "template_id": row.template_id, "type": row.type,
+            "attributes": row.attributes, "reference_id": row.reference_id,
+            "traversal": traversal}
 
 
 def own_before_image(row, traversal):
@@ -868,6 +901,21 @@ def own_before_image(row, traversal):
 def before_action(row):
     """The action a row showed before the current lock was taken."""
     return "UPDATE" if row.template_id is not None else "CREATE"
+
+
+def _json_attribute(plugin, name):
+    """An attribute's value, checked to be JSON (what the flow and the
+    database carry): otherwise the resource fails with an error that names
+    it, not with the database's statement."""
+    value = plugin.get_attribute(name)
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise exception.PluginError(
+            "attribute %r of resource %s is not JSON-serialisable (%s): "
+            "a plugin's attribute values must be JSON data"
+            % (_attr_key(name), plugin.name, exc)) from None
+    return value
 
 
 def _attr_key(name):
@@ -981,6 +1029,30 @@ class CleanupResource(_Atom):
         except _Superseded:
             self.halt()
             return SUPERSEDED
+        except exception.RollbackRequested:
+            raise
+        except Exception as exc:
+            # Not the plugin's failure (reported where it happens) but this
+            # row's all the same, e.g. its template no longer binds: a
+            # failed clean-up, never a revert of the converged stack (for a
+            # delete, a revert chained a rollback that never ended).
+            LOG.warning("cleaning up row %d of stack %s failed: %s",
+                        self.row_id, self.op["stack_name"], _message(exc))
+            row = self.store.get_resource(self.row_id)
+            if row is None:
+                return {"deleted": self.row_id}
+            return self._failed(row, exc)
+
+    def _failed(self, row, exc):
+        """Record the row's delete failed (if this run holds its lock) and
+        tell the finish atom why."""
+        msg = _message(exc)
+        self.store.finish_resource(row.id, self.fence, "DELETE", "FAILED",
+                                   msg)
+        # Clean-up failures never revert the converged stack; the
+        # operation ends FAILED and a retry picks the row up again.
+        return _failed_marker("Resource DELETE failed: %s: %s"
+                              % (row.name, msg))
 
     def _cleanup(self, converged, row):
         store = self.store
@@ -1001,28 +1073,21 @@ class CleanupResource(_Atom):
         row = self.acquire(row.id, "DELETE")
         if row is None:
             return {"deleted": self.row_id}
-        props = properties_mod.Properties(cls.properties_schema,
-                                          row.properties or {}, strict=False)
-        plugin = self.plugin(cls, defn, props, row, row.rsrc_metadata,
-                             "DELETE")
         timeout = (defn.timeout if defn is not None else None) or \
             cls.default_timeout
         try:
             self.check_stack_deadline()
-            self.run_action(plugin, row, "DELETE", timeout=timeout,
-                            retries=defn.retries if defn is not None else 0)
+            plugin = self.plugin_to_delete(cls, defn, row)
+            if plugin is not None:
+                self.run_action(plugin, row, "DELETE", timeout=timeout,
+                                retries=defn.retries if defn is not None
+                                else 0)
         except _Superseded:
             raise
         except exception.EngineStorageError as exc:
             return self.engine_failed(exc)
         except Exception as exc:
-            msg = _message(exc)
-            store.finish_resource(row.id, self.fence,
-                                  "DELETE", "FAILED", msg)
-            # Clean-up failures never revert the converged stack; the
-            # operation ends FAILED and a retry picks the row up again.
-            return _failed_marker("Resource DELETE failed: %s: %s"
-                                  % (row.name, msg))
+            return self._failed(row, exc)
         store.finish_delete(row.id, self.fence)
         return {"deleted": row.id}
 

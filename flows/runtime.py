@@ -12,6 +12,7 @@ did not build (a conductor) registers a default runtime.
 import collections
 import threading
 
+from heatflow import environment as environment_mod
 from heatflow.environment import Environment
 from heatflow.template import Template
 
@@ -118,6 +119,53 @@ class Runtime:
         return tmpl.bind(env.parameters, stack_name=stack_name,
                          stack_id=stack_id,
                          registry=env.registry(self.registry))
+
+    # -- plugins an operation needs ----------------------------------------
+
+    def unloaded_types(self, stack, action):
+        """The resource types that an operation ``action`` on ``stack`` (its
+        row) would need a plugin for and that no plugin in this process
+        provides (aliases resolved), sorted.
+
+        Needed: the type of every resource row that may hold a physical
+        resource, as the template it was converged to resolves it (and
+        that template's other types: its definition is bound whole);
+        except for a delete, the stack's current template; for a rollback,
+        also its last good one."""
+        template_ids = set()
+        if action != "DELETE":
+            template_ids.add(stack.template_id)
+        if action == "ROLLBACK":
+            template_ids.add(stack.prev_template_id)
+        unconverged = set()
+        for row in self.store.list_resources(stack.id):
+            if row.template_id is not None:
+                template_ids.add(row.template_id)
+            elif row.physical_resource_id is not None or \
+                    row.action != "INIT":
+                # e.g. a failed create: its type as the stack's template
+                # resolves it (see atoms' class_of)
+                unconverged.add(row.type)
+        missing = set()
+
+        def check(types, template_id):
+            tmpl = self.store.get_template(template_id) \
+                if template_id is not None else None
+            aliases = Environment.load(tmpl.environment).resource_registry \
+                if tmpl is not None else {}
+            registry = environment_mod.AliasedRegistry(self.registry,
+                                                       aliases)
+            if types is None:
+                types = [snippet["type"] for snippet in (
+                    (tmpl.content or {}).get("resources") or {}).values()]
+            for type_name in types:
+                resolved = registry.resolve(type_name)
+                if resolved not in self.registry:
+                    missing.add(resolved)
+        for template_id in template_ids - {None}:
+            check(None, template_id)
+        check(unconverged, stack.template_id)
+        return sorted(missing)
 
     def _cached_definition(self, key):
         with self._def_lock:

@@ -229,6 +229,15 @@ class Orchestrator:
     def register_plugin(self, type_name, cls):
         self.registry.register(type_name, cls)
 
+    def _check_plugins(self, row, action):
+        """Refuse, before anything is written, an operation on the stack
+        ``row`` that needs a plugin this process lacks (a forgotten
+        ``--plugin-dir``, say): run anyway, it could neither delete nor
+        update those resources."""
+        missing = self.runtime.unloaded_types(row, action)
+        if missing:
+            raise exception.PluginNotLoaded(row.name, action, missing)
+
     # -- operations ---------------------------------------------------------
 
     def _definition(self, tmpl, env, name, stack_id):
@@ -328,6 +337,7 @@ class Orchestrator:
                      existing=False, timeout_mins=None,
                      disable_rollback=None, environment=None):
         row = self.db.store.find_stack(name)
+        self._check_plugins(row, "UPDATE")
         tmpl, env = self._update_inputs(row, template, parameters, files,
                                         existing, environment)
         stack_def = self._definition(tmpl, env, row.name, row.id)
@@ -341,6 +351,7 @@ class Orchestrator:
 
     def delete_stack(self, name):
         row = self.db.store.find_stack(name)
+        self._check_plugins(row, "DELETE")
         return self._begin(row, "DELETE", None, timeout_mins=row.timeout_mins,
                            disable_rollback=True)
 
@@ -413,6 +424,7 @@ class Orchestrator:
         if row.action in ("CREATE", "UPDATE") and row.phase == "converge" \
                 and row.status in ("IN_PROGRESS", "FAILED") and \
                 row.flow_uuid is not None:
+            self._check_plugins(row, "ROLLBACK")
             if not self.db.store.request_rollback(row.id, row.traversal,
                                                   row.status):
                 return None
@@ -427,6 +439,7 @@ class Orchestrator:
             # Cleaning up (too late to revert), failed in clean-up, or a
             # rollback that failed: converge to the last known-good
             # template, superseding whatever runs.
+            self._check_plugins(row, "ROLLBACK")
             good = row.prev_template_id
             stack_def = None
             if good is not None:
@@ -497,6 +510,13 @@ class Orchestrator:
             if self.runtime.is_running(row.flow_uuid):
                 continue
             try:
+                missing = [] if self._runner.run_alive(row.run_token) \
+                    else self.runtime.unloaded_types(row, row.action)
+                if missing:
+                    LOG.warning("not resuming the %s of stack %s: it needs "
+                                "the plugin of %s, not loaded here",
+                                row.action, row.name, ", ".join(missing))
+                    continue
                 if self._runner.resume(row):
                     resumed.append(row.name)
             except Exception:

@@ -16,9 +16,14 @@ other's death.
   the job by now).
 - SIGTERM: in-flight actions finish, the engines stop, and their jobs are
   released so another conductor claims them at once.
+- A conductor that lacks the plugin of a resource type an operation needs
+  does not run it: it says so in the stack's status reason, releases the
+  job for a conductor that has the plugin, and leaves that job alone for a
+  while (``DECLINE_SECONDS``).
 - A watchdog, elected through ZooKeeper so that one conductor acts, fails
   operations past their deadline that nobody is running, and re-posts
-  operations whose job has gone missing: no stack stays IN_PROGRESS with
+  operations whose job has gone missing (backing off when the same
+  operation's job goes missing again): no stack stays IN_PROGRESS with
   nobody working on it.
 """
 
@@ -28,6 +33,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 
 from kazoo import exceptions as kazoo_exc
@@ -52,6 +58,42 @@ def unique_name(prefix="conductor"):
                             uuid.uuid4().hex[:8])
 
 
+#: Stack status reasons start so while no conductor with the plugins an
+#: operation needs has taken it.
+WAITING_FOR_PLUGINS = "Waiting for a conductor with the plugin of "
+
+
+class _DecliningBoard:
+    """The jobboard as TaskFlow's conductor loop sees it: without the jobs
+    this conductor declined lately (it lacks a plugin they need), so that
+    it does not claim them again at once; everything else is the board."""
+
+    def __init__(self, board):
+        self._board = board
+        self._declined = {}          # job uuid -> monotonic time to retry
+        self._lock = threading.Lock()
+
+    def decline(self, job, seconds):
+        now = time.monotonic()
+        with self._lock:
+            for uuid_, until in list(self._declined.items()):
+                if until <= now:
+                    del self._declined[uuid_]
+            self._declined[job.uuid] = now + seconds
+
+    def _declines(self, job):
+        with self._lock:
+            until = self._declined.get(job.uuid)
+        return until is not None and until > time.monotonic()
+
+    def iterjobs(self, *args, **kwargs):
+        return (job for job in self._board.iterjobs(*args, **kwargs)
+                if not self._declines(job))
+
+    def __getattr__(self, name):
+        return getattr(self._board, name)
+
+
 class _TaskflowConductor(impl_nonblocking.NonBlockingConductor):
     """TaskFlow's conductor, with job dispatch handed to heatflow."""
 
@@ -64,6 +106,13 @@ class _TaskflowConductor(impl_nonblocking.NonBlockingConductor):
 
 
 class Conductor:
+    #: How long a conductor leaves alone a job it declined for a missing
+    #: plugin before it looks at it again.
+    DECLINE_SECONDS = 60.0
+    #: The longest the watchdog waits before it posts the job of the same
+    #: operation again (the wait doubles from ``repost_grace``).
+    MAX_REPOST_BACKOFF = 300.0
+
     def __init__(self, db_url=None, zookeeper=None, name=None, workers=4,
                  max_workers=32, plugin_dirs=(), session_timeout=10.0,
                  root=jobs.DEFAULT_ROOT, watchdog_interval=1.0,
@@ -107,8 +156,9 @@ class Conductor:
             self.db.close()
             raise
         self.rt.liveness = lambda run: jobs.run_alive(self.client, root, run)
+        self._claimable = _DecliningBoard(self.board)
         self._tf = _TaskflowConductor(
-            self, self.name, self.board, persistence=self.db.taskflow,
+            self, self.name, self._claimable, persistence=self.db.taskflow,
             engine="parallel", wait_timeout=0.5,
             max_simultaneous_jobs=workers)
         self._runs = {}            # run id -> operation header
@@ -116,6 +166,8 @@ class Conductor:
         self._stopping = threading.Event()
         self._watchdog_interval = watchdog_interval
         self._repost_grace = repost_grace
+        # traversal -> (re-posts so far, not again before this datetime)
+        self._reposts = {}
         self._watchdog = threading.Thread(target=self._watch,
                                           name="heatflow-watchdog",
                                           daemon=True)
@@ -174,6 +226,10 @@ class Conductor:
             LOG.info("job %s: %s of stack %s is no longer current", job.uuid,
                      row.action, row.name)
             return True
+        missing = self.rt.unloaded_types(row, row.action)
+        if missing:
+            self._decline(job, row, missing)
+            return False
         run = str(uuid.uuid4())
         node = jobs.runs_path(self.root) + "/" + run
         self.client.create(node, self.name.encode(), ephemeral=True)
@@ -182,6 +238,11 @@ class Conductor:
                 LOG.info("job %s: stack %s changed hands", job.uuid,
                          row.name)
                 return True
+            if (row.status_reason or "").startswith(WAITING_FOR_PLUGINS):
+                store.set_stack_state(
+                    store_mod.Fence(stack_id, traversal, run), row.action,
+                    "IN_PROGRESS", "Stack %s taken by conductor %s, which "
+                    "has the plugins" % (row.action, self.name))
             plan = execution.load_plan(self.db, row.flow_uuid, self._key,
                                        run)
             op = plan["op"]
@@ -216,6 +277,24 @@ class Conductor:
                      job.uuid, row.name)
             return False
         return True
+
+    def _decline(self, job, row, missing):
+        """Leave the job to a conductor that has the plugins of
+        ``missing``: say so on the stack (once), release the job, and do
+        not claim it again for a while."""
+        types = ", ".join(missing)
+        LOG.warning("conductor %s: job %s (%s of stack %s) needs the plugin "
+                    "of %s, not loaded here; leaving it to another "
+                    "conductor", self.name, job.uuid, row.action, row.name,
+                    types)
+        reason = "%s%s (not loaded in conductor %s; load it with %s)" % (
+            WAITING_FOR_PLUGINS, types, self.name,
+            exception.HOW_TO_LOAD_PLUGINS)
+        if not (row.status_reason or "").startswith(WAITING_FOR_PLUGINS):
+            self.db.store.set_stack_state(
+                store_mod.Fence(row.id, row.traversal, row.run_token),
+                row.action, "IN_PROGRESS", reason)
+        self._claimable.decline(job, self.DECLINE_SECONDS)
 
     # -- ZooKeeper session --------------------------------------------------
 
@@ -264,9 +343,11 @@ class Conductor:
                 by_traversal[t] = job
         now = store_mod.utcnow()
         grace = datetime.timedelta(seconds=self._repost_grace)
+        live = set()
         for row in store.list_stacks():
             if row.status != "IN_PROGRESS":
                 continue
+            live.add(row.traversal)
             job = by_traversal.get(row.traversal)
             overdue = row.deadline is not None and row.deadline <= now
             if job is not None and not (overdue and
@@ -278,9 +359,25 @@ class Conductor:
             if overdue:
                 self._time_out(row)
             else:
-                LOG.warning("watchdog: no job for %s of stack %s; posting "
-                            "it again", row.action, row.name)
-                jobs.repost(self.board, self.db, row)
+                self._repost(row, now)
+        # Forget the back-off of operations that have settled.
+        for traversal in set(self._reposts) - live:
+            del self._reposts[traversal]
+
+    def _repost(self, row, now):
+        """Post the missing job of the stack's operation again; if it went
+        missing before, only after a wait that doubles each time (a job
+        consumed or lost over and over is not re-posted in a loop)."""
+        count, not_before = self._reposts.get(row.traversal, (0, None))
+        if not_before is not None and now < not_before:
+            return
+        wait = min(self._repost_grace * 2 ** count, self.MAX_REPOST_BACKOFF)
+        LOG.warning("watchdog: no job for %s of stack %s; posting it again "
+                    "(%d time%s; not again within %g s)", row.action,
+                    row.name, count + 1, "" if count == 0 else "s", wait)
+        jobs.repost(self.board, self.db, row)
+        self._reposts[row.traversal] = (
+            count + 1, now + datetime.timedelta(seconds=wait))
 
     def _time_out(self, row):
         """Fail an overdue operation nobody is running; roll it back if

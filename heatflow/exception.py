@@ -140,3 +140,27 @@ class EngineStorageError(HeatflowError):
         # line says what happened.
         first = (str(cause) or type(cause).__name__).splitlines()[0]
         super().__init__("engine storage error: %s" % first)
+
+
+#: How to make a plugin known to a process (every process that runs
+#: operations: the API's, workers, conductors).
+HOW_TO_LOAD_PLUGINS = (
+    "Orchestrator.register_plugin(), an entry point in the group "
+    "'heatflow.resources', or a plugin directory (--plugin-dir DIR or "
+    "HEATFLOW_PLUGIN_DIRS)")
+
+
+class PluginNotLoaded(HeatflowError):
+    """An operation on an existing stack needs resource types that no
+    plugin in this process provides (refused before anything is
+    written)."""
+
+    def __init__(self, stack_name, action, types):
+        self.stack_name = stack_name
+        self.types = list(types)
+        super().__init__(
+            "stack %s: the %s needs the plugin of resource type%s %s, which "
+            "is not loaded in this process; load it with %s. Nothing was "
+            "changed." % (stack_name, action.lower(),
+                          "s" if len(self.types) > 1 else "",
+                          ", ".join(self.types), HOW_TO_LOAD_PLUGINS))

@@ -11,9 +11,10 @@ resource::
 ``action`` is one of :data:`ACTIONS`.  The rules mirror the engine's
 (``compiler.plan_operation`` picks the row, ``ConvergeResource._decide``
 decides at run time): a missing row is created; a failed one replaced
-(unless its plugin's ``needs_replace_failed()`` says no); a changed type
-replaces; equal resolved properties and metadata on a COMPLETE row leave it
-alone; otherwise changed properties update in place when all are
+(unless its plugin's ``needs_replace_failed()`` says no); a changed plugin
+class replaces (a type changed to another name of the same class does not);
+equal resolved properties and metadata on a COMPLETE row leave it alone;
+otherwise changed properties update in place when all are
 ``update_allowed`` (and the plugin's ``needs_replace_with_prop_diff`` does
 not ask for a replacement), else replace.  Properties are resolved with the
 recorded reference ids and attributes of existing resources; a resource that
@@ -221,13 +222,16 @@ def _decide(name, defn, row, registry, class_of, refs, get_attr, pending):
     if row is None:
         return CREATE, "new resource"
     cls = registry.get_class(defn.type, path="resources.%s.type" % name)
-    if row.type != defn.type:
-        return REPLACE, "type changed from %s to %s" % (row.type, defn.type)
     try:
         old_cls = class_of(row)
     except exception.HeatflowError:
         old_cls = None
+    # Plugin classes are compared, not type names (Heat's rule): another
+    # name of the same class keeps the resource.
     if old_cls is not cls:
+        if row.type != defn.type:
+            return REPLACE, "type changed from %s to %s" % (row.type,
+                                                            defn.type)
         return REPLACE, "the environment maps type %s to another plugin" \
             % defn.type
     try:

@@ -43,14 +43,17 @@ class Cluster:
         from tests.plugins import cloud
         return cloud.Thing
 
-    def start_conductor(self):
+    def start_conductor(self, plugins=True):
+        """Start a conductor; ``plugins=False``: one without the test
+        plugins (no ``--plugin-dir``)."""
         self._seq += 1
         name = "cond%d" % self._seq
         log = open(os.path.join(self.log_dir, name + ".log"), "ab")
+        plugin_dir = ["--plugin-dir", conftest.PLUGIN_DIR] if plugins else []
         proc = subprocess.Popen(
             [sys.executable, "-m", "heatflow", "--db-url", self.db_url,
-             "--zookeeper", self.zk_hosts, "--plugin-dir",
-             conftest.PLUGIN_DIR, "conductor", "--name", name,
+             "--zookeeper", self.zk_hosts] + plugin_dir +
+            ["conductor", "--name", name,
              "--session-timeout", str(self.session_timeout),
              "--watchdog-interval", "0.5"],
             stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))

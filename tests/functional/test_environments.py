@@ -156,3 +156,68 @@ def test_cli_alias_to_an_unknown_type_is_one_line(run, tmp_path):
     assert err == ("ERROR: environment.resource_registry.My::Server: type "
                    "My::Server is an alias of unknown resource type "
                    "Nope::Thing\n")
+
+
+# -- a type changed to another name of the same plugin ------------------------
+# Heat compares plugin classes, not type names: a resource whose type
+# becomes another name for its class is kept (updated in place, or left
+# alone), not replaced.
+
+def _plan(orch, name, template, **kw):
+    return {e["resource_name"]: (e["action"], e["reason"])
+            for e in orch.preview_update(name, template, **kw)}
+
+
+def test_type_changed_to_its_alias_keeps_the_resource(orch):
+    orch.create_stack("web", TEMPLATE, environment=AS_TEST_RESOURCE).wait(60)
+    first = resources(orch, "web")["server"].physical_resource_id
+    # the alias's target written out, and the alias dropped
+    direct = json.loads(json.dumps(TEMPLATE))
+    direct["resources"]["server"]["type"] = "OS::Heat::TestResource"
+    assert _plan(orch, "web", direct)["server"][0] == "unchanged"
+    stack = orch.update_stack("web", direct).wait(60)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    res = resources(orch, "web")["server"]
+    assert res.physical_resource_id == first
+    assert res.type == "OS::Heat::TestResource"
+    # and back to the alias, with a property changed: updated in place
+    assert _plan(orch, "web", TEMPLATE, environment=AS_TEST_RESOURCE,
+                 parameters={"greeting": "hi"})["server"][0] == "update"
+    stack = orch.update_stack("web", TEMPLATE, environment=AS_TEST_RESOURCE,
+                              parameters={"greeting": "hi"}).wait(60)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    assert stack.outputs == {"greeting": "hi"}
+    res = resources(orch, "web")["server"]
+    assert (res.physical_resource_id, res.type) == (first, "My::Server")
+    stack = orch.delete_stack("web").wait(60)
+    assert stack.stack_status == "DELETE_COMPLETE", stack.status_reason
+
+
+def test_type_changed_to_another_registered_name_of_its_class(orch, cloud):
+    orch.register_plugin("Test::SameThing", cloud.Thing)
+    t = {"heat_template_version": "2018-08-31", "resources": {
+        "a": {"type": "Test::Thing", "properties": {"name": "one"}}}}
+    orch.create_stack("s", t).wait(60)
+    first = resources(orch, "s")["a"].physical_resource_id
+    t["resources"]["a"]["type"] = "Test::SameThing"
+    t["resources"]["a"]["properties"]["name"] = "two"
+    assert _plan(orch, "s", t)["a"] == ("update", "property name changed")
+    stack = orch.update_stack("s", t).wait(60)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    assert resources(orch, "s")["a"].physical_resource_id == first
+    assert cloud.reality() == {first: {"name": "two", "size": 1,
+                                       "ref": None}}
+    assert orch.delete_stack("s").wait(60).stack_status == "DELETE_COMPLETE"
+    assert cloud.reality() == {}
+
+
+def test_a_failed_create_of_an_aliased_type_can_be_deleted(orch, cloud):
+    # the failed row was never converged to a template: its type resolves
+    # through the stack's environment all the same
+    t = {"heat_template_version": "2018-08-31", "resources": {
+        "a": {"type": "My::Thing", "properties": {"fail": True}}}}
+    env = {"resource_registry": {"My::Thing": "Test::Thing"}}
+    stack = orch.create_stack("s", t, environment=env).wait(60)
+    assert stack.stack_status == "CREATE_FAILED"
+    stack = orch.delete_stack("s").wait(60)
+    assert stack.stack_status == "DELETE_COMPLETE", stack.status_reason

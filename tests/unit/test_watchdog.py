@@ -1,0 +1,52 @@
+"""The watchdog's re-posting of a missing job backs off: an operation whose
+job keeps going missing is not re-posted every round (issue 15, bug 3)."""
+
+import datetime
+import types
+
+from heatflow import conductor as conductor_mod
+from heatflow.persistence import store as store_mod
+
+T0 = datetime.datetime(2026, 1, 1)
+
+
+def stack_row(traversal="t1", status="IN_PROGRESS"):
+    return types.SimpleNamespace(
+        id="s1", name="s", traversal=traversal, run_token="r1",
+        action="DELETE", status=status, deadline=None, updated_at=T0,
+        created_at=T0, disable_rollback=True, phase="converge",
+        flow_uuid="f1")
+
+
+def watchdog(rows, grace=5.0):
+    """A conductor as far as patrol() needs one: a board with no jobs, a
+    store with ``rows``."""
+    cond = conductor_mod.Conductor.__new__(conductor_mod.Conductor)
+    cond.board = types.SimpleNamespace(iterjobs=lambda ensure_fresh: [])
+    cond.db = types.SimpleNamespace(
+        store=types.SimpleNamespace(list_stacks=lambda: rows))
+    cond._repost_grace = grace
+    cond._reposts = {}
+    return cond
+
+
+def test_a_job_that_keeps_going_missing_is_reposted_ever_less_often(
+        monkeypatch):
+    posted = []
+    monkeypatch.setattr(conductor_mod.jobs, "repost",
+                        lambda board, db, row: posted.append(now[0]))
+    now = [T0]
+    monkeypatch.setattr(store_mod, "utcnow", lambda: now[0])
+    rows = [stack_row()]
+    cond = watchdog(rows)
+    # a round every second for ten minutes; the job never appears
+    for second in range(600):
+        now[0] = T0 + datetime.timedelta(seconds=second)
+        cond.patrol()
+    times = [(p - T0).total_seconds() for p in posted]
+    # after the grace, then 5, 10, 20, ... s apart, capped at 300 s
+    assert times == [5, 10, 20, 40, 80, 160, 320], times
+    # once the operation settles its back-off is forgotten
+    rows[:] = [stack_row(status="COMPLETE")]
+    cond.patrol()
+    assert cond._reposts == {}
