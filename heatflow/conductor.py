@@ -13,7 +13,8 @@ other's death.
 - When the ZooKeeper session is SUSPENDED or LOST, every run here is fenced
   at once: no further plugin action starts, and neither heatflow's nor
   TaskFlow's writes for those runs are accepted (another conductor may hold
-  the job by now).
+  the job by now).  The listener that does it never raises, and such
+  expected conditions are logged in one line each, without a traceback.
 - SIGTERM: in-flight actions finish, the engines stop, and their jobs are
   released so another conductor claims them at once.
 - A watchdog, elected through ZooKeeper so that one conductor acts, fails
@@ -32,6 +33,7 @@ import uuid
 
 from kazoo import exceptions as kazoo_exc
 from kazoo.protocol import states as kazoo_states
+from taskflow import exceptions as tf_exc
 from taskflow import states as tf_states
 from taskflow.conductors.backends import impl_nonblocking
 
@@ -89,6 +91,12 @@ class Conductor:
             max_workers, thread_name_prefix="heatflow-atom")
         self.executor = execution.OperationExecutor(self.db, self.rt,
                                                     self._key, self.pool)
+        self._runs = {}            # run id -> operation header
+        self._mutex = threading.Lock()
+        # Bumped each time the session is suspended or lost; with
+        # _disconnected, lets a run registered late know it is fenced.
+        self._epoch = 0
+        self._disconnected = False
         self.client = jobs.make_client(zookeeper, session_timeout,
                                        auth=zookeeper_auth)
         self.client.add_listener(self._session_changed)
@@ -111,8 +119,6 @@ class Conductor:
             self, self.name, self.board, persistence=self.db.taskflow,
             engine="parallel", wait_timeout=0.5,
             max_simultaneous_jobs=workers)
-        self._runs = {}            # run id -> operation header
-        self._mutex = threading.Lock()
         self._stopping = threading.Event()
         self._watchdog_interval = watchdog_interval
         self._repost_grace = repost_grace
@@ -176,6 +182,7 @@ class Conductor:
             return True
         run = str(uuid.uuid4())
         node = jobs.runs_path(self.root) + "/" + run
+        epoch = self._epoch
         self.client.create(node, self.name.encode(), ephemeral=True)
         try:
             if not store.take_over(stack_id, traversal, row.run_token, run):
@@ -190,6 +197,10 @@ class Conductor:
                      run)
             with self._mutex:
                 self._runs[run] = op
+                if self._epoch != epoch or self._disconnected:
+                    # The session was suspended since the run's node was
+                    # made: fenced like the runs the listener saw.
+                    self.rt.fence_run(run)
             try:
                 while plan is not None and not self.rt.is_fenced(run):
                     plan = self.executor.run_flow(plan)
@@ -220,39 +231,70 @@ class Conductor:
     # -- ZooKeeper session --------------------------------------------------
 
     def _session_changed(self, state):
-        if state in (kazoo_states.KazooState.SUSPENDED,
-                     kazoo_states.KazooState.LOST):
-            with self._mutex:
-                runs = dict(self._runs)
-            if runs:
-                LOG.warning("conductor %s: ZooKeeper session %s; fencing "
-                            "%d run(s)", self.name, state, len(runs))
-            for run, op in runs.items():
+        """kazoo's connection state listener.  It runs on kazoo's connection
+        thread: it must not block, and must never raise (kazoo would log a
+        traceback and skip the rest of the work)."""
+        try:
+            if state == kazoo_states.KazooState.CONNECTED:
+                with self._mutex:
+                    was, self._disconnected = self._disconnected, False
+                if was:
+                    LOG.info("conductor %s: ZooKeeper session restored",
+                             self.name)
+            else:
+                self._fence_every_run(state)
+        except Exception as exc:
+            LOG.error("conductor %s: handling ZooKeeper state %s: %s: %s",
+                      self.name, state, type(exc).__name__, exc)
+
+    def _fence_every_run(self, state):
+        """SUSPENDED or LOST: another conductor may hold our jobs by now.
+        Every run is fenced before any engine is asked to stop, so no run
+        starts a resource action after this."""
+        with self._mutex:
+            self._disconnected = True
+            self._epoch += 1
+            runs = dict(self._runs)
+            for run in runs:
                 self.rt.fence_run(run)
+        LOG.warning("conductor %s: ZooKeeper session %s; %d run(s) fenced",
+                    self.name, state, len(runs))
+        for run, op in runs.items():
+            try:
                 self.rt.stop_starting_atoms(op["flow_uuid"])
+            except Exception as exc:
+                LOG.warning("conductor %s: stopping run %s: %s: %s",
+                            self.name, run, type(exc).__name__, exc)
 
     # -- watchdog -----------------------------------------------------------
 
     def _watch(self):
-        lock = None
+        # One lock object throughout: after a failed attempt it finds its
+        # own node again rather than queue behind it.
+        lock = self.client.Lock(self.root + "/watchdog", self.name)
+        epoch = None
         while not self._stopping.wait(self._watchdog_interval):
             try:
-                if lock is None or not lock.is_acquired:
-                    lock = self.client.Lock(self.root + "/watchdog",
-                                            self.name)
-                    if not lock.acquire(blocking=False):
-                        continue
                 if self.client.state != kazoo_states.KazooState.CONNECTED:
                     continue
+                if lock.is_acquired and epoch != self._epoch:
+                    # The session was suspended since the lock was taken:
+                    # it may have expired, and the lock with it.
+                    _release(lock)
+                if not lock.is_acquired:
+                    epoch = self._epoch
+                    if not lock.acquire(blocking=False):
+                        continue
                 self.patrol()
+            except (kazoo_exc.KazooException, tf_exc.JobFailure) as exc:
+                # ZooKeeper went away mid-round: expected, said once.
+                LOG.warning("watchdog of conductor %s: ZooKeeper "
+                            "unavailable (%s); next round in %.1f s",
+                            self.name, _cause(exc), self._watchdog_interval)
             except Exception:
                 LOG.exception("watchdog of conductor %s", self.name)
-                lock = None
-        if lock is not None:
-            try:
-                lock.release()
-            except Exception:
-                pass
+        if lock.is_acquired:
+            _release(lock)
 
     def patrol(self):
         """One round of the watchdog (the elected conductor only)."""
@@ -296,6 +338,22 @@ class Conductor:
             if store.request_rollback(row.id, row.traversal, "FAILED"):
                 jobs.repost(self.board, self.db,
                             store.get_stack_by_id(row.id))
+
+
+def _release(lock):
+    try:
+        lock.release()
+    except Exception as exc:
+        LOG.debug("releasing %s: %s", lock.path, exc)
+
+
+def _cause(exc):
+    """What went wrong, in a few words: TaskFlow's job failures wrap
+    kazoo's."""
+    cause = getattr(exc, "cause", None) or exc.__cause__
+    if cause is not None and cause is not exc:
+        return "%s: %s" % (type(exc).__name__, _cause(cause))
+    return str(exc) or type(exc).__name__
 
 
 def serve(conductor, install_signals=True):
