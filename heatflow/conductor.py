@@ -15,6 +15,9 @@ other's death.
   TaskFlow's writes for those runs are accepted (another conductor may hold
   the job by now).  The listener that does it never raises, and such
   expected conditions are logged in one line each, without a traceback.
+- A job that duplicates its operation's job (see heatflow/jobs.py) is
+  dropped unrun: a run is never taken over by a second job of its own
+  operation.
 - SIGTERM: in-flight actions finish, the engines stop, and their jobs are
   released so another conductor claims them at once.
 - A watchdog, elected through ZooKeeper so that one conductor acts, fails
@@ -180,6 +183,11 @@ class Conductor:
             LOG.info("job %s: %s of stack %s is no longer current", job.uuid,
                      row.action, row.name)
             return True
+        rival = self.board.rival_of(job)
+        if rival is not None:
+            LOG.warning("job %s duplicates job %s of %s of stack %s: "
+                        "dropped", job.uuid, rival, row.action, row.name)
+            return True
         run = str(uuid.uuid4())
         node = jobs.runs_path(self.root) + "/" + run
         epoch = self._epoch
@@ -299,6 +307,7 @@ class Conductor:
     def patrol(self):
         """One round of the watchdog (the elected conductor only)."""
         store = self.db.store
+        markers = self.board.markers()
         by_traversal = {}
         for job in self.board.iterjobs(ensure_fresh=True):
             t = (job.details or {}).get("traversal")
@@ -306,9 +315,13 @@ class Conductor:
                 by_traversal[t] = job
         now = store_mod.utcnow()
         grace = datetime.timedelta(seconds=self._repost_grace)
-        for row in store.list_stacks():
-            if row.status != "IN_PROGRESS":
-                continue
+        rows = [r for r in store.list_stacks() if r.status == "IN_PROGRESS"]
+        # Markers listed before the stacks whose operation is not running
+        # now: forgotten once their job is gone.
+        running = {r.traversal for r in rows}
+        self.board.forget([t for t in markers if t not in running],
+                          self._repost_grace)
+        for row in rows:
             job = by_traversal.get(row.traversal)
             overdue = row.deadline is not None and row.deadline <= now
             if job is not None and not (overdue and

@@ -4,16 +4,20 @@ disturbed):
 
 - a suspended or lost session fences every run of the conductor at once:
   no resource action starts while it is disconnected;
+- one job per operation: a second posting for a traversal that has a job
+  is refused, and a conductor never runs a second job for it;
 - expected conditions (ZooKeeper restarted or paused, a conductor paused
   past its session timeout) are logged as one line each, never as a
   traceback.
 """
 
+import json
 import signal
 import time
 
 import pytest
 
+from heatflow import jobs
 from tests.functional import cluster as cluster_mod
 from tests.functional.test_conductor import chain, settle
 
@@ -142,3 +146,66 @@ def test_paused_conductor_logs_no_traceback(two_conductors, cloud):
     time.sleep(2)
     check_all_real(c, cloud, ["z"])
     assert_no_traceback(c)
+
+
+# -- one job per operation --------------------------------------------------
+
+def jobs_of(cluster, traversal):
+    """The jobs in ZooKeeper for ``traversal``, read directly."""
+    zk, path = cluster.zk, jobs.jobs_path()
+    out = []
+    for child in zk.get_children(path):
+        if not child.startswith("job") or child.endswith(".lock"):
+            continue
+        data, _ = zk.get(path + "/" + child)
+        if json.loads(data)["details"].get("traversal") == traversal:
+            out.append(child)
+    return out
+
+
+def test_a_second_posting_for_a_traversal_is_refused(two_conductors,
+                                                     cloud):
+    """The client resumes the operation while it runs (a rollback
+    request does), and posts its job again as if a listing had missed it
+    (TaskFlow's listing skips a job it could not read during a reconnect):
+    the operation still has one job, and runs once."""
+    c = two_conductors
+    orch = c.orch
+    orch.create_stack("r", chain(delay=0.8, n=3))
+    c.wait_owner("r")
+    row = orch.db.store.find_stack("r")
+    assert len(jobs_of(c, row.traversal)) == 1
+    orch._resume(row)
+    jobs.repost(orch._board, orch.db, row)
+    assert len(jobs_of(c, row.traversal)) == 1
+    settle_all(c, ["r"], "CREATE_COMPLETE")
+    creates = [j for j in cloud.journal() if j["event"] == "attempt"]
+    assert len(creates) == 3, creates
+    check_all_real(c, cloud, ["r"])
+
+
+def test_a_conductor_never_runs_a_second_job_of_a_traversal(
+        two_conductors, cloud):
+    """A duplicate job posted straight through TaskFlow (an older client,
+    say) while the first runs: no conductor runs it, so the first run is
+    never taken over, and each resource is created once."""
+    c = two_conductors
+    orch = c.orch
+    orch.create_stack("d", chain(delay=0.8, n=3))
+    owner = c.wait_owner("d")
+    first_run = orch.db.store.find_stack("d").run_token
+    row = orch.db.store.find_stack("d")
+    orch._board.post("create-d", details=jobs.job_details({
+        "stack_id": row.id, "traversal": row.traversal,
+        "flow_uuid": row.flow_uuid}))
+    settle_all(c, ["d"], "CREATE_COMPLETE")
+    final = orch.db.store.find_stack("d")
+    assert final.run_token == first_run, c.logs()
+    assert c.procs[owner].poll() is None
+    creates = [j for j in cloud.journal() if j["event"] == "attempt"]
+    assert len(creates) == 3, creates
+    check_all_real(c, cloud, ["d"])
+    end = time.time() + 10
+    while time.time() < end and jobs_of(c, row.traversal):
+        time.sleep(0.1)
+    assert jobs_of(c, row.traversal) == [], "the duplicate was left behind"
