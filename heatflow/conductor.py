@@ -100,6 +100,7 @@ class Conductor:
         # _disconnected, lets a run registered late know it is fenced.
         self._epoch = 0
         self._disconnected = False
+        self._stopping = threading.Event()
         self.client = jobs.make_client(zookeeper, session_timeout,
                                        auth=zookeeper_auth)
         self.client.add_listener(self._session_changed)
@@ -122,7 +123,6 @@ class Conductor:
             self, self.name, self.board, persistence=self.db.taskflow,
             engine="parallel", wait_timeout=0.5,
             max_simultaneous_jobs=workers)
-        self._stopping = threading.Event()
         self._watchdog_interval = watchdog_interval
         self._repost_grace = repost_grace
         self._watchdog = threading.Thread(target=self._watch,
@@ -183,15 +183,21 @@ class Conductor:
             LOG.info("job %s: %s of stack %s is no longer current", job.uuid,
                      row.action, row.name)
             return True
-        rival = self.board.rival_of(job)
+        run = str(uuid.uuid4())
+        node = jobs.runs_path(self.root) + "/" + run
+        epoch = self._epoch
+        try:
+            rival = self.board.rival_of(job)
+            if rival is None:
+                self.client.create(node, self.name.encode(), ephemeral=True)
+        except kazoo_exc.KazooException as exc:
+            LOG.warning("job %s: ZooKeeper unavailable (%s); released",
+                        job.uuid, _cause(exc))
+            return False
         if rival is not None:
             LOG.warning("job %s duplicates job %s of %s of stack %s: "
                         "dropped", job.uuid, rival, row.action, row.name)
             return True
-        run = str(uuid.uuid4())
-        node = jobs.runs_path(self.root) + "/" + run
-        epoch = self._epoch
-        self.client.create(node, self.name.encode(), ephemeral=True)
         try:
             if not store.take_over(stack_id, traversal, row.run_token, run):
                 LOG.info("job %s: stack %s changed hands", job.uuid,
@@ -265,8 +271,13 @@ class Conductor:
             runs = dict(self._runs)
             for run in runs:
                 self.rt.fence_run(run)
-        LOG.warning("conductor %s: ZooKeeper session %s; %d run(s) fenced",
-                    self.name, state, len(runs))
+        if runs:
+            LOG.warning("conductor %s: ZooKeeper session %s; %d run(s) "
+                        "fenced", self.name, state, len(runs))
+        elif not self._stopping.is_set():
+            # (Stopping closes the session: LOST then says nothing new.)
+            LOG.warning("conductor %s: ZooKeeper session %s", self.name,
+                        state)
         for run, op in runs.items():
             try:
                 self.rt.stop_starting_atoms(op["flow_uuid"])
