@@ -341,12 +341,13 @@ class Conductor:
             if job is None and now - (row.updated_at or row.created_at) \
                     < grace:
                 continue     # just started: its job may be on its way
+            if job is None and self.board.has_job(row.traversal):
+                continue     # TaskFlow's listing skipped it (unreadable)
             if overdue:
                 self._time_out(row)
-            else:
-                LOG.warning("watchdog: no job for %s of stack %s; posting "
+            elif jobs.repost(self.board, self.db, row) is not None:
+                LOG.warning("watchdog: no job for %s of stack %s; posted "
                             "it again", row.action, row.name)
-                jobs.repost(self.board, self.db, row)
 
     def _time_out(self, row):
         """Fail an overdue operation nobody is running; roll it back if

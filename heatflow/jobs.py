@@ -132,8 +132,8 @@ class Board(impl_zookeeper.ZookeeperJobBoard):
         for _ in range(attempts):
             marker, stat = self._marker(traversal)
             if stat is not None and self._job_exists(marker):
-                LOG.info("%s of stack %s already has job %s",
-                         op["action"], op["stack_name"], marker.get("job"))
+                LOG.debug("%s of stack %s already has job %s",
+                          op["action"], op["stack_name"], marker.get("job"))
                 return None
             job_uuid = str(uuid.uuid4())
             posting = tf_jobs.format_posting(
@@ -162,6 +162,11 @@ class Board(impl_zookeeper.ZookeeperJobBoard):
         raise exception.HeatflowError(
             "could not post the job of %s of stack %s: its marker kept "
             "changing" % (op["action"], op["stack_name"]))
+
+    def has_job(self, traversal):
+        """Does the operation ``traversal`` have a job (read directly)?"""
+        marker, stat = self._marker(traversal)
+        return stat is not None and self._job_exists(marker)
 
     def rival_of(self, job):
         """The uuid of the job its traversal's marker names, if that is
