@@ -42,6 +42,15 @@ failing save is tried four times, not three).  RUNNING, which the
 backend skips writing (resuming never needs it), is set in memory only,
 skipping the copy of the atom detail TaskFlow makes to save it.
 
+Fencing: once a run is fenced its backend view refuses every write
+(persistence/taskflow_backend.py).  TaskFlow would take the refusal for a
+storage error: fail the engine, log the failure, fail again recording
+FAILURE and log that the first error was dropped.  :class:`StackStorage`
+keeps a fenced run's states in memory instead and turns a running flow
+SUSPENDING, so its engine schedules nothing more and ends SUSPENDED, and
+``suspend()`` works on a fenced engine (a conductor that lost its ZooKeeper
+session suspends every engine it runs).
+
 Compiling a flow, and finding an atom's inputs, are in
 flows/compilation.py.
 
@@ -69,6 +78,7 @@ from taskflow.engines.action_engine import selector as tf_selector
 from taskflow.engines.action_engine import traversal
 from taskflow.utils import misc as tf_misc
 
+from heatflow import exception
 from heatflow.flows import compilation
 from heatflow.persistence import taskflow_backend
 
@@ -163,10 +173,33 @@ class StackStorage(tf_storage.Storage):
             return
         super().set_atom_state(atom_name, state)
 
+    def set_flow_state(self, state):
+        try:
+            super().set_flow_state(state)
+        except exception.Superseded:
+            self._fenced(state)
+
+    def _fenced(self, state=None):
+        """This run was fenced (taken over, or its conductor's ZooKeeper
+        session was suspended): the backend refuses its writes.  Its engine
+        carries on in memory only, and stops: what was asked of the flow
+        state is kept, except that a running flow becomes SUSPENDING, so no
+        further atom is scheduled and the engine ends SUSPENDED, quietly --
+        not FAILURE with the refused write as its error."""
+        detail = self._flowdetail
+        if state is not None:
+            detail.state = state
+        if detail.state == states.RUNNING:
+            detail.state = states.SUSPENDING
+
     def _save_atom_detail(self, conn, original_atom_detail, atom_detail):
         try:
             original_atom_detail.update(
                 conn.update_atom_details(atom_detail))
+            return original_atom_detail
+        except exception.Superseded:
+            original_atom_detail.update(atom_detail)
+            self._fenced()
             return original_atom_detail
         except tf_exc.StorageFailure:
             # TaskFlow's own, which tries again (database outages).

@@ -494,9 +494,9 @@ class Orchestrator:
         if self._board is None:
             return self._runner.resume(row)
         from heatflow import jobs
-        if not any(j.details.get("traversal") == row.traversal
-                   for j in jobs.jobs_for(self._board, row.id)):
-            jobs.repost(self._board, self.db, row)
+        # Posts nothing if the operation's job still exists (one job per
+        # operation: heatflow/jobs.py).
+        jobs.repost(self._board, self.db, row)
         return True
 
     def resume_orphans(self):

@@ -13,7 +13,11 @@ other's death.
 - When the ZooKeeper session is SUSPENDED or LOST, every run here is fenced
   at once: no further plugin action starts, and neither heatflow's nor
   TaskFlow's writes for those runs are accepted (another conductor may hold
-  the job by now).
+  the job by now).  The listener that does it never raises, and such
+  expected conditions are logged in one line each, without a traceback.
+- A job that duplicates its operation's job (see heatflow/jobs.py) is
+  dropped unrun: a run is never taken over by a second job of its own
+  operation.
 - SIGTERM: in-flight actions finish, the engines stop, and their jobs are
   released so another conductor claims them at once.
 - A conductor that lacks the plugin of a resource type an operation needs
@@ -38,6 +42,7 @@ import uuid
 
 from kazoo import exceptions as kazoo_exc
 from kazoo.protocol import states as kazoo_states
+from taskflow import exceptions as tf_exc
 from taskflow import states as tf_states
 from taskflow.conductors.backends import impl_nonblocking
 
@@ -138,6 +143,13 @@ class Conductor:
             max_workers, thread_name_prefix="heatflow-atom")
         self.executor = execution.OperationExecutor(self.db, self.rt,
                                                     self._key, self.pool)
+        self._runs = {}            # run id -> operation header
+        self._mutex = threading.Lock()
+        # Bumped each time the session is suspended or lost; with
+        # _disconnected, lets a run registered late know it is fenced.
+        self._epoch = 0
+        self._disconnected = False
+        self._stopping = threading.Event()
         self.client = jobs.make_client(zookeeper, session_timeout,
                                        auth=zookeeper_auth)
         self.client.add_listener(self._session_changed)
@@ -161,9 +173,6 @@ class Conductor:
             self, self.name, self._claimable, persistence=self.db.taskflow,
             engine="parallel", wait_timeout=0.5,
             max_simultaneous_jobs=workers)
-        self._runs = {}            # run id -> operation header
-        self._mutex = threading.Lock()
-        self._stopping = threading.Event()
         self._watchdog_interval = watchdog_interval
         self._repost_grace = repost_grace
         # traversal -> (re-posts so far, not again before this datetime)
@@ -232,7 +241,19 @@ class Conductor:
             return False
         run = str(uuid.uuid4())
         node = jobs.runs_path(self.root) + "/" + run
-        self.client.create(node, self.name.encode(), ephemeral=True)
+        epoch = self._epoch
+        try:
+            rival = self.board.rival_of(job)
+            if rival is None:
+                self.client.create(node, self.name.encode(), ephemeral=True)
+        except kazoo_exc.KazooException as exc:
+            LOG.warning("job %s: ZooKeeper unavailable (%s); released",
+                        job.uuid, _cause(exc))
+            return False
+        if rival is not None:
+            LOG.warning("job %s duplicates job %s of %s of stack %s: "
+                        "dropped", job.uuid, rival, row.action, row.name)
+            return True
         try:
             if not store.take_over(stack_id, traversal, row.run_token, run):
                 LOG.info("job %s: stack %s changed hands", job.uuid,
@@ -251,6 +272,10 @@ class Conductor:
                      run)
             with self._mutex:
                 self._runs[run] = op
+                if self._epoch != epoch or self._disconnected:
+                    # The session was suspended since the run's node was
+                    # made: fenced like the runs the listener saw.
+                    self.rt.fence_run(run)
             try:
                 while plan is not None and not self.rt.is_fenced(run):
                     plan = self.executor.run_flow(plan)
@@ -299,43 +324,80 @@ class Conductor:
     # -- ZooKeeper session --------------------------------------------------
 
     def _session_changed(self, state):
-        if state in (kazoo_states.KazooState.SUSPENDED,
-                     kazoo_states.KazooState.LOST):
-            with self._mutex:
-                runs = dict(self._runs)
-            if runs:
-                LOG.warning("conductor %s: ZooKeeper session %s; fencing "
-                            "%d run(s)", self.name, state, len(runs))
-            for run, op in runs.items():
+        """kazoo's connection state listener.  It runs on kazoo's connection
+        thread: it must not block, and must never raise (kazoo would log a
+        traceback and skip the rest of the work)."""
+        try:
+            if state == kazoo_states.KazooState.CONNECTED:
+                with self._mutex:
+                    was, self._disconnected = self._disconnected, False
+                if was:
+                    LOG.info("conductor %s: ZooKeeper session restored",
+                             self.name)
+            else:
+                self._fence_every_run(state)
+        except Exception as exc:
+            LOG.error("conductor %s: handling ZooKeeper state %s: %s: %s",
+                      self.name, state, type(exc).__name__, exc)
+
+    def _fence_every_run(self, state):
+        """SUSPENDED or LOST: another conductor may hold our jobs by now.
+        Every run is fenced before any engine is asked to stop, so no run
+        starts a resource action after this."""
+        with self._mutex:
+            self._disconnected = True
+            self._epoch += 1
+            runs = dict(self._runs)
+            for run in runs:
                 self.rt.fence_run(run)
+        if runs:
+            LOG.warning("conductor %s: ZooKeeper session %s; %d run(s) "
+                        "fenced", self.name, state, len(runs))
+        elif not self._stopping.is_set():
+            # (Stopping closes the session: LOST then says nothing new.)
+            LOG.warning("conductor %s: ZooKeeper session %s", self.name,
+                        state)
+        for run, op in runs.items():
+            try:
                 self.rt.stop_starting_atoms(op["flow_uuid"])
+            except Exception as exc:
+                LOG.warning("conductor %s: stopping run %s: %s: %s",
+                            self.name, run, type(exc).__name__, exc)
 
     # -- watchdog -----------------------------------------------------------
 
     def _watch(self):
-        lock = None
+        # One lock object throughout: after a failed attempt it finds its
+        # own node again rather than queue behind it.
+        lock = self.client.Lock(self.root + "/watchdog", self.name)
+        epoch = None
         while not self._stopping.wait(self._watchdog_interval):
             try:
-                if lock is None or not lock.is_acquired:
-                    lock = self.client.Lock(self.root + "/watchdog",
-                                            self.name)
-                    if not lock.acquire(blocking=False):
-                        continue
                 if self.client.state != kazoo_states.KazooState.CONNECTED:
                     continue
+                if lock.is_acquired and epoch != self._epoch:
+                    # The session was suspended since the lock was taken:
+                    # it may have expired, and the lock with it.
+                    _release(lock)
+                if not lock.is_acquired:
+                    epoch = self._epoch
+                    if not lock.acquire(blocking=False):
+                        continue
                 self.patrol()
+            except (kazoo_exc.KazooException, tf_exc.JobFailure) as exc:
+                # ZooKeeper went away mid-round: expected, said once.
+                LOG.warning("watchdog of conductor %s: ZooKeeper "
+                            "unavailable (%s); next round in %.1f s",
+                            self.name, _cause(exc), self._watchdog_interval)
             except Exception:
                 LOG.exception("watchdog of conductor %s", self.name)
-                lock = None
-        if lock is not None:
-            try:
-                lock.release()
-            except Exception:
-                pass
+        if lock.is_acquired:
+            _release(lock)
 
     def patrol(self):
         """One round of the watchdog (the elected conductor only)."""
         store = self.db.store
+        markers = self.board.markers()
         by_traversal = {}
         for job in self.board.iterjobs(ensure_fresh=True):
             t = (job.details or {}).get("traversal")
@@ -343,11 +405,13 @@ class Conductor:
                 by_traversal[t] = job
         now = store_mod.utcnow()
         grace = datetime.timedelta(seconds=self._repost_grace)
-        live = set()
-        for row in store.list_stacks():
-            if row.status != "IN_PROGRESS":
-                continue
-            live.add(row.traversal)
+        rows = [r for r in store.list_stacks() if r.status == "IN_PROGRESS"]
+        # Markers listed before the stacks whose operation is not running
+        # now: forgotten once their job is gone.
+        live = {r.traversal for r in rows}
+        self.board.forget([t for t in markers if t not in live],
+                          self._repost_grace)
+        for row in rows:
             job = by_traversal.get(row.traversal)
             overdue = row.deadline is not None and row.deadline <= now
             if job is not None and not (overdue and
@@ -356,6 +420,8 @@ class Conductor:
             if job is None and now - (row.updated_at or row.created_at) \
                     < grace:
                 continue     # just started: its job may be on its way
+            if job is None and self.board.has_job(row.traversal):
+                continue     # TaskFlow's listing skipped it (unreadable)
             if overdue:
                 self._time_out(row)
             else:
@@ -372,10 +438,11 @@ class Conductor:
         if not_before is not None and now < not_before:
             return
         wait = min(self._repost_grace * 2 ** count, self.MAX_REPOST_BACKOFF)
-        LOG.warning("watchdog: no job for %s of stack %s; posting it again "
+        if jobs.repost(self.board, self.db, row) is None:
+            return       # its job is there after all (one per operation)
+        LOG.warning("watchdog: no job for %s of stack %s; posted it again "
                     "(%d time%s; not again within %g s)", row.action,
                     row.name, count + 1, "" if count == 0 else "s", wait)
-        jobs.repost(self.board, self.db, row)
         self._reposts[row.traversal] = (
             count + 1, now + datetime.timedelta(seconds=wait))
 
@@ -393,6 +460,22 @@ class Conductor:
             if store.request_rollback(row.id, row.traversal, "FAILED"):
                 jobs.repost(self.board, self.db,
                             store.get_stack_by_id(row.id))
+
+
+def _release(lock):
+    try:
+        lock.release()
+    except Exception as exc:
+        LOG.debug("releasing %s: %s", lock.path, exc)
+
+
+def _cause(exc):
+    """What went wrong, in a few words: TaskFlow's job failures wrap
+    kazoo's."""
+    cause = getattr(exc, "cause", None) or exc.__cause__
+    if cause is not None and cause is not exc:
+        return "%s: %s" % (type(exc).__name__, _cause(cause))
+    return str(exc) or type(exc).__name__
 
 
 def serve(conductor, install_signals=True):

@@ -108,6 +108,9 @@ class OperationExecutor:
         self.rt.engine_started(op["flow_uuid"], engine)
         try:
             engine.run()
+            if self.rt.is_fenced(run):
+                LOG.info("run %s of stack %s was fenced; it stopped", run,
+                         op["stack_name"])
         except Exception as exc:
             if self.rt.is_fenced(run):
                 LOG.info("run %s of stack %s was fenced: %s", run,

@@ -13,6 +13,7 @@ from taskflow import task
 from taskflow.patterns import graph_flow
 from taskflow.persistence import backends, models
 
+from heatflow import exception
 from heatflow.flows import compilation
 from heatflow.flows import engine
 
@@ -264,3 +265,68 @@ def test_a_running_atom_is_running_in_memory_only():
         storage.set_atom_state("a", "REVERTING")
         assert storage.get_atom_state("a") == "REVERTING"
         assert writes == ["REVERTING"]
+
+
+class FencedConnection:
+    """A backend connection that refuses every write once ``fenced``."""
+
+    def __init__(self, conn, fenced):
+        self._conn, self._fenced = conn, fenced
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+    def _check(self):
+        if self._fenced.is_set():
+            raise exception.Superseded("fenced")
+
+    def update_atom_details(self, ad):
+        self._check()
+        return self._conn.update_atom_details(ad)
+
+    def update_flow_details(self, fd):
+        self._check()
+        return self._conn.update_flow_details(fd)
+
+
+class Fencing(Step):
+    """An atom during which its run is fenced (taken over, or the
+    conductor's ZooKeeper session was suspended)."""
+
+    def __init__(self, name, requires, log, lock, fenced):
+        super().__init__(name, requires, log, lock)
+        self._fenced_flag = fenced
+
+    def execute(self, **inputs):
+        self._fenced_flag.set()
+        return super().execute(**inputs)
+
+
+@pytest.mark.parametrize("suspend", [False, True])
+def test_a_fenced_run_stops_quietly_and_records_nothing(caplog, suspend):
+    """Once its writes are refused the engine schedules nothing more and
+    ends SUSPENDED, without raising or logging an error (TaskFlow would
+    fail it: three tracebacks); suspend() works on it too (a conductor
+    that lost its session suspends every engine it runs)."""
+    flow = graph_flow.Flow("g")
+    log, lock, fenced = [], threading.Lock(), threading.Event()
+    flow.add(Step("a", [], log, lock),
+             Fencing("b", ["a"], log, lock, fenced),
+             Step("c", ["b"], log, lock))
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        eng = load(flow, pool)
+        storage = eng.storage
+        real = storage._backend.get_connection
+        storage._backend.get_connection = lambda: FencedConnection(
+            real(), fenced)
+        if suspend:
+            eng.prepare()
+            fenced.set()
+            eng.suspend()
+        eng.run()
+    assert [e[1] for e in log] == ([] if suspend else ["a", "b"])
+    assert storage.get_flow_state() == "SUSPENDED"
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+    with contextlib.closing(real()) as conn:
+        saved = conn.get_atom_details(storage.get_atom_uuid("b"))
+    assert saved.results is None
