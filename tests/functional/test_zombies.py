@@ -97,7 +97,10 @@ def test_a_zombie_create_leaves_nothing_behind(cluster, cloud, then):
     assert made not in _known(cluster, "z")
     assert [j["pid"] for j in undone] == [pid], cluster.logs()
     if expected is not None:
-        assert [(e.physical_resource_id, e.action, e.status)
-                for e in orch.list_events("z")
-                if e.reason.startswith("orphan")] == [
-                    (made, "DELETE", "COMPLETE")]
+        # (written once the delete has completed: after its journal entry)
+        def orphan_events():
+            return [(e.physical_resource_id, e.action, e.status)
+                    for e in orch.list_events("z")
+                    if e.reason.startswith("orphan")]
+        assert _eventually(lambda: orphan_events() != [], timeout=10)
+        assert orphan_events() == [(made, "DELETE", "COMPLETE")]

@@ -22,7 +22,10 @@ def watchdog(rows, grace=5.0):
     """A conductor as far as patrol() needs one: a board with no jobs, a
     store with ``rows``."""
     cond = conductor_mod.Conductor.__new__(conductor_mod.Conductor)
-    cond.board = types.SimpleNamespace(iterjobs=lambda ensure_fresh: [])
+    cond.board = types.SimpleNamespace(
+        iterjobs=lambda ensure_fresh: [], markers=lambda: [],
+        forget=lambda traversals, grace: None,
+        has_job=lambda traversal: False)
     cond.db = types.SimpleNamespace(
         store=types.SimpleNamespace(list_stacks=lambda: rows))
     cond._repost_grace = grace
@@ -33,8 +36,11 @@ def watchdog(rows, grace=5.0):
 def test_a_job_that_keeps_going_missing_is_reposted_ever_less_often(
         monkeypatch):
     posted = []
-    monkeypatch.setattr(conductor_mod.jobs, "repost",
-                        lambda board, db, row: posted.append(now[0]))
+
+    def repost(board, db, row):
+        posted.append(now[0])
+        return "job-%d" % len(posted)        # what was posted
+    monkeypatch.setattr(conductor_mod.jobs, "repost", repost)
     now = [T0]
     monkeypatch.setattr(store_mod, "utcnow", lambda: now[0])
     rows = [stack_row()]
