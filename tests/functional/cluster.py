@@ -30,6 +30,7 @@ class Cluster:
         self.session_timeout = session_timeout
         self.procs = {}
         self._seq = 0
+        self._board = None
         self.zk = kazoo_client.KazooClient(hosts=zk_hosts)
         self.zk.start()
         self.zk.ensure_path(jobs.runs_path())
@@ -77,6 +78,15 @@ class Cluster:
             time.sleep(0.02)
         raise AssertionError("no conductor took stack %s" % stack_name)
 
+    def jobs(self, stack_name):
+        """The stack's jobs on the board now: [(job uuid, owner or None)]
+        (the owner: the name of the conductor holding the claim)."""
+        if self._board is None:
+            self._board = jobs.make_board("test-observer", self.zk, None)
+        stack_id = self.orch.db.store.find_stack(stack_name).id
+        return [(j.uuid, self._board.find_owner(j))
+                for j in jobs.jobs_for(self._board, stack_id)]
+
     def kill(self, name, sig=signal.SIGKILL):
         self.procs[name].send_signal(sig)
         if sig in (signal.SIGKILL, signal.SIGTERM):
@@ -96,6 +106,8 @@ class Cluster:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+            if self._board is not None:
+                self._board.close()
             self.zk.stop()
             self.zk.close()
 
