@@ -39,7 +39,7 @@ def test_zookeeper_restart_mid_operation(private_cluster, servers, cloud):
     zk.restart()
     final = settle(orch, "s", timeout=90)
     assert final.stack_status == "CREATE_COMPLETE", private_cluster.logs()
-    check_reality(private_cluster, cloud, "s")
+    check_reality(private_cluster, cloud, "s", chain(delay=0.5, n=4))
 
 
 def test_postgresql_restart_mid_operation(private_cluster, servers, cloud):
@@ -54,7 +54,7 @@ def test_postgresql_restart_mid_operation(private_cluster, servers, cloud):
     final = settle(orch, "s", timeout=90)
     assert final.stack_status == "CREATE_COMPLETE", (
         final.status_reason, private_cluster.logs())
-    check_reality(private_cluster, cloud, "s")
+    check_reality(private_cluster, cloud, "s", chain(delay=0.5, n=4))
 
 
 def _wait(predicate, timeout, what):
@@ -143,4 +143,4 @@ def test_an_operation_whose_job_vanished_is_posted_again(private_cluster,
     private_cluster.start_conductor()
     final = settle(orch, "lost", timeout=60)
     assert final.stack_status == "CREATE_COMPLETE", private_cluster.logs()
-    check_reality(private_cluster, cloud, "lost")
+    check_reality(private_cluster, cloud, "lost", chain(delay=0, n=2))
