@@ -114,7 +114,7 @@ def _attempts(cloud, since=0):
             if j["event"] == "attempt" and j["time"] >= since]
 
 
-def _wait_for(predicate, timeout=30, what="condition"):
+def wait_for(predicate, timeout=30, what="condition"):
     end = time.time() + timeout
     while time.time() < end:
         if predicate():
@@ -189,8 +189,8 @@ def test_zombie_makes_no_plugin_call_and_no_accepted_write(cluster, cloud):
     cluster.kill(owner, signal.SIGSTOP)
     frozen = time.time()
     # Wait for another conductor to take over (new run, new owner).
-    _wait_for(lambda: cluster.owner("z") not in (owner, None), 30,
-              "a takeover")
+    wait_for(lambda: cluster.owner("z") not in (owner, None), 30,
+             "a takeover")
     zombie_calls = len([c for c in cloud.calls() if c["pid"] == pid])
     assert zombie_calls > 0          # it was polling when it was frozen
     # Its writes are seen (so the audit would see more of them).
@@ -228,8 +228,8 @@ def test_sigterm_releases_the_job_at_once(patient_cluster, cloud):
     time.sleep(0.2)
     sent = time.time()
     cluster.procs[owner].send_signal(signal.SIGTERM)
-    _wait_for(lambda: cluster.jobs("g") == [(job, other)], 10,
-              "the same job claimed by %s" % other)
+    wait_for(lambda: cluster.jobs("g") == [(job, other)], 10,
+             "the same job claimed by %s" % other)
     taken = time.time() - sent
     # At once: the in-flight action (at most 0.8 s) and a moment.
     assert taken < 2.0, taken
@@ -257,8 +257,8 @@ def test_update_supersedes_a_create_running_on_another_conductor(cluster,
     # a1 is in flight when the update supersedes the create.
     create["resources"]["a1"]["properties"]["delay"] = 2.0
     orch.create_stack("u", create)
-    _wait_for(lambda: [a["name"] for a in _attempts(cloud)] == ["a0", "a1"],
-              30, "a1's create started")
+    wait_for(lambda: [a["name"] for a in _attempts(cloud)] == ["a0", "a1"],
+             30, "a1's create started")
     target = chain(delay=0.1, n=3)
     target["resources"]["a1"]["properties"]["name"] = "renamed"
     target["resources"]["extra"] = {"type": "Test::Thing",

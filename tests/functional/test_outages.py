@@ -11,7 +11,8 @@ from heatflow import conductor as conductor_mod
 from heatflow import jobs
 from heatflow.persistence import store as store_mod
 from tests.functional import cluster as cluster_mod
-from tests.functional.test_conductor import chain, check_reality, settle
+from tests.functional.test_conductor import (chain, check_reality, settle,
+                                             wait_for)
 
 
 @pytest.fixture
@@ -57,15 +58,6 @@ def test_postgresql_restart_mid_operation(private_cluster, servers, cloud):
     check_reality(private_cluster, cloud, "s", chain(delay=0.5, n=4))
 
 
-def _wait(predicate, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("not within %ss: %s" % (timeout, what))
-
-
 def test_watchdog_fails_a_stack_whose_conductors_all_died(private_cluster,
                                                           cloud):
     """Every conductor dies mid-create; their claim on the job expires with
@@ -90,9 +82,9 @@ def test_watchdog_fails_a_stack_whose_conductors_all_died(private_cluster,
                 "CREATE_IN_PROGRESS"
         # The job outlives its dead owner, unclaimed once the session
         # (2 s) has expired.
-        _wait(lambda: [o for _, o in private_cluster.jobs("late")] ==
-              [None], 15, "the job unclaimed on the board")
-        _wait(lambda: store_mod.utcnow() > deadline, 10, "the deadline")
+        wait_for(lambda: [o for _, o in private_cluster.jobs("late")] ==
+                 [None], 15, "the job unclaimed on the board")
+        wait_for(lambda: store_mod.utcnow() > deadline, 10, "the deadline")
         calls = len(cloud.calls() + cloud.journal())
         assert orch.get_stack("late").stack_status == "CREATE_IN_PROGRESS"
         watchdog.patrol()
@@ -106,8 +98,8 @@ def test_watchdog_fails_a_stack_whose_conductors_all_died(private_cluster,
     # A conductor that claims the job now finds the operation over: it
     # consumes the job and calls no plugin.
     private_cluster.start_conductor()
-    _wait(lambda: private_cluster.jobs("late") == [], 30,
-          "the job consumed")
+    wait_for(lambda: private_cluster.jobs("late") == [], 30,
+             "the job consumed")
     assert len(cloud.calls() + cloud.journal()) == calls
     assert orch.get_stack("late").stack_status == "CREATE_FAILED"
 
