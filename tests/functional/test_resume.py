@@ -75,6 +75,18 @@ def _created(cloud, name):
             if j["event"] == "create" and j["props"]["name"] == name]
 
 
+def _dies_by_itself(script, db_url, template, cloud):
+    """Run a script that kills itself at the moment it chooses; the names
+    of the resources it created."""
+    import json
+    proc = subprocess.run(
+        [sys.executable, "-c", script, db_url, conftest.PLUGIN_DIR,
+         json.dumps(template)], env=dict(os.environ), timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    return [j["props"]["name"] for j in cloud.journal()
+            if j["event"] == "create"]
+
+
 def _killed_when(ready, *argv):
     """Run ``python -c argv...`` and SIGKILL it once ``ready()``; returns
     the dead process."""
@@ -182,14 +194,8 @@ def test_create_killed_before_its_token_was_saved_is_not_started_again(
     but before the engine saved the token: the next Orchestrator finishes
     that create (polling it with no token) instead of calling
     handle_create again, which would make a second b."""
-    import json
-    proc = subprocess.run(
-        [sys.executable, "-c", DIES_BEFORE_TOKEN_SCRIPT, db_url,
-         conftest.PLUGIN_DIR, json.dumps(CHAIN)],
-        env=dict(os.environ), timeout=60)
-    assert proc.returncode == -signal.SIGKILL
-    assert [j["props"]["name"] for j in cloud.journal()
-            if j["event"] == "create"] == ["a", "b"]
+    assert _dies_by_itself(DIES_BEFORE_TOKEN_SCRIPT, db_url, CHAIN,
+                           cloud) == ["a", "b"]
 
     orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
     try:
@@ -263,20 +269,14 @@ def test_a_create_whose_result_died_with_its_process_is_still_rolled_back(
     """a is created, the process dies before TaskFlow records a's result;
     the next Orchestrator finds a complete (nothing to do), b fails, and
     the rollback still deletes a."""
-    import json
     failing = {"heat_template_version": "2018-08-31",
                "resources": {
                    "a": {"type": "Test::Thing", "properties": {"name": "a"}},
                    "b": {"type": "Test::Thing",
                          "properties": {"name": "b", "fail": True,
                                         "ref": {"get_resource": "a"}}}}}
-    proc = subprocess.run(
-        [sys.executable, "-c", DIES_BEFORE_RESULT_SCRIPT, db_url,
-         conftest.PLUGIN_DIR, json.dumps(failing)],
-        env=dict(os.environ), timeout=60)
-    assert proc.returncode == -signal.SIGKILL
-    assert [j["props"]["name"] for j in cloud.journal()
-            if j["event"] == "create"] == ["a"]
+    assert _dies_by_itself(DIES_BEFORE_RESULT_SCRIPT, db_url, failing,
+                           cloud) == ["a"]
 
     orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
     try:
