@@ -90,8 +90,9 @@ QUIESCE_TIMEOUT = 15.0
 MAX_STEPS = 400
 
 ACTIONS = ("CREATE", "UPDATE", "DELETE")
-# The engine's loops (in flows/atoms.py) that sleep while another
-# operation's action holds a resource row's lock; each has a local row_id.
+# The engine's loops (methods of flows/atoms.py's _Atom) that sleep while
+# another operation's action holds a resource row's lock; each takes the
+# row's id as its first argument (see _announce).
 LOCK_LOOPS = ("acquire", "wait_idle")
 
 
