@@ -2,7 +2,26 @@ import os
 
 import pytest
 
+from tests import servers
+
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say loudly that the tests needing real ZooKeeper or PostgreSQL did
+    not run (a plain ``s`` is easy to miss); with CI=true they fail
+    instead (tests/functional/conftest.py)."""
+    reasons = servers.unavailable_skips(
+        terminalreporter.stats.get("skipped", []))
+    if not reasons:
+        return
+    tr = terminalreporter
+    tr.write_sep("!", "%d TESTS DID NOT RUN: no real ZooKeeper or "
+                 "PostgreSQL" % sum(reasons.values()), red=True, bold=True)
+    for reason, count in sorted(reasons.items()):
+        tr.write_line("  %d skipped: %s" % (count, reason), red=True)
+    tr.write_line("  Install the servers (see tests/servers.py); CI=true "
+                  "turns this into a failure.", red=True, bold=True)
 
 
 @pytest.fixture

@@ -63,6 +63,24 @@ def in_ci():
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
+#: How a test that needs a missing server says so when it skips.
+UNAVAILABLE = "real server unavailable"
+
+
+def unavailable_skips(skipped):
+    """Why the skipped tests among ``skipped`` (pytest reports) skipped for
+    want of a real server: reason -> how many."""
+    reasons = {}
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else \
+            str(longrepr)
+        if UNAVAILABLE in reason:
+            reason = reason.split("Skipped: ", 1)[-1]
+            reasons[reason] = reasons.get(reason, 0) + 1
+    return reasons
+
+
 def is_root():
     return os.geteuid() == 0
 

@@ -4,6 +4,10 @@ test cloud (tests/plugins/cloud.py) shared through HEATFLOW_TEST_CLOUD.
 
 The test asks ZooKeeper which conductor runs a stack right now (the run's
 ephemeral znode holds the conductor's name) and kills exactly that process.
+
+Each conductor connects to PostgreSQL with its name as the
+``application_name``, so :meth:`Cluster.audit_writes` can tell which
+process wrote which row.
 """
 
 import os
@@ -12,6 +16,7 @@ import subprocess
 import sys
 import time
 
+import sqlalchemy as sa
 from kazoo import client as kazoo_client
 
 import heatflow
@@ -30,6 +35,7 @@ class Cluster:
         self.session_timeout = session_timeout
         self.procs = {}
         self._seq = 0
+        self._board = None
         self.zk = kazoo_client.KazooClient(hosts=zk_hosts)
         self.zk.start()
         self.zk.ensure_path(jobs.runs_path())
@@ -50,8 +56,10 @@ class Cluster:
         name = "cond%d" % self._seq
         log = open(os.path.join(self.log_dir, name + ".log"), "ab")
         plugin_dir = ["--plugin-dir", conftest.PLUGIN_DIR] if plugins else []
+        db_url = sa.engine.make_url(self.db_url).update_query_dict(
+            {"application_name": name}).render_as_string(hide_password=False)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "heatflow", "--db-url", self.db_url,
+            [sys.executable, "-m", "heatflow", "--db-url", db_url,
              "--zookeeper", self.zk_hosts] + plugin_dir +
             ["conductor", "--name", name,
              "--session-timeout", str(self.session_timeout),
@@ -80,6 +88,56 @@ class Cluster:
             time.sleep(0.02)
         raise AssertionError("no conductor took stack %s" % stack_name)
 
+    def jobs(self, stack_name):
+        """The stack's jobs on the board now: [(job uuid, owner or None)]
+        (the owner: the name of the conductor holding the claim)."""
+        if self._board is None:
+            self._board = jobs.make_board("test-observer", self.zk, None)
+        stack_id = self.orch.db.store.find_stack(stack_name).id
+        return [(j.uuid, self._board.find_owner(j))
+                for j in jobs.jobs_for(self._board, stack_id)]
+
+    def audit_writes(self):
+        """From now on, note every row any process inserts, updates or
+        deletes in heatflow's and TaskFlow's tables (a write a fence
+        rejects changes no row, so it is not noted): see :meth:`writes`.
+        """
+        engine = sa.create_engine(self.db_url)
+        try:
+            with engine.begin() as conn:
+                tables = [t for (t,) in conn.execute(sa.text(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = 'public' AND table_type = "
+                    "'BASE TABLE' AND table_name <> 'alembic_version'"))]
+                conn.execute(sa.text(
+                    "CREATE TABLE test_writes (at double precision, "
+                    "writer text, tbl text, op text)"))
+                conn.execute(sa.text(
+                    "CREATE FUNCTION test_note_write() RETURNS trigger AS $$ "
+                    "BEGIN INSERT INTO test_writes VALUES (extract(epoch "
+                    "FROM clock_timestamp()), current_setting("
+                    "'application_name'), TG_TABLE_NAME, TG_OP); "
+                    "RETURN NULL; END $$ LANGUAGE plpgsql"))
+                for t in tables:
+                    conn.execute(sa.text(
+                        'CREATE TRIGGER test_note_write AFTER INSERT OR '
+                        'UPDATE OR DELETE ON "%s" FOR EACH ROW EXECUTE '
+                        'FUNCTION test_note_write()' % t))
+        finally:
+            engine.dispose()
+
+    def writes(self, writer):
+        """[(time.time(), table, operation)] of the rows ``writer`` (a
+        conductor's name) wrote since :meth:`audit_writes`."""
+        engine = sa.create_engine(self.db_url)
+        try:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(sa.text(
+                    "SELECT at, tbl, op FROM test_writes WHERE writer = :w "
+                    "ORDER BY at"), {"w": writer})]
+        finally:
+            engine.dispose()
+
     def kill(self, name, sig=signal.SIGKILL):
         self.procs[name].send_signal(sig)
         if sig in (signal.SIGKILL, signal.SIGTERM):
@@ -99,6 +157,8 @@ class Cluster:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+            if self._board is not None:
+                self._board.close()
             self.zk.stop()
             self.zk.close()
 

@@ -61,7 +61,7 @@ def run(capsys, db_url, isolated_cwd):
 
 
 def _unavailable(exc):
-    msg = "real server unavailable: %s" % exc
+    msg = "%s: %s" % (servers.UNAVAILABLE, exc)
     if servers.in_ci():
         pytest.fail(msg + " (CI=true: a missing server is a failure)",
                     pytrace=False)

@@ -52,6 +52,41 @@ def _wait_for(predicate, timeout=30):
     raise AssertionError("condition not reached in %ss" % timeout)
 
 
+def _rows_match_reality(orch, cloud, name="s"):
+    """Each resource row names the one physical resource of its name that
+    exists in the test cloud, and nothing else exists."""
+    rows = {r.name: r for r in orch.list_resources(name)}
+    real = {props["name"]: pid for pid, props in cloud.reality().items()}
+    assert len(real) == len(cloud.reality()), "duplicated: %s" % (
+        cloud.reality())
+    assert {n: r.physical_resource_id for n, r in rows.items()} == real
+    assert all(r.status == "COMPLETE" for r in rows.values()), rows
+
+
+def _row(orch, resource_name, stack_name="s"):
+    row, = [r for r in orch.db.store.list_resources(
+        orch.db.store.find_stack(stack_name).id) if r.name == resource_name]
+    return row
+
+
+def _created(cloud, name):
+    """The physical ids created for ``name``, in order."""
+    return [j["id"] for j in cloud.journal()
+            if j["event"] == "create" and j["props"]["name"] == name]
+
+
+def _dies_by_itself(script, db_url, template, cloud):
+    """Run a script that kills itself at the moment it chooses; the names
+    of the resources it created."""
+    import json
+    proc = subprocess.run(
+        [sys.executable, "-c", script, db_url, conftest.PLUGIN_DIR,
+         json.dumps(template)], env=dict(os.environ), timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    return [j["props"]["name"] for j in cloud.journal()
+            if j["event"] == "create"]
+
+
 def _killed_when(ready, *argv):
     """Run ``python -c argv...`` and SIGKILL it once ``ready()``; returns
     the dead process."""
@@ -86,6 +121,10 @@ def test_killed_runner_is_resumed_without_repeating_actions(
     orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
     try:
         assert orch.get_stack("s").stack_status == "CREATE_IN_PROGRESS"
+        # b's physical id was recorded before its create completed.
+        b = _row(orch, "b")
+        assert (b.action, b.status) == ("CREATE", "IN_PROGRESS")
+        assert b.physical_resource_id == _created(cloud, "b")[0]
         stack = heatflow.api.Operation(
             orch, orch.get_stack("s").id,
             orch.db.store.find_stack("s").traversal, "CREATE").wait(60)
@@ -95,7 +134,7 @@ def test_killed_runner_is_resumed_without_repeating_actions(
         # Nothing created twice; the killed process did a and b, the
         # resumed one only c.
         assert creates == ["a", "b", "c"]
-        assert len(cloud.reality()) == 3
+        _rows_match_reality(orch, cloud)
         pids = {j["props"]["name"]: j["pid"] for j in cloud.journal()
                 if j["event"] == "create"}
         assert pids["a"] == pids["b"] == proc.pid
@@ -127,6 +166,54 @@ ROLLBACK_SCRIPT = textwrap.dedent("""
     orch.create_stack("s", json.loads(sys.argv[3]), disable_rollback=False)
     time.sleep(600)
 """)
+
+
+# Dies when the engine is about to save b's create token: b's physical id
+# is recorded (resource_id_set writes it at once), its token is not.
+DIES_BEFORE_TOKEN_SCRIPT = textwrap.dedent("""
+    import os, signal, sys, time, json
+    import heatflow
+    from heatflow.flows import driver
+    real = driver.run
+    def run(plugin, action, args=(), **kw):
+        if plugin.name == "b" and action == "CREATE":
+            def die(token):
+                os.kill(os.getpid(), signal.SIGKILL)
+            kw["save_token"] = die
+        return real(plugin, action, args, **kw)
+    driver.run = run
+    orch = heatflow.Orchestrator(sys.argv[1], plugin_dirs=[sys.argv[2]])
+    orch.create_stack("s", json.loads(sys.argv[3]))
+    time.sleep(600)
+""")
+
+
+def test_create_killed_before_its_token_was_saved_is_not_started_again(
+        db_url, cloud):
+    """The process dies after b's handle_create recorded the physical id
+    but before the engine saved the token: the next Orchestrator finishes
+    that create (polling it with no token) instead of calling
+    handle_create again, which would make a second b."""
+    assert _dies_by_itself(DIES_BEFORE_TOKEN_SCRIPT, db_url, CHAIN,
+                           cloud) == ["a", "b"]
+
+    orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
+    try:
+        b = _row(orch, "b")
+        assert (b.action, b.status) == ("CREATE", "IN_PROGRESS")
+        assert b.physical_resource_id == _created(cloud, "b")[0]
+        assert b.action_token is None
+        stack = heatflow.api.Operation(
+            orch, orch.get_stack("s").id,
+            orch.db.store.find_stack("s").traversal, "CREATE").wait(60)
+        assert stack.stack_status == "CREATE_COMPLETE"
+        # handle_create of b ran once (one attempt, one physical b).
+        assert [j["id"] for j in cloud.journal()
+                if j["event"] == "attempt"] == ["a", "b", "c"]
+        assert len(_created(cloud, "b")) == 1
+        _rows_match_reality(orch, cloud)
+    finally:
+        orch.close()
 
 
 def test_rollback_killed_mid_revert_is_resumed_not_restarted(db_url, cloud):
@@ -182,20 +269,14 @@ def test_a_create_whose_result_died_with_its_process_is_still_rolled_back(
     """a is created, the process dies before TaskFlow records a's result;
     the next Orchestrator finds a complete (nothing to do), b fails, and
     the rollback still deletes a."""
-    import json
     failing = {"heat_template_version": "2018-08-31",
                "resources": {
                    "a": {"type": "Test::Thing", "properties": {"name": "a"}},
                    "b": {"type": "Test::Thing",
                          "properties": {"name": "b", "fail": True,
                                         "ref": {"get_resource": "a"}}}}}
-    proc = subprocess.run(
-        [sys.executable, "-c", DIES_BEFORE_RESULT_SCRIPT, db_url,
-         conftest.PLUGIN_DIR, json.dumps(failing)],
-        env=dict(os.environ), timeout=60)
-    assert proc.returncode == -signal.SIGKILL
-    assert [j["props"]["name"] for j in cloud.journal()
-            if j["event"] == "create"] == ["a"]
+    assert _dies_by_itself(DIES_BEFORE_RESULT_SCRIPT, db_url, failing,
+                           cloud) == ["a"]
 
     orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
     try:

@@ -288,3 +288,12 @@ def test_paused_servers_are_thawed_for_the_next_test(zookeeper, postgres):
     postgres.ensure_running()
     assert zookeeper.is_ok()
     assert postgres.execute("select 1") == [(1,)]
+
+
+def test_skips_for_a_missing_server_are_counted_for_the_summary():
+    class Report:
+        def __init__(self, reason):
+            self.longrepr = ("x.py", 1, "Skipped: " + reason)
+    gone = servers.UNAVAILABLE + ": no PostgreSQL server binaries"
+    reports = [Report(gone), Report(gone), Report("dot is not installed")]
+    assert servers.unavailable_skips(reports) == {gone: 2}

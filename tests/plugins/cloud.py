@@ -106,7 +106,8 @@ class Thing(resource.Resource):
     def handle_create(self):
         tries = sum(1 for j in journal() if j["event"] == "attempt" and
                     j["id"] == self.properties["name"])
-        _journal("attempt", self.properties["name"])
+        _journal("attempt", self.properties["name"],
+                 {k: self.properties[k] for k in ("name", "size", "delay")})
         if tries < self.properties["fail_first"]:
             raise exception.HeatflowError("attempt %d failed" % (tries + 1))
         if self.properties["fail"]:

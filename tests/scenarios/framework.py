@@ -49,16 +49,24 @@ The engine is *quiescent* when, within one reading of the version counter
 1. no atom call is queued (submitted but not started);
 2. every finished atom call has been consumed by its engine (or its engine
    thread has ended);
-3. every live runner thread is parked in TaskFlow's WAITING state (its
-   stack contains ``builder.wait``), i.e. has nothing to analyse or
-   schedule: it can only wake when a future completes (which bumps the
+3. every live runner thread is parked in TaskFlow's WAITING state (inside
+   the waiter its machine builder was given), i.e. has nothing to analyse
+   or schedule: it can only wake when a future completes (which bumps the
    version) or on TaskFlow's 60 s idle timeout (harmless);
-4. every running atom call is either blocked at the gate, or sleeping in
-   one of the engine's lock loops (``_Atom.acquire``, ``_Atom.wait_idle``;
+4. every running atom call is either blocked at the gate, or inside one of
+   the engine's lock loops (``_Atom.acquire``, ``_Atom.wait_idle``;
    ``LOCK_LOOPS``) on a resource row whose action lock is held by a live
    run of *another* traversal while its own traversal (and run) is still
    the stack's current one: exactly the condition under which that loop
    can neither succeed nor give up on its own.
+
+Nobody looks at another thread's stack: the threads *announce* where they
+block (:func:`_announce`).  TaskFlow's machine builder is handed a waiter
+that notes its thread as parked while it waits, and the two lock loops are
+wrapped to note which row their thread waits on; each note, made and
+withdrawn, bumps the version.  (Walking other threads' live frames --
+``sys._current_frames()`` and their ``f_locals`` -- crashed the
+interpreter with SIGSEGV in about one full run in six.)
 
 Each condition is exact: nothing is inferred from time passing.  The one
 thing that costs time is an atom sleeping in a lock loop after the lock it
@@ -70,10 +78,8 @@ the threads' state.
 
 import concurrent.futures
 import copy
-import gc
+import functools
 import itertools
-import os
-import sys
 import threading
 import time
 
@@ -84,16 +90,20 @@ QUIESCE_TIMEOUT = 15.0
 MAX_STEPS = 400
 
 ACTIONS = ("CREATE", "UPDATE", "DELETE")
-# The engine's loops (in flows/atoms.py) that sleep while another
-# operation's action holds a resource row's lock; each has a local row_id.
+# The engine's loops (methods of flows/atoms.py's _Atom) that sleep while
+# another operation's action holds a resource row's lock; each takes the
+# row's id as its first argument (see _announce).
 LOCK_LOOPS = ("acquire", "wait_idle")
 
 
 # -- templates ------------------------------------------------------------
 
-def thing(depends_on=None, deletion_policy=None, retries=None, **props):
+def thing(depends_on=None, deletion_policy=None, retries=None,
+          metadata=None, **props):
     """A ``Scenario::Thing`` resource definition."""
     d = {"type": TYPE, "properties": props}
+    if metadata is not None:
+        d["metadata"] = metadata
     if retries is not None:
         d["retries"] = retries
     if depends_on:
@@ -182,6 +192,8 @@ class World:
         self.waiting = []            # Waiters, in arrival order
         self.calls = []
         self.opened = False          # teardown: every gate passes
+        self.parked = set()          # runner threads in TaskFlow's waiter
+        self.lock_loops = {}         # thread -> (atom, row id) it waits on
 
     def bump(self):
         with self.lock:
@@ -260,6 +272,45 @@ class World:
     def waiting_threads(self):
         with self.lock:
             return {w.thread for w in self.waiting}
+
+    # where threads announce they block (see _announce)
+    def parking(self, waiter):
+        """``waiter`` (a TaskFlow engine's), noting its thread as parked
+        while it waits."""
+        @functools.wraps(waiter)
+        def wait(*args, **kwargs):
+            me = threading.get_ident()
+            with self.lock:
+                self.parked.add(me)
+                self.version += 1
+            try:
+                return waiter(*args, **kwargs)
+            finally:
+                with self.lock:
+                    self.parked.discard(me)
+                    self.version += 1
+        return wait
+
+    def looping(self, loop):
+        """A lock loop of the engine's atoms, noting which row its thread
+        waits on while it is inside."""
+        @functools.wraps(loop)
+        def wrapped(atom, row_id, *args, **kwargs):
+            me = threading.get_ident()
+            with self.lock:
+                outer = self.lock_loops.get(me)
+                self.lock_loops[me] = (atom, row_id)
+                self.version += 1
+            try:
+                return loop(atom, row_id, *args, **kwargs)
+            finally:
+                with self.lock:
+                    if outer is None:
+                        self.lock_loops.pop(me, None)
+                    else:
+                        self.lock_loops[me] = outer
+                    self.version += 1
+        return wrapped
 
 
 class TrackedFuture(concurrent.futures.Future):
@@ -404,6 +455,7 @@ class Scenario:
         self._skip_reason = None
         self._retained = set()
         self.verified = False
+        self._unannounce = _announce(self.world)
         orch.register_plugin(TYPE, make_plugin(self.world))
         _install_tracking(orch._runner, self.world)
 
@@ -540,12 +592,12 @@ class Scenario:
             v0 = world.version
             calls = list(world.calls)
             at_gate = {w.thread for w in world.waiting}
-        frames = _thread_frames()
+            parked = set(world.parked)
+            loops = dict(world.lock_loops)
         for t in self._engines_and_runners():
             if t.ident is None:
                 return "runner thread %s not started" % t.name
-            f = frames.get(t.ident)
-            if f is not None and not _in_taskflow_wait(f):
+            if t.ident not in parked:
                 return "runner thread %s is busy" % t.name
         for c in calls:
             if c.future is not None and c.future.cancelled():
@@ -558,8 +610,8 @@ class Scenario:
                 continue
             if c.thread in at_gate:
                 continue
-            f = frames.get(c.thread)
-            if f is None or not self._blocked_on_lock(f):
+            loop = loops.get(c.thread)
+            if loop is None or not self._blocked_on_lock(*loop):
                 return "%r running" % c
         with world.lock:
             if world.version != v0:
@@ -570,17 +622,9 @@ class Scenario:
         return [t for t in threading.enumerate()
                 if t.name.startswith("heatflow-engine-") and t.is_alive()]
 
-    def _blocked_on_lock(self, frame):
-        """Is this frame a lock loop (LOCK_LOOPS) that can never proceed
-        without someone else's progress?"""
-        code = frame.f_code
-        if code.co_name not in LOCK_LOOPS or not code.co_filename.endswith(
-                os.path.join("flows", "atoms.py")):
-            return False
-        loc = frame.f_locals
-        atom, row_id = loc.get("self"), loc.get("row_id")
-        if atom is None or row_id is None:
-            return False
+    def _blocked_on_lock(self, atom, row_id):
+        """Is ``atom``, in a lock loop (LOCK_LOOPS) on row ``row_id``,
+        unable to proceed without someone else's progress?"""
         store = self.orch.db.store
         trav, run = atom.op["traversal"], atom.op.get("run")
         row = store.get_resource(row_id)
@@ -609,16 +653,22 @@ class Scenario:
             self._good = self._ops[row.traversal]
 
     def describe(self):
-        frames = _thread_frames()
-        lines = ["waiting at the gate: %s" % self.world.waiting]
-        for c in self.world.calls:
-            if c.started and not c.finished and c.thread not in \
-                    self.world.waiting_threads():
-                f = frames.get(c.thread)
-                lines.append("  %r at %s" % (c, _where(f)))
+        world = self.world
+        with world.lock:
+            lines = ["waiting at the gate: %s" % world.waiting]
+            loops = dict(world.lock_loops)
+            parked = set(world.parked)
+            at_gate = {w.thread for w in world.waiting}
+            calls = list(world.calls)
+        for c in calls:
+            if c.started and not c.finished and c.thread not in at_gate:
+                loop = loops.get(c.thread)
+                where = "" if loop is None else \
+                    " in a lock loop on row %s" % loop[1]
+                lines.append("  %r%s" % (c, where))
         for t in self._engines_and_runners():
-            lines.append("  runner %s at %s" % (t.name,
-                                                _where(frames.get(t.ident))))
+            lines.append("  runner %s %s" % (
+                t.name, "parked" if t.ident in parked else "busy"))
         if self.stack_id:
             row = self._stack_row()
             lines.append("stack: %s_%s (%s)" % (row.action, row.status,
@@ -714,8 +764,21 @@ class Scenario:
         """State the reality a scenario that ends FAILED (or otherwise out
         of the ordinary) expects: a dict of resource definitions, checked
         like a template's (properties and references), without requiring
-        the stack's rows to be COMPLETE."""
+        the stack's rows to be COMPLETE (they must still agree with
+        reality).  Stated once: to check a reality half way through a
+        scenario, use :meth:`assert_matches`."""
+        if self._expect is not None:
+            raise ScenarioError("expect_reality was already stated (%s); "
+                                "check a reality half way with "
+                                "assert_matches" % sorted(self._expect))
         self._expect = copy.deepcopy(resources)
+
+    def assert_matches(self, resources):
+        """Now: reality is exactly ``resources`` (definitions, checked
+        like a template's), and the stack's rows agree with it."""
+        self.settle()
+        self._check_reality(resources)
+        self._check_rows_agree()
 
     def expect_retained(self, *physical_ids):
         """These physical resources were let go by the stack (deletion
@@ -742,7 +805,6 @@ class Scenario:
         if self._skip_reason:
             return
         deleted = bool(row.deleted_marker)
-        check_rows = self._expect is None
         if self._expect is not None:
             expected = self._expect
         elif deleted:
@@ -764,8 +826,13 @@ class Scenario:
                 "expected reality (expect_reality) or skip the check"
                 % (row.action, row.status, row.status_reason))
         self._check_reality(expected)
-        if check_rows and not deleted:
+        if deleted:
+            return
+        if self._expect is None:
             self._check_rows(expected)
+            self._check_template(row, expected)
+        else:
+            self._check_rows_agree()
 
     def _check_reality(self, expected):
         real = self.reality()
@@ -805,20 +872,30 @@ class Scenario:
                 raise ScenarioError("%s (%s) has %s, expected %s"
                                     % (name, ids[name], got, want))
 
-    def _check_rows(self, expected):
-        rows = self.orch.db.store.list_resources(self.stack_id)
-        real = {n: [i for i in ids if i not in self._retained]
+    def _rows(self):
+        return self.orch.db.store.list_resources(self.stack_id)
+
+    def _real_ids(self):
+        """name -> physical ids, the retained ones left out."""
+        return {n: [i for i in ids if i not in self._retained]
                 for n, ids in self.reality().items()}
+
+    def _check_rows(self, expected):
+        """A settled stack: one COMPLETE row per resource of ``expected``,
+        naming its physical resource, with the template's metadata and no
+        replacement links left dangling."""
+        rows = self._rows()
+        real = self._real_ids()
         seen = {}
         for r in rows:
             seen.setdefault(r.name, []).append(r)
-        problems = []
+        problems = self._link_problems(rows)
         for name, rs in sorted(seen.items()):
             if name not in expected:
                 problems.append("row for %s, not in the template" % name)
             elif len(rs) > 1:
                 problems.append("%d rows for %s" % (len(rs), name))
-        for name in expected:
+        for name, defn in sorted(expected.items()):
             rs = seen.get(name)
             if not rs:
                 problems.append("no row for %s" % name)
@@ -830,9 +907,76 @@ class Scenario:
             if r.physical_resource_id != real[name][0]:
                 problems.append("%s row says %s, reality %s" % (
                     name, r.physical_resource_id, real[name][0]))
+            if r.replaced_by is not None:
+                problems.append("%s (row %d) is still replaced_by row %s"
+                                % (name, r.id, r.replaced_by))
+            want = defn.get("metadata") or {}
+            if (r.rsrc_metadata or {}) != want:
+                problems.append("%s has metadata %s, expected %s"
+                                % (name, r.rsrc_metadata, want))
         if problems:
             raise ScenarioError("resource rows are wrong: %s\n%s"
                                 % ("; ".join(problems), self.describe()))
+
+    def _check_rows_agree(self):
+        """A stack whose reality the scenario stated (it may have ended
+        FAILED): each physical resource is named by exactly one row, each
+        physical id a row names exists, and the replacement links hold."""
+        rows = self._rows()
+        real = {pid for ids in self._real_ids().values() for pid in ids}
+        named = {}
+        for r in rows:
+            if r.physical_resource_id is not None:
+                named.setdefault(r.physical_resource_id, []).append(r.name)
+        problems = self._link_problems(rows)
+        for pid in sorted(real):
+            if len(named.get(pid, [])) != 1:
+                problems.append("%s is named by %d rows"
+                                % (pid, len(named.get(pid, []))))
+        for pid in sorted(set(named) - real):
+            problems.append("row %s names %s, which does not exist"
+                            % (named[pid], pid))
+        if problems:
+            raise ScenarioError("resource rows are wrong: %s\n%s"
+                                % ("; ".join(problems), self.describe()))
+
+    @staticmethod
+    def _link_problems(rows):
+        """An original and its replacement name each other: ``replaced_by``
+        points at a row of the same name that ``replaces`` it, and a
+        ``replaces`` whose original is still there is answered by it.
+        (An original deleted in clean-up leaves ``replaces`` pointing at
+        nothing, which is fine.)"""
+        by_id = {r.id: r for r in rows}
+        problems = []
+        for r in rows:
+            if r.replaced_by is not None:
+                new = by_id.get(r.replaced_by)
+                if new is None:
+                    problems.append("%s (row %d) is replaced_by row %s, "
+                                    "which is gone" % (r.name, r.id,
+                                                       r.replaced_by))
+                elif new.name != r.name or new.replaces != r.id:
+                    problems.append("%s (row %d) is replaced_by row %d, "
+                                    "which replaces %s" % (
+                                        r.name, r.id, new.id, new.replaces))
+            old = by_id.get(r.replaces) if r.replaces is not None else None
+            if old is not None and old.replaced_by != r.id:
+                problems.append("%s (row %d) replaces row %d, which is "
+                                "replaced_by %s" % (r.name, r.id, old.id,
+                                                    old.replaced_by))
+        return problems
+
+    def _check_template(self, row, expected):
+        """The stack's current template is the one it converged to (after
+        a rollback: the last known-good one, not the failed update's)."""
+        if row.action == "ROLLBACK" and self._good is None:
+            return               # a create rolled back: nothing was good
+        got = (self.orch.get_stack(self.name).template or {}).get(
+            "resources") or {}
+        if got != expected:
+            raise ScenarioError("the stack's template has resources %s, "
+                                "expected %s" % (got, expected))
 
     # -- teardown ---------------------------------------------------------
 
@@ -852,6 +996,44 @@ class Scenario:
         t = threading.Thread(target=self.orch.close, daemon=True)
         t.start()
         t.join(10)
+        self._unannounce()
+
+
+def _announce(world):
+    """Make the threads the quiescence rule watches say where they block:
+    every TaskFlow machine builder made from now on gets a waiter that
+    notes its thread as parked (World.parking), and the engine's lock
+    loops note the row they wait on (World.looping).  Returns the undo."""
+    from taskflow.engines.action_engine import builder
+
+    from heatflow.flows import atoms
+
+    patched = []
+
+    def patch(owner, attr, make):
+        original = owner.__dict__.get(attr)
+        if original is None:
+            raise RuntimeError("scenario framework: %s.%s is gone; the "
+                               "quiescence rule needs it (module doc)"
+                               % (owner.__name__, attr))
+        setattr(owner, attr, make(original))
+        patched.append((owner, attr, original))
+
+    def builder_init(original):
+        @functools.wraps(original)
+        def init(self, runtime, waiter, *args, **kwargs):
+            original(self, runtime, world.parking(waiter), *args, **kwargs)
+        return init
+
+    patch(builder.MachineBuilder, "__init__", builder_init)
+    for name in LOCK_LOOPS:
+        patch(atoms._Atom, name, world.looping)
+
+    def undo():
+        for owner, attr, original in reversed(patched):
+            setattr(owner, attr, original)
+        del patched[:]
+    return undo
 
 
 def _install_tracking(runner, world):
@@ -896,43 +1078,6 @@ def _resolve(value, ids, phys):
     if isinstance(value, list):
         return [_resolve(v, ids, phys) for v in value]
     return value
-
-
-def _thread_frames():
-    """sys._current_frames(), with the garbage collector held off.
-
-    CPython 3.11 can run a collection inside _current_frames() while it
-    holds the interpreter's thread-list lock; a finalizer that then waits
-    for a lock another thread holds (a connection pool's, say) deadlocks
-    the process -- seen here, as was a frame table holding True.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return sys._current_frames()
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _in_taskflow_wait(frame):
-    # Seen once: a non-frame value in sys._current_frames() while a thread
-    # was being torn down; such a thread is not waiting in TaskFlow.
-    while frame is not None and hasattr(frame, "f_code"):
-        c = frame.f_code
-        if c.co_name == "wait" and c.co_filename.endswith(
-                os.path.join("action_engine", "builder.py")):
-            return True
-        frame = frame.f_back
-    return False
-
-
-def _where(frame):
-    out = []
-    while frame is not None and len(out) < 4:
-        out.append("%s:%d" % (frame.f_code.co_name, frame.f_lineno))
-        frame = frame.f_back
-    return " < ".join(out)
 
 
 def sabotage(scenario):

@@ -223,3 +223,19 @@ def test_update_to_an_empty_template_deletes_in_reverse_order(s):
     s.step("a")
     s.assert_state("UPDATE_COMPLETE")
     s.assert_reality({})
+
+
+def test_a_metadata_only_change_updates_the_resource_in_place(s):
+    s.create({"a": thing(name="a", metadata={"v": 1}),
+              "b": thing(ref=res("a"))})
+    s.run_to_end()
+    s.update({"a": thing(name="a", metadata={"v": 2}),
+              "b": thing(ref=res("a"))})
+    # Not "unchanged": the plugin is asked to update; b is left alone.
+    s.assert_waiting(("a", "UPDATE"))
+    s.step("a")
+    s.assert_state("UPDATE_COMPLETE")
+    assert s.passed() == [("a", "CREATE"), ("b", "CREATE"),
+                          ("a", "UPDATE")]
+    s.assert_reality({"a": "a#1", "b": "b#1"})
+    # (the final check compares the row's metadata with the template's)

@@ -42,6 +42,12 @@ class TestValidate:
         assert failure({"size": 40}) == \
             "resources.web.properties.size: value 40 is out of range 1..9"
 
+    def test_range_bounds_are_inclusive(self):
+        assert props({"size": 1})["size"] == 1
+        assert props({"size": 9})["size"] == 9
+        assert failure({"size": 0}) == \
+            "resources.web.properties.size: value 0 is out of range 1..9"
+
     def test_unknown_property(self):
         assert failure({"size": 1, "sizee": 2}) == \
             "resources.web.properties.sizee: unknown property"

@@ -110,6 +110,10 @@ CONSTRAINTS = [
     ("number", {"range": {"min": 1, "max": 9}}, 9, 40,
      "value 40 must be between 1 and 9"),
     ("number", {"range": {"max": 9}}, -5, 10, "value 10 must be at most 9"),
+    # The bounds are inclusive: the minimum itself is a good value.
+    ("number", {"range": {"min": 1, "max": 9}}, 1, 0,
+     "value 0 must be between 1 and 9"),
+    ("number", {"range": {"min": 2}}, 2, 1.5, "value 1.5 must be at least 2"),
     ("number", {"allowed_values": [1, 2]}, "2", 3,
      "value 3 is not one of the allowed values 1, 2"),
     ("string", {"allowed_values": ["a", "b"]}, "b", "c",
