@@ -26,6 +26,12 @@ from tests import conftest
 SESSION_TIMEOUT = 2.0
 
 
+def jobs_for(board, stack_id):
+    """The jobs on ``board`` for one stack, as TaskFlow lists them."""
+    return [j for j in board.iterjobs(ensure_fresh=True)
+            if (j.details or {}).get("stack_id") == stack_id]
+
+
 class Cluster:
     def __init__(self, db_url, zk_hosts, log_dir, size=2,
                  session_timeout=SESSION_TIMEOUT):
@@ -95,7 +101,7 @@ class Cluster:
             self._board = jobs.make_board("test-observer", self.zk, None)
         stack_id = self.orch.db.store.find_stack(stack_name).id
         return [(j.uuid, self._board.find_owner(j))
-                for j in jobs.jobs_for(self._board, stack_id)]
+                for j in jobs_for(self._board, stack_id)]
 
     def audit_writes(self):
         """From now on, note every row any process inserts, updates or

@@ -61,7 +61,10 @@ def check_reality(cluster, cloud, stack_name, template=None):
     """The stack's resources exist in the cloud exactly once, and nothing
     else does; with ``template``, they are its resources, with its
     properties (name, size, and ref pointing at the right thing)."""
-    resources = cluster.orch.list_resources(stack_name)
+    try:
+        resources = cluster.orch.list_resources(stack_name)
+    except exception.StackNotFound:
+        resources = []              # deleted
     known = {r.physical_resource_id for r in resources
              if r.physical_resource_id}
     real = cloud.reality()
