@@ -177,3 +177,19 @@ def test_refused_plugin_data_writes_stop_the_run_and_change_nothing():
     with pytest.raises(exception.Superseded):
         storage.data_delete("k")
     assert storage.data() == {"k": "v"}
+
+
+def test_a_deadline_passed_during_a_poll_fails_the_action(monkeypatch):
+    """A poll that itself takes time carries the clock past the deadline,
+    not onto it."""
+    clock = Clock(monkeypatch)
+
+    class SlowPolls(Slow):
+        def check_create_complete(self, token):
+            clock.now += 0.7
+            assert len(self.polls) < 50, "polled on past the deadline"
+            return super().check_create_complete(token)
+
+    with pytest.raises(exception.Timeout):
+        driver.run(SlowPolls(clock, 60.0), "CREATE", deadline=clock.now + 2)
+    assert 1002.0 < clock.now < 1003.0
