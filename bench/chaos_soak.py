@@ -244,6 +244,7 @@ class Soak:
             session_timeout=args.session_timeout)
         self.orch = self.cluster.orch
         self.pids = {}
+        self.conductor_pids()
 
     # -- conductors
 
@@ -552,8 +553,11 @@ class Soak:
                 rows = self.orch.list_resources(name)
             except Exception as e:
                 trial["notes"].append("list_resources: %s" % e)
-        trial["violations"] += check_resources(
-            tmpl, alive, rows, settled_at, journal, deleted=deleted)
+        found = check_resources(tmpl, alive, rows, settled_at, journal,
+                                deleted=deleted)
+        for v in found:
+            v["diagnosis"] = self.explain(v, trial, journal)
+        trial["violations"] += found
         trial["alive"] = len(alive)
         trial["journal_counts"] = count_events(journal)
 
@@ -588,19 +592,49 @@ class Soak:
                 soak_cloud.forget(pid)
         trial["restarted"] = self.top_up()
 
+    def explain(self, v, trial, journal):
+        """Who made each physical resource of a violation, when relative
+        to the fault, and whether another conductor made the same
+        resource again under another name."""
+        fault = trial["fault"]
+        out = []
+        for pid in v["ids"]:
+            made = [j for j in journal if j["id"] == pid and
+                    j["event"] == "create"]
+            if not made:
+                continue
+            j = made[0]
+            who = self.pids.get(j["pid"], "pid %d" % j["pid"])
+            line = "%s created by %s" % (pid, who)
+            if "at" in fault:
+                line += " %+.2f s from the fault" % (j["time"] - fault["at"])
+            if j["pid"] == fault.get("victim_pid"):
+                line += " (the %s one)" % fault["kind"]
+            again = [k for k in journal if k["event"] == "create" and
+                     k["resource"] == j["resource"] and k["id"] != pid and
+                     k["time"] > j["time"] and k["pid"] != j["pid"]]
+            if again:
+                line += "; %s then created %s as %s" % (
+                    self.pids.get(again[0]["pid"], again[0]["pid"]),
+                    j["resource"], again[0]["id"])
+            out.append(line)
+        return out
+
     # -- fault injection and takeover
 
     def _monitor(self, name, owners, stop):
-        """Who runs the stack, every 50 ms: [(time, owner or None)]."""
-        last = object()
+        """Who runs which operation of the stack, every 50 ms:
+        [(time, traversal, owner or None)]."""
+        last = None
         while not stop.is_set():
             try:
+                traversal = self.orch.db.store.find_stack(name).traversal
                 who = self.cluster.owner(name)
             except Exception:
-                who = None
-            if who != last:
-                owners.append((time.time(), who))
-                last = who
+                traversal = who = None
+            if (traversal, who) != last:
+                owners.append((time.time(), traversal, who))
+                last = (traversal, who)
             time.sleep(0.05)
 
     def _fault(self, trial, fault, at, owners):
@@ -609,10 +643,11 @@ class Soak:
             time.sleep(at)
             # Prefer the conductor running the stack now.
             end = time.time() + 10
-            while time.time() < end and not (owners and owners[-1][1]):
+            while time.time() < end and not (owners and owners[-1][2]):
                 time.sleep(0.05)
-            owner = owners[-1][1] if owners else None
+            _, traversal, owner = owners[-1] if owners else (0, None, None)
             rec["mid_operation"] = bool(owner)
+            rec["traversal"] = traversal
             rec["at"] = time.time()
             rec["t"] = round(rec["at"] - trial["t0"], 2)
             if fault in ("sigkill", "sigstop"):
@@ -649,12 +684,23 @@ class Soak:
                    if j["stack"] == trial["stack"] and j["time"] > t and
                    j["pid"] != vpid]
         if rec.get("mid_operation"):
-            claims = [w for w, who in owners if w > t and who and
+            # A claim of the same operation by another conductor: a new
+            # operation (the soak's next step) is not a takeover.
+            claims = [w for w, trav, who in owners if w > t and who and
                       who != victim]
-            if victim and claims:
-                rec["claim_s"] = round(claims[0] - t, 2)
-            if journal:
+            same = [w for w, trav, who in owners if w > t and who and
+                    who != victim and trav == rec["traversal"]]
+            if victim and same and same[0] == claims[0]:
+                rec["claim_s"] = round(same[0] - t, 2)
+                acts = [j for j in journal if j["time"] >= same[0]]
+                if acts:
+                    rec["action_s"] = round(acts[0]["time"] - t, 2)
+            elif victim:
+                rec["superseded_before_takeover"] = True
+            elif journal:
                 rec["action_s"] = round(journal[0]["time"] - t, 2)
+        if "back" in rec:
+            rec["outage_s"] = round(rec["back"] - t, 2)
         for key in ("at", "back"):
             if key in rec:
                 rec[key + "_t"] = round(rec.pop(key) - trial["t0"], 2)
@@ -713,6 +759,22 @@ def count_events(journal):
     return out
 
 
+def late_sweep(trials, grace):
+    """After the last trial: anything a trial's stack still has alive
+    (each trial cleaned its own up) appeared later: a late leak."""
+    time.sleep(grace)
+    by_stack = {t["stack"]: t for t in trials}
+    journal = soak_cloud.journal()
+    for pid, r in soak_cloud.reality().items():
+        t = by_stack.get(r.get("stack"))
+        if t is not None:
+            t["violations"].append(violation(
+                "late_leak", r["resource"], [pid],
+                [j for j in journal if j["stack"] == t["stack"]],
+                "alive after the trial's clean-up"))
+            print("late_leak in trial %d: %s" % (t["index"], pid))
+
+
 # -- reporting ---------------------------------------------------------------
 
 def trial_line(t, timeout):
@@ -766,7 +828,8 @@ def summarize(trials, timeout):
                    for k in FAULTS},
         "faults_mid_operation": sum(1 for t in trials
                                     if t["fault"].get("mid_operation")),
-        "violations": {k: {"count": len(v), "seeds": sorted(set(v))}
+        "violations": {k: {"count": len(v), "trials": len(set(v)),
+                           "seeds": sorted(set(v))}
                        for k, v in sorted(kinds.items())},
         "takeover_x_session_timeout": takeover,
         "first_action_after_fault": resume,
@@ -790,7 +853,8 @@ def print_summary(s, secs):
           "(%d mid-operation)" % (s["trials"], secs, s["clean"],
                                   s["faults"], s["faults_mid_operation"]))
     for kind, v in s["violations"].items():
-        print("  %-22s %3d  seeds %s" % (kind, v["count"], v["seeds"]))
+        print("  %-22s %3d in %3d trials, seeds %s" % (
+            kind, v["count"], v["trials"], v["seeds"]))
     for kind, v in s["takeover_x_session_timeout"].items():
         print("  takeover %-16s n=%-3d min %.2fx median %.2fx max %.2fx "
               "session timeout" % (kind, v["n"], v["min"], v["median"],
@@ -891,6 +955,11 @@ def main(argv=None):
                                            args.session_timeout)
             with open(path, "w") as f:      # saved after every trial
                 json.dump(results, f, indent=1, default=str)
+        late_sweep(results["trials"], args.grace)
+        results["summary"] = summarize(results["trials"],
+                                       args.session_timeout)
+        with open(path, "w") as f:
+            json.dump(results, f, indent=1, default=str)
     except (KeyboardInterrupt, Interrupted):
         print("\ninterrupted: cleaning up", flush=True)
         code = 130

@@ -4,6 +4,8 @@
 real one: its idempotency key is ``physical_resource_name()``.  The
 physical id *is* that name, so a create that is retried or resumed finds
 the resource it made before and adopts it instead of making a second one.
+A create is a blocking call (``delay`` seconds, the resource appearing
+half-way through) before the id is recorded, as with a real cloud's API.
 Every physical action (create, adopt, update, delete) is appended to a
 journal and fsync'ed before the plugin returns, with the process id and
 the time, so the soak can tell afterwards who did what and when,
@@ -126,12 +128,22 @@ class Thing(resource.Resource):
     def _token(self):
         return {"until": time.time() + float(self.properties["delay"] or 0)}
 
+    def _latency(self):
+        """Half of a cloud API call's round trip (blocking, as a client
+        library's call is)."""
+        time.sleep(float(self.properties["delay"] or 0) / 2)
+
     def handle_create(self):
+        # The call is made with the idempotency key; the resource comes
+        # to exist half-way through it, and its id is known (and
+        # recorded) only when the call returns.
         key = self.physical_resource_name()
+        self._latency()
         if os.path.exists(_path(key)):
             self._journal("adopt", key)
         else:
             self._journal("create", key, self._write(key))
+        self._latency()
         self.resource_id_set(key)
         return self._token()
 
