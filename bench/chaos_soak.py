@@ -70,6 +70,7 @@ STEPS = ("update", "update_during_update", "rollback", "cancel")
 FINALS = ("update", "delete", "rollback")
 IFACES = ("cli", "lib")
 MAX_FINAL_TRIES = 5
+AMBIGUOUS = object()
 
 
 class Interrupted(BaseException):
@@ -197,6 +198,9 @@ def check_resources(tmpl, alive, rows, settled_at, journal, deleted=False):
             continue
         want = _expected_props(r.get("properties") or {}, expected, ids_of)
         got = {k: alive[ids[0]].get(k) for k in want}
+        if want["ref"] is AMBIGUOUS:
+            # What it refers to is missing or duplicated: reported there.
+            del want["ref"], got["ref"]
         if got != want:
             out.append(violation("wrong_props", name, ids, journal,
                                  "cloud %s, template %s" % (got, want)))
@@ -215,8 +219,7 @@ def _expected_props(props, resources, ids_of):
     if dep is not None:
         if "get_resource" in ref:
             ids = ids_of.get(dep) or []
-            ref = ids[0] if len(ids) == 1 else "<%s: %d alive>" % (
-                dep, len(ids))
+            ref = ids[0] if len(ids) == 1 else AMBIGUOUS
         else:
             ref = (resources[dep].get("properties") or {}).get("label", "")
     return {"label": props.get("label", ""), "size": props.get("size", 1),
@@ -390,7 +393,12 @@ class Soak:
         monitor = threading.Thread(target=self._monitor,
                                    args=(name, owners, stop), daemon=True)
         monitor.start()
-        fault_at = rnd.uniform(0.5, 5.0)
+        # More often than not during the final operation, which nothing
+        # supersedes: the takeover can be seen.
+        final_issued = threading.Event()
+        fault_at = (final_issued, rnd.uniform(0.2, 2.5)) \
+            if rnd.random() < 0.6 else (None, rnd.uniform(0.5, 5.0))
+        trial["fault"]["during"] = "final" if fault_at[0] else "any"
         chaos = threading.Thread(target=self._fault,
                                  args=(trial, fault, fault_at, owners),
                                  daemon=True)
@@ -422,6 +430,7 @@ class Soak:
                 self.issue(trial, step, rnd.choice(IFACES),
                            rollback=rnd.random() < 0.5)
             pause(0.3, 2.5)
+        final_issued.set()
         if final == "delete":
             last = self.issue(trial, "delete", rnd.choice(IFACES))
         else:
@@ -492,6 +501,7 @@ class Soak:
             # Back to a known-good template: one of the trial's (or none).
             candidates = [None] + [trial["templates"][o["template"]]
                                    for o in shaping]
+            trial["_candidates"] = candidates
             current = shape(stack.template)
             for c in candidates:
                 if shape(c) == current:
@@ -555,6 +565,17 @@ class Soak:
                 trial["notes"].append("list_resources: %s" % e)
         found = check_resources(tmpl, alive, rows, settled_at, journal,
                                 deleted=deleted)
+        candidates = trial.pop("_candidates", ())
+        for other in candidates if found else ():
+            if shape(other) != shape(tmpl) and not check_resources(
+                    other, alive, None, settled_at, journal):
+                # The cloud is exactly another known-good template: the
+                # rollback did the right thing or another one, but
+                # heatflow reports a template the cloud does not have.
+                found = [{"kind": "rollback_template_mismatch",
+                          "detail": "the cloud is template %s, heatflow "
+                          "reports %s" % (shape(other), shape(tmpl))}]
+                break
         for v in found:
             v["diagnosis"] = self.explain(v, trial, journal)
         trial["violations"] += found
@@ -640,7 +661,10 @@ class Soak:
     def _fault(self, trial, fault, at, owners):
         rec = trial["fault"]
         try:
-            time.sleep(at)
+            event, after = at
+            if event is not None:
+                event.wait(self.args.bound)
+            time.sleep(after)
             # Prefer the conductor running the stack now.
             end = time.time() + 10
             while time.time() < end and not (owners and owners[-1][2]):
@@ -951,6 +975,8 @@ def main(argv=None):
                 print("    %s %s %s: %s" % (
                     v["kind"], v.get("resource", ""), v.get("ids", ""),
                     v["detail"][:300]), flush=True)
+            for line in v.get("diagnosis", ()):
+                print("      " + line, flush=True)
             results["summary"] = summarize(results["trials"],
                                            args.session_timeout)
             with open(path, "w") as f:      # saved after every trial
