@@ -855,10 +855,26 @@ def summarize(trials, timeout):
         "violations": {k: {"count": len(v), "trials": len(set(v)),
                            "seeds": sorted(set(v))}
                        for k, v in sorted(kinds.items())},
+        "tracebacks_by_source": traceback_sources(trials),
         "takeover_x_session_timeout": takeover,
         "first_action_after_fault": resume,
         "ops": count_ops(trials),
     }
+
+
+def traceback_sources(trials):
+    """Seeds of the trials with a traceback, by what logged it (the log
+    message without the conductor's name) and the exception."""
+    out = {}
+    for t in trials:
+        for v in t["violations"]:
+            if v["kind"] != "traceback":
+                continue
+            source = re.sub(r"^cond\d+: ", "", v["detail"])
+            source = re.sub(r"\bcond\d+\b", "condN", source)
+            source = re.sub(r"\(after .*", "", source)[:120].strip()
+            out.setdefault(source, set()).add(t["seed"])
+    return {k: sorted(v) for k, v in sorted(out.items())}
 
 
 def count_ops(trials):
@@ -879,6 +895,8 @@ def print_summary(s, secs):
     for kind, v in s["violations"].items():
         print("  %-22s %3d in %3d trials, seeds %s" % (
             kind, v["count"], v["trials"], v["seeds"]))
+    for source, seeds in s.get("tracebacks_by_source", {}).items():
+        print("    traceback in %2d trials: %s" % (len(seeds), source))
     for kind, v in s["takeover_x_session_timeout"].items():
         print("  takeover %-16s n=%-3d min %.2fx median %.2fx max %.2fx "
               "session timeout" % (kind, v["n"], v["min"], v["median"],
@@ -975,8 +993,8 @@ def main(argv=None):
                 print("    %s %s %s: %s" % (
                     v["kind"], v.get("resource", ""), v.get("ids", ""),
                     v["detail"][:300]), flush=True)
-            for line in v.get("diagnosis", ()):
-                print("      " + line, flush=True)
+                for line in v.get("diagnosis", ()):
+                    print("      " + line, flush=True)
             results["summary"] = summarize(results["trials"],
                                            args.session_timeout)
             with open(path, "w") as f:      # saved after every trial
