@@ -2,6 +2,7 @@
 
     python bench/chaos_soak.py [--trials 20] [--seed 1] [--conductors 3]
                                [--session-timeout 4] [--max-resources 8]
+    python bench/chaos_soak.py --report bench/results/soak-<stamp>.json
     tox -e soak -- --trials 20 --seed 7
 
 A benchmark, not a test (issue 16): it starts its own ZooKeeper and
@@ -928,6 +929,9 @@ def parse(argv):
     ap.add_argument("--cli-timeout", type=float, default=90)
     ap.add_argument("--keep", action="store_true",
                     help="keep the work directory (logs, cloud, journal)")
+    ap.add_argument("--report", metavar="JSON",
+                    help="print the trials and the summary of a saved "
+                    "results file")
     args = ap.parse_args(argv)
     args.faults = [f for f in args.faults.split(",") if f]
     if set(args.faults) - set(FAULTS) or not args.faults:
@@ -940,8 +944,21 @@ def _on_sigterm(signum, frame):
     raise Interrupted()
 
 
+def report(path):
+    with open(path) as f:
+        results = json.load(f)
+    timeout = results["args"]["session_timeout"]
+    for trial in results["trials"]:
+        print(trial_line(trial, timeout))
+    print_summary(summarize(results["trials"], timeout),
+                  sum(t["secs"] for t in results["trials"]))
+    return 0
+
+
 def main(argv=None):
     args = parse(argv)
+    if args.report:
+        return report(args.report)
     signal.signal(signal.SIGTERM, _on_sigterm)
     from tests import servers
     servers.reap_stale()
