@@ -72,6 +72,10 @@ FINALS = ("update", "delete", "rollback")
 IFACES = ("cli", "lib")
 MAX_FINAL_TRIES = 5
 AMBIGUOUS = object()
+# Errors that say an operation was refused, nothing changed.
+REFUSALS = ("nothing to roll back", "only a running create or update",
+            "changed while", "kept changing", "already exists",
+            "not found", "StackValidationFailed")
 
 
 class Interrupted(BaseException):
@@ -313,6 +317,11 @@ class Soak:
                         traceback_ends(err)[-1:] or [err[-200:]])
         except Exception as e:
             rec["error"] = ("%s: %s" % (type(e).__name__, e))[:200]
+        if not rec["accepted"] and not any(
+                r in rec.get("error", "") for r in REFUSALS):
+            rec["uncertain"] = True
+            trial["notes"].append("%s failed but may have been carried "
+                                  "out: %s" % (kind, rec.get("error")))
         trial["ops"].append(rec)
         return rec
 
@@ -477,7 +486,12 @@ class Soak:
 
     def _expected(self, trial, stack):
         """(template expected alive or None for nothing, whether a delete
-        was the last word, the list of violations of the final state)."""
+        was the last word, the list of violations of the final state).
+
+        An operation that failed with an error other than a refusal (a
+        connection lost during an outage, say) may still have been
+        recorded and carried out: after the last accepted create, update
+        or delete, such operations count as maybe done."""
         accepted = [o for o in trial["ops"] if o["accepted"]]
         shaping = [o for o in accepted if o["kind"] in
                    ("create", "update", "delete")]
@@ -485,23 +499,30 @@ class Soak:
             return None, False, [{"kind": "final_op_refused",
                                   "detail": str(trial["ops"])}]
         last = shaping[-1]
-        if last["kind"] == "delete":
-            if stack is not None:
-                return None, True, [{"kind": "not_deleted",
-                                     "detail": status_of(stack)}]
-            return None, True, []
-        tmpl = trial["templates"][last["template"]]
+        after = trial["ops"][trial["ops"].index(last) + 1:]
+        maybe = [last] + [o for o in after if o.get("uncertain")]
         status = stack.stack_status if stack is not None else "GONE"
-        rolled = [o for o in accepted if o["kind"] in ("rollback", "cancel")
-                  and o is accepted[-1] and o.get("rollback", True)]
+        if stack is None and any(o["kind"] == "delete" for o in maybe):
+            return None, True, []
+        if last["kind"] == "delete":
+            return None, True, [{"kind": "not_deleted",
+                                 "detail": status_of(stack)}]
+        options = [trial["templates"][o["template"]] for o in maybe
+                   if o["kind"] in ("create", "update")]
+        tmpl = options[0]
+        rolled = [o for o in after if o["kind"] in ("rollback", "cancel")
+                  and (o["accepted"] or o.get("uncertain")) and
+                  o.get("rollback", True)]
         if status == "ROLLBACK_COMPLETE":
             if not rolled:
                 return tmpl, False, [{"kind": "wrong_final_state",
                                       "detail": "%s after %s" % (
                                           status, accepted[-1]["kind"])}]
             # Back to a known-good template: one of the trial's (or none).
-            candidates = [None] + [trial["templates"][o["template"]]
-                                   for o in shaping]
+            candidates = [None] + [
+                trial["templates"][o["template"]] for o in trial["ops"]
+                if o["kind"] in ("create", "update") and
+                (o["accepted"] or o.get("uncertain"))]
             trial["_candidates"] = candidates
             current = shape(stack.template)
             for c in candidates:
@@ -513,11 +534,12 @@ class Soak:
         if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
             if rolled:
                 trial["notes"].append("rollback requested, %s" % status)
-            if shape(stack.template) != shape(tmpl):
-                return tmpl, False, [{"kind": "wrong_template",
-                                      "detail": "heatflow's %s" % shape(
-                                          stack.template)}]
-            return tmpl, False, []
+            for option in options:
+                if shape(stack.template) == shape(option):
+                    return option, False, []
+            return tmpl, False, [{"kind": "wrong_template",
+                                  "detail": "heatflow's %s" % shape(
+                                      stack.template)}]
         return tmpl, False, [{"kind": "op_failed",
                               "detail": status_of(stack)}]
 
@@ -814,7 +836,8 @@ def trial_line(t, timeout):
     if "claim_s" in f:
         take = " takeover %.2fx" % (f["claim_s"] / timeout)
     ops = ",".join("%s:%s%s" % (o["iface"], o["kind"],
-                                "" if o["accepted"] else "!")
+                                "" if o["accepted"] else
+                                "?" if o.get("uncertain") else "!")
                    for o in t["ops"])
     verdict = "ok" if not t["violations"] else "VIOLATIONS " + ", ".join(
         sorted({v["kind"] for v in t["violations"]}))
