@@ -52,7 +52,9 @@ TARGETS = {
                          "tests/functional/test_zombies.py"],
     "persistence/store.py": ["tests/unit/test_store.py", UNIT, SCENARIOS]
     + RESUME,
-    "heatflow/execution.py": [UNIT, SCENARIOS] + RESUME,
+    "heatflow/execution.py": ["tests/unit/test_execution.py", UNIT,
+                              SCENARIOS] + RESUME +
+    ["tests/functional/test_disk_full.py"],
     "heatflow/conductor.py": CONDUCTORS,
 }
 
