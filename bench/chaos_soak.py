@@ -651,7 +651,7 @@ class Soak:
         resource again under another name."""
         fault = trial["fault"]
         out = []
-        for pid in v["ids"]:
+        for pid in v.get("ids", ()):
             made = [j for j in journal if j["id"] == pid and
                     j["event"] == "create"]
             if not made:
