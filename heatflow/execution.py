@@ -167,9 +167,9 @@ class OperationExecutor:
         if op.get("base_settled", True):
             # The revert restored the state the operation started from,
             # which was the last known-good one.
-            fields = {}
-            if op.get("base_template_id") is not None:
-                fields["template_id"] = op["base_template_id"]
+            # Its template too: None when the stack had none (a create, or
+            # a stack rolled back to empty), which shows as empty.
+            fields = {"template_id": op.get("base_template_id")}
             store.set_stack_state(fence, "ROLLBACK", "COMPLETE",
                                   "Stack ROLLBACK completed successfully",
                                   **fields)

@@ -245,3 +245,28 @@ def test_rollback_requested_as_the_update_leaves_its_converge_phase(s):
     s.rollback()
     s.run_to_end()
     s.assert_state("ROLLBACK_COMPLETE")
+
+
+def test_rolled_back_to_nothing_the_stack_has_no_template(s):
+    """Found by the chaos soak: a stack that never completed was rolled
+    back to nothing; an update of it, rolled back, left nothing alive but
+    the stack still showed the undone update's template."""
+    s.create({"a": thing(name="a")})
+    s.assert_waiting(("a", "CREATE"))
+    s.update({"a": thing(name="a"), "b": thing(name="b")})
+    s.cancel(rollback=True)
+    s.run_to_end()
+    s.assert_state("ROLLBACK_COMPLETE")
+    s.update({"c": thing(name="c")})
+    s.rollback()
+    s.run_to_end()
+    s.assert_state("ROLLBACK_COMPLETE")
+    s.assert_reality({})
+    assert not s.orch.get_stack(s.name).template.get("resources")
+
+
+def test_a_rolled_back_create_has_no_template(s):
+    s.create({"a": thing(name="a", fail=True)}, disable_rollback=False)
+    s.run_to_end()
+    s.assert_state("ROLLBACK_COMPLETE")
+    assert not s.orch.get_stack(s.name).template.get("resources")
