@@ -168,13 +168,15 @@ class Thing(resource.Resource):
         return token is None or time.time() >= token["until"]
 
     def handle_delete(self):
-        if self.resource_id is None:
-            return None
+        # No id recorded: the create may still have made the resource
+        # before its engine died (ids are known only when the call
+        # returns); the idempotency key finds it.
+        key = self.resource_id or self.physical_resource_name()
         try:
-            os.unlink(_path(self.resource_id))
+            os.unlink(_path(key))
         except FileNotFoundError:
             return None       # already gone: deleting is idempotent
-        self._journal("delete", self.resource_id)
+        self._journal("delete", key)
         return self._token()
 
     def check_delete_complete(self, token):
