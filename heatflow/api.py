@@ -317,6 +317,12 @@ class Orchestrator:
                     "a template is required (or use existing=True)")
             return self._create_inputs(template, parameters, files,
                                        environment)
+        if row.template_id is None:
+            # Rolled back to nothing (a create that never completed): there
+            # is no current template to patch.
+            raise exception.StackValidationFailed(
+                "stack %s has no template (it was rolled back to nothing); "
+                "give one, without existing" % row.name)
         current = self.db.store.get_template(row.template_id)
         if template is None:
             tmpl = Template.from_dict(current.content, files=current.files,

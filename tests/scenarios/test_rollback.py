@@ -1,6 +1,9 @@
 """Rollback (explicit, automatic, cancel) of creates and updates: originals
 survive, what the update made goes, and a failed rollback can be retried."""
 
+import pytest
+
+from heatflow import exception
 from tests.scenarios.framework import attr, res, thing
 
 BASE = {"a": thing(name="a"), "b": thing(ref=res("a"))}
@@ -270,3 +273,15 @@ def test_a_rolled_back_create_has_no_template(s):
     s.run_to_end()
     s.assert_state("ROLLBACK_COMPLETE")
     assert not s.orch.get_stack(s.name).template.get("resources")
+
+
+def test_a_stack_rolled_back_to_nothing_is_updated_with_a_template(s):
+    s.create({"a": thing(name="a", fail=True)}, disable_rollback=False)
+    s.run_to_end()
+    s.assert_state("ROLLBACK_COMPLETE")
+    with pytest.raises(exception.StackValidationFailed,
+                       match="no template"):
+        s.orch.update_stack(s.name, existing=True)
+    s.update({"a": thing(name="a")})
+    s.run_to_end()
+    s.assert_state("UPDATE_COMPLETE")
