@@ -95,3 +95,20 @@ def test_parameters_given_as_python_values_converge_as_stored(orch):
     actions = {(e.resource_name, e.resource_status)
                for e in orch.list_events("s")}
     assert ("a", "UPDATE_IN_PROGRESS") not in actions
+
+
+def test_a_run_whose_liveness_cannot_be_told_counts_as_alive(orch):
+    """ZooKeeper reconnecting: the caller waits and asks again; it neither
+    breaks the run's lock nor fails its own resource (a chaos soak trial
+    failed a resource with ConnectionLoss)."""
+    from kazoo import exceptions as kazoo_exc
+
+    def liveness(run):
+        if run == "dead":
+            return False
+        raise kazoo_exc.ConnectionLoss()
+
+    rt = orch.runtime
+    rt.liveness = liveness
+    assert rt.run_alive("dead") is False
+    assert rt.run_alive("unknown") is True
