@@ -479,12 +479,17 @@ class ConvergeResource(_Atom):
                                 stack_def.attribute_refs(self.resource_name))
 
     def _converge(self, inputs, row):
-        store = self.store
-        stack_def = self.definition()
-        defn = stack_def.resources[self.resource_name]
         # Decide on the row as it is once no older operation's action is
         # in flight on it: that action finishes and is recorded first.
         row = self._current_row(self.wait_idle(self.row_id, row))
+        if row is None:
+            # Gone: only a newer operation, or a newer run of this one,
+            # removes a row its operation planned (seen when a frozen
+            # conductor woke up between its first read and this one).
+            raise _Superseded()
+        store = self.store
+        stack_def = self.definition()
+        defn = stack_def.resources[self.resource_name]
         try:
             cls, data, metadata, props = self._resolved(stack_def, defn,
                                                         inputs)

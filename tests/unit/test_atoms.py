@@ -49,3 +49,18 @@ def test_signature_is_read_once_per_class(monkeypatch):
     for i in range(5):
         atoms.ConvergeResource(OP, "r%d" % i, i, ["x%d" % i])
     assert sorted(calls) == ["execute", "revert"]
+
+
+def test_a_row_gone_under_a_converge_atom_stops_its_run(monkeypatch):
+    """A conductor frozen between its first read of a row and its
+    decision wakes up to find the row removed (by the run that took over,
+    or a newer operation): its run stops, as a superseded one does; it
+    does not fail with an AttributeError (seen in a chaos soak trial)."""
+    atom = atoms.ConvergeResource(OP, "r", 7, [])
+    halted = []
+    monkeypatch.setattr(atom, "first_read", lambda row_id: object())
+    monkeypatch.setattr(atom, "wait_idle", lambda row_id, row: None)
+    monkeypatch.setattr(atom, "_current_row", lambda row=None: row)
+    monkeypatch.setattr(atom, "halt", lambda: halted.append(True))
+    assert atom.execute() == atoms.SUPERSEDED
+    assert halted == [True]
