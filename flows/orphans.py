@@ -41,16 +41,10 @@ PATIENCE = 600.0
 KEEP, DELETE, WAIT = "keep", "delete", "wait"
 
 
-def _alive(run_alive, run):
-    try:
-        return run_alive(run)
-    except Exception:      # e.g. ZooKeeper still reconnecting: ask again
-        return True
-
-
 def verdict(store, fence, row_id, physical_id, run_alive):
     """KEEP (a row of the stack records ``physical_id``), WAIT (someone may
-    still record it) or DELETE (no one can: it is an orphan)."""
+    still record it) or DELETE (no one can: it is an orphan).
+    ``run_alive``: the runtime's (a run it cannot tell about is alive)."""
     row, position = store.resource_and_position(row_id, fence.stack_id)
     if any(r.physical_resource_id == physical_id
            for r in store.list_resources(fence.stack_id)):
@@ -59,12 +53,12 @@ def verdict(store, fence, row_id, physical_id, run_alive):
         # The incarnation is gone, and its name with it.
         return DELETE
     if row.lock_run not in (None, fence.run) and \
-            _alive(run_alive, row.lock_run):
+            run_alive(row.lock_run):
         return WAIT
     current = position.run_token
     if position.status == "IN_PROGRESS" and current != fence.run and \
             row.physical_resource_id is None and \
-            _alive(run_alive, current):
+            run_alive(current):
         # The current run may (re)create this incarnation under its name.
         return WAIT
     return DELETE

@@ -75,13 +75,14 @@ def _created(cloud, name):
             if j["event"] == "create" and j["props"]["name"] == name]
 
 
-def _dies_by_itself(script, db_url, template, cloud):
+def _dies_by_itself(script, db_url, template, cloud, *argv):
     """Run a script that kills itself at the moment it chooses; the names
     of the resources it created."""
     import json
     proc = subprocess.run(
         [sys.executable, "-c", script, db_url, conftest.PLUGIN_DIR,
-         json.dumps(template)], env=dict(os.environ), timeout=60)
+         json.dumps(template)] + list(argv), env=dict(os.environ),
+        timeout=60)
     assert proc.returncode == -signal.SIGKILL
     return [j["props"]["name"] for j in cloud.journal()
             if j["event"] == "create"]
@@ -163,7 +164,11 @@ ROLLBACK_SCRIPT = textwrap.dedent("""
     import sys, time, json
     import heatflow
     orch = heatflow.Orchestrator(sys.argv[1], plugin_dirs=[sys.argv[2]])
-    orch.create_stack("s", json.loads(sys.argv[3]), disable_rollback=False)
+    if sys.argv[4:] == ["update"]:
+        orch.update_stack("s", json.loads(sys.argv[3]))
+    else:
+        orch.create_stack("s", json.loads(sys.argv[3]),
+                          disable_rollback=False)
     time.sleep(600)
 """)
 
@@ -246,8 +251,9 @@ def test_rollback_killed_mid_revert_is_resumed_not_restarted(db_url, cloud):
         orch.close()
 
 
-# Dies right after a's create is recorded COMPLETE, before TaskFlow records
-# the atom's result (what a rollback undoes by).
+# Dies right after a's create (or, with "update", its update) is recorded
+# COMPLETE, before TaskFlow records the atom's result (what a rollback
+# undoes by).
 DIES_BEFORE_RESULT_SCRIPT = textwrap.dedent("""
     import os, signal, sys, time, json
     import heatflow
@@ -259,7 +265,11 @@ DIES_BEFORE_RESULT_SCRIPT = textwrap.dedent("""
         return real(self, conn, original, detail)
     engine.StackStorage._save_atom_detail = save
     orch = heatflow.Orchestrator(sys.argv[1], plugin_dirs=[sys.argv[2]])
-    orch.create_stack("s", json.loads(sys.argv[3]), disable_rollback=False)
+    if sys.argv[4:] == ["update"]:
+        orch.update_stack("s", json.loads(sys.argv[3]))
+    else:
+        orch.create_stack("s", json.loads(sys.argv[3]),
+                          disable_rollback=False)
     time.sleep(600)
 """)
 
@@ -321,5 +331,49 @@ def test_killed_delete_is_resumed_without_deleting_twice(db_url, cloud):
         assert cloud.reality() == {}
         with pytest.raises(heatflow.exception.StackNotFound):
             orch.get_stack("s")
+    finally:
+        orch.close()
+
+
+def test_an_update_in_place_whose_result_died_is_still_rolled_back(
+        db_url, cloud):
+    """a is updated in place to "A" and the process dies before TaskFlow
+    records it; on resume b's update fails, and the rollback must update a
+    back from the before-image on its row (the atom's result, which held
+    it before, never reached TaskFlow)."""
+    def thing(**props):
+        return {"type": "Test::Thing", "properties": props}
+
+    def hot(resources):
+        return {"heat_template_version": "2018-08-31",
+                "resources": resources}
+
+    orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
+    orch.create_stack("s", hot({"a": thing(name="a"),
+                                "b": thing(name="b",
+                                           ref={"get_attr": ["a", "name"]})}),
+                      disable_rollback=False).wait(60)
+    orch.close()
+    (a_id,) = [i for i, p in cloud.reality().items() if p["name"] == "a"]
+    failing = hot({"a": thing(name="A"),
+                   "b": thing(name="b", fail=True,
+                              ref={"get_attr": ["a", "name"]})})
+    _dies_by_itself(DIES_BEFORE_RESULT_SCRIPT, db_url, failing, cloud,
+                    "update")
+    assert cloud.reality()[a_id]["name"] == "A"     # the kill came after
+
+    orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
+    try:
+        _wait_for(lambda: orch.get_stack("s").status != "IN_PROGRESS")
+        assert orch.get_stack("s").stack_status == "ROLLBACK_COMPLETE"
+        reality = cloud.reality()
+        assert sorted(p["name"] for p in reality.values()) == ["a", "b"]
+        assert reality[a_id]["name"] == "a"
+        b = [p for p in reality.values() if p["name"] == "b"][0]
+        assert b["ref"] == "a"
+        # What b reads of a now is a's restored name.
+        a_row = [r for r in orch.list_resources("s") if r.name == "a"][0]
+        assert a_row.physical_resource_id == a_id
+        assert a_row.attributes.get("name") == "a"
     finally:
         orch.close()

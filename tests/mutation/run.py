@@ -33,8 +33,7 @@ SESSIONS = os.path.join(ROOT, ".mutation")
 
 UNIT = "tests/unit"
 SCENARIOS = "tests/scenarios"
-RESUME = ["tests/functional/test_resume.py",
-          "tests/functional/test_crash_windows.py"]
+RESUME = ["tests/functional/test_resume.py"]
 CONDUCTORS = ["tests/functional/test_conductor.py",
               "tests/functional/test_outages.py",
               "tests/functional/test_zombies.py"]
