@@ -192,14 +192,15 @@ class _Atom(task.Task):
         if d is not None and time.time() >= d:
             raise exception.Timeout("Stack %s timed out" % self.op["action"])
 
-    def acquire(self, row_id, action, reason="", **fields):
+    def acquire(self, row_id, action, reason="", undoing=False, **fields):
         """Take the row's action lock, waiting while an action of an older
-        operation is still in flight on it (it is never interrupted)."""
+        operation is still in flight on it (it is never interrupted).
+        ``undoing``: see Store.acquire_resource."""
         delay = 0.01
         while True:
             row = self.store.acquire_resource(
                 row_id, self.fence, action, reason,
-                is_alive=self.rt.run_alive, **fields)
+                is_alive=self.rt.run_alive, undoing=undoing, **fields)
             if row is not None:
                 return row
             if self.is_stale():
@@ -838,7 +839,9 @@ class ConvergeResource(_Atom):
         defn = self.definition(old_template).resources.get(row.name) \
             if old_template else None
         cls = self.class_of(row)
-        row = self.acquire(row.id, "UPDATE", "rollback")
+        # If a dead run's update of this row is still in flight, this
+        # starts the update back rather than finishing that one.
+        row = self.acquire(row.id, "UPDATE", "rollback", undoing=True)
         if row is None:
             return
         current = attempted if attempted is not None else \

@@ -524,20 +524,24 @@ class Store(metaclass=_OutageTolerant):
         return None if got is None else [got.id]
 
     def acquire_resource(self, resource_id, fence, action, reason="",
-                         is_alive=None, **fields):
+                         is_alive=None, undoing=False, **fields):
         """Take the row's action lock for ``fence`` and set it
         ``<action>_IN_PROGRESS``, with its event.
 
         The lock is free, or held by an earlier run of the same operation
         (resumed after a crash or taken over): then, if it was the same
         action, the row is returned as it is (the action is resumed, no
-        second IN_PROGRESS event).  A lock of another operation's run that
+        second IN_PROGRESS event) -- unless ``undoing`` and what is in
+        flight is not itself an undo (its reason is not ``reason``): an
+        update being rolled back must be updated back, not finished, so
+        the lock is taken afresh, without the dead run's token.  A lock of
+        another operation's run that
         ``is_alive(run)`` says is dead is broken: the row is marked FAILED
         (its action was interrupted) and released, to be decided on afresh.
         Returns the row, or None when it is held by a live run of another
         operation, or the fence is stale."""
         row, foreign = self._acquire(resource_id, fence, action, reason,
-                                     fields)
+                                     fields, undoing)
         # Asked outside the transaction: it may be a ZooKeeper round trip.
         if foreign is not None and is_alive is not None and \
                 not is_alive(foreign.lock_run):
@@ -576,7 +580,8 @@ class Store(metaclass=_OutageTolerant):
                     status="IN_PROGRESS", status_reason=reason,
                     updated_at=now, action_token=None, **fields)
 
-    def _acquire(self, resource_id, fence, action, reason, fields):
+    def _acquire(self, resource_id, fence, action, reason, fields,
+                 undoing=False):
         """(the acquired row or None, the row if another operation holds
         it)."""
         now = utcnow()
@@ -608,7 +613,8 @@ class Store(metaclass=_OutageTolerant):
                     if res.rowcount != 1:
                         conn.rollback()
                         return None, None
-                if held.action == action and held.status == "IN_PROGRESS":
+                if held.action == action and held.status == "IN_PROGRESS" \
+                        and not (undoing and held.status_reason != reason):
                     return conn.execute(sa.select(t).where(
                         t.c.id == resource_id)).one(), None
                 row = self._run(conn, _resource_update("relock", columns),

@@ -173,22 +173,28 @@ ROLLBACK_SCRIPT = textwrap.dedent("""
 """)
 
 
-# Dies when the engine is about to save b's create token: b's physical id
-# is recorded (resource_id_set writes it at once), its token is not.
-DIES_BEFORE_TOKEN_SCRIPT = textwrap.dedent("""
+# Dies at the moment the engine saves a resource's action token:
+# argv[4:] = create|update, the resource, the action, and "before" (its
+# physical id may be recorded, its token is not) or "after" (the action is
+# under way, its token on the row).
+DIES_AT_TOKEN_SCRIPT = textwrap.dedent("""
     import os, signal, sys, time, json
     import heatflow
     from heatflow.flows import driver
+    operation, name, action, when = sys.argv[4:8]
     real = driver.run
-    def run(plugin, action, args=(), **kw):
-        if plugin.name == "b" and action == "CREATE":
+    def run(plugin, act, args=(), **kw):
+        if plugin.name == name and act == action:
+            save = kw["save_token"]
             def die(token):
+                if when == "after":
+                    save(token)
                 os.kill(os.getpid(), signal.SIGKILL)
             kw["save_token"] = die
-        return real(plugin, action, args, **kw)
+        return real(plugin, act, args, **kw)
     driver.run = run
     orch = heatflow.Orchestrator(sys.argv[1], plugin_dirs=[sys.argv[2]])
-    orch.create_stack("s", json.loads(sys.argv[3]))
+    getattr(orch, operation + "_stack")("s", json.loads(sys.argv[3]))
     time.sleep(600)
 """)
 
@@ -199,8 +205,8 @@ def test_create_killed_before_its_token_was_saved_is_not_started_again(
     but before the engine saved the token: the next Orchestrator finishes
     that create (polling it with no token) instead of calling
     handle_create again, which would make a second b."""
-    assert _dies_by_itself(DIES_BEFORE_TOKEN_SCRIPT, db_url, CHAIN,
-                           cloud) == ["a", "b"]
+    assert _dies_by_itself(DIES_AT_TOKEN_SCRIPT, db_url, CHAIN, cloud,
+                           "create", "b", "CREATE", "before") == ["a", "b"]
 
     orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
     try:
@@ -375,5 +381,43 @@ def test_an_update_in_place_whose_result_died_is_still_rolled_back(
         a_row = [r for r in orch.list_resources("s") if r.name == "a"][0]
         assert a_row.physical_resource_id == a_id
         assert a_row.attributes.get("name") == "a"
+    finally:
+        orch.close()
+
+
+def test_rollback_of_an_update_killed_mid_action_updates_back(db_url,
+                                                              cloud):
+    """a's update in place is under way when its process dies.  The user
+    asks for a rollback before anyone resumes the operation: the revert
+    must update a back to what it was, not finish the dead process's
+    update (its token is on the row) and call that the rollback."""
+    def hot(name):
+        return {"heat_template_version": "2018-08-31",
+                "resources": {"a": {"type": "Test::Thing",
+                                    "properties": {"name": name,
+                                                   "delay": 0.5}}}}
+
+    orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
+    orch.create_stack("s", hot("a"), disable_rollback=False).wait(60)
+    orch.close()
+    (a_id,) = cloud.reality()
+    _dies_by_itself(DIES_AT_TOKEN_SCRIPT, db_url, hot("A"), cloud,
+                    "update", "a", "UPDATE", "after")
+    assert cloud.reality()[a_id]["name"] == "A"     # the kill came after
+
+    # (resume=False: the rollback must reach the operation before anything
+    # resumes it and finishes the update.)
+    orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR],
+                                 resume=False)
+    try:
+        assert (_row(orch, "a").action, _row(orch, "a").status) == (
+            "UPDATE", "IN_PROGRESS")
+        stack = orch.rollback_stack("s").wait(60)
+        assert stack.stack_status == "ROLLBACK_COMPLETE"
+        assert cloud.reality()[a_id]["name"] == "a"
+        a = _row(orch, "a")
+        assert (a.action, a.status) == ("UPDATE", "COMPLETE")
+        assert a.properties["name"] == "a"
+        assert a.attributes.get("name", "a") == "a"
     finally:
         orch.close()

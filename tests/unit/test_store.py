@@ -100,6 +100,29 @@ def test_take_over_fences_the_previous_run(store):
     assert store.finish_resource(rid, f2, "CREATE", "COMPLETE")
 
 
+def test_an_undo_takes_over_a_dead_runs_action_afresh(store):
+    """Rolling back an update a dead run left in flight updates back: the
+    undo gets the lock as a new action (no token to resume, an event);
+    an undo that itself died is resumed."""
+    f = new_stack(store)
+    (rid,) = store.insert_resources(f, [{"name": "x", "type": "T"}])
+    store.acquire_resource(rid, f, "UPDATE")
+    store.update_resource(rid, f, action_token={"forward": 1})
+    assert store.take_over(f.stack_id, f.traversal, f.run, "run2")
+    f2 = f._replace(run="run2")
+    events = len(store.list_events(f.stack_id))
+    row = store.acquire_resource(rid, f2, "UPDATE", "rollback", undoing=True)
+    assert (row.lock_run, row.action_token, row.status_reason) == (
+        "run2", None, "rollback")
+    assert len(store.list_events(f.stack_id)) == events + 1
+    store.update_resource(rid, f2, action_token={"back": 1})
+    assert store.take_over(f.stack_id, f.traversal, "run2", "run3")
+    row = store.acquire_resource(rid, f._replace(run="run3"), "UPDATE",
+                                 "rollback", undoing=True)
+    assert row.action_token == {"back": 1}
+    assert len(store.list_events(f.stack_id)) == events + 1
+
+
 def test_a_planned_row_is_taken_in_one_statement_only_while_untouched(
         store):
     f = new_stack(store)
