@@ -473,7 +473,8 @@ class ConvergeResource(_Atom):
             return None
         self._requires = sorted(v["row"] for v in inputs.values())
         row = self.store.acquire_fresh(self.row_id, self.fence, "CREATE",
-                                       requires=self._requires)
+                                       requires=self._requires,
+                                       properties=data)
         if row is None:
             return None
         return self._run_create(row, defn, cls, props, data, metadata,
@@ -599,9 +600,11 @@ class ConvergeResource(_Atom):
                                   row.action).needs_replace_failed():
             # Heat's rule: what a failed action left behind is replaced,
             # and the wreck cleaned up, unless the plugin says otherwise.
-            if row.physical_resource_id is not None or \
-                    row.action != "CREATE":
-                return "replace", None
+            # A failed create too, even with no physical id recorded: the
+            # cloud may hold what it made under its physical name, made
+            # from an older template (its engine died); a new incarnation
+            # gets a new name, and clean-up deletes the old by name.
+            return "replace", None
         if row.action == "INIT" or (row.action == "CREATE" and
                                     row.status != "COMPLETE"):
             return "create", None
@@ -645,7 +648,10 @@ class ConvergeResource(_Atom):
 
     def _create(self, row, defn, cls, props, data, metadata, needed,
                 replaced=False):
-        row = self.acquire(row.id, "CREATE", requires=self._requires)
+        # The properties go on the row with the lock: if the create fails
+        # or its engine dies, its delete is given what it was made from.
+        row = self.acquire(row.id, "CREATE", requires=self._requires,
+                           properties=data)
         if row is None:
             raise _Superseded()
         return self._run_create(row, defn, cls, props, data, metadata,

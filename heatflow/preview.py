@@ -260,8 +260,7 @@ def _decide(name, defn, row, registry, class_of, refs, get_attr, pending):
                                      metadata).needs_replace_failed()
         except Exception:
             replace_failed = True
-        if replace_failed and (row.physical_resource_id is not None or
-                               row.action != "CREATE"):
+        if replace_failed:
             return REPLACE, "failed resource is replaced (%s)" % status
     if row.action == "INIT":
         return CREATE, "not created yet"

@@ -191,9 +191,10 @@ def test_preview_of_a_failed_create(orch, db_url):
     assert stack.stack_status == "CREATE_FAILED"
     counts = row_counts(db_url)
     plan = by_name(orch.preview_update("web", _failing(False)))
-    # nothing was made (no physical id): created again, as the engine does
-    assert plan["broken"] == ("create", "its create did not complete "
-                                        "(CREATE_FAILED)")
+    # Heat's rule, even with no physical id recorded (what a failed create
+    # made may exist under its name): a new incarnation, as the engine does
+    assert plan["broken"] == ("replace", "failed resource is replaced "
+                                         "(CREATE_FAILED)")
     assert plan["user"] == ("create", "not created yet")
     assert row_counts(db_url) == counts
 

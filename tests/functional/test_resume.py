@@ -421,3 +421,40 @@ def test_rollback_of_an_update_killed_mid_action_updates_back(db_url,
         assert a.attributes.get("name", "a") == "a"
     finally:
         orch.close()
+
+
+def test_an_update_replaces_a_create_its_dead_engine_left_unrecorded(
+        db_url, cloud):
+    """The create of r made the resource, under its physical name, and its
+    process died before the id was recorded.  An update with other
+    properties supersedes the create: r is replaced (Heat's rule for a
+    failed create), not created again under the same name -- which a
+    plugin that adopts by name would answer with the old resource, as it
+    was made from the old template -- and clean-up deletes the wreck by
+    its name."""
+    import json
+
+    def hot(name):
+        return {"heat_template_version": "2018-08-31",
+                "resources": {"r": {"type": "Test::SlowThing",
+                                    "properties": {"name": name,
+                                                   "by_name": True,
+                                                   "create_delay": 60}}}}
+    _killed_when(lambda: _created(cloud, "r"), SCRIPT, db_url,
+                 conftest.PLUGIN_DIR, json.dumps(hot("r")))
+    (wreck,) = cloud.reality()
+
+    orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR],
+                                 resume=False)
+    try:
+        new = hot("r2")
+        new["resources"]["r"]["properties"]["create_delay"] = 0
+        stack = orch.update_stack("s", new).wait(60)
+        assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+        reality = cloud.reality()
+        assert len(reality) == 1, reality
+        (physical_id, props), = reality.items()
+        assert physical_id != wreck and props["name"] == "r2"
+        assert _row(orch, "r").physical_resource_id == physical_id
+    finally:
+        orch.close()

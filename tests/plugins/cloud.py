@@ -199,6 +199,15 @@ class SlowThing(Thing):
         self.resource_id_set(physical_id)
         return None
 
+    def handle_delete(self):
+        if self.resource_id is None and self.properties["by_name"]:
+            # No id recorded: the create may have made it all the same.
+            pname = self.physical_resource_name()
+            for physical_id, props in reality().items():
+                if props.get("pname") == pname:
+                    self.resource_id_set(physical_id)
+        return super().handle_delete()
+
 
 def resource_mapping():
     return {"Test::Thing": Thing, "Test::SlowThing": SlowThing}
