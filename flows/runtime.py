@@ -75,14 +75,18 @@ class Runtime:
         # session.
         self._fenced = set()
         self._all_fenced = False
-        # run id -> is some process executing it?  Set by whoever runs
-        # flows here (the in-process runner, or a conductor).
-        self.liveness = None
-        # run id -> does this process hold what makes it the run's only
-        # executor, so that no other run can have taken its operation over?
-        # Set by the in-process runner where its lock files are that (see
-        # heatflow/runner.py); None: the database must be asked.
-        self.ownership = None
+        self.liveness = self.ownership = None
+
+    def use_runs(self, liveness, ownership=None):
+        """How this process tells who executes a run, given by whoever
+        runs flows here (heatflow/runners/, or a conductor).
+        ``liveness(run)``: is some process executing it?
+        ``ownership(run)``: does this process hold what makes it the run's
+        only executor, so that no other run can have taken its operation
+        over?  (The local runner's lock files, where they decide that;
+        None: the database must be asked.)"""
+        self.liveness = liveness
+        self.ownership = ownership
 
     # -- parsed stack definitions, shared by all atoms of an operation -----
 

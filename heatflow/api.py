@@ -22,11 +22,9 @@ import uuid
 from typing import Any, Optional
 
 from heatflow import exception
-from heatflow import registry as registry_mod
+from heatflow import runners
 from heatflow.environment import Environment
 from heatflow.flows import compiler
-from heatflow.flows import runtime as runtime_mod
-from heatflow.persistence import database
 from heatflow.template import Template
 from heatflow.template.loader import DEFAULT_LIMITS
 
@@ -132,8 +130,7 @@ class Operation:
                     % (row.name, row.action))
             pause = delay if end is None else \
                 max(0, min(delay, end - time.monotonic()))
-            event = self._orch._runner.done_event(row.flow_uuid) \
-                if self._orch._runner is not None else None
+            event = self._orch._runner.done_event(row.flow_uuid)
             if event is not None and not event.is_set():
                 # Run here: its end wakes us; the database is only asked
                 # again now and then (another process may supersede it).
@@ -168,61 +165,39 @@ class Orchestrator:
                  max_workers=32, resume=True, registry=None,
                  poll_interval=(0.01, 1.0), detach=False,
                  zookeeper_auth=None, limits=None, encryption_key=None):
-        self.db = database.Database(db_url, encryption_key=encryption_key)
         self.limits = limits or DEFAULT_LIMITS
+        self._host = runners.Host(db_url, plugin_dirs=plugin_dirs,
+                                  registry=registry,
+                                  poll_interval=poll_interval,
+                                  limits=self.limits,
+                                  encryption_key=encryption_key)
+        self.db = self._host.db
+        self.registry = self._host.registry
+        self.runtime = self._host.runtime
+        self._runtime_key = self._host.key
         # detach: operations run in a worker process of their own that
         # outlives this one (the command line without --wait).  Plugins
-        # registered with register_plugin() are not seen there.
-        self._detach_args = None
+        # registered with register_plugin() are not seen there.  The URL
+        # (which may hold a password) goes to the worker in its
+        # environment, not on its command line, where `ps` shows it to
+        # every local user.
+        detach_args = None
         if detach:
-            # The URL (which may hold a password) goes to the worker in
-            # its environment, not on its command line, where `ps` shows
-            # it to every local user.
-            self._detach_args = []
+            detach_args = []
             for d in plugin_dirs:
-                self._detach_args += ["--plugin-dir", os.path.abspath(d)]
-        self.registry = registry or registry_mod.Registry.default(
-            plugin_dirs=plugin_dirs)
-        self.runtime = runtime_mod.Runtime(self.db, self.registry,
-                                           poll_interval=poll_interval,
-                                           limits=self.limits)
-        self._runtime_key = "orchestrator-" + str(uuid.uuid4())
-        runtime_mod.register(self._runtime_key, self.runtime)
-        self._runner = self._board = self._zk = None
-        if zookeeper:
-            # Distributed: operations are posted as jobs; conductors run
-            # them (and their watchdog resumes or fails orphans).
-            from heatflow import jobs
-            self._zk = jobs.make_client(zookeeper, auth=zookeeper_auth)
-            self._zk.start()
-            self._board = jobs.make_board(
-                "orchestrator-" + str(uuid.uuid4()), self._zk,
-                self.db.taskflow)
-        else:
-            from heatflow import runner
-            self._runner = runner.LocalRunner(
-                self.db, self.runtime, self._runtime_key, max_workers,
-                lock_dir=self._lock_dir(),
-                locks_decide_ownership=self.db.is_sqlite)
-            if resume:
-                self.resume_orphans()
-
-    def _lock_dir(self):
-        """Where runs in this process hold their lock files: beside a
-        SQLite file; for another database, under the temp dir, per
-        database.  (So crash resume works between processes of one host;
-        processes on several hosts sharing a database need conductors.)"""
-        if self.db.is_sqlite and self.db.engine.url.database not in (
-                None, "", ":memory:"):
-            path = os.path.abspath(self.db.engine.url.database)
-            return path + ".locks"
-        if self.db.is_sqlite:
-            return None
-        import hashlib
-        import tempfile
-        key = hashlib.sha256(database.safe_url(self.db.url).encode())
-        return os.path.join(tempfile.gettempdir(), "heatflow-locks",
-                            key.hexdigest()[:16])
+                detach_args += ["--plugin-dir", os.path.abspath(d)]
+        # Distributed (zookeeper): operations are posted as jobs;
+        # conductors run them (and their watchdog resumes or fails
+        # orphans).
+        try:
+            self._runner = runners.for_orchestrator(
+                self._host, zookeeper, zookeeper_auth, detach_args,
+                max_workers)
+        except BaseException:
+            self._host.close()
+            raise
+        if resume:
+            self.resume_orphans()
 
     # -- plugins ------------------------------------------------------------
 
@@ -488,46 +463,17 @@ class Orchestrator:
             self.db.store, op, stack_def, prev_template_id=prev_template_id,
             definition_of=lambda tid: self.runtime.definition(
                 tid, op["stack_name"], op["stack_id"]))
-        if self._board is not None:
-            from heatflow import execution, jobs
-            book, _ = execution.save_operation(self.db, plan)
-            jobs.post(self._board, book, op)
-        else:
-            self._runner.start(plan, detach_args=self._detach_args)
+        self._runner.start(plan)
 
     def _resume(self, row):
         """Make sure someone runs the stack's current operation."""
-        if self._board is None:
-            return self._runner.resume(row)
-        from heatflow import jobs
-        # Posts nothing if the operation's job still exists (one job per
-        # operation: heatflow/jobs.py).
-        jobs.repost(self._board, self.db, row)
-        return True
+        return self._runner.resume(row)
 
     def resume_orphans(self):
-        """Resume every IN_PROGRESS operation nobody is running."""
-        resumed = []
-        if self._runner is None:
-            return resumed
-        for row in self.db.store.list_stacks():
-            if row.status != "IN_PROGRESS" or not row.flow_uuid:
-                continue
-            if self.runtime.is_running(row.flow_uuid):
-                continue
-            try:
-                missing = [] if self._runner.run_alive(row.run_token) \
-                    else self.runtime.unloaded_types(row, row.action)
-                if missing:
-                    LOG.warning("not resuming the %s of stack %s: it needs "
-                                "the plugin of %s, not loaded here",
-                                row.action, row.name, ", ".join(missing))
-                    continue
-                if self._runner.resume(row):
-                    resumed.append(row.name)
-            except Exception:
-                LOG.exception("could not resume stack %s", row.name)
-        return resumed
+        """Resume every IN_PROGRESS operation nobody is running (in
+        ZooKeeper mode, the conductors' watchdog does that: nothing here).
+        Returns the stacks' names."""
+        return self._runner.resume_orphans()
 
     # -- reading ------------------------------------------------------------
 
@@ -587,14 +533,10 @@ class Orchestrator:
         resumed by the next Orchestrator that opens it."""
         for flow_uuid in list(self.runtime._engines):
             self.runtime.stop_starting_atoms(flow_uuid)
-        if self._runner is not None:
+        try:
             self._runner.close()
-        if self._board is not None:
-            self._board.close()
-            self._zk.stop()
-            self._zk.close()
-        runtime_mod.unregister(self._runtime_key)
-        self.db.close()
+        finally:
+            self._host.close()
 
     def __enter__(self):
         return self

@@ -49,8 +49,7 @@ from taskflow.conductors.backends import impl_nonblocking
 from heatflow import exception
 from heatflow import execution
 from heatflow import jobs
-from heatflow import registry as registry_mod
-from heatflow.flows import runtime as runtime_mod
+from heatflow import runners
 from heatflow.persistence import database
 from heatflow.persistence import store as store_mod
 
@@ -129,16 +128,18 @@ class Conductor:
                 "HEATFLOW_ZOOKEEPER)")
         self.name = name or unique_name()
         self.root = root
-        self.db = database.Database(db_url, encryption_key=encryption_key)
-        self.registry = registry or registry_mod.Registry.default(
-            plugin_dirs=plugin_dirs)
-        self.rt = runtime_mod.Runtime(self.db, self.registry,
-                                      poll_interval=poll_interval,
-                                      limits=limits)
-        self._key = "conductor-" + self.name
+        self._host = runners.Host(db_url, plugin_dirs=plugin_dirs,
+                                  registry=registry,
+                                  poll_interval=poll_interval, limits=limits,
+                                  encryption_key=encryption_key,
+                                  key_prefix="conductor-" + self.name,
+                                  default=True)
         # Flows this process did not plan name another runtime key: this
-        # one serves them all.
-        runtime_mod.register(self._key, self.rt, default=True)
+        # one (default=True) serves them all.
+        self.db = self._host.db
+        self.registry = self._host.registry
+        self.rt = self._host.runtime
+        self._key = self._host.key
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers, thread_name_prefix="heatflow-atom")
         self.executor = execution.OperationExecutor(self.db, self.rt,
@@ -163,11 +164,10 @@ class Conductor:
             # behind.
             self.client.stop()
             self.client.close()
-            runtime_mod.unregister(self._key)
             self.pool.shutdown(wait=False)
-            self.db.close()
+            self._host.close()
             raise
-        self.rt.liveness = lambda run: jobs.run_alive(self.client, root, run)
+        self.rt.use_runs(lambda run: jobs.run_alive(self.client, root, run))
         self._claimable = _DecliningBoard(self.board)
         self._tf = _TaskflowConductor(
             self, self.name, self._claimable, persistence=self.db.taskflow,
@@ -216,8 +216,7 @@ class Conductor:
             self.client.stop()
             self.client.close()
             self.pool.shutdown(wait=True)
-            runtime_mod.unregister(self._key)
-            self.db.close()
+            self._host.close()
 
     def dispatch(self, job):
         """Run the operation a claimed job names.  Returns True to consume

@@ -69,7 +69,7 @@ def test_conductors_without_the_plugin_leave_the_job(one_conductor, cloud):
     assert cloud.reality() == real
     # One job, never consumed nor re-posted, left unclaimed; each
     # conductor without the plugin looked at it once.
-    on_board = cluster_mod.jobs_for(orch._board, stack.id)
+    on_board = cluster_mod.jobs_for(orch._runner.board, stack.id)
     assert len(on_board) == 1, on_board
     logs = {name: full_log(cluster, name) for name in lacking}
     for name, text in logs.items():

@@ -176,7 +176,7 @@ def test_a_second_posting_for_a_traversal_is_refused(two_conductors,
     row = orch.db.store.find_stack("r")
     assert len(jobs_of(c, row.traversal)) == 1
     orch._resume(row)
-    jobs.repost(orch._board, orch.db, row)
+    jobs.repost(orch._runner.board, orch.db, row)
     assert len(jobs_of(c, row.traversal)) == 1
     settle_all(c, ["r"], "CREATE_COMPLETE")
     creates = [j for j in cloud.journal() if j["event"] == "attempt"]
@@ -195,7 +195,7 @@ def test_a_conductor_never_runs_a_second_job_of_a_traversal(
     owner = c.wait_owner("d")
     first_run = orch.db.store.find_stack("d").run_token
     row = orch.db.store.find_stack("d")
-    orch._board.post("create-d", details=jobs.job_details({
+    orch._runner.board.post("create-d", details=jobs.job_details({
         "stack_id": row.id, "traversal": row.traversal,
         "flow_uuid": row.flow_uuid}))
     settle_all(c, ["d"], "CREATE_COMPLETE")

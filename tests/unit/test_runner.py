@@ -3,7 +3,7 @@ and this process that no other run can have taken it over."""
 
 import os
 
-from heatflow import runner
+from heatflow.runners import local as runner
 
 
 def test_a_lock_is_intact_while_held_in_place(tmp_path):
@@ -31,13 +31,22 @@ def test_a_lock_whose_file_was_removed_is_not_intact(tmp_path):
 class FakeRuntime:
     liveness = ownership = None
 
+    def use_runs(self, liveness, ownership=None):
+        self.liveness, self.ownership = liveness, ownership
+
+
+class FakeHost:
+    db, key = None, "k"
+
+    def __init__(self):
+        self.runtime = FakeRuntime()
+
 
 def test_ownership_comes_from_lock_files_only_where_they_decide_it(tmp_path):
-    decided = FakeRuntime()
-    runner.LocalRunner(None, decided, "k", 1, lock_dir=str(tmp_path),
+    decided = FakeHost()
+    runner.LocalRunner(decided, 1, lock_dir=str(tmp_path),
                        locks_decide_ownership=True).pool.shutdown()
-    assert decided.ownership is not None
-    undecided = FakeRuntime()
-    runner.LocalRunner(None, undecided, "k", 1, lock_dir=str(tmp_path)
-                       ).pool.shutdown()
-    assert undecided.ownership is None
+    assert decided.runtime.ownership is not None
+    undecided = FakeHost()
+    runner.LocalRunner(undecided, 1, lock_dir=str(tmp_path)).pool.shutdown()
+    assert undecided.runtime.ownership is None

@@ -109,6 +109,6 @@ def test_a_run_whose_liveness_cannot_be_told_counts_as_alive(orch):
         raise kazoo_exc.ConnectionLoss()
 
     rt = orch.runtime
-    rt.liveness = liveness
+    rt.use_runs(liveness)
     assert rt.run_alive("dead") is False
     assert rt.run_alive("unknown") is True

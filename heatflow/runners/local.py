@@ -1,4 +1,5 @@
-"""Running operations in this process: the embedded default.
+"""Running operations in this process: the embedded default, and the
+detached worker process that runs one stack's operation on its own.
 
 Each operation's flow runs in a TaskFlow parallel engine on its own engine
 thread; the atoms of every operation share one long-lived worker pool (an
@@ -10,8 +11,13 @@ file named after the run, next to the SQLite database.  So any process
 opening the database can tell a stack that is IN_PROGRESS because someone is
 working on it from one whose runner died, and resume the latter, as a new
 run, from TaskFlow's persisted state (the dead run's writes are fenced).
+
+``python -m heatflow.runners.local [--db-url URL] [--plugin-dir DIR]...
+STACK`` is the detached worker: it runs (or resumes) the stack's current
+operation and exits when it settles.
 """
 
+import argparse
 import concurrent.futures
 import fcntl
 import logging
@@ -23,20 +29,21 @@ import uuid
 
 from heatflow import execution
 from heatflow.persistence import sealing
+from heatflow.runners import base
 
 LOG = logging.getLogger(__name__)
 
 
 def spawn_worker(stack_id, args, db_url, encryption_key=None):
-    """Start ``python -m heatflow.worker`` detached from this process (own
-    session, no terminal), to run the stack's current operation.  Secrets
-    (the URL may hold a password) go in its environment, which other users
-    cannot read, not on its command line."""
+    """Start the worker (this module's main) detached from this process
+    (own session, no terminal), to run the stack's current operation.
+    Secrets (the URL may hold a password) go in its environment, which
+    other users cannot read, not on its command line."""
     log = open(os.devnull, "wb")
     env = dict(os.environ, HEATFLOW_DB_URL=db_url)
     if encryption_key:
         env[sealing.ENV_KEY] = encryption_key
-    subprocess.Popen([sys.executable, "-m", "heatflow.worker"] + list(args)
+    subprocess.Popen([sys.executable, "-m", __name__] + list(args)
                      + [stack_id], stdin=subprocess.DEVNULL, stdout=log,
                      stderr=log, start_new_session=True, close_fds=True,
                      env=env)
@@ -88,28 +95,27 @@ class RunLock:
             self._fd = None
 
 
-class LocalRunner:
+class LocalRunner(base.Runner):
     """Runs operations on threads of this process."""
 
-    def __init__(self, db, runtime, runtime_key, max_workers=32,
-                 lock_dir=None, locks_decide_ownership=False):
+    def __init__(self, host, max_workers=32, lock_dir=None,
+                 locks_decide_ownership=False):
         """``locks_decide_ownership``: another process can take a run
         over only by finding its lock file unlocked (true where the lock
         files sit beside a SQLite database: only this host's processes
         run its operations).  Then a run whose lock this process holds
         cannot have been taken over, and its atoms' polls do not ask the
         database (two of the ten statements of a 50 ms create)."""
-        self.db = db
-        self.rt = runtime
-        self.runtime_key = runtime_key
+        self.db = host.db
+        self.rt = host.runtime
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers, thread_name_prefix="heatflow-atom")
-        self.executor = execution.OperationExecutor(db, runtime, runtime_key,
-                                                    self.pool)
+        self.executor = execution.OperationExecutor(host.db, host.runtime,
+                                                    host.key, self.pool)
+        self.runtime_key = host.key
         self.lock_dir = lock_dir
-        runtime.liveness = self.run_alive
-        if lock_dir and locks_decide_ownership:
-            runtime.ownership = self.holds
+        self.rt.use_runs(self.run_alive, self.holds if lock_dir and
+                         locks_decide_ownership else None)
         # traversal -> the thread running that operation here.
         self._threads = {}
         self._runs = set()
@@ -118,16 +124,10 @@ class LocalRunner:
         self._done = {}
         self._mutex = threading.RLock()
 
-    def start(self, plan, detach_args=None):
-        """Run a freshly planned operation in the background: on a thread
-        of this process, or (``detach_args``: the worker's command line
-        options) in a detached worker process that outlives this one."""
+    def start(self, plan):
+        """Run a freshly planned operation on a thread of this process."""
         execution.save_operation(self.db, plan)
-        if detach_args is not None:
-            spawn_worker(plan["op"]["stack_id"], detach_args, self.db.url,
-                         self.db.encryption_key)
-        else:
-            self._launch(plan)
+        self._launch(plan)
 
     def run_alive(self, run):
         """Is some process executing ``run``?  (It holds its lock file.)"""
@@ -165,6 +165,29 @@ class LocalRunner:
                                            stack_row.run_token, run):
                 return False
             return self._launch(plan)
+
+    def resume_orphans(self):
+        """Resume every IN_PROGRESS operation nobody is running (whose
+        plugins this process has)."""
+        resumed = []
+        for row in self.db.store.list_stacks():
+            if row.status != "IN_PROGRESS" or not row.flow_uuid:
+                continue
+            if self.rt.is_running(row.flow_uuid):
+                continue
+            try:
+                missing = [] if self.run_alive(row.run_token) \
+                    else self.rt.unloaded_types(row, row.action)
+                if missing:
+                    LOG.warning("not resuming the %s of stack %s: it needs "
+                                "the plugin of %s, not loaded here",
+                                row.action, row.name, ", ".join(missing))
+                    continue
+                if self.resume(row):
+                    resumed.append(row.name)
+            except Exception:
+                LOG.exception("could not resume stack %s", row.name)
+        return resumed
 
     def done_event(self, flow_uuid):
         with self._mutex:
@@ -229,3 +252,46 @@ class LocalRunner:
         for t in self.running():
             t.join(timeout)
         self.pool.shutdown(wait=True)
+
+
+class DetachedRunner(LocalRunner):
+    """Starts each operation in a worker process of its own that outlives
+    this one (``detach_args``: the worker's command line options); what
+    this process resumes still runs here."""
+
+    def __init__(self, host, detach_args, max_workers=32, **options):
+        super().__init__(host, max_workers, **options)
+        self.detach_args = list(detach_args)
+
+    def start(self, plan):
+        execution.save_operation(self.db, plan)
+        spawn_worker(plan["op"]["stack_id"], self.detach_args, self.db.url,
+                     self.db.encryption_key)
+
+
+def main(argv=None):
+    """The detached worker: run (or resume) one stack's current operation
+    from what the database records; exit when it settles."""
+    parser = argparse.ArgumentParser(prog="heatflow-worker")
+    parser.add_argument("--db-url")
+    parser.add_argument("--plugin-dir", action="append", default=[])
+    parser.add_argument("stack_id")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    host = base.Host(args.db_url, plugin_dirs=args.plugin_dir,
+                     key_prefix="worker")
+    runner = LocalRunner(host, lock_dir=host.lock_dir(),
+                         locks_decide_ownership=host.db.is_sqlite)
+    try:
+        row = host.db.store.get_stack_by_id(args.stack_id)
+        if row.status == "IN_PROGRESS" and row.flow_uuid and \
+                runner.resume(row):
+            runner.done_event(row.flow_uuid).wait()
+    finally:
+        runner.close()
+        host.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

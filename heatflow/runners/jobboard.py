@@ -1,0 +1,50 @@
+"""Running operations through ZooKeeper: each is posted as a job on the
+jobboard, and conductors (heatflow/conductor.py) claim and run it; their
+watchdog resumes or fails what nobody runs, so this process runs nothing
+itself."""
+
+import uuid
+
+from heatflow import execution
+from heatflow import jobs
+from heatflow.runners import base
+
+
+class JobboardRunner(base.Runner):
+
+    def __init__(self, host, zookeeper, zookeeper_auth=None,
+                 root=jobs.DEFAULT_ROOT):
+        self.db = host.db
+        self.root = root
+        self.client = jobs.make_client(zookeeper, auth=zookeeper_auth)
+        self.client.start()
+        try:
+            self.board = jobs.make_board("orchestrator-" + str(uuid.uuid4()),
+                                         self.client, host.db.taskflow, root)
+        except BaseException:
+            self._stop_client()
+            raise
+
+    def start(self, plan):
+        book, _ = execution.save_operation(self.db, plan)
+        jobs.post(self.board, book, plan["op"])
+
+    def resume(self, stack_row):
+        # Posts nothing if the operation's job still exists (one job per
+        # operation: heatflow/jobs.py).
+        jobs.repost(self.board, self.db, stack_row)
+        return True
+
+    def run_alive(self, run):
+        return run is not None and jobs.run_alive(self.client, self.root,
+                                                  run)
+
+    def close(self):
+        try:
+            self.board.close()
+        finally:
+            self._stop_client()
+
+    def _stop_client(self):
+        self.client.stop()
+        self.client.close()
