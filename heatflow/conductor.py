@@ -283,9 +283,17 @@ class Conductor:
             finally:
                 with self._mutex:
                     self._runs.pop(run, None)
-        except Exception:
-            LOG.exception("job %s failed in conductor %s", job.uuid,
-                          self.name)
+        except Exception as exc:
+            failure = execution.storage_failure(exc)
+            if failure is not None:
+                # The database is away (a PostgreSQL restart): expected,
+                # said in one line; the job goes back for a conductor to
+                # claim once it is back.
+                LOG.warning("job %s: the database failed (%s); released",
+                            job.uuid, failure)
+            else:
+                LOG.exception("job %s failed in conductor %s", job.uuid,
+                              self.name)
             return False
         finally:
             try:

@@ -10,6 +10,7 @@ import pytest
 from heatflow import conductor as conductor_mod
 from heatflow import jobs
 from heatflow.persistence import store as store_mod
+from tests import conftest
 from tests.functional import cluster as cluster_mod
 from tests.functional.test_conductor import (chain, check_reality, settle,
                                              wait_for)
@@ -136,3 +137,45 @@ def test_an_operation_whose_job_vanished_is_posted_again(private_cluster,
     final = settle(orch, "lost", timeout=60)
     assert final.stack_status == "CREATE_COMPLETE", private_cluster.logs()
     check_reality(private_cluster, cloud, "lost", chain(delay=0, n=2))
+
+
+def test_the_database_failing_as_a_job_is_taken_is_one_line(servers, cloud,
+                                                            tmp_path, caplog,
+                                                            monkeypatch):
+    """PostgreSQL restarting just as a conductor loads a claimed job's flow
+    (a chaos soak trial): the job goes back on the board for when the
+    database is back, said in one line -- no traceback in the log."""
+    import logging
+
+    import sqlalchemy as sa
+    from taskflow import exceptions as tf_exc
+
+    from heatflow import execution
+    zk, pg = servers
+    c = cluster_mod.Cluster(pg.create_database("joberr"), zk.hosts,
+                            str(tmp_path), size=0)
+    cond = conductor_mod.Conductor(c.db_url, zookeeper=c.zk_hosts,
+                                   name="solo", session_timeout=2.0,
+                                   plugin_dirs=[conftest.PLUGIN_DIR])
+    try:
+        c.orch.create_stack("s", chain(n=1))
+        (job,) = cluster_mod.jobs_for(cond.board, c.orch.get_stack("s").id)
+
+        def restarting(*args, **kwargs):
+            try:
+                raise sa.exc.OperationalError("SELECT", {}, Exception(
+                    "server closed the connection unexpectedly"))
+            except sa.exc.OperationalError as exc:
+                raise tf_exc.StorageFailure("Failed getting flow details",
+                                            exc)
+        monkeypatch.setattr(execution, "load_plan", restarting)
+        with caplog.at_level(logging.INFO, logger="heatflow"):
+            assert cond.dispatch(job) is False          # released
+        failed = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert [r.exc_info for r in failed] == [None], caplog.text
+        assert "the database failed" in failed[0].getMessage()
+        assert c.orch.get_stack("s").stack_status == "CREATE_IN_PROGRESS"
+    finally:
+        cond._tf.wait = lambda timeout=None: True
+        cond.close()
+        c.close()
