@@ -196,6 +196,10 @@ class _Atom(task.Task):
         """Take the row's action lock, waiting while an action of an older
         operation is still in flight on it (it is never interrupted).
         ``undoing``: see Store.acquire_resource."""
+        with self.rt.waits.row_busy(self, row_id):
+            return self._acquire(row_id, action, reason, undoing, fields)
+
+    def _acquire(self, row_id, action, reason, undoing, fields):
         delay = 0.01
         while True:
             row = self.store.acquire_resource(
@@ -221,6 +225,10 @@ class _Atom(task.Task):
     def wait_idle(self, row_id, row=_UNREAD):
         """Wait while another operation's action is in flight on the row
         (breaking the lock of a run that died).  ``row``: as just read."""
+        with self.rt.waits.row_busy(self, row_id):
+            return self._wait_idle(row_id, row)
+
+    def _wait_idle(self, row_id, row):
         delay = 0.01
         while True:
             if row is _UNREAD:

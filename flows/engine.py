@@ -80,6 +80,7 @@ from taskflow.utils import misc as tf_misc
 
 from heatflow import exception
 from heatflow.flows import compilation
+from heatflow.flows import runtime as flows_runtime
 from heatflow.persistence import taskflow_backend
 
 _DONE = (states.SUCCESS, states.IGNORE)
@@ -220,8 +221,9 @@ class CompletionQueue(futures.Executor):
     report to the engine when they complete, and :meth:`wait_for_any`
     (the engine's waiter) returns them in O(completed), not O(running)."""
 
-    def __init__(self, executor):
+    def __init__(self, executor, waits=None):
         self._executor = executor
+        self._waits = waits or flows_runtime.WaitHooks()
         self._cond = threading.Condition()
         self._completed = []
 
@@ -244,7 +246,7 @@ class CompletionQueue(futures.Executor):
         updated in place), once at least one is done or ``timeout``
         passes."""
         end = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
+        with self._waits.engine_waiting(), self._cond:
             while True:
                 done = {f for f in self._completed if f in fs}
                 if done:
@@ -294,7 +296,8 @@ class StackEngine(tf_engine.ParallelActionEngine):
     through a CompletionQueue of its own."""
 
     def __init__(self, flow, flow_detail, backend, options):
-        self._completions = CompletionQueue(options["executor"])
+        self._completions = CompletionQueue(options["executor"],
+                                            options.get("waits"))
         super().__init__(flow, flow_detail, backend,
                          dict(options, executor=self._completions))
         compilation.use_flat_compiler(self._compiler)
@@ -333,8 +336,10 @@ class StackEngine(tf_engine.ParallelActionEngine):
         self._validated = True
 
 
-def load(flow, flow_detail, backend, executor):
-    """A parallel engine for ``flow`` on a caller-owned executor."""
-    engine = StackEngine(flow, flow_detail, backend, {"executor": executor})
+def load(flow, flow_detail, backend, executor, waits=None):
+    """A parallel engine for ``flow`` on a caller-owned executor;
+    ``waits``: a runtime.WaitHooks told when the engine waits."""
+    engine = StackEngine(flow, flow_detail, backend,
+                         {"executor": executor, "waits": waits})
     engine.compile()
     return engine

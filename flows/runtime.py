@@ -10,6 +10,7 @@ did not build (a conductor) registers a default runtime.
 """
 
 import collections
+import contextlib
 import logging
 import threading
 
@@ -48,6 +49,21 @@ def get(key):
     return rt
 
 
+class WaitHooks:
+    """Where the engine waits, for whoever must know (the scenario tests'
+    quiescence rule: tests/scenarios/framework.py).  Each method returns a
+    context manager around the wait; these do nothing."""
+
+    def engine_waiting(self):
+        """An engine's thread waits for one of its atoms to finish."""
+        return contextlib.nullcontext()
+
+    def row_busy(self, atom, row_id):
+        """``atom`` waits while another run holds row ``row_id``'s lock
+        (atoms' acquire and wait_idle loops)."""
+        return contextlib.nullcontext()
+
+
 class Runtime:
     """Live services for the atoms of flows run in this process."""
 
@@ -76,6 +92,11 @@ class Runtime:
         self._fenced = set()
         self._all_fenced = False
         self.liveness = self.ownership = None
+        self.waits = WaitHooks()
+
+    def observe_waits(self, hooks):
+        """Tell ``hooks`` (a :class:`WaitHooks`) where engines wait."""
+        self.waits = hooks
 
     def use_runs(self, liveness, ownership=None):
         """How this process tells who executes a run, given by whoever

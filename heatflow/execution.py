@@ -104,7 +104,7 @@ class OperationExecutor:
         engine = flow_engine.load(
             compiler.build_flow(plan), fd,
             self.db.taskflow.for_run(lambda: self.rt.is_fenced(run)),
-            self.executor)
+            self.executor, self.rt.waits)
         self.rt.engine_started(op["flow_uuid"], engine)
         try:
             engine.run()

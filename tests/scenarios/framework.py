@@ -54,17 +54,18 @@ The engine is *quiescent* when, within one reading of the version counter
    or schedule: it can only wake when a future completes (which bumps the
    version) or on TaskFlow's 60 s idle timeout (harmless);
 4. every running atom call is either blocked at the gate, or inside one of
-   the engine's lock loops (``_Atom.acquire``, ``_Atom.wait_idle``;
-   ``LOCK_LOOPS``) on a resource row whose action lock is held by a live
+   the engine's lock loops (an atom's ``acquire`` or ``wait_idle``) on a
+   resource row whose action lock is held by a live
    run of *another* traversal while its own traversal (and run) is still
    the stack's current one: exactly the condition under which that loop
    can neither succeed nor give up on its own.
 
-Nobody looks at another thread's stack: the threads *announce* where they
-block (:func:`_announce`).  TaskFlow's machine builder is handed a waiter
-that notes its thread as parked while it waits, and the two lock loops are
-wrapped to note which row their thread waits on; each note, made and
-withdrawn, bumps the version.  (Walking other threads' live frames --
+Nobody looks at another thread's stack, and nothing of the engine is
+patched: the engine *announces* where it waits, through the seam it has for
+that (``Runtime.observe_waits`` with a ``flows.runtime.WaitHooks``): an
+engine's thread waiting for an atom notes itself as parked, an atom in a
+lock loop notes the row it waits on; each note, made and withdrawn, bumps
+the version.  (Walking other threads' live frames --
 ``sys._current_frames()`` and their ``f_locals`` -- crashed the
 interpreter with SIGSEGV in about one full run in six.)
 
@@ -77,8 +78,8 @@ the threads' state.
 """
 
 import concurrent.futures
+import contextlib
 import copy
-import functools
 import itertools
 import threading
 import time
@@ -90,10 +91,6 @@ QUIESCE_TIMEOUT = 15.0
 MAX_STEPS = 400
 
 ACTIONS = ("CREATE", "UPDATE", "DELETE")
-# The engine's loops (methods of flows/atoms.py's _Atom) that sleep while
-# another operation's action holds a resource row's lock; each takes the
-# row's id as its first argument (see _announce).
-LOCK_LOOPS = ("acquire", "wait_idle")
 
 
 # -- templates ------------------------------------------------------------
@@ -273,44 +270,39 @@ class World:
         with self.lock:
             return {w.thread for w in self.waiting}
 
-    # where threads announce they block (see _announce)
-    def parking(self, waiter):
-        """``waiter`` (a TaskFlow engine's), noting its thread as parked
-        while it waits."""
-        @functools.wraps(waiter)
-        def wait(*args, **kwargs):
-            me = threading.get_ident()
+    # where the engine says its threads wait (WaitHooks, module doc)
+    @contextlib.contextmanager
+    def engine_waiting(self):
+        """(WaitHooks) an engine's thread is parked while inside."""
+        me = threading.get_ident()
+        with self.lock:
+            self.parked.add(me)
+            self.version += 1
+        try:
+            yield
+        finally:
             with self.lock:
-                self.parked.add(me)
+                self.parked.discard(me)
                 self.version += 1
-            try:
-                return waiter(*args, **kwargs)
-            finally:
-                with self.lock:
-                    self.parked.discard(me)
-                    self.version += 1
-        return wait
 
-    def looping(self, loop):
-        """A lock loop of the engine's atoms, noting which row its thread
-        waits on while it is inside."""
-        @functools.wraps(loop)
-        def wrapped(atom, row_id, *args, **kwargs):
-            me = threading.get_ident()
+    @contextlib.contextmanager
+    def row_busy(self, atom, row_id):
+        """(WaitHooks) an atom's lock loop: its thread waits on the row
+        while inside."""
+        me = threading.get_ident()
+        with self.lock:
+            outer = self.lock_loops.get(me)
+            self.lock_loops[me] = (atom, row_id)
+            self.version += 1
+        try:
+            yield
+        finally:
             with self.lock:
-                outer = self.lock_loops.get(me)
-                self.lock_loops[me] = (atom, row_id)
+                if outer is None:
+                    self.lock_loops.pop(me, None)
+                else:
+                    self.lock_loops[me] = outer
                 self.version += 1
-            try:
-                return loop(atom, row_id, *args, **kwargs)
-            finally:
-                with self.lock:
-                    if outer is None:
-                        self.lock_loops.pop(me, None)
-                    else:
-                        self.lock_loops[me] = outer
-                    self.version += 1
-        return wrapped
 
 
 class TrackedFuture(concurrent.futures.Future):
@@ -455,7 +447,7 @@ class Scenario:
         self._skip_reason = None
         self._retained = set()
         self.verified = False
-        self._unannounce = _announce(self.world)
+        orch.runtime.observe_waits(self.world)
         orch.register_plugin(TYPE, make_plugin(self.world))
         _install_tracking(orch._runner, self.world)
 
@@ -996,44 +988,6 @@ class Scenario:
         t = threading.Thread(target=self.orch.close, daemon=True)
         t.start()
         t.join(10)
-        self._unannounce()
-
-
-def _announce(world):
-    """Make the threads the quiescence rule watches say where they block:
-    every TaskFlow machine builder made from now on gets a waiter that
-    notes its thread as parked (World.parking), and the engine's lock
-    loops note the row they wait on (World.looping).  Returns the undo."""
-    from taskflow.engines.action_engine import builder
-
-    from heatflow.flows import atoms
-
-    patched = []
-
-    def patch(owner, attr, make):
-        original = owner.__dict__.get(attr)
-        if original is None:
-            raise RuntimeError("scenario framework: %s.%s is gone; the "
-                               "quiescence rule needs it (module doc)"
-                               % (owner.__name__, attr))
-        setattr(owner, attr, make(original))
-        patched.append((owner, attr, original))
-
-    def builder_init(original):
-        @functools.wraps(original)
-        def init(self, runtime, waiter, *args, **kwargs):
-            original(self, runtime, world.parking(waiter), *args, **kwargs)
-        return init
-
-    patch(builder.MachineBuilder, "__init__", builder_init)
-    for name in LOCK_LOOPS:
-        patch(atoms._Atom, name, world.looping)
-
-    def undo():
-        for owner, attr, original in reversed(patched):
-            setattr(owner, attr, original)
-        del patched[:]
-    return undo
 
 
 def _install_tracking(runner, world):
