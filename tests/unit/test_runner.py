@@ -50,3 +50,26 @@ def test_ownership_comes_from_lock_files_only_where_they_decide_it(tmp_path):
     undecided = FakeHost()
     runner.LocalRunner(undecided, 1, lock_dir=str(tmp_path)).pool.shutdown()
     assert undecided.runtime.ownership is None
+
+
+def test_an_orchestrator_picks_its_runner_once(tmp_path, monkeypatch):
+    """Embedded runs here; detached hands each new operation to a worker
+    process (started with the stack's id) and runs none here."""
+    import heatflow
+    from heatflow.runners import local
+    url = "sqlite:///" + str(tmp_path / "r.db")
+    spawned = []
+    monkeypatch.setattr(local, "spawn_worker",
+                        lambda stack_id, *args, **kw: spawned.append(
+                            stack_id))
+    tmpl = {"heat_template_version": "2018-08-31",
+            "resources": {"r": {"type": "OS::Heat::None"}}}
+    with heatflow.Orchestrator(url) as orch:
+        assert type(orch._runner) is local.LocalRunner
+        op = orch.create_stack("here", tmpl)
+        assert op.wait(30).stack_status == "CREATE_COMPLETE"
+    with heatflow.Orchestrator(url, detach=True, resume=False) as orch:
+        assert type(orch._runner) is local.DetachedRunner
+        op = orch.create_stack("there", tmpl)
+        assert spawned == [op.stack_id]
+        assert orch.get_stack("there").stack_status == "CREATE_IN_PROGRESS"
