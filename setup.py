@@ -1,19 +1,19 @@
 """heatflow: OpenStack Heat's convergence engine as a library on TaskFlow."""
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 # flows/ and persistence/ live at the top of the repository (the layout is a
 # contract) but install as heatflow.flows and heatflow.persistence, so the
-# library takes no generic top-level import names.
-PACKAGES = [
-    "heatflow",
-    "heatflow.template",
-    "heatflow.plugins",
-    "heatflow.flows",
-    "heatflow.persistence",
-    "heatflow.persistence.migrations",
-    "heatflow.persistence.migrations.versions",
-]
+# library takes no generic top-level import names.  Subpackages are found,
+# not listed: a new one cannot be left out of a wheel.
+PACKAGE_DIRS = {
+    "heatflow": "heatflow",
+    "heatflow.flows": "flows",
+    "heatflow.persistence": "persistence",
+}
+PACKAGES = [sub for top, path in PACKAGE_DIRS.items()
+            for sub in [top] + ["%s.%s" % (top, p)
+                                for p in find_packages(path)]]
 
 setup(
     name="heatflow",
@@ -25,11 +25,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.11",
     packages=PACKAGES,
-    package_dir={
-        "heatflow": "heatflow",
-        "heatflow.flows": "flows",
-        "heatflow.persistence": "persistence",
-    },
+    package_dir=PACKAGE_DIRS,
     package_data={"heatflow.persistence.migrations": ["alembic.ini", "script.py.mako"]},
     install_requires=[
         # Ranges are the versions the test suite runs against; heatflow

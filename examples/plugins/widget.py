@@ -6,13 +6,12 @@ Load it with ``heatflow --plugin-dir examples/plugins ...``,
 call a cloud API where this one keeps its widgets in a dict.
 """
 
-import itertools
+import uuid
 
 from heatflow import attributes, constraints, exception, properties, resource
 
 # Stand-in for a remote service: widget id -> size.
 WIDGETS = {}
-_ids = itertools.count(1)
 
 
 class Widget(resource.Resource):
@@ -36,7 +35,10 @@ class Widget(resource.Resource):
     }
 
     def handle_create(self):
-        widget_id = "w-%d" % next(_ids)
+        # Ids are never reused (a counter would start again in the next
+        # process, and a replacement could get the id of what clean-up is
+        # about to delete).
+        widget_id = "w-" + uuid.uuid4().hex[:12]
         WIDGETS[widget_id] = self.properties["size"]
         # Recorded at once: if the engine dies now, a resumed create polls
         # this widget instead of making a second one.

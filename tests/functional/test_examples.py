@@ -49,14 +49,22 @@ def test_conductor_cluster(pg_url, zk_hosts, zk_path, zk_client):
     assert "CREATE_COMPLETE" in out.split("finished by")[1]
 
 
-def test_demo_template_through_the_command_line(tmp_path):
+def _command_line(tmp_path):
+    """``heatflow`` on a database of its own, run from the repository's
+    top (where the docs' commands are run)."""
     db = "sqlite:///" + str(tmp_path / "demo.db")
-    template = os.path.join(EXAMPLES, "templates", "demo.yaml")
 
     def heatflow(*args):
         return subprocess.run([sys.executable, "-m", "heatflow",
                                "--db-url", db] + list(args),
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120,
+                              cwd=ROOT)
+    return heatflow
+
+
+def test_demo_template_through_the_command_line(tmp_path):
+    template = os.path.join(EXAMPLES, "templates", "demo.yaml")
+    heatflow = _command_line(tmp_path)
 
     created = heatflow("stack", "create", "demo", "-t", template, "--wait")
     assert created.returncode == 0, created.stderr
@@ -71,3 +79,32 @@ def test_demo_template_through_the_command_line(tmp_path):
 def test_plugin_directory_example_loads(name):
     ns = runpy.run_path(os.path.join(EXAMPLES, "plugins", name))
     assert "Acme::Widget" in ns["resource_mapping"]()
+
+
+def test_the_documented_commands_run_with_the_shipped_templates(tmp_path):
+    """What README.rst and docs/quickstart.rst show, with the templates in
+    examples/templates/ they name."""
+    heatflow = _command_line(tmp_path)
+    t = "examples/templates/"
+    assert heatflow("stack", "create", "demo", "-t", t + "demo.yaml",
+                    "--wait").returncode == 0
+    plan = heatflow("-f", "json", "stack", "update", "demo", "-t",
+                    t + "demo-v2.yaml", "--dry-run")
+    assert plan.returncode == 0, plan.stderr
+    import json
+    assert {r["resource_name"]: r["action"] for r in json.loads(
+        plan.stdout)} == {"db_password": "replace", "database": "unchanged",
+                          "web1": "unchanged", "cache": "create",
+                          "web2": "delete"}
+    refused = heatflow("stack", "create", "x", "-t", t + "unknown-type.yaml")
+    assert (refused.returncode, refused.stderr.strip()) == (
+        1, "ERROR: resources.a.type: unknown resource type "
+           "'OS::Nova::Server'")
+    broken = heatflow("stack", "create", "broken", "-t", t + "fail.yaml",
+                      "--enable-rollback", "--wait")
+    assert broken.returncode == 1
+    assert "ROLLBACK_COMPLETE" in broken.stdout
+    widgets = heatflow("--plugin-dir", "examples/plugins", "stack", "create",
+                       "w", "-t", t + "widgets.yaml", "--wait")
+    assert widgets.returncode == 0, widgets.stderr
+    assert "CREATE_COMPLETE" in widgets.stdout
