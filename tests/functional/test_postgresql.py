@@ -228,3 +228,32 @@ def test_parallel_resources_and_rollback(pg_url, cloud):
         assert orch.delete_stack("wide").wait(60).stack_status == \
             "DELETE_COMPLETE"
         assert cloud.reality() == {}
+
+
+def test_a_pooled_connection_lost_is_said_in_one_line(pg_url, caplog):
+    """The server drops a connection (a restart; here its backend is
+    terminated) while heatflow holds it: when it goes back to the pool,
+    the pool's reset fails.  That is logged as one WARNING line, not as an
+    ERROR with a traceback, and the pool goes on with a new connection."""
+    import logging
+    engine = database.create_engine(pg_url)
+    try:
+        # A connection as the pool lends it, inside a transaction (what
+        # the reset rolls back), as when the restart came mid-statement.
+        raw = engine.raw_connection()
+        cursor = raw.cursor()
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+        with engine.connect() as other:
+            other.exec_driver_sql("SELECT pg_terminate_backend(%d)" % pid)
+        with caplog.at_level(logging.INFO, logger="sqlalchemy.pool"):
+            raw.close()                     # back to the pool: reset fails
+        (record,) = [r for r in caplog.records
+                     if r.name.startswith("sqlalchemy.pool") and
+                     (r.exc_info or r.levelno >= logging.WARNING)]
+        assert (record.levelname, record.exc_info) == ("WARNING", None)
+        assert "connection was lost" in record.getMessage()
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    finally:
+        engine.dispose()
