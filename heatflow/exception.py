@@ -150,6 +150,10 @@ HOW_TO_LOAD_PLUGINS = (
     "HEATFLOW_PLUGIN_DIRS)")
 
 
+class DatabaseDriverMissing(HeatflowError):
+    """The database URL names a driver that is not installed."""
+
+
 class PluginNotLoaded(HeatflowError):
     """An operation on an existing stack needs resource types that no
     plugin in this process provides (refused before anything is

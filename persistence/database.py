@@ -13,11 +13,14 @@ PostgreSQL is the database for several conductors.
 """
 
 import contextlib
+import importlib.util
 import logging
 import os
 import threading
 
 import sqlalchemy as sa
+
+from heatflow import exception
 
 from heatflow.persistence import migrate
 from heatflow.persistence import sealing
@@ -133,9 +136,38 @@ class SerialEngine:
                 self._conn = None
 
 
+#: The drivers of PostgreSQL heatflow knows, preferred first: a URL
+#: without one (``postgresql://``) gets the first that is installed.
+POSTGRESQL_DRIVERS = (("psycopg2", "psycopg2"), ("psycopg", "psycopg"))
+
+
+def _with_driver(u):
+    """``u`` with an installed driver when it names none (SQLAlchemy's own
+    default for ``postgresql://`` may not be the one installed: heatflow's
+    ``[postgresql]`` extra installs psycopg2)."""
+    if u.drivername != "postgresql":
+        return u
+    for module, driver in POSTGRESQL_DRIVERS:
+        if importlib.util.find_spec(module) is not None:
+            return u.set(drivername="postgresql+" + driver)
+    return u
+
+
 def create_engine(url, pool_size=20):
     """``pool_size``: connections for a server database (SQLite: one)."""
-    u = sa.engine.make_url(url)
+    u = _with_driver(sa.engine.make_url(url))
+    try:
+        return _create_engine(u, pool_size)
+    except ModuleNotFoundError as exc:
+        hint = "pip install 'heatflow[postgresql]'" \
+            if u.get_backend_name() == "postgresql" else \
+            "install the driver"
+        raise exception.DatabaseDriverMissing(
+            "the database driver of %s is not installed (%s): %s"
+            % (u.drivername, exc.name, hint)) from None
+
+
+def _create_engine(u, pool_size):
     if u.drivername.startswith("sqlite"):
         in_memory = u.database in (None, "", ":memory:")
         if not in_memory:

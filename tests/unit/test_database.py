@@ -1,11 +1,14 @@
 """The embedded SQLite database: heatflow's threads take turns on one held
-connection, and the engine still serves anyone else."""
+connection, and the engine still serves anyone else.  Opening a database
+whose driver is missing."""
 
+import sys
 import threading
 
 import pytest
 import sqlalchemy as sa
 
+from heatflow import exception
 from heatflow.persistence import database
 
 
@@ -77,3 +80,24 @@ def test_the_engine_still_serves_others(db):
     t.start()
     t.join(10)
     assert got == [0]
+
+
+def test_a_missing_database_driver_is_a_one_line_hint():
+    with pytest.raises(exception.DatabaseDriverMissing) as err:
+        database.create_engine("mysql://u@h/db")
+    assert str(err.value) == ("the database driver of mysql is not "
+                              "installed (MySQLdb): install the driver")
+
+
+def test_postgresql_without_a_driver_gets_the_installed_one(monkeypatch):
+    """``postgresql://`` works with the [postgresql] extra (psycopg2),
+    whatever SQLAlchemy's own default driver is; with none installed, the
+    error says what to install."""
+    engine = database.create_engine("postgresql://u@127.0.0.1:1/db")
+    assert engine.dialect.driver == "psycopg2"
+    monkeypatch.setattr(database, "POSTGRESQL_DRIVERS",
+                        (("no_such_module_xyz", "psycopg2"),))
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(exception.DatabaseDriverMissing) as err:
+        database.create_engine("postgresql://u@127.0.0.1:1/db")
+    assert "pip install 'heatflow[postgresql]'" in str(err.value)
