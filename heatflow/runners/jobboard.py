@@ -5,6 +5,9 @@ itself."""
 
 import uuid
 
+from kazoo.handlers import threading as kazoo_handlers
+
+from heatflow import exception
 from heatflow import execution
 from heatflow import jobs
 from heatflow.runners import base
@@ -12,12 +15,23 @@ from heatflow.runners import base
 
 class JobboardRunner(base.Runner):
 
+    #: Seconds to reach ZooKeeper before saying it is unreachable (a
+    #: command should not hang on a mistyped address).
+    CONNECT_TIMEOUT = 2.0
+
     def __init__(self, host, zookeeper, zookeeper_auth=None,
                  root=jobs.DEFAULT_ROOT):
         self.db = host.db
         self.root = root
         self.client = jobs.make_client(zookeeper, auth=zookeeper_auth)
-        self.client.start()
+        try:
+            self.client.start(timeout=self.CONNECT_TIMEOUT)
+        except kazoo_handlers.KazooTimeoutError:
+            self._stop_client()
+            raise exception.HeatflowError(
+                "ZooKeeper at %s did not answer within %g s: is it running, "
+                "and is that its address?" % (zookeeper,
+                                              self.CONNECT_TIMEOUT)) from None
         try:
             self.board = jobs.make_board("orchestrator-" + str(uuid.uuid4()),
                                          self.client, host.db.taskflow, root)

@@ -73,3 +73,26 @@ def test_an_orchestrator_picks_its_runner_once(tmp_path, monkeypatch):
         op = orch.create_stack("there", tmpl)
         assert spawned == [op.stack_id]
         assert orch.get_stack("there").stack_status == "CREATE_IN_PROGRESS"
+
+
+def test_an_unreachable_zookeeper_is_said_at_once(tmp_path):
+    """A mistyped ZooKeeper address: the Orchestrator says so within its
+    connect timeout instead of hanging, and leaves nothing open."""
+    import threading
+    import time
+
+    import pytest
+
+    import heatflow
+    from heatflow.runners import jobboard
+    before = threading.active_count()
+    started = time.monotonic()
+    with pytest.raises(heatflow.exception.HeatflowError) as err:
+        heatflow.Orchestrator("sqlite:///" + str(tmp_path / "z.db"),
+                              zookeeper="127.0.0.1:1")
+    assert time.monotonic() - started < jobboard.JobboardRunner.\
+        CONNECT_TIMEOUT + 2
+    assert str(err.value).startswith("ZooKeeper at 127.0.0.1:1 did not "
+                                     "answer within 2 s")
+    time.sleep(0.5)
+    assert threading.active_count() <= before
