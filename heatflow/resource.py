@@ -14,6 +14,7 @@ a plugin must remember between actions goes through ``resource_id_set`` and
 import secrets
 
 from heatflow import exception
+from heatflow import support
 
 INIT, CREATE, UPDATE, DELETE, ROLLBACK, CHECK, SUSPEND, RESUME = (
     "INIT", "CREATE", "UPDATE", "DELETE", "ROLLBACK", "CHECK", "SUSPEND",
@@ -72,9 +73,19 @@ class Resource:
     handler an action completes at once.
     """
 
+    # Heat plugins name actions and statuses through the class
+    # (self.CREATE, Resource.ACTIONS ...).
+    ACTIONS = (INIT, CREATE, DELETE, UPDATE, ROLLBACK, SUSPEND, RESUME,
+               CHECK)
+    STATUSES = (IN_PROGRESS, FAILED, COMPLETE)
+    (INIT, CREATE, DELETE, UPDATE, ROLLBACK, SUSPEND, RESUME, CHECK) = ACTIONS
+    (IN_PROGRESS, FAILED, COMPLETE) = STATUSES
+
     properties_schema = {}
     attributes_schema = {}
     update_policy_schema = {}
+    #: How well the type is supported (heatflow.support).
+    support_status = support.SupportStatus()
     #: Seconds an action may take when the template gives no ``timeout``.
     default_timeout = None
     #: False: accept properties the schema does not name (OS::Heat::None).
