@@ -9,6 +9,7 @@ PACKAGES = [
     "heatflow",
     "heatflow.template",
     "heatflow.plugins",
+    "heatflow.cli",
     "heatflow.flows",
     "heatflow.persistence",
     "heatflow.persistence.migrations",

@@ -17,7 +17,7 @@ import yaml
 import heatflow
 import heatflow.api
 from heatflow import cli
-from heatflow import formatting
+from heatflow.cli import output as formatting
 
 EVENT_LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \[(?P<res>[^\]]+)\]: "

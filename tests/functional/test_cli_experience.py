@@ -16,8 +16,8 @@ import pytest
 
 import heatflow.api
 from heatflow import cli
-from heatflow import formatting
-from heatflow import graph
+from heatflow.cli import output as formatting
+from heatflow.cli import graph
 
 EVENT_LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \[(?P<res>[^\]]+)\]: "

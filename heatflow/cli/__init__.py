@@ -43,7 +43,7 @@ import traceback
 import yaml
 
 from heatflow import exception
-from heatflow import formatting
+from heatflow.cli import output as formatting
 
 LOG = logging.getLogger(__name__)
 
@@ -722,7 +722,7 @@ def cmd_template_validate(ctx, args):
 
 
 def cmd_template_graph(ctx, args):
-    from heatflow import graph
+    from heatflow.cli import graph
     from heatflow import preview
     from heatflow import registry
     if args.template is None and args.stack is None:
