@@ -571,6 +571,13 @@ class Orchestrator:
                       physical_resource_id=e.physical_resource_id)
                 for e in self.db.store.list_events(row.id, after)]
 
+    def operation(self, name):
+        """The :class:`Operation` the stack ``name`` is on now (its latest,
+        settled or not), e.g. to wait for or follow an operation another
+        process started."""
+        row = self.db.store.find_stack(name)
+        return Operation(self, row.id, row.traversal, row.action)
+
     def waiting_on(self, name):
         """What the stack's current operation has yet to finish: a list of
         :class:`Waiting`, one per resource running or pending, with the

@@ -114,3 +114,22 @@ def test_stack_graph_of_a_stack_without_a_template(orch, cloud):
     assert orch.get_stack("web").template == {}
     with pytest.raises(exception.StackValidationFailed):
         orch.stack_graph("web")
+
+
+def test_operation_by_name_follows_what_another_caller_started(orch, cloud):
+    started = orch.create_stack("web", chain(delay=0.5))
+    op = orch.operation("web")
+    assert (op.stack_id, op.traversal, op.action) == (
+        started.stack_id, started.traversal, "CREATE")
+    assert op.wait(30).stack_status == "CREATE_COMPLETE"
+    assert op.progress() == heatflow.Progress("CREATE", 3, 3)
+
+
+def test_validate_template_with_the_orchestrators_plugins(orch):
+    t = hot({"a": thing("a")})
+    info = orch.validate_template(t)
+    assert info == {"Description": "", "Parameters": {}}
+    with pytest.raises(exception.StackValidationFailed):
+        heatflow.validate_template(t)       # Test::Thing is not built in
+    with pytest.raises(exception.StackValidationFailed):
+        orch.validate_template(hot({"a": thing("a", size="big")}))
