@@ -54,11 +54,8 @@ import traceback
 import yaml
 
 from heatflow import exception
-from heatflow.cli import parser as parser_mod
 from heatflow.cli.context import CommandError, Context
-
-ENV_DB_URL = parser_mod.ENV_DB_URL
-ENV_ZOOKEEPER = parser_mod.ENV_ZOOKEEPER
+from heatflow.cli.parser import ENV_DB_URL, ENV_ZOOKEEPER, build_parser
 
 
 def _command(name):
@@ -131,7 +128,7 @@ def main(argv=None, stdout=None, stderr=None):
     status."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    parser = parser_mod.build_parser()
+    parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -174,7 +171,3 @@ def _run(args, ctx):
         stderr.write(line + "\n")
         stderr.flush()
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
