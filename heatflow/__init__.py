@@ -1,21 +1,45 @@
 """heatflow: OpenStack Heat's convergence engine as a library on TaskFlow.
 
 ``heatflow.Orchestrator`` is the entry point; plugins subclass
-``heatflow.resource.Resource``.
+``heatflow.resource.Resource``.  Everything in ``__all__`` is the public
+API (the ``heatflow`` command uses nothing else).
 """
 
 from heatflow import exception  # noqa: F401
 
+# Public name -> the module that defines it.  Imported on first use: the
+# API pulls in TaskFlow and SQLAlchemy, which "from heatflow import
+# properties" in a plugin module, or a command that only reads a template,
+# should not pay for.
+_LAZY = {
+    "Orchestrator": "heatflow.api",
+    "Operation": "heatflow.api",
+    "Stack": "heatflow.api",
+    "Resource": "heatflow.api",
+    "Event": "heatflow.api",
+    "Output": "heatflow.api",
+    "Progress": "heatflow.status",
+    "Waiting": "heatflow.status",
+    "Graph": "heatflow.status",
+    "GraphNode": "heatflow.status",
+    "Environment": "heatflow.environment",
+    "validate_template": "heatflow.standalone",
+    "dependency_graph": "heatflow.standalone",
+    "get_file_references": "heatflow.standalone",
+    "upgrade_database": "heatflow.standalone",
+    "generate_encryption_key": "heatflow.standalone",
+    "ENCRYPTION_KEY_ENV": "heatflow.standalone",
+    "Conductor": "heatflow.conductor",
+    "serve_conductor": "heatflow.conductor:serve",
+}
+
 
 def __getattr__(name):
-    # The API pulls in TaskFlow and SQLAlchemy; importing it lazily keeps
-    # "from heatflow import properties" cheap for plugin modules.
-    if name in ("Orchestrator", "Operation", "Stack", "Resource", "Event",
-                "Output"):
-        from heatflow import api
-        return getattr(api, name)
+    if name in _LAZY:
+        import importlib
+        module, _, attr = _LAZY[name].partition(":")
+        return getattr(importlib.import_module(module), attr or name)
     raise AttributeError("module 'heatflow' has no attribute %r" % (name,))
 
 
-__all__ = ["Orchestrator", "Operation", "Stack", "Resource", "Event",
-           "Output", "exception"]
+__all__ = sorted(_LAZY) + ["exception"]

@@ -23,8 +23,12 @@ from typing import Any, Optional
 
 from heatflow import exception
 from heatflow import runners
+from heatflow import standalone
+from heatflow import status
 from heatflow.environment import Environment
 from heatflow.flows import compiler
+# Views returned by the progress and graph methods, public from here.
+from heatflow.status import Graph, GraphNode, Progress, Waiting  # noqa: F401
 from heatflow.template import Template
 from heatflow.template.loader import DEFAULT_LIMITS
 
@@ -102,6 +106,7 @@ class Operation:
         self.stack_id = stack_id
         self.traversal = traversal
         self.action = action
+        self._progress = status.ProgressCounter(stack_id, action)
 
     def __repr__(self):
         return "<Operation %s of stack %s>" % (self.action, self.stack_id)
@@ -110,6 +115,13 @@ class Operation:
         row = self._orch.db.store.get_stack_by_id(self.stack_id)
         return row.traversal != self.traversal or \
             row.status != "IN_PROGRESS"
+
+    def progress(self):
+        """How far the operation has got: a :class:`Progress` of resources
+        converged to its template out of the template's resources (for a
+        delete: gone, out of those there were when first asked).  Cheap
+        enough to ask a few times a second while waiting."""
+        return self._progress.count(self._orch.db.store)
 
     def wait(self, timeout=None):
         """The stack once this operation has settled.
@@ -504,6 +516,49 @@ class Orchestrator:
                       action=e.action, status=e.status, reason=e.reason,
                       physical_resource_id=e.physical_resource_id)
                 for e in self.db.store.list_events(row.id, after)]
+
+    def operation(self, name):
+        """The :class:`Operation` the stack ``name`` is on now (its latest,
+        settled or not), e.g. to wait for or follow an operation another
+        process started."""
+        row = self.db.store.find_stack(name)
+        return Operation(self, row.id, row.traversal, row.action)
+
+    def waiting_on(self, name):
+        """What the stack's current operation has yet to finish: a list of
+        :class:`Waiting`, one per resource running or pending, with the
+        resources it depends on that have not converged yet (a running
+        resource waiting on nothing is simply in progress)."""
+        return status.waiting_on(self.db.store, name)
+
+    def stack_graph(self, name, template=None, parameters=None, files=None,
+                    environment=None):
+        """The :class:`Graph` of the stack ``name``'s current template (or
+        of ``template``, bound as an update would bind it), each node with
+        the resource's recorded action and status (None when the stack has
+        no such resource)."""
+        row = self.db.store.find_stack(name)
+        if template is not None:
+            _, stack_def = standalone.bind_template(
+                template, parameters, files, environment, self.registry,
+                limits=self.limits, stack_name=row.name, stack_id=row.id)
+        elif row.template_id is not None:
+            stack_def = self.runtime.definition(row.template_id, row.name,
+                                                row.id)
+        else:
+            raise exception.StackValidationFailed(
+                "stack %s has no template to draw" % row.name)
+        chosen = status.chosen_rows(self.db.store, row, stack_def.resources)
+        return status.graph_of(
+            stack_def, name=row.name,
+            statuses={n: (r.action, r.status) for n, r in chosen.items()})
+
+    def validate_template(self, template, parameters=None, files=None,
+                          environment=None):
+        """:func:`heatflow.validate_template` with this Orchestrator's
+        plugins."""
+        return standalone.validate_template(
+            template, parameters, files, environment, registry=self.registry)
 
     def _stack_view(self, row):
         tmpl_row = self.db.store.get_template(row.template_id) \

@@ -16,8 +16,8 @@ import yaml
 
 import heatflow
 import heatflow.api
-from heatflow import cli
-from heatflow import formatting
+from heatflow.cli import output as formatting
+from heatflow.cli import stacks
 
 EVENT_LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \[(?P<res>[^\]]+)\]: "
@@ -655,7 +655,7 @@ def test_db_upgrade(run, tmp_path):
 def test_keyboard_interrupt_exits_130(run, monkeypatch):
     def interrupted(ctx, args):
         raise KeyboardInterrupt
-    monkeypatch.setattr(cli, "cmd_stack_list", interrupted)
+    monkeypatch.setattr(stacks, "cmd_stack_list", interrupted)
     code, out, err = run("stack", "list")
     assert code == 130
     assert err == "ERROR: interrupted\n"

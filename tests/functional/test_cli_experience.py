@@ -14,10 +14,12 @@ import time
 
 import pytest
 
+import heatflow
 import heatflow.api
 from heatflow import cli
-from heatflow import formatting
-from heatflow import graph
+from heatflow.cli import output as formatting
+from heatflow.cli import graph
+from heatflow.cli import stacks
 
 EVENT_LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \[(?P<res>[^\]]+)\]: "
@@ -314,7 +316,7 @@ def test_follow_ctrl_c_exits_130_quietly(run, template, monkeypatch):
         heatflow.api.Orchestrator, "get_stack",
         lambda self, name: dataclasses.replace(real(self, name),
                                                status="IN_PROGRESS"))
-    monkeypatch.setattr(cli.time, "sleep", interrupted)
+    monkeypatch.setattr(stacks.time, "sleep", interrupted)
     code, out, err = run("stack", "event", "list", "web", "--follow")
     assert code == 130
     assert err == ""
@@ -329,13 +331,14 @@ def test_follow_unknown_stack_is_an_error(run):
 def test_dot_is_really_graphviz_readable(template, tmp_path):
     if shutil.which("dot") is None:
         pytest.skip("Graphviz's dot is not installed")
-    from heatflow import registry
-    from heatflow.template import Template
-    stack_def = Template.load(template).bind(
-        {}, registry=registry.Registry.default())
-    text = graph.to_dot(stack_def, {"db": ("CREATE", "COMPLETE"),
-                                    "app": ("INIT", "COMPLETE")},
-                        name='we"ird')
+    drawing = heatflow.dependency_graph(template, name='we"ird')
+    recorded = {"db": ("CREATE", "COMPLETE"), "app": ("INIT", "COMPLETE")}
+    nodes = tuple(
+        dataclasses.replace(node, action=state[0], status=state[1])
+        for node in drawing.nodes
+        for state in [recorded.get(node.name, (None, None))])
+    text = graph.to_dot(dataclasses.replace(drawing, nodes=nodes,
+                                            recorded=True))
     proc = subprocess.run(["dot", "-Tplain"], input=text.encode(),
                           capture_output=True)
     assert proc.returncode == 0, proc.stderr

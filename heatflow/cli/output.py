@@ -36,7 +36,7 @@ _Dumper.add_representer(str, _represent_str)
 
 
 def _yaml(value):
-    return yaml.dump(_plain(value), Dumper=_Dumper, default_flow_style=False,
+    return yaml.dump(plain(value), Dumper=_Dumper, default_flow_style=False,
                      sort_keys=False, allow_unicode=True).rstrip()
 
 
@@ -119,6 +119,18 @@ def event_record(event):
     }
 
 
+def waiting_record(waiting):
+    """A row of ``resource list --waiting``: a running resource waiting on
+    nothing shows ``(running)``."""
+    return {
+        "name": waiting.name,
+        "type": waiting.type,
+        "resource_status": waiting.resource_status,
+        "waiting_on": "(running)" if waiting.running and
+        not waiting.waiting_on else ", ".join(waiting.waiting_on),
+    }
+
+
 def event_line(event):
     return ("%s [%s]: %s  %s" % (event_time(event.time),
                                  event.resource_name, event.resource_status,
@@ -196,13 +208,13 @@ def table(headers, rows):
     return "\n".join(lines)
 
 
-def _plain(value):
+def plain(value):
     """Data that json and yaml.safe_dump accept (tuples -> lists,
     datetimes -> ISO strings, anything else odd -> str)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, datetime.datetime):
         return iso_time(value)
     if value is None or isinstance(value, (str, int, float, bool)):
@@ -217,7 +229,7 @@ def render(data, fmt, columns=None):
     of the first record by default); json and yaml always get everything.
     """
     if fmt == "json":
-        return json.dumps(_plain(data), indent=2, ensure_ascii=False)
+        return json.dumps(plain(data), indent=2, ensure_ascii=False)
     if fmt == "yaml":
         return _yaml(data)
     if fmt != "table":

@@ -11,7 +11,6 @@ SVG and PNG are rendered by Graphviz's ``dot`` program (:func:`render`).
 """
 
 import shutil
-import subprocess
 
 from heatflow import exception
 
@@ -39,35 +38,31 @@ def status_key(action, status):
     return status
 
 
-def to_dot(stack_def, statuses=None, name="stack"):
-    """DOT text of ``stack_def``'s dependency graph.
-
-    ``statuses``: optional ``{resource name: (action, status)}``; nodes are
-    then coloured and show ``ACTION_STATUS`` on a third line.
-    """
-    lines = ["digraph %s {" % _quote(name),
+def to_dot(graph):
+    """DOT text of ``graph`` (a :class:`heatflow.Graph`).  A stack's graph
+    (``graph.recorded``) has its nodes coloured and showing
+    ``ACTION_STATUS`` on a third line."""
+    lines = ["digraph %s {" % _quote(graph.name),
              "  // edges point from a resource to what it depends on",
              "  rankdir=BT;",
              '  node [shape=box, style="rounded,filled", fillcolor=white, '
              'fontname="Helvetica"];']
-    deps = stack_def.dependencies()
-    for res, defn in stack_def.resources.items():
-        label = "%s\n%s" % (res, defn.type)
+    for node in graph.nodes:
+        label = "%s\n%s" % (node.name, node.type)
         attrs = []
-        state = (statuses or {}).get(res)
-        if statuses is not None:
-            if state is None:
+        if graph.recorded:
+            if node.action is None:
                 label += "\n(not in the stack)"
             else:
-                label += "\n%s_%s" % state
-                colour = COLOURS.get(status_key(*state))
+                label += "\n%s_%s" % (node.action, node.status)
+                colour = COLOURS.get(status_key(node.action, node.status))
                 if colour:
                     attrs.append("fillcolor=%s" % _quote(colour))
         attrs.insert(0, "label=%s" % _quote(label))
-        lines.append("  %s [%s];" % (_quote(res), ", ".join(attrs)))
-    for res in stack_def.resources:
-        for dep in sorted(deps.get(res, ())):
-            lines.append("  %s -> %s;" % (_quote(res), _quote(dep)))
+        lines.append("  %s [%s];" % (_quote(node.name), ", ".join(attrs)))
+    for node in graph.nodes:
+        for dep in node.depends_on:
+            lines.append("  %s -> %s;" % (_quote(node.name), _quote(dep)))
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -92,6 +87,7 @@ def render(dot_text, fmt):
             "Graphviz's 'dot' program is needed to write %s: install "
             "graphviz (e.g. apt-get install graphviz) or write a .dot file"
             % fmt.upper())
+    import subprocess   # here: most commands never draw
     proc = subprocess.run([exe, "-T" + fmt], input=dot_text.encode("utf-8"),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=120)

@@ -1,0 +1,40 @@
+"""The operator's commands: ``conductor``, ``db upgrade`` and
+``db generate-key``."""
+
+import logging
+
+import heatflow
+from heatflow.cli.context import CommandError
+
+
+def cmd_conductor(ctx, args):
+    if not ctx.args.zookeeper:
+        raise CommandError("a conductor needs ZooKeeper: --zookeeper HOSTS "
+                           "or HEATFLOW_ZOOKEEPER")
+    cond = heatflow.Conductor(
+        ctx.args.db_url, ctx.args.zookeeper,
+        zookeeper_auth=ctx.args.zookeeper_auth, name=args.name,
+        workers=args.workers, plugin_dirs=ctx.plugin_dirs,
+        session_timeout=args.session_timeout,
+        watchdog_interval=args.watchdog_interval)
+    # An operator reads a conductor's log: say which job and which stack.
+    logging.getLogger("heatflow").setLevel(
+        logging.DEBUG if ctx.args.debug else logging.INFO)
+    ctx.note("conductor %s running (stop with SIGTERM)" % cond.name)
+    return heatflow.serve_conductor(cond)
+
+
+def cmd_db_upgrade(ctx, args):
+    url = heatflow.upgrade_database(args.db_url)
+    ctx.print("Database %s is up to date." % url)
+    return 0
+
+
+def cmd_db_generate_key(ctx, args):
+    # the key alone on stdout (KEY=$(heatflow db generate-key)); the
+    # advice on stderr
+    ctx.out.write(heatflow.generate_encryption_key() + "\n")
+    ctx.err.write("Set it as %s for every heatflow process using the "
+                  "database, and keep a copy: without it encrypted stacks "
+                  "cannot be read.\n" % heatflow.ENCRYPTION_KEY_ENV)
+    return 0

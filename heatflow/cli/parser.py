@@ -1,0 +1,219 @@
+"""The ``heatflow`` command's arguments: global options (accepted before
+the command and after it), the command groups and each command's options.
+
+Each command names its function as ``"module.function"`` in
+``heatflow.cli``; :func:`heatflow.cli.main` imports that module only when
+the command runs, so ``--help`` and a mistyped command start fast.
+"""
+
+import argparse
+
+from heatflow.cli import output
+
+ENV_DB_URL = "HEATFLOW_DB_URL"
+ENV_ZOOKEEPER = "HEATFLOW_ZOOKEEPER"
+
+
+def _add_global_options(parser, late=False):
+    """The global options; ``late``: the copies accepted after the command,
+    which leave the values given before it alone unless repeated."""
+    default = argparse.SUPPRESS if late else None
+    parser.add_argument(
+        "--db-url", metavar="URL", default=default,
+        help="SQLAlchemy database URL (env %s; default: a SQLite file "
+             "./.heatflow/heatflow.db)" % ENV_DB_URL)
+    parser.add_argument(
+        "--zookeeper", metavar="HOSTS", default=default,
+        help="ZooKeeper hosts for distributed execution (env %s)"
+             % ENV_ZOOKEEPER)
+    parser.add_argument(
+        "--zookeeper-auth", metavar="USER:PASSWORD", default=default,
+        help="ZooKeeper digest credentials; heatflow's znodes get an ACL "
+             "for this user only (env HEATFLOW_ZOOKEEPER_AUTH)")
+    parser.add_argument(
+        "--plugin-dir", metavar="DIR", action="append",
+        dest="late_plugin_dir" if late else "plugin_dir",
+        default=default,
+        help="directory of resource plugin modules (repeatable; env "
+             "HEATFLOW_PLUGIN_DIRS, colon-separated)")
+    parser.add_argument(
+        "-f", "--format", choices=output.FORMATS,
+        default=default if late else "table",
+        help="output format (default: table)")
+    parser.add_argument(
+        "--debug", action="store_true",
+        default=default if late else False,
+        help="show tracebacks and debug logging")
+
+
+def _template_options(parser, required=True):
+    parser.add_argument("-t", "--template", metavar="FILE",
+                        required=required, help="HOT template file")
+    parser.add_argument("-e", "--environment", metavar="ENV",
+                        action="append", default=[],
+                        help="environment file (repeatable; later files "
+                             "win)")
+    parser.add_argument("--parameter", metavar="KEY=VALUE", action="append",
+                        default=[],
+                        help="template parameter (repeatable; wins over "
+                             "environment files)")
+
+
+def _flag(parser, *names, help):
+    parser.add_argument(*names, action="store_true", help=help)
+
+
+def _wait_option(parser, action):
+    parser.add_argument("--wait", action="store_true",
+                        help="wait for the %s to finish, showing events"
+                        % action)
+
+
+def _timeout_option(parser):
+    parser.add_argument("--timeout", metavar="MIN", type=_positive_int,
+                        help="stack operation timeout in minutes")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an integer" % (text,))
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number of "
+                                         "minutes")
+    return value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="heatflow",
+        description="Create, update and delete stacks of resources described "
+                    "by HOT templates.")
+    _add_global_options(parser)
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND")
+    groups.required = True
+
+    def group(subparsers, name, help):
+        p = subparsers.add_parser(name, help=help, description=help)
+        sub = p.add_subparsers(dest=name + "_command", metavar="COMMAND")
+        sub.required = True
+        return sub
+
+    def command(subparsers, name, func, help):
+        # func: "module.function" in heatflow.cli, imported only when its
+        # command runs
+        p = subparsers.add_parser(name, help=help, description=help)
+        _add_global_options(p.add_argument_group("global options"),
+                            late=True)
+        p.set_defaults(func=func)
+        return p
+
+    def stack_command(subparsers, name, func, help):
+        """A command on one stack, named by its first argument."""
+        p = command(subparsers, name, func, help)
+        p.add_argument("name", metavar="NAME")
+        return p
+
+    stack = group(groups, "stack", "stacks")
+
+    p = stack_command(stack, "create", "operations.cmd_stack_create",
+                      "create a stack")
+    _template_options(p)
+    _timeout_option(p)
+    _flag(p, "--enable-rollback", help="roll back if the create fails")
+    _wait_option(p, "create")
+    _flag(p, "--dry-run", help="show what the create would do; change nothing")
+
+    p = stack_command(stack, "update", "operations.cmd_stack_update",
+                      "update a stack")
+    _template_options(p, required=False)
+    _flag(p, "--existing",
+          help="start from the current template and parameters")
+    _timeout_option(p)
+    _wait_option(p, "update")
+    _flag(p, "--dry-run",
+          help="show what the update would do (create, update, replace, "
+               "delete, unchanged); change nothing")
+
+    p = command(stack, "delete", "operations.cmd_stack_delete",
+                "delete stacks")
+    p.add_argument("names", metavar="NAME", nargs="+")
+    _wait_option(p, "delete")
+    _flag(p, "-y", "--yes", help="do not ask for confirmation")
+
+    p = stack_command(stack, "rollback", "operations.cmd_stack_rollback",
+                      "roll a stack back to its last known-good state")
+    _wait_option(p, "rollback")
+
+    p = stack_command(stack, "cancel", "operations.cmd_stack_cancel",
+                      "cancel a stack's running create or update")
+    _flag(p, "--no-rollback",
+          help="leave the stack FAILED instead of rolling back")
+    _flag(p, "--wait", help="wait until the stack settles, showing events")
+
+    command(stack, "list", "stacks.cmd_stack_list", "list stacks")
+
+    stack_command(stack, "show", "stacks.cmd_stack_show", "show a stack")
+
+    outputs = group(stack, "output", "stack outputs")
+    stack_command(outputs, "list", "stacks.cmd_output_list",
+                  "list a stack's outputs")
+    p = stack_command(outputs, "show", "stacks.cmd_output_show",
+                      "show stack outputs")
+    p.add_argument("output", metavar="OUTPUT", nargs="?")
+    _flag(p, "--all", help="show all outputs")
+
+    resources = group(stack, "resource", "stack resources")
+    p = stack_command(resources, "list", "stacks.cmd_resource_list",
+                      "list a stack's resources")
+    _flag(p, "--waiting",
+          help="only the running and pending resources, with the resources "
+               "each waits for")
+    p = stack_command(resources, "show", "stacks.cmd_resource_show",
+                      "show a resource")
+    p.add_argument("resource", metavar="RESOURCE")
+
+    events = group(stack, "event", "stack events")  # Heat's "show": not yet
+    p = stack_command(events, "list", "stacks.cmd_event_list",
+                      "list a stack's events")
+    _flag(p, "--follow",
+          help="keep printing new events until the stack is no longer "
+               "IN_PROGRESS")
+
+    template = group(groups, "template", "templates")
+    p = command(template, "validate", "templates.cmd_template_validate",
+                "validate a template")
+    _template_options(p)
+    p = command(template, "graph", "templates.cmd_template_graph",
+                "draw a template's dependency graph (DOT, SVG or PNG)")
+    _template_options(p, required=False)
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write to FILE; .dot/.gv, .svg or .png chooses the "
+                        "format (SVG and PNG need Graphviz's dot); "
+                        "default: DOT on stdout")
+    p.add_argument("--stack", metavar="NAME",
+                   help="colour resources by this stack's recorded status "
+                        "(its current template unless -t is given)")
+
+    db = group(groups, "db", "the database")
+    command(db, "upgrade", "admin.cmd_db_upgrade",
+            "create or upgrade the database tables")
+    command(db, "generate-key", "admin.cmd_db_generate_key",
+            "print a new key for encrypting values at rest "
+            "(HEATFLOW_ENCRYPTION_KEY)")
+    p = command(groups, "conductor", "admin.cmd_conductor",
+                "run a conductor: claim stack operations from ZooKeeper "
+                "and run them")
+    p.add_argument("--name", help="a unique name (default: host, pid and "
+                   "a random part)")
+    p.add_argument("--workers", type=int, default=4, metavar="N",
+                   help="operations run at the same time (default 4)")
+    p.add_argument("--session-timeout", type=float, default=10.0,
+                   metavar="S", help="ZooKeeper session timeout: how soon "
+                   "another conductor takes over if this one dies "
+                   "(default 10 s)")
+    p.add_argument("--watchdog-interval", type=float, default=1.0,
+                   metavar="S", help=argparse.SUPPRESS)
+
+    return parser

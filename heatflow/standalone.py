@@ -1,0 +1,116 @@
+"""Public functions that need no Orchestrator: checking and drawing a
+template on its own, and looking after the database and its keys.
+
+They open no database (``upgrade_database`` aside) and import neither
+TaskFlow nor SQLAlchemy until they need them, so a command that only
+validates a template starts fast.  Exported as ``heatflow.<name>``.
+"""
+
+
+def _registry(plugin_dirs, registry):
+    if registry is not None:
+        return registry
+    from heatflow import registry as registry_mod
+    return registry_mod.Registry.default(plugin_dirs=plugin_dirs)
+
+
+def bind_template(template, parameters=None, files=None, environment=None,
+                  registry=None, limits=None, **names):
+    """``(Template, StackDefinition)``: ``template`` loaded and bound to the
+    environment's parameters overridden by ``parameters``, its types looked
+    up in ``registry`` seen through the environment's aliases.  Bound, not
+    validated: properties are checked by ``validate(registry)``."""
+    from heatflow.environment import Environment
+    from heatflow.template import Template
+    tmpl = Template.load(template, files=files, limits=limits)
+    env = Environment.load(environment, limits=limits)
+    values = env.parameter_values(tmpl.parameter_schemas, parameters or {})
+    return tmpl, tmpl.bind(values, registry=env.registry(registry), **names)
+
+
+def validate_template(template, parameters=None, files=None,
+                      environment=None, plugin_dirs=(), registry=None):
+    """Check ``template`` as a create would, writing nothing; raises
+    :class:`heatflow.exception.StackValidationFailed` naming the place.
+
+    Returns what Heat's template validation returns: ``{"Description":
+    ..., "Parameters": {name: {"Type", "Label", "Description", "NoEcho",
+    "Default" (when it has one; hidden ones masked)}}}``."""
+    tmpl, stack_def = bind_template(
+        template, parameters, files, environment,
+        _registry(plugin_dirs, registry))
+    stack_def.validate(stack_def.registry)
+    params = {}
+    for name, schema in tmpl.parameter_schemas.items():
+        info = {"Type": schema.type, "Label": schema.label or name,
+                "Description": schema.description or "",
+                "NoEcho": "true" if schema.hidden else "false"}
+        if schema.has_default:
+            info["Default"] = "******" if schema.hidden else schema.default
+        params[name] = info
+    return {"Description": tmpl.description, "Parameters": params}
+
+
+def dependency_graph(template, parameters=None, files=None,
+                     environment=None, plugin_dirs=(), registry=None,
+                     name="stack"):
+    """The :class:`heatflow.status.Graph` of ``template``: each resource,
+    its type and what it depends on (``depends_on``, ``get_resource``,
+    ``get_attr``).  ``Orchestrator.stack_graph`` adds a stack's
+    statuses."""
+    from heatflow import status
+    _, stack_def = bind_template(template, parameters, files, environment,
+                                 _registry(plugin_dirs, registry))
+    return status.graph_of(stack_def, name=name)
+
+
+def get_file_references(template):
+    """``[(path, name)]`` for every ``{get_file: name}`` in ``template``
+    (parsed, not bound): the files a caller must pass as ``files``.
+    ``path`` is the key path to the reference, for
+    :func:`heatflow.exception.format_path`."""
+    from heatflow.template import Template
+    found = []
+
+    def walk(data, path):
+        if isinstance(data, dict):
+            if len(data) == 1 and isinstance(data.get("get_file"), str):
+                found.append((path + ("get_file",), data["get_file"]))
+                return
+            for key, value in data.items():
+                walk(value, path + (key,))
+        elif isinstance(data, list):
+            for i, value in enumerate(data):
+                walk(value, path + (i,))
+    walk(Template.load(template).to_dict(), ())
+    return found
+
+
+def upgrade_database(db_url=None):
+    """Create or migrate the tables of the database ``db_url`` (default
+    ``HEATFLOW_DB_URL`` or the SQLite file); the URL without its
+    password."""
+    from heatflow.persistence import database
+    url = db_url or database.default_url()
+    db = database.Database(url, upgrade=False)
+    try:
+        db.upgrade()
+    finally:
+        db.close()
+    return database.safe_url(url)
+
+
+#: The environment variable that holds the keys for encryption at rest.
+ENCRYPTION_KEY_ENV = "HEATFLOW_ENCRYPTION_KEY"
+
+
+def generate_encryption_key():
+    """A new key for encrypting values at rest (``encryption_key`` or
+    ``HEATFLOW_ENCRYPTION_KEY``)."""
+    from heatflow.persistence import sealing
+    return sealing.generate_key()
+
+
+__all__ = ["validate_template", "dependency_graph", "get_file_references",
+           "upgrade_database", "generate_encryption_key",
+           "ENCRYPTION_KEY_ENV"]
