@@ -171,18 +171,24 @@ class Orchestrator:
     keys, comma-separated; the first encrypts); default
     ``HEATFLOW_ENCRYPTION_KEY``, else no encryption (see
     :mod:`heatflow.persistence.sealing`).
+
+    ``create_database=False``: where there is no SQLite database yet, read
+    an empty one in memory instead of creating the file (a reader should
+    not leave a database behind, say, a mistyped path).
     """
 
     def __init__(self, db_url=None, zookeeper=None, plugin_dirs=(),
                  max_workers=32, resume=True, registry=None,
                  poll_interval=(0.01, 1.0), detach=False,
-                 zookeeper_auth=None, limits=None, encryption_key=None):
+                 zookeeper_auth=None, limits=None, encryption_key=None,
+                 create_database=True):
         self.limits = limits or DEFAULT_LIMITS
         self._host = runners.Host(db_url, plugin_dirs=plugin_dirs,
                                   registry=registry,
                                   poll_interval=poll_interval,
                                   limits=self.limits,
-                                  encryption_key=encryption_key)
+                                  encryption_key=encryption_key,
+                                  create_database=create_database)
         self.db = self._host.db
         self.registry = self._host.registry
         self.runtime = self._host.runtime

@@ -153,9 +153,19 @@ def _with_driver(u):
     return u
 
 
-def create_engine(url, pool_size=20):
-    """``pool_size``: connections for a server database (SQLite: one)."""
+def create_engine(url, pool_size=20, create=True):
+    """``pool_size``: connections for a server database (SQLite: one).
+    ``create``: a SQLite file (and its directory) may be created; if not
+    and there is none, an empty database in memory stands for it: a reader
+    sees no stacks and leaves nothing behind a mistyped path."""
     u = _with_driver(sa.engine.make_url(url))
+    if u.drivername.startswith("sqlite") and \
+            u.database not in (None, "", ":memory:"):
+        if create:
+            os.makedirs(os.path.dirname(os.path.abspath(u.database)),
+                        exist_ok=True)
+        elif not os.path.exists(u.database):
+            u = sa.engine.make_url(u.drivername + "://")
     try:
         return _create_engine(u, pool_size)
     except ModuleNotFoundError as exc:
@@ -170,9 +180,6 @@ def create_engine(url, pool_size=20):
 def _create_engine(u, pool_size):
     if u.drivername.startswith("sqlite"):
         in_memory = u.database in (None, "", ":memory:")
-        if not in_memory:
-            os.makedirs(os.path.dirname(os.path.abspath(u.database)),
-                        exist_ok=True)
         engine = sa.create_engine(
             # heatflow's own connection is held by its SerialEngine; a few
             # more serve other users of the engine (a connection to an
@@ -241,14 +248,15 @@ class Database:
 
     _upgrade_lock = threading.Lock()
 
-    def __init__(self, url=None, upgrade=True, encryption_key=None):
+    def __init__(self, url=None, upgrade=True, encryption_key=None,
+                 create=True):
         """``encryption_key``: a key (or keys, comma-separated) sealing
         users' values at rest; default ``HEATFLOW_ENCRYPTION_KEY``, else
-        none (see ``sealing.py``)."""
+        none (see ``sealing.py``).  ``create``: see create_engine."""
         self.url = url or default_url()
         self.encryption_key = encryption_key    # for detached workers
         self.cipher = sealing.configured_cipher(encryption_key)
-        self.engine = create_engine(self.url)
+        self.engine = create_engine(self.url, create=create)
         sealing.attach(self.engine, self.cipher)
         # Where heatflow's statements go (see SerialEngine).
         self.connections = SerialEngine(self.engine) if self.is_sqlite \

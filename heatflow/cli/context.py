@@ -31,17 +31,21 @@ class Context:
 
     def orchestrator(self, starts_operation=False, detach=False):
         """The Orchestrator.  ``starts_operation``: the command changes a
-        stack (read-only commands do not resume orphaned operations).
+        stack.  A read-only command only reads the database: it resumes
+        no orphaned operation, creates no database where there is none (it
+        reads an empty one) and does not connect to ZooKeeper.
         ``detach``: operations must outlive this process, when the
         Orchestrator supports it (see :attr:`detached`)."""
         if self._orch is None:
-            zookeeper = self.args.zookeeper or None
+            zookeeper = (self.args.zookeeper or None) if starts_operation \
+                else None
             kwargs = {"db_url": self.args.db_url, "zookeeper": zookeeper,
                       "plugin_dirs": self.plugin_dirs}
-            if self.args.zookeeper_auth:
+            if self.args.zookeeper_auth and zookeeper:
                 kwargs["zookeeper_auth"] = self.args.zookeeper_auth
             if not starts_operation:
                 kwargs["resume"] = False
+                kwargs["create_database"] = False
             if zookeeper:
                 self.detached = True    # conductors run the operations
             elif detach and _supports_detach(heatflow.Orchestrator):

@@ -19,8 +19,10 @@ class Host:
 
     def __init__(self, db_url=None, plugin_dirs=(), registry=None,
                  poll_interval=(0.01, 1.0), limits=None, encryption_key=None,
-                 key_prefix="orchestrator", default=False):
-        self.db = database.Database(db_url, encryption_key=encryption_key)
+                 key_prefix="orchestrator", default=False,
+                 create_database=True):
+        self.db = database.Database(db_url, encryption_key=encryption_key,
+                                    create=create_database)
         self.registry = registry or registry_mod.Registry.default(
             plugin_dirs=plugin_dirs)
         self.runtime = runtime_mod.Runtime(self.db, self.registry,

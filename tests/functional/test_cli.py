@@ -606,32 +606,47 @@ def test_db_url_from_the_environment(run, created, db_url, monkeypatch):
 
 
 def test_zookeeper_hosts_reach_the_orchestrator(run, monkeypatch):
-    # Connecting to a ZooKeeper that is not there takes kazoo's full
-    # connect timeout; a stand-in Orchestrator fails at once instead.
+    """Commands that change a stack connect to the ZooKeeper given (option
+    or environment); read-only ones read the database only."""
+    # Connecting to a ZooKeeper that is not there takes the connect
+    # timeout; a stand-in Orchestrator fails at once instead.
     from kazoo.handlers.threading import KazooTimeoutError
     seen = []
 
     class Unreachable:
         def __init__(self, db_url=None, zookeeper=None, plugin_dirs=(),
-                     resume=True, detach=False):
+                     resume=True, detach=False, create_database=True):
             seen.append(zookeeper)
             if zookeeper:
                 raise KazooTimeoutError("Connection time-out")
             raise NotImplementedError("no ZooKeeper given")
 
     monkeypatch.setattr(heatflow.api, "Orchestrator", Unreachable)
-    code, out, err = run("--zookeeper", "127.0.0.1:1", "stack", "list")
+    code, out, err = run("--zookeeper", "127.0.0.1:1", "stack", "delete",
+                         "web", "-y")
     assert code == 1
     assert err == ("ERROR: cannot connect to ZooKeeper at 127.0.0.1:1: "
                    "Connection time-out\n")
     monkeypatch.setenv("HEATFLOW_ZOOKEEPER", "zk1:2181,zk2:2181")
-    code, out, err = run("stack", "show", "web")
+    code, out, err = run("stack", "rollback", "web")
     assert code == 1 and "ZooKeeper at zk1:2181,zk2:2181" in err
     assert seen == ["127.0.0.1:1", "zk1:2181,zk2:2181"]
-    # an Orchestrator refusing zookeeper= outright is an error line too
-    monkeypatch.delenv("HEATFLOW_ZOOKEEPER")
+    # reading: no ZooKeeper, whatever is configured
     code, out, err = run("stack", "list")
     assert (code, err) == (1, "ERROR: no ZooKeeper given\n")
+    assert seen[-1] is None
+
+
+def test_reading_a_database_that_is_not_there_creates_nothing(run,
+                                                              tmp_path):
+    """A read-only command on a mistyped path neither makes the directory
+    nor an empty database: it sees no stacks."""
+    url = "sqlite:///" + str(tmp_path / "nosuchdir" / "x.db")
+    code, out, err = run("--db-url", url, "-f", "json", "stack", "list")
+    assert (code, out.strip(), err) == (0, "[]", "")
+    code, out, err = run("--db-url", url, "stack", "show", "ghost")
+    assert (code, err) == (1, "ERROR: Stack 'ghost' not found\n")
+    assert not (tmp_path / "nosuchdir").exists()
 
 
 def test_usage_errors_exit_2(run):
