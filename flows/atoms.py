@@ -5,7 +5,8 @@ An operation converges a stack to a target template.  Its flow has:
 ``converge:<name>``  one per resource of the target: create, update in
                      place, replace, or leave alone, deciding at run time
                      from the recorded state of the resource (so a resumed or
-                     superseding operation continues from what is recorded).
+                     superseding operation continues from what is recorded)
+                     by the rules of flows/convergence.py.
                      Provides ``ref:<name>``: the reference id and the
                      attribute values its dependents read, computed once.
 ``converged``        a barrier after every converge atom.
