@@ -201,6 +201,32 @@ def _plugin_change(row, new_type, plugin_changed):
                      else PLUGIN_CHANGED)
 
 
+def decide_by_state(row, new_type, *, plugin_changed, replace_failed=True,
+                    resumed=False):
+    """The rules of :func:`decide` that look only at the incarnation's
+    state and plugin class, not at the new properties; None when the
+    properties decide.  (The dry run uses it alone when it cannot resolve
+    the properties yet.)"""
+    if row is None:
+        return _decision(CREATE, NO_ROW)
+    made = row.physical_resource_id is not None
+    if row.status == "FAILED" and not resumed and \
+            (made or row.action != "CREATE") and _answer(replace_failed):
+        # Heat's rule: what a failed action left behind is replaced, and
+        # the wreck cleaned up, unless the plugin says otherwise.
+        return _decision(REPLACE, FAILED)
+    if row.action == "INIT":
+        return _decision(CREATE, NOT_CREATED)
+    if row.action == "CREATE" and row.status != "COMPLETE":
+        # Finishing a create with another plugin would mix two plugins'
+        # resources: replace what the first one made.
+        changed = made and _plugin_change(row, new_type, plugin_changed)
+        return changed or _decision(CREATE, CREATE_INCOMPLETE)
+    if row.action == "DELETE":
+        return _decision(REPLACE, BEING_DELETED)
+    return _plugin_change(row, new_type, plugin_changed)
+
+
 def decide(row, new_type, data, metadata, schema, strict, *,
            plugin_changed, replace_failed=True, resumed=False):
     """The :class:`Decision` for converging ``row`` (None: no incarnation)
@@ -220,26 +246,11 @@ def decide(row, new_type, data, metadata, schema, strict, *,
     (``Decision.asks_plugin``, then :func:`plugin_verdict`), and
     ``handle_update`` may still raise ``UpdateReplace``
     (:func:`update_replaced`)."""
-    if row is None:
-        return _decision(CREATE, NO_ROW)
-    made = row.physical_resource_id is not None
-    if row.status == "FAILED" and not resumed and \
-            (made or row.action != "CREATE") and _answer(replace_failed):
-        # Heat's rule: what a failed action left behind is replaced, and
-        # the wreck cleaned up, unless the plugin says otherwise.
-        return _decision(REPLACE, FAILED)
-    if row.action == "INIT":
-        return _decision(CREATE, NOT_CREATED)
-    if row.action == "CREATE" and row.status != "COMPLETE":
-        # Finishing a create with another plugin would mix two plugins'
-        # resources: replace what the first one made.
-        changed = made and _plugin_change(row, new_type, plugin_changed)
-        return changed or _decision(CREATE, CREATE_INCOMPLETE)
-    if row.action == "DELETE":
-        return _decision(REPLACE, BEING_DELETED)
-    changed = _plugin_change(row, new_type, plugin_changed)
-    if changed:
-        return changed
+    by_state = decide_by_state(row, new_type, plugin_changed=plugin_changed,
+                               replace_failed=replace_failed,
+                               resumed=resumed)
+    if by_state is not None:
+        return by_state
     if is_converged(row, data, metadata):
         return _decision(NONE, UNCHANGED)
     prop_diff = properties_mod.diff(row.properties, data)

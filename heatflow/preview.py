@@ -205,25 +205,7 @@ def _decide(name, defn, row, registry, class_of, refs, get_attr, pending):
             None, defn.type, None, None, {}, True, plugin_changed=False),
             name, defn, None, pending)
     cls = registry.get_class(defn.type, path="resources.%s.type" % name)
-    try:
-        data = defn.resolve_properties(refs, get_attr)
-        metadata = defn.resolve_metadata(refs, get_attr)
-    except Exception:
-        # A function applied to a value that exists only once a new
-        # incarnation does (e.g. list_join over a placeholder).
-        deps = sorted(pending & set(defn.required_resources()))
-        if deps:
-            return UPDATE, "reference to %s changes" % _names(deps)
-        raise
-    props = None
-    try:
-        props = properties_mod.Properties(
-            cls.properties_schema, data,
-            path=("resources", name, "properties"),
-            strict=cls.strict_properties)
-        props.validate()
-    except Exception:
-        props = None
+    props = metadata = None
 
     def plugin_changed():
         try:
@@ -237,6 +219,30 @@ def _decide(name, defn, row, registry, class_of, refs, get_attr, pending):
                            metadata).needs_replace_failed()
         except Exception:
             return True
+    try:
+        data = defn.resolve_properties(refs, get_attr)
+        metadata = defn.resolve_metadata(refs, get_attr)
+    except Exception:
+        # A function applied to a value that exists only once a new
+        # incarnation does (e.g. a path into a placeholder): the rules
+        # that need no properties still apply.
+        deps = sorted(pending & set(defn.required_resources()))
+        if not deps:
+            raise
+        decision = convergence.decide_by_state(
+            row, defn.type, plugin_changed=plugin_changed,
+            replace_failed=replace_failed)
+        if decision is not None:
+            return _worded(decision, name, defn, row, pending)
+        return UPDATE, "reference to %s changes" % _names(deps)
+    try:
+        props = properties_mod.Properties(
+            cls.properties_schema, data,
+            path=("resources", name, "properties"),
+            strict=cls.strict_properties)
+        props.validate()
+    except Exception:
+        props = None
     decision = convergence.decide(
         row, defn.type, data, metadata, cls.properties_schema,
         cls.strict_properties, plugin_changed=plugin_changed,

@@ -154,6 +154,23 @@ def test_decide(case, rw, data, meta, kw, action, reason, keys):
     assert d.fails == (reason == cv.IMMUTABLE)
 
 
+@pytest.mark.parametrize("case,rw,data,meta,kw,action,reason,keys", DECIDE,
+                         ids=[c[0] for c in DECIDE])
+def test_decide_by_state_is_decide_without_properties(case, rw, data, meta,
+                                                      kw, action, reason,
+                                                      keys):
+    kw = dict(kw)
+    kw.pop("strict", None)
+    kw.setdefault("plugin_changed", False)
+    d = cv.decide_by_state(rw, "Acme::Thing", **kw)
+    if reason in (cv.NO_ROW, cv.NOT_CREATED, cv.CREATE_INCOMPLETE,
+                  cv.FAILED, cv.BEING_DELETED, cv.TYPE_CHANGED,
+                  cv.PLUGIN_CHANGED):
+        assert (d.action, d.reason) == (action, reason)
+    else:
+        assert d is None
+
+
 def test_the_plugin_is_asked_only_when_the_rule_needs_it():
     asked = []
 
