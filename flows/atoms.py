@@ -5,7 +5,8 @@ An operation converges a stack to a target template.  Its flow has:
 ``converge:<name>``  one per resource of the target: create, update in
                      place, replace, or leave alone, deciding at run time
                      from the recorded state of the resource (so a resumed or
-                     superseding operation continues from what is recorded).
+                     superseding operation continues from what is recorded)
+                     by the rules of flows/convergence.py.
                      Provides ``ref:<name>``: the reference id and the
                      attribute values its dependents read, computed once.
 ``converged``        a barrier after every converge atom.
@@ -39,6 +40,7 @@ from taskflow.types import failure as tf_failure
 from heatflow import exception
 from heatflow import properties as properties_mod
 from heatflow import resource as resource_mod
+from heatflow.flows import convergence
 from heatflow.flows import driver
 from heatflow.flows import orphans
 from heatflow.flows import runtime as runtime_mod
@@ -512,14 +514,17 @@ class ConvergeResource(_Atom):
         # The incarnations this one depends on now; the row records them
         # so that clean-up deletes dependents before what they depend on.
         self._requires = sorted(v["row"] for v in inputs.values())
-        try:
-            what, prop_diff = self._decide(row, defn, cls, props, data,
-                                           metadata)
-        except exception.ResourceFailure as exc:
-            # e.g. an immutable property changed: this resource's failure,
+        decision = self._decide(row, defn, cls, props, data, metadata)
+        if decision.fails:
+            # An immutable property changed: this resource's failure,
             # reported as such (and reverted only if rollback is enabled).
-            return self._fail(row, exc.action, exc)
-        if what == "none":
+            keys = decision.keys
+            return self._fail(row, "UPDATE", exception.ResourceFailure(
+                defn.name, "UPDATE", "%s %s %s immutable and cannot change"
+                % ("property" if len(keys) == 1 else "properties",
+                   ", ".join(keys), "is" if len(keys) == 1 else "are")))
+        what = decision.action
+        if what == convergence.NONE:
             attrs = dict(row.attributes or {})
             missing = [a for a in needed if _attr_key(a) not in attrs]
             if missing:
@@ -543,16 +548,16 @@ class ConvergeResource(_Atom):
                 store.set_resource_fields(row.id, self.fence, **links)
             did, extra = self._done_before(row)
             return self._result(row, row.reference_id, attrs, did, **extra)
-        if what == "update":
+        if what == convergence.UPDATE:
             try:
                 return self._update(row, defn, cls, props, data, metadata,
-                                    prop_diff, needed)
+                                    decision, needed)
             except exception.UpdateReplace:
-                what = "replace"
-        if what == "replace":
+                what = convergence.update_replaced(decision).action
+        if what == convergence.REPLACE:
             row = self._replacement_row(row, defn)
         return self._create(row, defn, cls, props, data, metadata, needed,
-                            replaced=(what == "replace"))
+                            replaced=(what == convergence.REPLACE))
 
     def _done_before(self, row):
         """What this operation had already done to a row that needs nothing
@@ -601,42 +606,16 @@ class ConvergeResource(_Atom):
             return True
 
     def _decide(self, row, defn, cls, props, data, metadata):
-        """create, update (with the property diff), replace or none."""
-        resumed = row.lock_traversal == self.op["traversal"]
-        failed = row.status == "FAILED" and not resumed
-        if failed and self.plugin(cls, defn, props, row, metadata,
-                                  row.action).needs_replace_failed():
-            # Heat's rule: what a failed action left behind is replaced,
-            # and the wreck cleaned up, unless the plugin says otherwise.
-            # A failed create too, even with no physical id recorded: the
-            # cloud may hold what it made under its physical name, made
-            # from an older template (its engine died); a new incarnation
-            # gets a new name, and clean-up deletes the old by name.
-            return "replace", None
-        if row.action == "INIT" or (row.action == "CREATE" and
-                                    row.status != "COMPLETE"):
-            return "create", None
-        if row.action == "DELETE":
-            return "replace", None
-        if self._plugin_changed(row, defn, cls):
-            return "replace", None
-        old = row.properties or {}
-        if old == data and (row.rsrc_metadata or {}) == (metadata or {}) \
-                and row.status == "COMPLETE":
-            return "none", None
-        prop_diff = properties_mod.diff(old, data)
-        schema = cls.properties_schema
-        for key in prop_diff:
-            s = schema.get(key)
-            if s is not None and s.immutable:
-                raise exception.ResourceFailure(
-                    defn.name, "UPDATE",
-                    "property %s is immutable and cannot change" % key)
-            if s is None and cls.strict_properties:
-                return "replace", None
-            if s is not None and not s.update_allowed:
-                return "replace", None
-        return "update", prop_diff
+        """The convergence rules' decision for the row; the plugin is
+        asked only what the rules need of it."""
+        return convergence.decide(
+            row, defn.type, data, metadata, cls.properties_schema,
+            cls.strict_properties,
+            plugin_changed=lambda: self._plugin_changed(row, defn, cls),
+            replace_failed=lambda: self.plugin(
+                cls, defn, props, row, metadata,
+                row.action).needs_replace_failed(),
+            resumed=row.lock_traversal == self.op["traversal"])
 
     def _replacement_row(self, row, defn):
         """A new INIT incarnation that replaces ``row``; the original stays
@@ -656,14 +635,36 @@ class ConvergeResource(_Atom):
 
     def _create(self, row, defn, cls, props, data, metadata, needed,
                 replaced=False):
+        failed = row if row.action == "CREATE" and \
+            row.status == "FAILED" and row.physical_resource_id is None \
+            else None
         # The properties go on the row with the lock: if the create fails
         # or its engine dies, its delete is given what it was made from.
         row = self.acquire(row.id, "CREATE", requires=self._requires,
                            properties=data)
         if row is None:
             raise _Superseded()
+        if failed is not None:
+            self._discard_failed_create(defn, failed)
         return self._run_create(row, defn, cls, props, data, metadata,
                                 needed, replaced)
+
+    def _discard_failed_create(self, defn, failed):
+        """Before creating again an incarnation whose create failed with no
+        physical id recorded -- its engine may have died after the cloud
+        made it, maybe from another template -- delete what that create
+        may have left, as its plugin finds it (by name) from the
+        properties it was started with.  Heat replaces such a resource;
+        heatflow creates it again in place, after this: a replacement
+        could find the same resource by a user-given name and clean-up
+        then delete it (docs/semantics.rst)."""
+        try:
+            plugin = self.plugin_to_delete(self.class_of(failed), defn,
+                                           failed)
+        except exception.HeatflowError:
+            return
+        if plugin is not None:
+            self._discard_attempt(plugin)
 
     def _run_create(self, row, defn, cls, props, data, metadata, needed,
                     replaced=False):
@@ -685,7 +686,7 @@ class ConvergeResource(_Atom):
                             "replace" if replaced else "create",
                             replaces=row.replaces)
 
-    def _update(self, row, defn, cls, props, data, metadata, prop_diff,
+    def _update(self, row, defn, cls, props, data, metadata, decision,
                 needed):
         # Recorded with the lock, before the plugin acts: what a rollback
         # restores, even if this atom's result dies with its process.
@@ -699,15 +700,19 @@ class ConvergeResource(_Atom):
         if row is None:
             raise _Superseded()
         plugin = self.plugin(cls, defn, props, row, metadata, "UPDATE")
+        prop_diff = decision.prop_diff
         tmpl_diff = {}
         if prop_diff:
             tmpl_diff["Properties"] = data
-        if (row.rsrc_metadata or {}) != (metadata or {}):
+        if decision.metadata_changed:
             tmpl_diff["Metadata"] = metadata
         timeout = defn.timeout or cls.default_timeout
         try:
-            if plugin.needs_replace_with_prop_diff(
-                    set(prop_diff), props, row.properties or {}):
+            # Asked with the lock taken, as Heat asks inside its update.
+            verdict = convergence.plugin_verdict(
+                decision, lambda: plugin.needs_replace_with_prop_diff(
+                    set(prop_diff), props, row.properties or {}))
+            if verdict.action == convergence.REPLACE:
                 raise exception.UpdateReplace(defn.name)
             self.run_action(plugin, row, "UPDATE",
                             (defn, tmpl_diff, prop_diff), timeout=timeout,
@@ -819,8 +824,7 @@ class ConvergeResource(_Atom):
     def _undo_create(self, row):
         """Delete an incarnation this operation created, and forget it."""
         store = self.store
-        if row.action == "INIT" and row.physical_resource_id is None and \
-                row.lock_run is None:
+        if convergence.cleanup(row) == convergence.FORGET:
             store.purge_resource(row.id, self.fence)
             return
         defn = self.definition().resources.get(row.name)
@@ -1083,12 +1087,13 @@ class CleanupResource(_Atom):
         defn = None
         if row.template_id is not None:
             defn = self.definition(row.template_id).resources.get(row.name)
-        if row.action == "INIT" and row.physical_resource_id is None and \
-                row.lock_run is None:
+        what = convergence.cleanup(
+            row, defn.deletion_policy if defn is not None else None)
+        if what == convergence.FORGET:
             # Never created: nothing to delete.
             store.purge_resource(row.id, self.fence)
             return {"deleted": row.id}
-        if defn is not None and defn.deletion_policy == "Retain":
+        if what == convergence.RETAIN:
             store.purge_resource(row.id, self.fence)
             return {"retained": row.id}
         cls = self.class_of(row)

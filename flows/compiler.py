@@ -14,34 +14,13 @@ dependents are deleted first); ``finish`` requires everything.  TaskFlow's
 graph flow derives the edges from these requirements.
 """
 
-import collections
-
 from taskflow.patterns import graph_flow
 
 from heatflow import exception
 from heatflow import resource as resource_mod
 from heatflow.flows import atoms
+from heatflow.flows import convergence
 from heatflow.persistence import store as store_mod
-
-
-def _score(row, target_template_id, prev_template_id, same_definition):
-    """How good an existing incarnation is to converge (Heat's choice, plus
-    one rule): a healthy, current row wins; one already built from the very
-    definition the target asks for beats one that would need changing (an
-    update that reverts a replacement in flight keeps the original); on a
-    tie, the newest."""
-    s = 0
-    if row.status == "FAILED":
-        s -= 30
-    if row.replaced_by is not None:
-        s -= 1
-    if prev_template_id is not None and row.template_id == prev_template_id:
-        s += 5
-    if same_definition(row):
-        s += 8
-    if row.template_id == target_template_id:
-        s += 10
-    return (s, row.id)
 
 
 def plan_operation(store, op, stack_def, prev_template_id=None,
@@ -54,33 +33,15 @@ def plan_operation(store, op, stack_def, prev_template_id=None,
     started meanwhile.
     """
     rows = store.list_resources(op["stack_id"])
-    by_name = collections.defaultdict(list)
-    for r in rows:
-        by_name[r.name].append(r)
-    chosen, new = {}, []
     target = stack_def.resources if stack_def is not None else {}
-    for name, defn in target.items():
-        # An incarnation being (or already) deleted is going away: a
-        # resource added back gets a new one.
-        cands = [r for r in by_name.get(name, ()) if r.action != "DELETE"]
-        if len(cands) > 1:
-            def same(row, defn=defn):
-                if definition_of is None or row.template_id is None or \
-                        row.status != "COMPLETE":
-                    return False
-                old = definition_of(row.template_id)
-                old = old.resources.get(row.name) if old else None
-                return old is not None and old.to_dict() == defn.to_dict()
-            best = max(cands, key=lambda r: _score(
-                r, op["template_id"], prev_template_id, same))
-            chosen[name] = best.id
-        elif cands:
-            chosen[name] = cands[0].id
-        else:
-            new.append({"name": name, "type": defn.type,
-                        "traversal": op["traversal"],
-                        "physical_name": resource_mod.physical_name(
-                            op["stack_name"], name)})
+    found = convergence.choose_rows(
+        rows, target, target_template_id=op["template_id"],
+        prev_template_id=prev_template_id, definition_of=definition_of)
+    chosen = {name: row.id for name, row in found.items()}
+    new = [{"name": name, "type": defn.type, "traversal": op["traversal"],
+            "physical_name": resource_mod.physical_name(op["stack_name"],
+                                                        name)}
+           for name, defn in target.items() if name not in chosen]
     if new:
         ids = store.insert_resources(
             store_mod.Fence(op["stack_id"], op["traversal"], op["run"]), new)

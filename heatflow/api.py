@@ -655,7 +655,9 @@ class Orchestrator:
                             current_template_id=row.template_id,
                             deletion_policy_of=deletion_policy_of,
                             resource_data=self.db.store.resource_data,
-                            class_of=class_of)
+                            class_of=class_of,
+                            definition_of=lambda tid: self.runtime.definition(
+                                tid, row.name, row.id))
 
 
 def _as_datetime(epoch):

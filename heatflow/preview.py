@@ -8,28 +8,23 @@ resource::
      "action": "replace", "reason": "property flavor cannot be updated in
      place"}
 
-``action`` is one of :data:`ACTIONS`.  The rules mirror the engine's
-(``compiler.plan_operation`` picks the row, ``ConvergeResource._decide``
-decides at run time): a missing row is created; a failed one replaced
-(unless its plugin's ``needs_replace_failed()`` says no); a changed plugin
-class replaces (a type changed to another name of the same class does not);
-equal resolved properties and metadata on a COMPLETE row leave it alone;
-otherwise changed properties update in place when all are
-``update_allowed`` (and the plugin's ``needs_replace_with_prop_diff`` does
-not ask for a replacement), else replace.  Properties are resolved with the
-recorded reference ids and attributes of existing resources; a resource that
-will be created or replaced gets a placeholder, so its dependents see their
-reference change.  Rows of resources no longer in the template are deleted.
+``action`` is one of :data:`ACTIONS`.  The decisions are the engine's own:
+:mod:`heatflow.flows.convergence` chooses the incarnation and decides, for
+the dry run as for the engine; this module supplies what the rules ask
+(properties resolved with the recorded reference ids and attributes of
+existing resources, the plugin's answers) and words the outcome.  A
+resource that will be created or replaced gets a placeholder reference, so
+its dependents see their reference change.  Rows of resources no longer in
+the template are deleted.
 
 Pure functions: nothing here writes anything.  Reasons name properties,
 never their values (a value may come from a hidden parameter).
 """
 
-import collections
-
 from heatflow import exception
 from heatflow import properties as properties_mod
 from heatflow import resource as resource_mod
+from heatflow.flows import convergence
 from heatflow.template import topological_order
 
 ACTIONS = (CREATE, UPDATE, REPLACE, DELETE, UNCHANGED) = (
@@ -78,33 +73,12 @@ def _attr_key(attr):
     return "*" if attr is None else attr
 
 
-def _score(row, current_template_id):
-    """The row the engine would converge (compiler._score, without the
-    "same definition" bonus, which needs the new template stored)."""
-    s = 0
-    if row.status == "FAILED":
-        s -= 30
-    if row.replaced_by is not None:
-        s -= 1
-    if current_template_id is not None and \
-            row.template_id == current_template_id:
-        s += 10
-    return (s, row.id)
-
-
 def choose_rows(rows, names, current_template_id=None):
-    """``{name: row}``: the existing incarnation each target resource
-    converges (rows being deleted are not reused)."""
-    by_name = collections.defaultdict(list)
-    for r in rows:
-        by_name[r.name].append(r)
-    chosen = {}
-    for name in names:
-        cands = [r for r in by_name.get(name, ()) if r.action != "DELETE"]
-        if cands:
-            chosen[name] = max(cands,
-                               key=lambda r: _score(r, current_template_id))
-    return chosen
+    """``{name: row}``: the existing incarnation each of ``names`` would
+    converge, the stack being at ``current_template_id`` (the rule is
+    :func:`heatflow.flows.convergence.choose_rows`)."""
+    return convergence.choose_rows(rows, names,
+                                   prev_template_id=current_template_id)
 
 
 def _plugin(cls, name, defn, props, row, metadata):
@@ -144,7 +118,8 @@ def _live_attribute(cls, row, attr, data):
 
 
 def plan(rows, stack_def, registry, current_template_id=None,
-         deletion_policy_of=None, resource_data=None, class_of=None):
+         deletion_policy_of=None, resource_data=None, class_of=None,
+         definition_of=None):
     """The plan of converging ``rows`` (a stack's recorded resource rows,
     ``[]`` for a new stack) to ``stack_def`` (None: delete everything).
 
@@ -154,7 +129,10 @@ def plan(rows, stack_def, registry, current_template_id=None,
     given, attributes not recorded are asked of the plugin.
     ``class_of(row)``, optional: a row's plugin class, as the environment
     it was made in resolves its type (default: looked up in
-    ``registry``)."""
+    ``registry``).
+    ``definition_of(template_id)``, optional: a recorded template's
+    definition; given, an incarnation built from the very definition the
+    target asks for is preferred, as the engine does."""
     if stack_def is not None and stack_def.registry is not None:
         registry = stack_def.registry
     if class_of is None:
@@ -163,7 +141,9 @@ def plan(rows, stack_def, registry, current_template_id=None,
     target = stack_def.resources if stack_def is not None else {}
     order = topological_order(stack_def.dependencies(), list(target)) \
         if stack_def is not None else []
-    chosen = choose_rows(rows, order, current_template_id)
+    chosen = convergence.choose_rows(rows, target,
+                                     prev_template_id=current_template_id,
+                                     definition_of=definition_of)
     refs, attrs = {}, {}
     pending = set()    # resources that will be created or replaced
     entries = {}
@@ -207,9 +187,10 @@ def plan(rows, stack_def, registry, current_template_id=None,
         reason = "removed from the template" if stack_def is not None \
             else "the stack is deleted"
         policy = deletion_policy_of(r) if deletion_policy_of else None
-        if policy == "Retain":
+        what = convergence.cleanup(r, policy)
+        if what == convergence.RETAIN:
             reason += " (deletion_policy Retain: forgotten, not deleted)"
-        elif r.physical_resource_id is None and r.action == "INIT":
+        elif what == convergence.FORGET:
             reason += " (never created: forgotten)"
         gone.append(_entry(r.name, r.type, DELETE, reason))
     # Clean-up runs dependents first: the reverse of the recorded order.
@@ -217,34 +198,43 @@ def plan(rows, stack_def, registry, current_template_id=None,
 
 
 def _decide(name, defn, row, registry, class_of, refs, get_attr, pending):
-    """(action, reason) for one target resource; mirrors
-    ``ConvergeResource._decide``."""
+    """(action, reason) for one target resource: the convergence rules'
+    decision, worded."""
     if row is None:
-        return CREATE, "new resource"
+        return _worded(convergence.decide(
+            None, defn.type, None, None, {}, True, plugin_changed=False),
+            name, defn, None, pending)
     cls = registry.get_class(defn.type, path="resources.%s.type" % name)
-    try:
-        old_cls = class_of(row)
-    except exception.HeatflowError:
-        old_cls = None
-    # Plugin classes are compared, not type names (Heat's rule): another
-    # name of the same class keeps the resource.
-    if old_cls is not cls:
-        if row.type != defn.type:
-            return REPLACE, "type changed from %s to %s" % (row.type,
-                                                            defn.type)
-        return REPLACE, "the environment maps type %s to another plugin" \
-            % defn.type
+    props = metadata = None
+
+    def plugin_changed():
+        try:
+            return class_of(row) is not cls
+        except exception.HeatflowError:
+            return True
+
+    def replace_failed():
+        try:
+            return _plugin(cls, name, defn, props, row,
+                           metadata).needs_replace_failed()
+        except Exception:
+            return True
     try:
         data = defn.resolve_properties(refs, get_attr)
         metadata = defn.resolve_metadata(refs, get_attr)
     except Exception:
         # A function applied to a value that exists only once a new
-        # incarnation does (e.g. list_join over a placeholder).
+        # incarnation does (e.g. a path into a placeholder): the rules
+        # that need no properties still apply.
         deps = sorted(pending & set(defn.required_resources()))
-        if deps:
-            return UPDATE, "reference to %s changes" % _names(deps)
-        raise
-    props = None
+        if not deps:
+            raise
+        decision = convergence.decide_by_state(
+            row, defn.type, plugin_changed=plugin_changed,
+            replace_failed=replace_failed)
+        if decision is not None:
+            return _worded(decision, name, defn, row, pending)
+        return UPDATE, "reference to %s changes" % _names(deps)
     try:
         props = properties_mod.Properties(
             cls.properties_schema, data,
@@ -253,30 +243,62 @@ def _decide(name, defn, row, registry, class_of, refs, get_attr, pending):
         props.validate()
     except Exception:
         props = None
-    status = "%s_%s" % (row.action, row.status)
-    if row.status == "FAILED":
+    decision = convergence.decide(
+        row, defn.type, data, metadata, cls.properties_schema,
+        cls.strict_properties, plugin_changed=plugin_changed,
+        replace_failed=replace_failed)
+    if decision.asks_plugin and props is not None:
+        # What the engine asks the plugin before updating in place.
         try:
-            replace_failed = _plugin(cls, name, defn, props, row,
-                                     metadata).needs_replace_failed()
+            plugin = _plugin(cls, name, defn, props, row, metadata)
+            decision = convergence.plugin_verdict(
+                decision, lambda: plugin.needs_replace_with_prop_diff(
+                    set(decision.prop_diff), props, row.properties or {}))
+        except exception.UpdateReplace:
+            decision = convergence.update_replaced(decision)
         except Exception:
-            replace_failed = True
-        if replace_failed:
-            return REPLACE, "failed resource is replaced (%s)" % status
-    if row.action == "INIT":
-        return CREATE, "not created yet"
-    if row.action == "CREATE" and row.status != "COMPLETE":
-        return CREATE, "its create did not complete (%s)" % status
-    if row.action == "DELETE":
-        return REPLACE, "it was being deleted (%s)" % status
-    old = row.properties or {}
-    if old == data and (row.rsrc_metadata or {}) == (metadata or {}) \
-            and row.status == "COMPLETE":
-        return UNCHANGED, "no change"
-    prop_diff = properties_mod.diff(old, data)
-    if not prop_diff:
-        if (row.rsrc_metadata or {}) != (metadata or {}):
-            return UPDATE, "metadata changed"
-        return UPDATE, "its last action did not complete (%s)" % status
+            pass
+    return _worded(decision, name, defn, row, pending)
+
+
+#: How each reason reads; ``{status}``, ``{old_type}``, ``{new_type}`` are
+#: filled in.
+_REASONS = {
+    convergence.NO_ROW: "new resource",
+    convergence.NOT_CREATED: "not created yet",
+    convergence.CREATE_INCOMPLETE: "its create did not complete ({status})",
+    convergence.FAILED: "failed resource is replaced ({status})",
+    convergence.BEING_DELETED: "it was being deleted ({status})",
+    convergence.TYPE_CHANGED: "type changed from {old_type} to {new_type}",
+    convergence.PLUGIN_CHANGED: "the environment maps type {new_type} to "
+                                "another plugin",
+    convergence.UNCHANGED: "no change",
+    convergence.UPDATE_REPLACE: "the plugin replaces it",
+    convergence.METADATA_ONLY: "metadata changed",
+    convergence.INCOMPLETE: "its last action did not complete ({status})",
+}
+
+_ACTION_WORDS = {convergence.CREATE: CREATE, convergence.UPDATE: UPDATE,
+                 convergence.REPLACE: REPLACE, convergence.NONE: UNCHANGED}
+
+
+def _worded(decision, name, defn, row, pending):
+    """(action, reason) of a decision, in the dry run's words."""
+    action = _ACTION_WORDS[decision.action]
+    template = _REASONS.get(decision.reason)
+    if template is not None:
+        return action, template.format(
+            status=row and "%s_%s" % (row.action, row.status),
+            old_type=row and row.type, new_type=defn.type)
+    prop_diff, keys = decision.prop_diff, list(decision.keys)
+    if decision.reason == convergence.IMMUTABLE:
+        return action, (
+            "%s %s immutable and cannot change: the update will fail"
+            % (_plural(keys, "property", "properties") + " " + _names(keys),
+               _plural(keys, "is", "are")))
+    if decision.reason == convergence.PLUGIN_REPLACES:
+        return action, "the plugin replaces it when %s %s" % (
+            _names(prop_diff), _plural(list(prop_diff), "changes", "change"))
     # Which changed properties come from a reference to a resource that is
     # created or replaced (not from the template itself)?
     by_ref = {}
@@ -284,47 +306,23 @@ def _decide(name, defn, row, registry, class_of, refs, get_attr, pending):
         names = _pending_names(value) & pending
         if names:
             by_ref[key] = names
-    schema = cls.properties_schema
-    immutable = properties_mod.immutable_changed(schema, prop_diff)
-    if immutable:
-        return UPDATE, (
-            "%s %s immutable and cannot change: the update will fail"
-            % (_plural(immutable, "property", "properties") + " " +
-               _names(immutable), _plural(immutable, "is", "are")))
-    fixed = [k for k in prop_diff if k in schema and
-             not schema[k].update_allowed]
-    if cls.strict_properties:
-        fixed += [k for k in prop_diff if k not in schema]
-    via = sorted(set().union(*by_ref.values())) if by_ref else []
-    if fixed:
-        fixed = sorted(set(fixed))
+    if decision.reason == convergence.PROPERTY_NOT_UPDATABLE:
         reason = "%s %s changed and cannot be updated in place" % (
-            _plural(fixed, "property", "properties"), _names(fixed))
-        ref_fixed = sorted(set().union(*(by_ref[k] for k in fixed
+            _plural(keys, "property", "properties"), _names(keys))
+        ref_fixed = sorted(set().union(*(by_ref[k] for k in keys
                                          if k in by_ref)))
         if ref_fixed:
             reason = "reference to %s changes: %s" % (_names(ref_fixed),
                                                       reason)
-        return REPLACE, reason
-    if props is not None:
-        try:
-            plugin = _plugin(cls, name, defn, props, row, metadata)
-            if plugin.needs_replace_with_prop_diff(set(prop_diff), props,
-                                                   old):
-                return REPLACE, "the plugin replaces it when %s %s" % (
-                    _names(prop_diff), _plural(list(prop_diff), "changes",
-                                               "change"))
-        except exception.UpdateReplace:
-            return REPLACE, "the plugin replaces it"
-        except Exception:
-            pass
+        return action, reason
     parts = []
+    via = sorted(set().union(*by_ref.values())) if by_ref else []
     direct = sorted(k for k in prop_diff if k not in by_ref)
     if via:
         parts.append("reference to %s changes" % _names(via))
     if direct:
         parts.append("%s %s changed" % (
             _plural(direct, "property", "properties"), _names(direct)))
-    if (row.rsrc_metadata or {}) != (metadata or {}):
+    if decision.metadata_changed:
         parts.append("metadata changed")
-    return UPDATE, "; ".join(parts)
+    return action, "; ".join(parts)

@@ -282,3 +282,53 @@ def test_an_orphan_is_resumed_only_where_its_plugin_is(db_url, cloud,
         assert created() == ["a", "b", "c"]
     finally:
         orch.close()
+
+
+def test_a_failed_create_is_cleared_before_it_is_created_again(tmp_path):
+    """A plugin idempotent by a user-given name makes its resource, then
+    fails before recording its id.  The next update creates it again:
+    what the failed create made is deleted first (its delete is given the
+    properties it was started with) and made anew, so the stack ends with
+    exactly one resource under that name, the one it records -- not the
+    failed create's adopted, nor a replacement's adopted then deleted by
+    clean-up."""
+    import uuid
+
+    from heatflow import properties, resource
+    cloud = {}                       # name -> physical id
+
+    class Named(resource.Resource):
+        properties_schema = {
+            "name": properties.Schema(properties.Schema.STRING, "n"),
+            "fail": properties.Schema(properties.Schema.BOOLEAN, "f",
+                                      default=False, update_allowed=True),
+        }
+
+        def handle_create(self):
+            name = self.properties["name"]
+            physical_id = cloud.setdefault(name, uuid.uuid4().hex)
+            if self.properties["fail"]:
+                raise exception.HeatflowError("post-create step failed")
+            self.resource_id_set(physical_id)
+
+        def handle_delete(self):
+            if self.resource_id is None:
+                cloud.pop(self.properties["name"], None)    # by name
+            elif cloud.get(self.properties["name"]) == self.resource_id:
+                del cloud[self.properties["name"]]
+
+    def hot(fail):
+        return {"heat_template_version": "2018-08-31",
+                "resources": {"r": {"type": "X::Named", "properties": {
+                    "name": "k1", "fail": fail}}}}
+
+    with heatflow.Orchestrator("sqlite:///" + str(tmp_path / "n.db")) as orch:
+        orch.register_plugin("X::Named", Named)
+        assert orch.create_stack("s", hot(True)).wait(30).stack_status == \
+            "CREATE_FAILED"
+        made = cloud["k1"]
+        stack = orch.update_stack("s", hot(False)).wait(30)
+        assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+        (row,) = orch.list_resources("s")
+        assert list(cloud) == ["k1"] and cloud["k1"] != made
+        assert row.physical_resource_id == cloud["k1"]

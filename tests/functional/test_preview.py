@@ -191,10 +191,10 @@ def test_preview_of_a_failed_create(orch, db_url):
     assert stack.stack_status == "CREATE_FAILED"
     counts = row_counts(db_url)
     plan = by_name(orch.preview_update("web", _failing(False)))
-    # Heat's rule, even with no physical id recorded (what a failed create
-    # made may exist under its name): a new incarnation, as the engine does
-    assert plan["broken"] == ("replace", "failed resource is replaced "
-                                         "(CREATE_FAILED)")
+    # nothing was recorded (no physical id): created again in place, after
+    # deleting whatever the failed create left, as the engine does
+    assert plan["broken"] == ("create", "its create did not complete "
+                                        "(CREATE_FAILED)")
     assert plan["user"] == ("create", "not created yet")
     assert row_counts(db_url) == counts
 
@@ -216,6 +216,38 @@ def test_preview_of_a_failed_update_replaces(orch, db_url):
     assert now["broken"].physical_resource_id != \
         first["broken"].physical_resource_id
     assert now["user"].action == "UPDATE"
+
+
+def _split(fixed, fail):
+    """r1 reads a piece of r0's output: a function that works on the real
+    value, not on the placeholder of a replacement's."""
+    return {"heat_template_version": "2018-08-31",
+            "resources": {
+                "r0": {"type": "OS::Heat::TestResource",
+                       "properties": {"value": "a,b,c,d,e,f",
+                                      "update_replace_value": fixed}},
+                "r1": {"type": "OS::Heat::TestResource",
+                       "properties": {"value": {"str_split": [
+                           ",", {"get_attr": ["r0", "output"]}, 5]},
+                           "fail": fail}}}}
+
+
+def test_unresolvable_properties_still_follow_the_state_rules(orch):
+    # r1's create failed before making anything: created again, whatever
+    # its properties turn out to be once r0's replacement exists.
+    stack = orch.create_stack("web", _split("p", True),
+                              disable_rollback=True).wait()
+    assert stack.stack_status == "CREATE_FAILED"
+    plan = by_name(orch.preview_update("web", _split("q", False)))
+    assert plan["r0"][0] == "replace"
+    assert plan["r1"] == ("create", "its create did not complete "
+                                    "(CREATE_FAILED)")
+    events = len(orch.list_events("web"))
+    stack = orch.update_stack("web", _split("q", False)).wait()
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    assert ("r1", "CREATE", "COMPLETE") in [
+        (e.resource_name, e.action, e.status)
+        for e in orch.list_events("web")[events:]]
 
 
 def test_retained_removal_says_so(orch):

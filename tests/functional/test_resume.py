@@ -423,15 +423,14 @@ def test_rollback_of_an_update_killed_mid_action_updates_back(db_url,
         orch.close()
 
 
-def test_an_update_replaces_a_create_its_dead_engine_left_unrecorded(
+def test_an_update_recreates_a_create_its_dead_engine_left_unrecorded(
         db_url, cloud):
     """The create of r made the resource, under its physical name, and its
     process died before the id was recorded.  An update with other
-    properties supersedes the create: r is replaced (Heat's rule for a
-    failed create), not created again under the same name -- which a
-    plugin that adopts by name would answer with the old resource, as it
-    was made from the old template -- and clean-up deletes the wreck by
-    its name."""
+    properties supersedes the create: r is created again -- after what the
+    dead create made is deleted (found by name, from the properties it was
+    started with), or a plugin that adopts by name would answer the create
+    with the resource made from the old template."""
     import json
 
     def hot(name):
@@ -456,5 +455,7 @@ def test_an_update_replaces_a_create_its_dead_engine_left_unrecorded(
         (physical_id, props), = reality.items()
         assert physical_id != wreck and props["name"] == "r2"
         assert _row(orch, "r").physical_resource_id == physical_id
+        assert [j["id"] for j in cloud.journal()
+                if j["event"] == "delete"] == [wreck]
     finally:
         orch.close()
