@@ -172,6 +172,10 @@ class Orchestrator:
     ``HEATFLOW_ENCRYPTION_KEY``, else no encryption (see
     :mod:`heatflow.persistence.sealing`).
 
+    ``zookeeper_connect_timeout``: seconds to reach ZooKeeper before
+    :class:`heatflow.exception.HeatflowError` says it is unreachable
+    (default 15, kazoo's; the command line gives 2 s per host listed).
+
     ``create_database=False``: where there is no SQLite database yet, read
     an empty one in memory instead of creating the file (a reader should
     not leave a database behind, say, a mistyped path).
@@ -181,7 +185,7 @@ class Orchestrator:
                  max_workers=32, resume=True, registry=None,
                  poll_interval=(0.01, 1.0), detach=False,
                  zookeeper_auth=None, limits=None, encryption_key=None,
-                 create_database=True):
+                 create_database=True, zookeeper_connect_timeout=None):
         self.limits = limits or DEFAULT_LIMITS
         self._host = runners.Host(db_url, plugin_dirs=plugin_dirs,
                                   registry=registry,
@@ -210,7 +214,7 @@ class Orchestrator:
         try:
             self._runner = runners.for_orchestrator(
                 self._host, zookeeper, zookeeper_auth, detach_args,
-                max_workers)
+                max_workers, zookeeper_connect_timeout)
         except BaseException:
             self._host.close()
             raise

@@ -43,6 +43,12 @@ class Context:
                       "plugin_dirs": self.plugin_dirs}
             if self.args.zookeeper_auth and zookeeper:
                 kwargs["zookeeper_auth"] = self.args.zookeeper_auth
+            if zookeeper:
+                # A command should not hang on a mistyped address; a
+                # member that is down costs its share (kazoo tries the
+                # members in turn).
+                kwargs["zookeeper_connect_timeout"] = 2.0 * len(
+                    zookeeper.split("/")[0].split(","))
             if not starts_operation:
                 kwargs["resume"] = False
                 kwargs["create_database"] = False

@@ -23,11 +23,14 @@ from heatflow.runners.base import Host, Runner  # noqa: F401
 
 
 def for_orchestrator(host, zookeeper=None, zookeeper_auth=None,
-                     detach_args=None, max_workers=32):
+                     detach_args=None, max_workers=32,
+                     zookeeper_connect_timeout=None):
     """The runner of an Orchestrator with these options."""
     if zookeeper:
         from heatflow.runners import jobboard
-        return jobboard.JobboardRunner(host, zookeeper, zookeeper_auth)
+        return jobboard.JobboardRunner(
+            host, zookeeper, zookeeper_auth,
+            connect_timeout=zookeeper_connect_timeout)
     from heatflow.runners import local
     options = dict(lock_dir=host.lock_dir(),
                    locks_decide_ownership=host.db.is_sqlite)

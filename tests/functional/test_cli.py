@@ -615,8 +615,14 @@ def test_zookeeper_hosts_reach_the_orchestrator(run, monkeypatch):
 
     class Unreachable:
         def __init__(self, db_url=None, zookeeper=None, plugin_dirs=(),
-                     resume=True, detach=False, create_database=True):
+                     resume=True, detach=False, create_database=True,
+                     zookeeper_connect_timeout=None):
             seen.append(zookeeper)
+            if zookeeper:
+                # 2 s a member: a mistyped address fails fast, a member
+                # that is down does not fail the ensemble
+                assert zookeeper_connect_timeout == 2.0 * len(
+                    zookeeper.split(","))
             if zookeeper:
                 raise KazooTimeoutError("Connection time-out")
             raise NotImplementedError("no ZooKeeper given")
