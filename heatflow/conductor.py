@@ -40,6 +40,7 @@ import threading
 import time
 import uuid
 
+import sqlalchemy as sa
 from kazoo import exceptions as kazoo_exc
 from kazoo.protocol import states as kazoo_states
 from taskflow import exceptions as tf_exc
@@ -284,7 +285,7 @@ class Conductor:
                 with self._mutex:
                     self._runs.pop(run, None)
         except Exception as exc:
-            failure = execution.storage_failure(exc)
+            failure = _database_away(exc)
             if failure is not None:
                 # The database is away (a PostgreSQL restart): expected,
                 # said in one line; the job goes back for a conductor to
@@ -474,6 +475,18 @@ def _release(lock):
         lock.release()
     except Exception as exc:
         LOG.debug("releasing %s: %s", lock.path, exc)
+
+
+def _database_away(exc):
+    """What the database's going away looks like behind ``exc`` (a restart,
+    a lost connection, the store out of patience), or None: an error in
+    a statement is a bug, for a traceback."""
+    failure = execution.storage_failure(exc)
+    cause = getattr(failure, "cause", None)
+    if isinstance(cause, (sa.exc.OperationalError, sa.exc.InterfaceError)) \
+            or getattr(cause, "connection_invalidated", False):
+        return failure
+    return None
 
 
 def _cause(exc):

@@ -179,3 +179,23 @@ def test_the_database_failing_as_a_job_is_taken_is_one_line(servers, cloud,
         cond._tf.wait = lambda timeout=None: True
         cond.close()
         c.close()
+
+
+def test_a_bug_in_a_statement_is_not_taken_for_an_outage():
+    """Only the database going away is said in one line; an error in a
+    statement (a bug) keeps its traceback."""
+    import sqlalchemy as sa
+    from taskflow import exceptions as tf_exc
+
+    def wrapped(error):
+        try:
+            raise error
+        except Exception as exc:
+            return tf_exc.StorageFailure("Failed getting flow details", exc)
+    away = wrapped(sa.exc.OperationalError("SELECT", {}, Exception(
+        "server closed the connection unexpectedly")))
+    assert conductor_mod._database_away(away) is not None
+    for bug in (sa.exc.IntegrityError("INSERT", {}, Exception("dup")),
+                sa.exc.ProgrammingError("SELECT", {}, Exception("syntax")),
+                sa.exc.NoResultFound()):
+        assert conductor_mod._database_away(wrapped(bug)) is None, bug
