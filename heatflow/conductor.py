@@ -155,14 +155,15 @@ class Conductor:
         self.client = jobs.make_client(zookeeper, session_timeout,
                                        auth=zookeeper_auth)
         self.client.add_listener(self._session_changed)
-        self.client.start()
         try:
+            self.client.start()
             self.client.ensure_path(jobs.runs_path(root))
             self.board = jobs.make_board(self.name, self.client,
                                          self.db.taskflow, root)
         except BaseException:
-            # e.g. NoAuthError: do not leave the session (and its thread)
-            # behind.
+            # e.g. ZooKeeper unreachable, or NoAuthError: leave nothing
+            # behind (the session's thread, the pool, the database, the
+            # runtime registered as this process's default).
             self.client.stop()
             self.client.close()
             self.pool.shutdown(wait=False)

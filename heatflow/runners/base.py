@@ -23,11 +23,15 @@ class Host:
                  create_database=True):
         self.db = database.Database(db_url, encryption_key=encryption_key,
                                     create=create_database)
-        self.registry = registry or registry_mod.Registry.default(
-            plugin_dirs=plugin_dirs)
-        self.runtime = runtime_mod.Runtime(self.db, self.registry,
-                                           poll_interval=poll_interval,
-                                           limits=limits)
+        try:
+            self.registry = registry or registry_mod.Registry.default(
+                plugin_dirs=plugin_dirs)
+            self.runtime = runtime_mod.Runtime(self.db, self.registry,
+                                               poll_interval=poll_interval,
+                                               limits=limits)
+        except BaseException:
+            self.db.close()         # e.g. a plugin directory that fails
+            raise
         self.key = "%s-%s" % (key_prefix, uuid.uuid4())
         runtime_mod.register(self.key, self.runtime, default=default)
 

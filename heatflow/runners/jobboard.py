@@ -50,10 +50,6 @@ class JobboardRunner(base.Runner):
         jobs.repost(self.board, self.db, stack_row)
         return True
 
-    def run_alive(self, run):
-        return run is not None and jobs.run_alive(self.client, self.root,
-                                                  run)
-
     def close(self):
         try:
             self.board.close()

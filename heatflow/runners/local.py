@@ -191,7 +191,7 @@ class LocalRunner(base.Runner):
 
     def done_event(self, flow_uuid):
         with self._mutex:
-            return self._done.setdefault(flow_uuid, threading.Event())
+            return self._done.get(flow_uuid)
 
     def _launch(self, plan):
         op = plan["op"]
@@ -200,11 +200,12 @@ class LocalRunner(base.Runner):
             lock = RunLock(self.lock_dir, op["run"])
             if not lock.acquire(blocking=False):
                 return False
-        done = self.done_event(op["flow_uuid"])
+        done = threading.Event()
         t = threading.Thread(target=self._run, args=(plan, lock, done),
                              name="heatflow-engine-%s" % op["stack_name"],
                              daemon=True)
         with self._mutex:
+            self._done[op["flow_uuid"]] = done
             self._threads[op["traversal"]] = t
             self._runs.add(op["run"])
             if lock is not None:
@@ -238,6 +239,8 @@ class LocalRunner(base.Runner):
                 self._threads.pop(op["traversal"], None)
                 self._runs.discard(op["run"])
                 self._locks.pop(op["run"], None)
+                if self._done.get(op["flow_uuid"]) is done:
+                    del self._done[op["flow_uuid"]]
             if lock is not None:
                 lock.release()
             done.set()
@@ -280,15 +283,16 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING)
     host = base.Host(args.db_url, plugin_dirs=args.plugin_dir,
                      key_prefix="worker")
-    runner = LocalRunner(host, lock_dir=host.lock_dir(),
-                         locks_decide_ownership=host.db.is_sqlite)
     try:
-        row = host.db.store.get_stack_by_id(args.stack_id)
-        if row.status == "IN_PROGRESS" and row.flow_uuid and \
-                runner.resume(row):
-            runner.done_event(row.flow_uuid).wait()
+        runner = LocalRunner(host, lock_dir=host.lock_dir(),
+                             locks_decide_ownership=host.db.is_sqlite)
+        try:
+            row = host.db.store.get_stack_by_id(args.stack_id)
+            if row.status == "IN_PROGRESS" and row.flow_uuid:
+                runner.resume(row)
+        finally:
+            runner.close()          # waits for the run to end
     finally:
-        runner.close()
         host.close()
     return 0
 
