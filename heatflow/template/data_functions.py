@@ -171,13 +171,19 @@ class MapMerge(Function):
     name = "map_merge"
 
     def parse(self, parser, args):
-        if not isinstance(args, list):
+        # Heat resolves the whole argument before looking at it, so a
+        # function yielding the list (get_param, repeat, ...) is fine.
+        if not isinstance(args, list) and parser.is_call(args) is None:
             self.fail("argument must be a list of maps")
         self.args = parser.parse(args, self.path)
 
     def result(self, ctx):
         out = {}
-        for i, item in enumerate(resolve(self.args, ctx)):
+        items = resolve(self.args, ctx)
+        if not isinstance(items, list):
+            self.fail("argument must be a list of maps, got %s"
+                      % _kind(items))
+        for i, item in enumerate(items):
             if item is None:
                 continue
             if not isinstance(item, dict):
@@ -324,13 +330,18 @@ class ListConcat(Function):
     unique = False
 
     def parse(self, parser, args):
-        if not isinstance(args, list):
+        # As map_merge: a function may yield the whole list of lists.
+        if not isinstance(args, list) and parser.is_call(args) is None:
             self.fail("argument must be a list of lists")
         self.args = parser.parse(args, self.path)
 
     def result(self, ctx):
         out = []
-        for i, item in enumerate(resolve(self.args, ctx)):
+        items = resolve(self.args, ctx)
+        if not isinstance(items, list):
+            self.fail("argument must be a list of lists, got %s"
+                      % _kind(items))
+        for i, item in enumerate(items):
             if item is None:
                 continue
             if not isinstance(item, list):

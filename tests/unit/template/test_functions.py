@@ -8,7 +8,9 @@ from .helpers import evaluate, tmpl
 
 JSONP = {"j": {"type": "json", "default": {"a": {"b": [10, 20]}}},
          "l": {"type": "comma_delimited_list", "default": "x,y"},
-         "s": {"type": "string", "default": "hi"}}
+         "s": {"type": "string", "default": "hi"},
+         "lm": {"type": "json", "default": [{"a": 1}, {"b": 2}]},
+         "ll": {"type": "json", "default": [[1], [2, 3]]}}
 
 
 @pytest.mark.parametrize("expr, expected", [
@@ -62,6 +64,12 @@ JSONP = {"j": {"type": "json", "default": {"a": {"b": [10, 20]}}},
     ({"if": [{"equals": [{"get_param": "s"}, "hi"]}, 1, 2]}, 1),
     ({"if": [{"not": {"equals": [{"get_param": "s"}, "hi"]}}, 1, 2]}, 2),
     ({"get_file": "a.txt"}, "content"),
+    # A function may yield the whole argument list (Heat resolves first).
+    ({"map_merge": {"get_param": "lm"}}, {"a": 1, "b": 2}),
+    ({"map_merge": {"repeat": {"for_each": {"%k%": ["x", "y"]},
+                               "template": {"%k%": 1}}}}, {"x": 1, "y": 1}),
+    ({"list_concat": {"get_param": "ll"}}, [1, 2, 3]),
+    ({"list_concat_unique": {"get_param": "ll"}}, [1, 2, 3]),
 ])
 def test_results(expr, expected):
     assert evaluate(expr, params=JSONP, files={"a.txt": "content"}) == expected
@@ -148,6 +156,10 @@ def test_parse_errors(expr, message):
     ({"make_url": {"host": "h", "query": "q"}},
      "make_url: query must be a map, got a string"),
     ({"get_file": "absent"}, "get_file: file 'absent' is not in the files map"),
+    ({"map_merge": {"get_param": "s"}},
+     "map_merge: argument must be a list of maps, got a string"),
+    ({"list_concat": {"get_param": "j"}},
+     "list_concat: argument must be a list of lists, got a map"),
 ])
 def test_evaluation_errors_at_bind(expr, message):
     body = {"parameters": JSONP,
@@ -177,12 +189,12 @@ def test_old_str_replace_refuses_maps():
     assert "must be a string or number, got a map" in str(err.value)
 
 
-RES = {"a": {"type": "T"}, "b": {"type": "T"}}
+RES = {"a": {"type": "T"}, "b": {"type": "T"}, "c": {"type": "T"}}
 
 
 def attrs(resource, name):
     return {"a": {"x": {"k": [1, 2]}, None: {"x": 1}},
-            "b": {"y": "Y"}}[resource].get(name)
+            "b": {"y": "Y"}, "c": {"v": [[1], [2]]}}[resource].get(name)
 
 
 @pytest.mark.parametrize("expr, expected", [
@@ -192,6 +204,7 @@ def attrs(resource, name):
     ({"get_attr": ["a", "x", "nope", 1]}, None),
     ({"get_attr": ["a", "x", "k", 9]}, None),
     ({"get_attr": ["a"]}, {"x": 1}),
+    ({"list_concat": {"get_attr": ["c", "v"]}}, [1, 2]),
     ({"list_join": ["/", [{"get_resource": "a"}, {"get_attr": ["b", "y"]}]]},
      "id-a/Y"),
     ({"str_replace": {"template": "R", "params": {"R": {"get_resource": "b"}}}},
