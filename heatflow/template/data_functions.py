@@ -235,44 +235,66 @@ class Repeat(Function):
     name = "repeat"
 
     def parse(self, parser, args):
-        allowed = {"for_each", "template"}
-        if parser.version.repeat_permutations:
-            allowed.add("permutations")
+        version = parser.version
         if not isinstance(args, dict) or "for_each" not in args or \
-                "template" not in args or set(args) - allowed:
+                "template" not in args:
             self.fail('argument must be a map with "for_each" and "template"'
                       + (' (and optional "permutations")'
-                         if "permutations" in allowed else ""))
+                         if version.repeat_permutations else ""))
+        # Heat ignores unknown keys here; we name them, so a misspelt or
+        # too-new key is not silently dropped (docs/templates.rst).
+        if "permutations" in args and not version.repeat_permutations:
+            self.fail('"permutations" needs heat_template_version '
+                      '2017-09-01 or later')
+        unknown = sorted(set(args) - {"for_each", "template",
+                                      "permutations"})
+        if unknown:
+            self.fail("unknown key(s) %s" % ", ".join(map(str, unknown)))
         for_each = args["for_each"]
-        if not isinstance(for_each, dict) or not for_each or \
-                parser.is_call(for_each) is not None:
+        if parser.is_call(for_each) is None and \
+                (not isinstance(for_each, dict) or not for_each):
             self.fail('"for_each" must be a non-empty map of '
                       'placeholder: list')
         perms = args.get("permutations", True)
         if not isinstance(perms, (bool, dict)):
             self.fail('"permutations" must be a boolean')
+        self.maps = version.repeat_maps
         self.args = parser.parse(args, self.path)
+
+    def _values(self, name, lst, perms):
+        if lst is None:  # Heat: an empty list (typically an empty param)
+            return []
+        if isinstance(lst, dict) and self.maps:
+            if not perms:
+                # without permutations lists are zipped, and a map's
+                # order is no order to zip by (Heat refuses it too)
+                self.fail("for_each value of %r must be a list, got a map "
+                          "(maps only with permutations)" % (name,))
+            lst = list(lst)
+        if not isinstance(lst, list):
+            self.fail("for_each value of %r must be a list, got %s"
+                      % (name, _kind(lst)))
+        return [_join_item(v, True, self.fail) for v in lst]
 
     def result(self, ctx):
         values = resolve(self.args, ctx)
         for_each = values["for_each"]
-        names = list(for_each)
-        lists = []
-        for name in names:
-            lst = for_each[name]
-            if isinstance(lst, dict):
-                lst = list(lst)
-            if not isinstance(lst, list):
-                self.fail("for_each value of %r must be a list, got %s"
-                          % (name, _kind(lst)))
-            lists.append([_join_item(v, True, self.fail) for v in lst])
+        if not isinstance(for_each, dict) or not for_each:
+            self.fail('"for_each" must be a non-empty map of '
+                      'placeholder: list, got %s' % _kind(for_each))
         perms = values.get("permutations", True)
         if not isinstance(perms, bool):
             self.fail('"permutations" must be a boolean')
+        names = list(for_each)
+        lists = [self._values(name, for_each[name], perms)
+                 for name in names]
         if perms:
             combos = itertools.product(*lists)
         else:
-            if len({len(lst) for lst in lists}) > 1:
+            # Heat compares the lengths of the non-null values only.
+            lengths = {len(lst) for name, lst in zip(names, lists)
+                       if for_each[name] is not None}
+            if len(lengths) > 1:
                 self.fail("with permutations false, all for_each lists "
                           "must have the same length")
             combos = zip(*lists)

@@ -148,6 +148,8 @@ class Version:
         self.json_replace = date >= "2015-10-15"
         self.get_attr_all = date >= "2015-10-15"
         self.repeat_permutations = date >= "2017-09-01"
+        # Heat's RepeatWithMap: a for_each value may be a map (its keys).
+        self.repeat_maps = date >= "2016-10-14"
         self.if_nullable = date >= "2021-04-16"
 
     def since(self, name):

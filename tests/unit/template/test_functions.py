@@ -243,3 +243,53 @@ def test_get_attr_attribute_depending_on_resources_refused():
 def test_function_like_keys_in_larger_maps_are_data():
     expr = {"get_param": "s", "other": 1}
     assert evaluate(expr, params=JSONP) == expr
+
+
+# repeat's edge cases, as Heat's Repeat / RepeatWithMap / RepeatWithNestedLoop
+# pin them down.
+NULLP = {"n": {"type": "json", "default": {"x": None}},
+         "m": {"type": "json", "default": {"k1": 1, "k2": 2}},
+         "fe": {"type": "json", "default": {"%a%": ["x", "y"]}}}
+
+
+@pytest.mark.parametrize("version, expr, expected", [
+    # a null value (an empty parameter) is an empty list
+    ("2015-04-30", {"repeat": {"for_each": {"X": None}, "template": "X"}}, []),
+    ("2021-04-16", {"repeat": {"for_each": {"X": {"get_param": ["n", "x"]}},
+                               "template": "X"}}, []),
+    ("2021-04-16", {"repeat": {"for_each": {"X": None, "Y": ["a"]},
+                               "template": "XY", "permutations": False}}, []),
+    # a map value iterates its keys from 2016-10-14 on
+    ("2016-10-14", {"repeat": {"for_each": {"X": {"get_param": "m"}},
+                               "template": "X"}}, ["k1", "k2"]),
+    # the whole for_each may come from a function
+    ("2021-04-16", {"repeat": {"for_each": {"get_param": "fe"},
+                               "template": "<%a%>"}}, ["<x>", "<y>"]),
+])
+def test_repeat_edge_cases(version, expr, expected):
+    assert evaluate(expr, version, params=NULLP) == expected
+
+
+@pytest.mark.parametrize("version, expr, message", [
+    ("2016-04-08", {"repeat": {"for_each": {"X": {"get_param": "m"}},
+                               "template": "X"}},
+     "repeat: for_each value of 'X' must be a list, got a map"),
+    ("2021-04-16", {"repeat": {"for_each": {"X": {"get_param": "m"}},
+                               "template": "X", "permutations": False}},
+     "repeat: for_each value of 'X' must be a list, got a map "
+     "(maps only with permutations)"),
+])
+def test_repeat_refusals_at_bind(version, expr, message):
+    with pytest.raises(exception.StackValidationFailed) as err:
+        evaluate(expr, version, params=NULLP)
+    assert str(err.value) == "outputs.out.value." + message
+
+
+def test_repeat_permutations_before_2017_09_01_named_clearly():
+    expr = {"repeat": {"for_each": {"X": ["a"]}, "template": "X",
+                       "permutations": False}}
+    with pytest.raises(exception.StackValidationFailed) as err:
+        evaluate(expr, "2017-02-24")
+    assert str(err.value) == (
+        'outputs.out.value.repeat: "permutations" needs '
+        'heat_template_version 2017-09-01 or later')
