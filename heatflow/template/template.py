@@ -397,8 +397,12 @@ class StackDefinition:
             functions.resolve(tree, ctx)
 
         for name, defn in self.resources.items():
-            for i, target in enumerate(defn.depends_on):
-                self._check_target(target, ("resources", name, "depends_on"))
+            for target in defn.depends_on:
+                # Heat lets depends_on name a resource its condition
+                # disabled, and drops the edge (required_resources does).
+                if target not in self._disabled:
+                    self._check_target(target,
+                                       ("resources", name, "depends_on"))
             check(defn._snippet.properties)
             check(defn._snippet.metadata)
         for out in self.outputs.values():

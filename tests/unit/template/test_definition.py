@@ -191,11 +191,20 @@ def test_reference_to_disabled_resource():
         tmpl(body).bind()
     assert str(err.value) == ("resources.b.properties.x.get_resource: "
                               "resource 'a' is disabled by its condition")
-    body["resources"]["b"] = res(depends_on="a")
+
+
+def test_depends_on_a_disabled_resource_drops_the_edge():
+    # Heat's ResourceDefinition.dependencies skips a name that is in the
+    # template but disabled by its condition; an unknown name stays an error.
+    body = {"conditions": {"off": False},
+            "resources": {"a": res(condition="off"),
+                          "b": res(depends_on=["a", "c"]), "c": res()}}
+    d = tmpl(body).bind()
+    assert d.dependencies()["b"] == {"c"}
+    body["resources"]["b"] = res(depends_on="zz")
     with pytest.raises(exception.StackValidationFailed) as err:
         tmpl(body).bind()
-    assert str(err.value) == ("resources.b.depends_on: resource 'a' is "
-                              "disabled by its condition")
+    assert str(err.value) == "resources.b.depends_on: unknown resource 'zz'"
 
 
 @pytest.mark.parametrize("conditions, message", [
