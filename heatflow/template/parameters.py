@@ -12,7 +12,7 @@ import math
 import numbers
 import re
 
-from heatflow import exception
+from heatflow import constraints, exception
 
 TYPES = ("string", "number", "boolean", "json", "comma_delimited_list")
 
@@ -175,9 +175,10 @@ class Constraint:
         return "%s does not match pattern %s" % (shown, self.spec.pattern)
 
     def _check_custom_constraint(self, ptype, value, hidden):
-        # Custom constraints name checks against OpenStack services
-        # (nova.flavor, glance.image, ...); heatflow has none to ask.
-        return None
+        # The check a plugin registered (constraints.register_custom);
+        # as in Heat, a name nobody registered refuses the value.
+        return constraints.check_custom(
+            self.spec, value, shown="value" if hidden else None)
 
 
 def _same(value, allowed, ptype):
@@ -324,21 +325,31 @@ class ParamSchema:
                      constraints=constraints, tags=tags)
         if "default" in data and data["default"] is not None:
             # A default must itself be valid: Heat checks it at validation
-            # time even when a value is supplied.
+            # time even when a value is supplied -- except against custom
+            # constraints, which Heat asks only about the value in use.
             schema.default = schema.validate(data["default"],
-                                             path + ("default",))
+                                             path + ("default",),
+                                             custom=False)
             schema.has_default = True
         return schema
 
-    def validate(self, value, path=None):
+    def validate(self, value, path=None, custom=True):
         """Convert ``value`` and check the constraints; return the value."""
         path = path or ("parameters", self.name)
         value = convert(self.type, value, path, self.hidden)
+        self.check(value, path, custom)
+        return value
+
+    def check(self, value, path=None, custom=True, only_custom=False):
+        """Check a converted ``value`` against the constraints."""
+        path = path or ("parameters", self.name)
         for constraint in self.constraints:
+            is_custom = constraint.kind == "custom_constraint"
+            if (is_custom and not custom) or (only_custom and not is_custom):
+                continue
             problem = constraint.check(self.type, value, path, self.hidden)
             if problem is not None:
                 _fail(problem, path)
-        return value
 
     def __repr__(self):
         return "ParamSchema(%r, %r)" % (self.name, self.type)
@@ -392,6 +403,8 @@ def bind(schemas, given, stack_name, stack_id, project_id):
             values[name] = schema.validate(given[name])
         elif schema.has_default:
             values[name] = schema.default
+            # the rest was checked when the template was read
+            schema.check(schema.default, only_custom=True)
         else:
             _fail("a value is required: the parameter has no default",
                   ("parameters", name))

@@ -1,6 +1,6 @@
 import pytest
 
-from heatflow import exception
+from heatflow import constraints, exception
 
 from .helpers import tmpl
 
@@ -143,9 +143,36 @@ def test_constraints(ptype, constraint, good, bad, message):
     assert str(err.value) == "parameters.p: Pick a better one."
 
 
-def test_custom_constraint_is_accepted_and_ignored():
-    assert bind({"p": {"type": "string", "constraints": [
-        {"custom_constraint": "nova.flavor"}]}}, {"p": "x"})["p"] == "x"
+@pytest.fixture
+def small_only():
+    constraints.register_custom("test.small", lambda v: v == "small")
+    yield
+    constraints.unregister_custom("test.small")
+
+
+def test_custom_constraint_calls_the_registered_check(small_only):
+    params = {"p": {"type": "string", "constraints": [
+        {"custom_constraint": "test.small"}]}}
+    assert bind(params, {"p": "small"})["p"] == "small"
+    with pytest.raises(exception.StackValidationFailed) as err:
+        bind(params, {"p": "huge"})
+    assert str(err.value) == 'parameters.p: "huge" does not validate test.small'
+
+
+def test_custom_constraint_not_registered_is_refused():
+    # Heat's CustomConstraint: a name nobody registered fails the value
+    with pytest.raises(exception.StackValidationFailed) as err:
+        bind({"p": {"type": "string", "constraints": [
+            {"custom_constraint": "nova.flavor"}]}}, {"p": "x"})
+    assert str(err.value) == ('parameters.p: "x" does not validate '
+                              'nova.flavor (constraint not found)')
+
+
+def test_custom_constraint_message_hides_a_hidden_value(small_only):
+    with pytest.raises(exception.StackValidationFailed) as err:
+        bind({"p": {"type": "string", "hidden": True, "constraints": [
+            {"custom_constraint": "test.small"}]}}, {"p": "secret"})
+    assert str(err.value) == "parameters.p: value does not validate test.small"
 
 
 def test_default_must_satisfy_constraints():
@@ -204,3 +231,15 @@ def test_get_param_of_unknown_parameter():
     with pytest.raises(exception.StackValidationFailed) as err:
         tmpl({"outputs": {"o": {"value": {"get_param": "nope"}}}})
     assert str(err.value) == "outputs.o.value.get_param: unknown parameter 'nope'"
+
+
+def test_custom_constraint_checks_the_default_only_when_it_is_used():
+    # Heat's Schema.validate skips custom constraints for the default; the
+    # value in use (the default when none is given) is checked with them.
+    t = tmpl({"parameters": {"p": {"type": "string", "default": "m1",
+                                   "constraints": [
+                                       {"custom_constraint": "nova.flavor"}]}}})
+    with pytest.raises(exception.StackValidationFailed) as err:
+        t.bind()
+    assert str(err.value) == ('parameters.p: "m1" does not validate '
+                              'nova.flavor (constraint not found)')
