@@ -107,7 +107,9 @@ class StrReplace(Function):
                 self.fail("params not found in the template: %s"
                           % ", ".join(missing))
         if self.very_strict:
-            empty = sorted(k for k, v in mapping.items() if v == "")
+            # judged on the value, not its text: {} and [] are empty too
+            empty = sorted(str(k) for k, v in params.items()
+                           if v is None or v in ("", {}, []))
             if empty:
                 self.fail("params with empty values: %s" % ", ".join(empty))
         # Longest placeholder first, and replaced text is never scanned

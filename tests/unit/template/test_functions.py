@@ -131,6 +131,11 @@ def test_parse_errors(expr, message):
      "str_replace_strict: params not found in the template: y, z"),
     ({"str_replace_vstrict": {"template": "abc", "params": {"a": ""}}},
      "str_replace_vstrict: params with empty values: a"),
+    # Heat's ReplaceJsonVeryStrict: an empty map or list is empty too
+    ({"str_replace_vstrict": {"template": "abc", "params": {"a": {}, "b": []}}},
+     "str_replace_vstrict: params with empty values: a, b"),
+    ({"str_replace_vstrict": {"template": "abc", "params": {"a": None}}},
+     "str_replace_vstrict: params with empty values: a"),
     ({"str_split": [",", "a,b", 5]},
      "str_split: index 5 is out of range (2 items)"),
     ({"str_split": [",", {"get_param": "j"}]},
