@@ -470,8 +470,10 @@ class MakeURL(Function):
         query = parts.get("query") or {}
         if not isinstance(query, dict):
             self.fail("query must be a map, got %s" % _kind(query))
+        # '/' is left readable in the query, as Heat's make_url does
         query = urllib.parse.urlencode(
-            [(k, "" if v is None else v) for k, v in query.items()])
+            [(k, "" if v is None else v) for k, v in query.items()],
+            safe="/")
         fragment = urllib.parse.quote(str(parts.get("fragment") or ""))
         return urllib.parse.urlunsplit(
             (scheme, netloc, path, query, fragment))
