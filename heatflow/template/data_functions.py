@@ -148,8 +148,12 @@ class StrSplit(Function):
     def result(self, ctx):
         values = resolve(self.args, ctx)
         delim, text = values[0], values[1]
-        if not isinstance(delim, str) or not delim:
-            self.fail("delimiter must be a non-empty string")
+        # Heat: nothing to split gives null (an unset attribute, say), and
+        # a null delimiter splits on runs of whitespace.
+        if text is None:
+            return None
+        if delim is not None and (not isinstance(delim, str) or not delim):
+            self.fail("delimiter must be a non-empty string or null")
         if not isinstance(text, str):
             self.fail("second argument must be a string, got %s"
                       % _kind(text))
@@ -163,7 +167,8 @@ class StrSplit(Function):
             index = int(index)
         except (TypeError, ValueError):
             self.fail("index must be an integer, got %r" % (index,))
-        if not 0 <= index < len(parts):
+        # Heat indexes the Python list, so -1 is the last item
+        if not -len(parts) <= index < len(parts):
             self.fail("index %d is out of range (%d items)"
                       % (index, len(parts)))
         return parts[index]

@@ -34,6 +34,13 @@ JSONP = {"j": {"type": "json", "default": {"a": {"b": [10, 20]}}},
     ({"str_split": [",", "a,b,c"]}, ["a", "b", "c"]),
     ({"str_split": [",", "a,b,c", 1]}, "b"),
     ({"str_split": [",", "a,b,c", "2"]}, "c"),
+    # Heat's test_str_split_none_*: a null string splits to null, a null
+    # delimiter splits on whitespace; a negative index counts from the end
+    ({"str_split": [".", None]}, None),
+    ({"str_split": [".", None, 3]}, None),
+    ({"str_split": [None, "check"]}, ["check"]),
+    ({"str_split": [None, " a  b "]}, ["a", "b"]),
+    ({"str_split": [",", "a,b,c", -1]}, "c"),
     ({"map_merge": [{"a": 1, "b": 1}, {"b": 2}, None]}, {"a": 1, "b": 2}),
     ({"map_replace": [{"a": 1, "b": "v"}, {"keys": {"a": "A"},
                                            "values": {"v": "w"}}]},
