@@ -244,10 +244,16 @@ def _parse_constraint(entry, ptype, version, path):
         if not (isinstance(step, int) and isinstance(offset, int)) or \
                 isinstance(step, bool) or isinstance(offset, bool):
             _fail("step and offset must be integers", cpath)
-        if step <= 0:
-            _fail("step must be positive", cpath)
-        if not 0 <= offset < step:
-            _fail("offset must be at least 0 and less than step", cpath)
+        # Heat's Modulo: any non-zero step, and an offset of the same sign
+        # that is smaller by absolute value (Python's % keeps that sign)
+        if step == 0:
+            _fail("step must not be 0", cpath)
+        if abs(offset) >= abs(step):
+            _fail("offset must be smaller than step (by absolute value)",
+                  cpath)
+        if step * offset < 0:
+            _fail("step and offset must be both positive or both negative",
+                  cpath)
     elif kind == "allowed_values":
         if not isinstance(spec, list) or not spec:
             _fail("must be a non-empty list", cpath)

@@ -126,6 +126,11 @@ CONSTRAINTS = [
      "value 'abc1' does not match pattern [a-z]+"),
     ("number", {"modulo": {"step": 2, "offset": 1}}, 5, 4,
      "value 4 must be 1 modulo 2"),
+    # Heat's Modulo: a negative step with a negative (or zero) offset
+    ("number", {"modulo": {"step": -2, "offset": -1}}, 5, 4,
+     "value 4 must be -1 modulo -2"),
+    ("number", {"modulo": {"step": -3, "offset": 0}}, 6, 7,
+     "value 7 must be 0 modulo -3"),
 ]
 
 
@@ -200,7 +205,13 @@ def test_default_must_satisfy_constraints():
                                          "allowed_values": ["a"]}]},
      "parameters.p.constraints[0]: a constraint must have exactly one"),
     ({"type": "number", "constraints": [{"modulo": {"step": 0, "offset": 0}}]},
-     "parameters.p.constraints[0].modulo: step must be positive"),
+     "parameters.p.constraints[0].modulo: step must not be 0"),
+    ({"type": "number", "constraints": [{"modulo": {"step": 2, "offset": 2}}]},
+     "parameters.p.constraints[0].modulo: offset must be smaller than step "
+     "(by absolute value)"),
+    ({"type": "number", "constraints": [{"modulo": {"step": -2, "offset": 1}}]},
+     "parameters.p.constraints[0].modulo: step and offset must be both "
+     "positive or both negative"),
     ({"type": "number", "constraints": [{"modulo": {"step": 2}}]},
      "parameters.p.constraints[0].modulo: must be a map with step and offset"),
     ({"type": "string", "constraints": [{"allowed_values": []}]},
