@@ -102,10 +102,10 @@ def convert(ptype, value, path, hidden=False):
             return [v if isinstance(v, str) else
                     (json.dumps(v) if isinstance(v, (dict, list)) else str(v))
                     for v in value]
+        # text or a list, as Heat's CommaDelimitedListParam: a number is
+        # refused (it would be a one-item list only by accident)
         if isinstance(value, str):
             return [item.strip() for item in value.split(",")] if value else []
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return [str(value)]
         _fail("value%s is not a comma-delimited list" % shown, path)
     raise AssertionError(ptype)  # pragma: no cover - schema checks type
 

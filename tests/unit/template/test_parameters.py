@@ -43,6 +43,13 @@ def test_conversion(ptype, given, expected):
     ("string", {"a": 1}, "parameters.p: value {'a': 1} is not a string"),
     ("comma_delimited_list", {
      "a": 1}, "parameters.p: value {'a': 1} is not a comma-delimited list"),
+    # Heat's CommaDelimitedListParam splits text or takes a list, no more
+    ("comma_delimited_list", 5,
+     "parameters.p: value 5 is not a comma-delimited list"),
+    ("comma_delimited_list", 2.5,
+     "parameters.p: value 2.5 is not a comma-delimited list"),
+    ("comma_delimited_list", True,
+     "parameters.p: value True is not a comma-delimited list"),
 ])
 def test_conversion_errors(ptype, given, message):
     with pytest.raises(exception.StackValidationFailed) as err:
