@@ -21,15 +21,16 @@ PSEUDO_PARAMETERS = ("OS::stack_name", "OS::stack_id", "OS::project_id")
 _TRUE = frozenset(("true", "t", "yes", "y", "on", "1"))
 _FALSE = frozenset(("false", "f", "no", "n", "off", "0"))
 
-# Which constraint applies to which type (Heat refuses the others).
+# Which constraint applies to which type (Heat refuses the others: the
+# valid_types of each constraint class; json is Heat's MAP type).
+_NOT_JSON = ("string", "number", "comma_delimited_list", "boolean")
 _CONSTRAINT_TYPES = {
     "length": ("string", "comma_delimited_list", "json"),
     "range": ("number",),
     "modulo": ("number",),
-    "allowed_values": ("string", "number", "comma_delimited_list", "boolean",
-                       "json"),
+    "allowed_values": _NOT_JSON,
     "allowed_pattern": ("string",),
-    "custom_constraint": TYPES,
+    "custom_constraint": _NOT_JSON,
 }
 
 
@@ -194,8 +195,6 @@ def _same(value, allowed, ptype):
             return value == convert("boolean", allowed, ())
         except exception.StackValidationFailed:
             return False
-    if ptype == "json":
-        return value == allowed
     return value == (allowed if isinstance(allowed, str) else str(allowed))
 
 

@@ -211,6 +211,13 @@ def test_default_must_satisfy_constraints():
     ({"type": "string", "constraints": [{"length": {"min": 1},
                                          "allowed_values": ["a"]}]},
      "parameters.p.constraints[0]: a constraint must have exactly one"),
+    # Heat's AllowedValues and CustomConstraint have no map (json) type
+    ({"type": "json", "constraints": [{"allowed_values": [{"a": 1}]}]},
+     "parameters.p.constraints[0]: allowed_values constraint is not valid "
+     "for a json parameter"),
+    ({"type": "json", "constraints": [{"custom_constraint": "x.y"}]},
+     "parameters.p.constraints[0]: custom_constraint constraint is not "
+     "valid for a json parameter"),
     ({"type": "number", "constraints": [{"modulo": {"step": 0, "offset": 0}}]},
      "parameters.p.constraints[0].modulo: step must not be 0"),
     ({"type": "number", "constraints": [{"modulo": {"step": 2, "offset": 2}}]},
