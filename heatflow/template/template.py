@@ -197,6 +197,13 @@ class Template:
         parser = Parser(self._version, self.parameter_schemas,
                         cond_data)
         self._parser = parser
+        for name, expr in cond_data.items():
+            # Heat's Conditions take a boolean or a function as the whole
+            # definition; a name is only an argument of not/and/or/if.
+            if isinstance(expr, str):
+                _fail("the definition of a condition must be a boolean or "
+                      "a condition function, not the name %r" % (expr,),
+                      ("conditions", name))
         self._conditions = {
             name: parser.parse_condition(expr, ("conditions", name))
             for name, expr in cond_data.items()}

@@ -157,7 +157,7 @@ def test_conditions_enable_and_disable():
             "prod": {"equals": [{"get_param": "env"}, "prod"]},
             "dev": {"not": "prod"},
             "both": {"and": ["prod", {"or": ["dev", True]}]},
-            "alias": "prod",
+            "alias": {"not": {"not": "prod"}},
             "yes": True,
         },
         "resources": {
@@ -217,6 +217,11 @@ def test_depends_on_a_disabled_resource_drops_the_edge():
     ({"a": {"equals": [1]}},
      "conditions.a.equals: argument must be a list of two values"),
     ({"a": 5}, "conditions.a: a condition must be a boolean"),
+    # Heat's Conditions: a definition is a boolean or a function, and a
+    # bare name is not (names are fine inside not/and/or)
+    ({"a": True, "b": "a"},
+     "conditions.b: the definition of a condition must be a boolean or a "
+     "condition function, not the name 'a'"),
     ({"a": {"not": "zz"}}, "conditions.a.not: unknown condition 'zz'"),
     ({"a": {"or": [True, {"equals": [1, {"get_attr": ["r", "x"]}]}]}},
      "conditions.a.or[1].equals[1].get_attr: function 'get_attr' cannot be "
