@@ -354,13 +354,13 @@ class StackDefinition:
             self.resources[name] = ResourceDefinition(self, snip)
         self._disabled = disabled
 
+        # Heat shows an output its condition disables, with value None
+        # (and never evaluates its value, which may name disabled things).
         self.outputs = collections.OrderedDict()
         for name, snip in template._outputs.items():
-            if snip.condition is not None and not evaluate_condition(
-                    snip.condition, self._static,
-                    ("outputs", name, "condition")):
-                continue
-            self.outputs[name] = OutputDefinition(self, snip)
+            enabled = snip.condition is None or evaluate_condition(
+                snip.condition, self._static, ("outputs", name, "condition"))
+            self.outputs[name] = OutputDefinition(self, snip, enabled)
 
         classes = {}
         if registry is not None:
@@ -413,7 +413,7 @@ class StackDefinition:
             check(defn._snippet.properties)
             check(defn._snippet.metadata)
         for out in self.outputs.values():
-            check(out._snippet.value)
+            check(out._value)
 
     # -- public ---------------------------------------------------------------
     def dependencies(self):
@@ -560,13 +560,15 @@ class ResourceDefinition:
 class OutputDefinition:
     """One enabled output of a :class:`StackDefinition`."""
 
-    def __init__(self, stack, snippet):
+    def __init__(self, stack, snippet, enabled=True):
         self._stack = stack
         self._snippet = snippet
         self.name = snippet.name
         self.description = snippet.description
         self.condition = snippet.raw.get("condition")
-        self._required, self._attrs = _refs_of((snippet.value,),
+        self.enabled = enabled
+        self._value = snippet.value if enabled else None
+        self._required, self._attrs = _refs_of((self._value,),
                                                stack._static)
 
     def required_resources(self):
@@ -576,7 +578,7 @@ class OutputDefinition:
         return frozenset(self._attrs)
 
     def resolve(self, refs, attrs):
-        value = functions.resolve(self._snippet.value,
+        value = functions.resolve(self._value,
                                   self._stack.context(refs, attrs))
         return None if value is functions.OMIT else value
 

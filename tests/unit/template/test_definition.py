@@ -173,7 +173,7 @@ def test_conditions_enable_and_disable():
     }
     d = tmpl(body).bind()
     assert list(d.resources) == ["p", "e", "g"]
-    assert list(d.outputs) == ["op"]
+    assert list(d.outputs) == ["od", "op"]
     assert d.resources["p"].condition == "prod"
     assert d.dependencies()["g"] == {"p"}
     assert d.conditions.evaluate_all() == {
@@ -181,6 +181,20 @@ def test_conditions_enable_and_disable():
     d = tmpl(body).bind({"env": "dev"})
     assert list(d.resources) == ["d", "g"]
     assert d.dependencies()["g"] == {"d"}
+
+
+def test_output_disabled_by_its_condition_is_shown_with_value_none():
+    # Heat's CommonTemplate.outputs: a disabled output is an output whose
+    # value is None, and its value is never parsed or evaluated
+    body = {"conditions": {"off": False},
+            "resources": {"a": res(condition="off")},
+            "outputs": {"o": {"value": {"get_attr": ["a", "x"]},
+                              "description": "d", "condition": "off"}}}
+    d = tmpl(body).bind()
+    assert list(d.outputs) == ["o"]
+    assert d.outputs["o"].required_resources() == frozenset()
+    assert d.resolve_outputs({}, None) == {
+        "o": {"value": None, "description": "d"}}
 
 
 def test_reference_to_disabled_resource():
