@@ -706,6 +706,8 @@ def cmd_template_validate(ctx, args):
     tmpl = inputs.template
     stack_def = inputs.bind(reg)
     stack_def.validate(stack_def.registry)
+    for warning in tmpl.warnings:  # valid, but probably not what was meant
+        ctx.err.write("WARNING: %s\n" % warning)
     if ctx.fmt == "table":
         ctx.print("Template is valid.")
         return 0

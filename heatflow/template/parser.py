@@ -1,5 +1,6 @@
 """Turning raw template data into trees of function calls."""
 
+from heatflow import exception
 from heatflow.template import versions
 from heatflow.template.conditions import And, Equals, If, Not, Or
 from heatflow.template.data_functions import (
@@ -32,6 +33,8 @@ class Parser:
         self.param_names = frozenset(param_names)
         self.condition_names = frozenset(condition_names)
         self._in_condition = False
+        # "path: message" for maps kept as data that look like calls
+        self.warnings = []
 
     def is_call(self, data):
         """The function name if ``data`` is a call, else None."""
@@ -66,16 +69,30 @@ class Parser:
         else:
             if name in version.functions:
                 return CLASSES[name](self, args, path)
-            if name in CONDITION_ONLY and version.has_conditions:
-                _fail("%r is a condition function: it can only be used in "
-                      "the conditions section, a condition key or the first "
-                      "argument of if" % (name,), path)
+            if name not in versions.CFN_FUNCTIONS:
+                return self._data(name, args, path)
         if name in versions.CFN_FUNCTIONS:
             _fail("CloudFormation function %r is not supported in HOT "
                   "templates" % (name,), path)
         _fail("function %r is not available in heat_template_version %s "
               "(it needs %s or later)"
               % (name, version.date, version.since(name)), where + (name,))
+
+    def _data(self, name, args, path):
+        """Heat parses with the version's own function table, so a name
+        that is no function there (too new, or a condition function
+        outside conditions) is plain data; a warning says so."""
+        if name in CONDITION_ONLY and self.version.has_conditions:
+            why = ("%r is a condition function, a function only in the "
+                   "conditions section, a condition key or the first "
+                   "argument of if" % (name,))
+        else:
+            why = ("%r is not a function in heat_template_version %s (it "
+                   "needs %s or later)"
+                   % (name, self.version.date, self.version.since(name)))
+        self.warnings.append("%s: %s; the map is kept as plain data"
+                             % (exception.format_path(path), why))
+        return {name: self.parse(args, path)}
 
     def parse_condition(self, data, path):
         """Parse a condition: bool, condition name, or condition function."""

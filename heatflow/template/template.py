@@ -226,6 +226,9 @@ class Template:
         self._outputs = collections.OrderedDict(
             (name, _OutputSnippet(name, snippet, parser, self._version))
             for name, snippet in out_data.items())
+        # What Heat would accept silently but is likely a mistake (a
+        # function too new for the version, kept as data): for validate.
+        self.warnings = tuple(parser.warnings)
 
     # -- construction ---------------------------------------------------------
     @classmethod

@@ -33,9 +33,11 @@ version        functions added (cumulative; "cond" = condition functions)
 
 ``resource_facade`` exists in every version in Heat but only means something
 inside a nested stack, which heatflow does not have; it is refused with a
-clear message.  Condition functions (equals, not, and, or) are only valid in
-the ``conditions`` section, a resource's or output's ``condition`` and the
-first argument of ``if``, as in Heat.
+clear message.  Condition functions (equals, not, and, or) are only
+functions in the ``conditions`` section, a resource's or output's
+``condition`` and the first argument of ``if``, as in Heat; elsewhere, like
+a function too new for the version, such a map is plain data (the parser
+records a warning).
 """
 
 import datetime
