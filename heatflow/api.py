@@ -28,6 +28,7 @@ from heatflow.flows import compiler
 from heatflow.flows import runtime as runtime_mod
 from heatflow.persistence import database
 from heatflow.template import Template
+from heatflow.template import parameters as template_parameters
 from heatflow.template.loader import DEFAULT_LIMITS
 
 LOG = logging.getLogger(__name__)
@@ -339,6 +340,26 @@ class Orchestrator:
         aliases.update(new.resource_registry)
         return tmpl, Environment(values, resource_registry=aliases)
 
+    def _check_immutable(self, row, stack_def):
+        """Refuse an update that changes an ``immutable: true`` parameter
+        of the stack's current template (Heat's ImmutableParameterModified),
+        before anything is written."""
+        if row.template_id is None:
+            return
+        current = self.db.store.get_template(row.template_id)
+        old = Template.from_dict(current.content, files=current.files,
+                                 limits=self.limits)
+        changed = template_parameters.immutable_changed(
+            old.parameter_schemas,
+            Environment.load(current.environment).parameters,
+            stack_def.template.parameter_schemas, stack_def.parameters)
+        if changed:
+            others = (" (nor those of %s)" % ", ".join(changed[1:])
+                      if changed[1:] else "")
+            raise exception.StackValidationFailed(
+                "immutable: an update may not change its value" + others,
+                ("parameters", changed[0]))
+
     def update_stack(self, name, template=None, parameters=None, files=None,
                      existing=False, timeout_mins=None,
                      disable_rollback=None, environment=None):
@@ -347,6 +368,7 @@ class Orchestrator:
         tmpl, env = self._update_inputs(row, template, parameters, files,
                                         existing, environment)
         stack_def = self._definition(tmpl, env, row.name, row.id)
+        self._check_immutable(row, stack_def)
         if disable_rollback is None:
             disable_rollback = row.disable_rollback
         if timeout_mins is None:
@@ -631,6 +653,7 @@ class Orchestrator:
         tmpl, env = self._update_inputs(row, template, parameters, files,
                                         existing, environment)
         stack_def = self._definition(tmpl, env, row.name, row.id)
+        self._check_immutable(row, stack_def)
 
         def recorded(res):
             return self.runtime.definition(res.template_id, row.name, row.id)

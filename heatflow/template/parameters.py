@@ -394,6 +394,26 @@ def validate_groups(groups, schemas):
             seen[name] = i
 
 
+def immutable_changed(old_schemas, old_given, new_schemas, new_values):
+    """The parameters an update may not change, but does: as Heat's
+    immutable_params_modified, those in both templates, immutable in the
+    new one, whose value differs from the stack's current one."""
+    changed = []
+    for name, schema in new_schemas.items():
+        if not schema.immutable or name not in old_schemas:
+            continue
+        old = old_schemas[name]
+        raw = old_given.get(name)
+        try:
+            before = old.default if raw is None else convert(old.type, raw,
+                                                             ())
+        except exception.StackValidationFailed:
+            before = raw
+        if before != new_values.get(name):
+            changed.append(name)
+    return changed
+
+
 def bind(schemas, given, stack_name, stack_id, project_id):
     """Typed values for every declared parameter plus the pseudo ones."""
     given = dict(given or {})

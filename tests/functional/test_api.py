@@ -229,6 +229,30 @@ def test_changing_an_immutable_property_fails_the_resource(orch):
     assert "property x is immutable" in stack.status_reason
 
 
+def test_changing_an_immutable_parameter_is_refused(orch):
+    # Heat's Parameters.immutable_params_modified: a parameter in both
+    # templates, immutable in the new one, may not change its value
+    params = {"size": {"type": "number", "default": 1, "immutable": True},
+              "free": {"type": "string", "default": "a"}}
+    t = hot({"a": thing(name="a")}, parameters=params)
+    orch.create_stack("im", t).wait(30)
+    before = orch.get_stack("im")
+    for call in (orch.update_stack, orch.preview_update):
+        with pytest.raises(exception.StackValidationFailed) as err:
+            call("im", t, parameters={"size": "2"})
+        assert str(err.value) == ("parameters.size: immutable: an update "
+                                  "may not change its value")
+    assert orch.get_stack("im").updated_at == before.updated_at
+    # the same value, a mutable parameter, or a parameter new to the stack
+    # are fine
+    params2 = dict(params, extra={"type": "string", "default": "x",
+                                  "immutable": True})
+    stack = orch.update_stack("im", hot({"a": thing(name="a")},
+                                        parameters=params2),
+                              parameters={"size": 1, "free": "b"}).wait(30)
+    assert stack.stack_status == "UPDATE_COMPLETE"
+
+
 def test_cancel_without_rollback_then_rollback(orch, cloud):
     orch.create_stack("c", hot({"a": thing(name="a")})).wait(30)
     orch.update_stack("c", hot({"a": thing(name="a"),

@@ -1,6 +1,7 @@
 import pytest
 
 from heatflow import constraints, exception
+from heatflow.template import parameters
 
 from .helpers import tmpl
 
@@ -268,3 +269,15 @@ def test_custom_constraint_checks_the_default_only_when_it_is_used():
         t.bind()
     assert str(err.value) == ('parameters.p: "m1" does not validate '
                               'nova.flavor (constraint not found)')
+
+
+def test_immutable_changed_compares_typed_values():
+    old = tmpl({"parameters": {
+        "n": {"type": "number", "default": 1, "immutable": True},
+        "m": {"type": "number", "default": 1}}}).parameter_schemas
+    assert parameters.immutable_changed(old, {"n": "1"}, old,
+                                        {"n": 1, "m": 2}) == []
+    assert parameters.immutable_changed(old, {}, old, {"n": 2, "m": 1}) == ["n"]
+    # immutable in the new template is what counts; a new name is free
+    assert parameters.immutable_changed(
+        {"m": old["m"]}, {}, old, {"n": 5, "m": 1}) == []
