@@ -301,11 +301,6 @@ class _Unsupported(Function):
         self.fail(self.message)
 
 
-class Yaql(_Unsupported):
-    name = "yaql"
-    message = "yaql is not supported"
-
-
 class ResourceFacade(_Unsupported):
     name = "resource_facade"
     message = ("resource_facade is not supported: heatflow stacks are "

@@ -7,8 +7,10 @@ from heatflow.template.data_functions import (
     Contains, Digest, Filter, ListConcat, ListConcatUnique, ListJoin,
     MakeURL, MapMerge, MapReplace, Repeat, StrReplace, StrReplaceStrict,
     StrReplaceVeryStrict, StrSplit)
+from heatflow.template import loader
 from heatflow.template.functions import (
-    GetAttr, GetFile, GetParam, GetResource, ResourceFacade, Yaql, _fail)
+    GetAttr, GetFile, GetParam, GetResource, ResourceFacade, _fail)
+from heatflow.template.yaql_function import Yaql
 from heatflow.template.conditions import ConditionName
 
 
@@ -28,8 +30,10 @@ class Parser:
     parameters/conditions fail at parse time with the path of the call.
     """
 
-    def __init__(self, version, param_names=(), condition_names=()):
+    def __init__(self, version, param_names=(), condition_names=(),
+                 limits=loader.DEFAULT_LIMITS):
         self.version = version
+        self.limits = limits
         self.param_names = frozenset(param_names)
         self.condition_names = frozenset(condition_names)
         self._in_condition = False

@@ -195,7 +195,7 @@ class Template:
         if not isinstance(cond_data, dict):
             _fail("must be a map of condition definitions", "conditions")
         parser = Parser(self._version, self.parameter_schemas,
-                        cond_data)
+                        cond_data, self.limits)
         self._parser = parser
         for name, expr in cond_data.items():
             # Heat's Conditions take a boolean or a function as the whole

@@ -18,14 +18,14 @@ version        functions added (cumulative; "cond" = condition functions)
                accepts non-string params (JSON-encoded); get_attr without
                an attribute name (all attributes)
 2016-04-08     map_merge
-2016-10-14     map_replace, yaql (refused: not supported), if; the
+2016-10-14     map_replace, yaql, if; the
                ``conditions`` section; resource/output ``condition``;
                cond: get_param, equals, not, and, or; lowercase
                deletion policies
 2017-02-24     filter, str_replace_strict; parameter constraint ``modulo``
 2017-09-01     make_url, list_concat, list_concat_unique, contains,
                str_replace_vstrict; ``repeat`` takes ``permutations``;
-               cond: contains (and yaql, refused)
+               cond: contains, yaql
 2018-03-02     parameter ``tags``
 2018-08-31     (no language change)
 2021-04-16     ``if`` false branch optional

@@ -40,6 +40,7 @@ CALLS = {
     "map_merge": ("2016-04-08", {"map_merge": [{"a": 1}]}),
     "map_replace": ("2016-10-14", {"map_replace": [{"a": 1}, {}]}),
     "if": ("2016-10-14", {"if": [True, 1, 2]}),
+    "yaql": ("2016-10-14", {"yaql": {"expression": "1"}}),
     "filter": ("2017-02-24", {"filter": [[1], [1, 2]]}),
     "str_replace_strict": ("2017-02-24", {"str_replace_strict": {
         "template": "a", "params": {"a": "b"}}}),
@@ -236,10 +237,7 @@ def test_cfn_functions_refused(name):
         str(err.value)
 
 
-def test_yaql_and_resource_facade_refused():
-    with pytest.raises(exception.StackValidationFailed) as err:
-        tmpl({"outputs": {"o": {"value": {"yaql": {"expression": "1"}}}}})
-    assert str(err.value) == "outputs.o.value.yaql: yaql is not supported"
+def test_resource_facade_refused():
     with pytest.raises(exception.StackValidationFailed) as err:
         tmpl({"outputs": {"o": {"value": {"resource_facade": "metadata"}}}})
     assert "resource_facade is not supported" in str(err.value)
