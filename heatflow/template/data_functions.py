@@ -449,17 +449,20 @@ class MakeURL(Function):
         scheme = str(parts.get("scheme") or "")
         if ":" in scheme or "/" in scheme:
             self.fail("invalid scheme %r" % (scheme,))
+        # as Heat's MakeURL: the host quoted (':' kept), an IPv6 literal
+        # bracketed, and a password kept even without a username
         host = str(parts.get("host") or "")
-        if ":" in host and not host.startswith("["):
-            host = "[%s]" % host  # IPv6 literal
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        host = urllib.parse.quote(host, safe=":")
+        if ":" in host:
+            host = "[%s]" % host
         netloc = host
-        user = parts.get("username")
-        if user is not None:
-            cred = urllib.parse.quote(str(user), safe="")
-            if parts.get("password") is not None:
-                cred += ":" + urllib.parse.quote(str(parts["password"]),
-                                                 safe="")
-            netloc = cred + "@" + netloc
+        user = urllib.parse.quote(str(parts.get("username") or ""), safe="")
+        password = urllib.parse.quote(str(parts.get("password") or ""),
+                                      safe="")
+        if user or password:
+            netloc = user + (":" + password if password else "") + "@" + host
         port = parts.get("port")
         if port is not None and port != "":
             try:
