@@ -88,8 +88,11 @@ def _root_context():
 
 
 @functools.lru_cache(maxsize=256)
-def _parsed(expression, limit_iterators, memory_quota):
-    return _engine(limit_iterators, memory_quota)(expression)
+def _parsed(expression, limit_iterators, memory_quota, seconds):
+    # the engine (yaql's import and its parser tables: slow once) is built
+    # before the clock starts
+    engine = _engine(limit_iterators, memory_quota)
+    return _with_deadline(lambda: engine(expression), seconds)
 
 
 def _with_deadline(fn, seconds):
@@ -145,10 +148,8 @@ class Yaql(Function):
                       "(max_yaql_chars)"
                       % limits.max_yaql_chars)
         try:
-            return _with_deadline(
-                lambda: _parsed(expression, limits.yaql_limit_iterators,
-                                limits.yaql_memory_quota),
-                limits.yaql_seconds)
+            return _parsed(expression, limits.yaql_limit_iterators,
+                           limits.yaql_memory_quota, limits.yaql_seconds)
         except _Deadline:
             self.fail("expression took more than %s s to parse "
                       "(yaql_seconds)" % limits.yaql_seconds)
