@@ -11,7 +11,8 @@ import urllib.parse
 
 from heatflow import exception
 from heatflow.template import loader
-from heatflow.template.functions import Function, _fail, _kind, resolve
+from heatflow.template.functions import (
+    FixedList, Function, _fail, _kind, resolve)
 
 
 def _join_item(item, multi, fail):
@@ -387,13 +388,9 @@ class ListConcatUnique(ListConcat):
     unique = True
 
 
-class Contains(Function):
+class Contains(FixedList):
     name = "contains"
-
-    def parse(self, parser, args):
-        if not isinstance(args, list) or len(args) != 2:
-            self.fail("argument must be a list [value, sequence]")
-        self.args = parser.parse(args, self.path)
+    size, usage = 2, "[value, sequence]"
 
     def result(self, ctx):
         value, sequence = resolve(self.args, ctx)
@@ -405,13 +402,9 @@ class Contains(Function):
         return value in sequence
 
 
-class Filter(Function):
+class Filter(FixedList):
     name = "filter"
-
-    def parse(self, parser, args):
-        if not isinstance(args, list) or len(args) != 2:
-            self.fail("argument must be a list [values_to_remove, list]")
-        self.args = parser.parse(args, self.path)
+    size, usage = 2, "[values_to_remove, list]"
 
     def result(self, ctx):
         remove, sequence = resolve(self.args, ctx)
