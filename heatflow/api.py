@@ -27,6 +27,7 @@ from heatflow.environment import Environment
 from heatflow.flows import compiler
 from heatflow.flows import runtime as runtime_mod
 from heatflow.persistence import database
+from heatflow import template as template_mod
 from heatflow.template import Template
 from heatflow.template import parameters as template_parameters
 from heatflow.template.loader import DEFAULT_LIMITS
@@ -585,7 +586,7 @@ class Orchestrator:
         tmpl_row = self.db.store.get_template(row.template_id) \
             if row.template_id is not None else None
         content = tmpl_row.content if tmpl_row is not None else {}
-        hidden = _hidden_parameters(content)
+        hidden = template_mod.hidden_parameters(content)
         params = {k: (HIDDEN if k in hidden else v)
                   for k, v in (row.parameters or {}).items()}
         details = []
@@ -683,12 +684,6 @@ def _as_datetime(epoch):
         return None
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc) \
         .replace(tzinfo=None)
-
-
-def _hidden_parameters(content):
-    params = (content or {}).get("parameters") or {}
-    return {k for k, v in params.items()
-            if isinstance(v, dict) and v.get("hidden") in (True, "true")}
 
 
 def _check_name(name):

@@ -12,6 +12,7 @@ from heatflow.template.functions import (
     GetAttr, GetFile, GetParam, GetResource, ResourceFacade, _fail)
 from heatflow.template.yaql_function import Yaql
 from heatflow.template.conditions import ConditionName
+from heatflow.template import cfn_functions
 
 
 CLASSES = {cls.name: cls for cls in (
@@ -19,6 +20,8 @@ CLASSES = {cls.name: cls for cls in (
     StrReplaceStrict, StrReplaceVeryStrict, StrSplit, MapMerge, MapReplace,
     Repeat, Digest, ListConcat, ListConcatUnique, Contains, Filter, MakeURL,
     If, Yaql, ResourceFacade, Equals, Not, And, Or)}
+# CloudFormation-format templates' functions (only their version has them)
+CLASSES.update(cfn_functions.CLASSES)
 
 CONDITION_ONLY = frozenset(("equals", "not", "and", "or"))
 
@@ -31,11 +34,16 @@ class Parser:
     """
 
     def __init__(self, version, param_names=(), condition_names=(),
-                 limits=loader.DEFAULT_LIMITS):
+                 limits=loader.DEFAULT_LIMITS, resource_names=(),
+                 mappings=None):
         self.version = version
         self.limits = limits
         self.param_names = frozenset(param_names)
         self.condition_names = frozenset(condition_names)
+        # CFN's Ref names a resource or a parameter; Fn::FindInMap reads
+        # the Mappings section
+        self.resource_names = frozenset(resource_names)
+        self.mappings = mappings or {}
         self._in_condition = False
         # "path: message" for maps kept as data that look like calls
         self.warnings = []
@@ -73,7 +81,8 @@ class Parser:
         else:
             if name in version.functions:
                 return CLASSES[name](self, args, path)
-            if name not in versions.CFN_FUNCTIONS:
+            if name not in versions.CFN_FUNCTIONS or \
+                    getattr(version, "cfn", None):
                 return self._data(name, args, path)
         if name in versions.CFN_FUNCTIONS:
             _fail("CloudFormation function %r is not supported in HOT "
@@ -86,7 +95,10 @@ class Parser:
         """Heat parses with the version's own function table, so a name
         that is no function there (too new, or a condition function
         outside conditions) is plain data; a warning says so."""
-        if name in CONDITION_ONLY and self.version.has_conditions:
+        if getattr(self.version, "cfn", None):
+            why = "%r is not a function in a %s template" % (
+                name, self.version.cfn)
+        elif name in CONDITION_ONLY and self.version.has_conditions:
             why = ("%r is a condition function, a function only in the "
                    "conditions section, a condition key or the first "
                    "argument of if" % (name,))
@@ -97,6 +109,10 @@ class Parser:
         self.warnings.append("%s: %s; the map is kept as plain data"
                              % (exception.format_path(path), why))
         return {name: self.parse(args, path)}
+
+    @property
+    def in_condition(self):
+        return self._in_condition
 
     def parse_condition(self, data, path):
         """Parse a condition: bool, condition name, or condition function."""

@@ -15,7 +15,7 @@ import os
 
 from heatflow import exception
 from heatflow.template import dependencies as deps
-from heatflow.template import functions, loader, parameters, versions
+from heatflow.template import cfn, functions, loader, parameters, versions
 from heatflow.template.conditions import Conditions, evaluate_condition
 from heatflow.template.parser import Parser
 
@@ -157,10 +157,19 @@ class Template:
         if isinstance(self.files, dict):
             _check_files(self.files, self.limits)
         data = self._data
-        if "heat_template_version" not in data:
-            _fail("missing heat_template_version (not a HOT template?)",
+        cfn_format = cfn.format_of(data)
+        mappings = {}
+        if cfn_format is not None:
+            # read through its HOT equivalent; self._data stays as written
+            self._version = cfn.CfnVersion(*cfn_format)
+            mappings = cfn.mappings(data)
+            data = cfn.translate(data, cfn_format[0])
+        elif "heat_template_version" not in data:
+            _fail("missing heat_template_version (not a HOT template, nor "
+                  "a CloudFormation one with AWSTemplateFormatVersion?)",
                   "template")
-        self._version = versions.get(data["heat_template_version"])
+        else:
+            self._version = versions.get(data["heat_template_version"])
         self.version = self._version.date
         unknown = sorted(set(data) - self._version.sections)
         if unknown:
@@ -190,12 +199,19 @@ class Template:
                 if key in data["parameters"][name]:
                     data["parameters"][name][key] = bool(
                         getattr(schema, key))
+            if cfn_format is not None and \
+                    "NoEcho" in self._data["Parameters"][name]:
+                self._data["Parameters"][name]["NoEcho"] = schema.hidden
 
         cond_data = data.get("conditions") or {}
         if not isinstance(cond_data, dict):
             _fail("must be a map of condition definitions", "conditions")
+        res_names = data.get("resources")
         parser = Parser(self._version, self.parameter_schemas,
-                        cond_data, self.limits)
+                        cond_data, self.limits,
+                        resource_names=res_names if isinstance(
+                            res_names, dict) else (),
+                        mappings=mappings)
         self._parser = parser
         for name, expr in cond_data.items():
             # Heat's Conditions take a boolean or a function as the whole

@@ -94,10 +94,12 @@ CONDITION_FUNCTIONS_SINCE = {
     "yaql": "2017-09-01",
 }
 
-# CloudFormation spellings that 2013-05-23 accepted; heatflow speaks HOT only.
+# CloudFormation spellings: functions of CFN-format templates (cfn.py); in
+# HOT they are refused (Heat's 2013-05-23 accepted some; see the docs).
 CFN_FUNCTIONS = frozenset((
     "Fn::GetAZs", "Ref", "Fn::Select", "Fn::Join", "Fn::Split", "Fn::Replace",
     "Fn::Base64", "Fn::MemberListToMap", "Fn::ResourceFacade", "Fn::GetAtt",
+    "Fn::FindInMap", "Fn::If", "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or",
 ))
 
 # Every name that can ever be a function; a one-key map whose key is one of

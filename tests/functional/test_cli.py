@@ -533,6 +533,21 @@ def test_template_validate_warns_of_a_function_too_new(run, tmp_path):
                    "kept as plain data\n")
 
 
+def test_template_validate_accepts_cloudformation(run, tmp_path):
+    path = write(tmp_path, "t.yaml", """\
+        AWSTemplateFormatVersion: '2010-09-09'
+        Description: CFN
+        Parameters:
+          N: {Type: String, Default: x}
+        Resources:
+          a: {Type: 'OS::Heat::None', Properties: {v: {Ref: N}}}
+        Outputs:
+          o: {Value: {Ref: a}}
+        """)
+    code, out, err = run("template", "validate", "-t", path, db=False)
+    assert (code, out, err) == (0, "Template is valid.\n", "")
+
+
 def test_template_validate_unknown_dependency(run, tmp_path):
     path = write(tmp_path, "t.yaml", """\
         heat_template_version: 2018-08-31

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from heatflow import exception
 from heatflow import registry as registry_mod
-from heatflow.template import Limits, Template, versions
+from heatflow.template import Limits, Template, cfn, versions
 
 FUZZ_EXAMPLES = int(os.environ.get("HEATFLOW_FUZZ_EXAMPLES", "60"))
 # a single example may take at most this long (the hypothesis deadline,
@@ -476,6 +476,23 @@ def test_function_calls_per_version(version, fname, args, files):
                                "properties": {"value": {fname: args}}}},
            "outputs": {"o": {"value": {fname: args}}}},
           files=files)
+
+
+@FUZZ_SETTINGS
+@given(st.sampled_from(sorted(cfn.FORMATS)), st.sampled_from(FUNCTIONS),
+       values, values, values)
+def test_cloudformation_templates(key, fname, args, condition, anything):
+    """CloudFormation-format templates: every function name (CFN and HOT)
+    with random arguments, random conditions and a random section."""
+    check({key: cfn.FORMATS[key][0],
+           "Parameters": {"p": {"Type": "String", "Default": "v"}},
+           "Mappings": {"m": {"k": {"n": "v"}}},
+           "Conditions": {"c": condition},
+           "Resources": {"a": {"Type": "OS::Heat::Value",
+                               "Properties": {"value": {fname: args}},
+                               "Condition": "c"}},
+           "Outputs": {"o": {"Value": {fname: args}}},
+           "Description": anything})
 
 
 @FUZZ_SETTINGS
