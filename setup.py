@@ -39,6 +39,8 @@ setup(
         "futurist>=3.0,<3.6",
         # Fernet, for encryption at rest (persistence/sealing.py)
         "cryptography>=41,<50",
+        # the yaql template function, as Heat evaluates it
+        "yaql>=3.0,<4",
     ],
     extras_require={
         "postgresql": ["psycopg2-binary>=2.9"],

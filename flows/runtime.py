@@ -16,6 +16,7 @@ import threading
 
 from heatflow import environment as environment_mod
 from heatflow.environment import Environment
+from heatflow import template as template_mod
 from heatflow.template import Template
 
 LOG = logging.getLogger(__name__)
@@ -183,9 +184,8 @@ class Runtime:
                 if tmpl is not None else {}
             registry = environment_mod.AliasedRegistry(self.registry,
                                                        aliases)
-            if types is None:
-                types = [snippet["type"] for snippet in (
-                    (tmpl.content or {}).get("resources") or {}).values()]
+            if types is None:  # HOT or CloudFormation, as stored
+                types = template_mod.resource_types(tmpl.content)
             for type_name in types:
                 resolved = registry.resolve(type_name)
                 if resolved not in self.registry:

@@ -29,7 +29,9 @@ from heatflow.environment import Environment
 from heatflow.flows import compiler
 # Views returned by the progress and graph methods, public from here.
 from heatflow.status import Graph, GraphNode, Progress, Waiting  # noqa: F401
+from heatflow import template as template_mod
 from heatflow.template import Template
+from heatflow.template import parameters as template_parameters
 from heatflow.template.loader import DEFAULT_LIMITS
 
 LOG = logging.getLogger(__name__)
@@ -336,6 +338,26 @@ class Orchestrator:
         aliases.update(new.resource_registry)
         return tmpl, Environment(values, resource_registry=aliases)
 
+    def _check_immutable(self, row, stack_def):
+        """Refuse an update that changes an ``immutable: true`` parameter
+        of the stack's current template (Heat's ImmutableParameterModified),
+        before anything is written."""
+        if row.template_id is None:
+            return
+        current = self.db.store.get_template(row.template_id)
+        old = Template.from_dict(current.content, files=current.files,
+                                 limits=self.limits)
+        changed = template_parameters.immutable_changed(
+            old.parameter_schemas,
+            Environment.load(current.environment).parameters,
+            stack_def.template.parameter_schemas, stack_def.parameters)
+        if changed:
+            others = (" (nor those of %s)" % ", ".join(changed[1:])
+                      if changed[1:] else "")
+            raise exception.StackValidationFailed(
+                "immutable: an update may not change its value" + others,
+                ("parameters", changed[0]))
+
     def update_stack(self, name, template=None, parameters=None, files=None,
                      existing=False, timeout_mins=None,
                      disable_rollback=None, environment=None):
@@ -344,6 +366,7 @@ class Orchestrator:
         tmpl, env = self._update_inputs(row, template, parameters, files,
                                         existing, environment)
         stack_def = self._definition(tmpl, env, row.name, row.id)
+        self._check_immutable(row, stack_def)
         if disable_rollback is None:
             disable_rollback = row.disable_rollback
         if timeout_mins is None:
@@ -574,7 +597,7 @@ class Orchestrator:
         tmpl_row = self.db.store.get_template(row.template_id) \
             if row.template_id is not None else None
         content = tmpl_row.content if tmpl_row is not None else {}
-        hidden = _hidden_parameters(content)
+        hidden = template_mod.hidden_parameters(content)
         params = {k: (HIDDEN if k in hidden else v)
                   for k, v in (row.parameters or {}).items()}
         details = []
@@ -638,6 +661,7 @@ class Orchestrator:
         tmpl, env = self._update_inputs(row, template, parameters, files,
                                         existing, environment)
         stack_def = self._definition(tmpl, env, row.name, row.id)
+        self._check_immutable(row, stack_def)
 
         def recorded(res):
             return self.runtime.definition(res.template_id, row.name, row.id)
@@ -669,12 +693,6 @@ def _as_datetime(epoch):
         return None
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc) \
         .replace(tzinfo=None)
-
-
-def _hidden_parameters(content):
-    params = (content or {}).get("parameters") or {}
-    return {k for k, v in params.items()
-            if isinstance(v, dict) and v.get("hidden") in (True, "true")}
 
 
 def _check_name(name):

@@ -16,7 +16,7 @@ from heatflow import exception
 
 __all__ = ["Constraint", "Length", "Range", "AllowedValues", "AllowedPattern",
            "Modulo", "CustomConstraint", "register_custom",
-           "unregister_custom",
+           "unregister_custom", "check_custom",
            "from_hot"]
 
 
@@ -234,16 +234,27 @@ class CustomConstraint(Constraint):
         self.name = name
 
     def _check(self, value):
-        fn = _custom_validators.get(self.name)
-        if fn is None:
+        if self.name not in _custom_validators:
             return None
-        try:
-            ok = fn(value)
-        except ValueError as err:
-            return str(err) or '"%s" does not validate %s' % (value, self.name)
-        if ok is False:
-            return '"%s" does not validate %s' % (value, self.name)
-        return None
+        return check_custom(self.name, value)
+
+
+def check_custom(name, value, shown=None):
+    """None if the check registered as ``name`` accepts ``value``, else the
+    message.  A name nobody registered fails, as in Heat ("constraint not
+    found").  ``shown`` replaces the quoted value in messages (hidden
+    parameters), and then a check's own message, which may quote the
+    value, is not used."""
+    shown = '"%s"' % (value,) if shown is None else shown
+    fn = _custom_validators.get(name)
+    if fn is None:
+        return "%s does not validate %s (constraint not found)" % (shown, name)
+    default = "%s does not validate %s" % (shown, name)
+    try:
+        ok = fn(value)
+    except ValueError as err:
+        return str(err) if str(err) and shown.startswith('"') else default
+    return default if ok is False else None
 
 
 def _bounds(kind, body, path):

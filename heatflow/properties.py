@@ -229,14 +229,25 @@ def _to_map(schema, value, path, check):
     return dict(nested)
 
 
+def _null(schema):
+    """What an explicit null stands for: Heat's Property.get_value(None)
+    gives the default, else the type's empty value (Any stays null)."""
+    if schema.has_default():
+        return schema.default
+    return {Schema.STRING: "", Schema.INTEGER: 0, Schema.NUMBER: 0,
+            Schema.BOOLEAN: False, Schema.LIST: [],
+            Schema.MAP: {}}.get(schema.type)
+
+
 def _convert(schema, value, path, check):
     """Convert one value to its schema's type; with ``check`` also apply the
     constraints.  Raises StackValidationFailed naming ``path``."""
     if value is DEFERRED:
         return value
     if value is None:
-        # An explicit null counts as not given (callers handle defaults).
-        return None
+        value = _null(schema)
+        if value is None:
+            return None
     kind = schema.type
     if kind == Schema.INTEGER:
         value = _to_integer(value, path)
@@ -297,17 +308,17 @@ class Properties(collections.abc.Mapping):
 
     def _value(self, key, check=False):
         schema = self.schema[key]
-        value = self.data.get(key) if isinstance(
-            self.data, collections.abc.Mapping) else None
-        if value is None:
-            if schema.has_default():
-                # Defaults are converted and checked like given values, so
-                # a wrong default is reported rather than silently used.
-                return _convert(schema, schema.default, self._at(key), check)
-            if schema.required:
-                _fail("property is required", self._at(key))
-            return None
-        return _convert(schema, value, self._at(key), check)
+        if isinstance(self.data, collections.abc.Mapping) and \
+                key in self.data:
+            # an explicit null too: _convert gives Heat's value for it
+            return _convert(schema, self.data[key], self._at(key), check)
+        if schema.has_default():
+            # Defaults are converted and checked like given values, so
+            # a wrong default is reported rather than silently used.
+            return _convert(schema, schema.default, self._at(key), check)
+        if schema.required:
+            _fail("property is required", self._at(key))
+        return None
 
     def __getitem__(self, key):
         if key in self.schema:

@@ -35,7 +35,10 @@ def validate_template(template, parameters=None, files=None,
 
     Returns what Heat's template validation returns: ``{"Description":
     ..., "Parameters": {name: {"Type", "Label", "Description", "NoEcho",
-    "Default" (when it has one; hidden ones masked)}}}``."""
+    "Default" (when it has one; hidden ones masked)}}}``, and
+    ``"Warnings"``: what is valid but probably not meant (a function name
+    the template's version does not have yet, kept as data), when there
+    is any."""
     tmpl, stack_def = bind_template(
         template, parameters, files, environment,
         _registry(plugin_dirs, registry))
@@ -48,7 +51,10 @@ def validate_template(template, parameters=None, files=None,
         if schema.has_default:
             info["Default"] = "******" if schema.hidden else schema.default
         params[name] = info
-    return {"Description": tmpl.description, "Parameters": params}
+    info = {"Description": tmpl.description, "Parameters": params}
+    if tmpl.warnings:
+        info["Warnings"] = list(tmpl.warnings)
+    return info
 
 
 def dependency_graph(template, parameters=None, files=None,

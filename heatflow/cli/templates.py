@@ -12,6 +12,9 @@ def cmd_template_validate(ctx, args):
     info = heatflow.validate_template(
         inputs.template_source, plugin_dirs=ctx.plugin_dirs,
         **inputs.operation_args())
+    for warning in info.pop("Warnings", ()):
+        # valid, but probably not what was meant
+        ctx.err.write("WARNING: %s\n" % warning)
     if ctx.fmt == "table":
         ctx.print("Template is valid.")
         return 0

@@ -1,8 +1,8 @@
 """The ``conditions`` section: named booleans evaluated once per binding.
 
-A condition may name other conditions (inside not/and/or, or as its whole
-definition); they are evaluated on demand and memoised, and a condition that
-reaches itself is reported with the cycle it forms.
+A condition may name other conditions inside not/and/or (not as its whole
+definition: Heat refuses that); they are evaluated on demand and memoised,
+and a condition that reaches itself is reported with the cycle it forms.
 """
 
 from heatflow import exception

@@ -11,7 +11,8 @@ import urllib.parse
 
 from heatflow import exception
 from heatflow.template import loader
-from heatflow.template.functions import Function, _fail, _kind, resolve
+from heatflow.template.functions import (
+    FixedList, Function, _fail, _kind, resolve)
 
 
 def _join_item(item, multi, fail):
@@ -107,7 +108,9 @@ class StrReplace(Function):
                 self.fail("params not found in the template: %s"
                           % ", ".join(missing))
         if self.very_strict:
-            empty = sorted(k for k, v in mapping.items() if v == "")
+            # judged on the value, not its text: {} and [] are empty too
+            empty = sorted(str(k) for k, v in params.items()
+                           if v is None or v in ("", {}, []))
             if empty:
                 self.fail("params with empty values: %s" % ", ".join(empty))
         # Longest placeholder first, and replaced text is never scanned
@@ -146,8 +149,12 @@ class StrSplit(Function):
     def result(self, ctx):
         values = resolve(self.args, ctx)
         delim, text = values[0], values[1]
-        if not isinstance(delim, str) or not delim:
-            self.fail("delimiter must be a non-empty string")
+        # Heat: nothing to split gives null (an unset attribute, say), and
+        # a null delimiter splits on runs of whitespace.
+        if text is None:
+            return None
+        if delim is not None and (not isinstance(delim, str) or not delim):
+            self.fail("delimiter must be a non-empty string or null")
         if not isinstance(text, str):
             self.fail("second argument must be a string, got %s"
                       % _kind(text))
@@ -161,7 +168,8 @@ class StrSplit(Function):
             index = int(index)
         except (TypeError, ValueError):
             self.fail("index must be an integer, got %r" % (index,))
-        if not 0 <= index < len(parts):
+        # Heat indexes the Python list, so -1 is the last item
+        if not -len(parts) <= index < len(parts):
             self.fail("index %d is out of range (%d items)"
                       % (index, len(parts)))
         return parts[index]
@@ -171,13 +179,19 @@ class MapMerge(Function):
     name = "map_merge"
 
     def parse(self, parser, args):
-        if not isinstance(args, list):
+        # Heat resolves the whole argument before looking at it, so a
+        # function yielding the list (get_param, repeat, ...) is fine.
+        if not isinstance(args, list) and parser.is_call(args) is None:
             self.fail("argument must be a list of maps")
         self.args = parser.parse(args, self.path)
 
     def result(self, ctx):
         out = {}
-        for i, item in enumerate(resolve(self.args, ctx)):
+        items = resolve(self.args, ctx)
+        if not isinstance(items, list):
+            self.fail("argument must be a list of maps, got %s"
+                      % _kind(items))
+        for i, item in enumerate(items):
             if item is None:
                 continue
             if not isinstance(item, dict):
@@ -229,44 +243,66 @@ class Repeat(Function):
     name = "repeat"
 
     def parse(self, parser, args):
-        allowed = {"for_each", "template"}
-        if parser.version.repeat_permutations:
-            allowed.add("permutations")
+        version = parser.version
         if not isinstance(args, dict) or "for_each" not in args or \
-                "template" not in args or set(args) - allowed:
+                "template" not in args:
             self.fail('argument must be a map with "for_each" and "template"'
                       + (' (and optional "permutations")'
-                         if "permutations" in allowed else ""))
+                         if version.repeat_permutations else ""))
+        # Heat ignores unknown keys here; we name them, so a misspelt or
+        # too-new key is not silently dropped (docs/templates.rst).
+        if "permutations" in args and not version.repeat_permutations:
+            self.fail('"permutations" needs heat_template_version '
+                      '2017-09-01 or later')
+        unknown = sorted(set(args) - {"for_each", "template",
+                                      "permutations"})
+        if unknown:
+            self.fail("unknown key(s) %s" % ", ".join(map(str, unknown)))
         for_each = args["for_each"]
-        if not isinstance(for_each, dict) or not for_each or \
-                parser.is_call(for_each) is not None:
+        if parser.is_call(for_each) is None and \
+                (not isinstance(for_each, dict) or not for_each):
             self.fail('"for_each" must be a non-empty map of '
                       'placeholder: list')
         perms = args.get("permutations", True)
         if not isinstance(perms, (bool, dict)):
             self.fail('"permutations" must be a boolean')
+        self.maps = version.repeat_maps
         self.args = parser.parse(args, self.path)
+
+    def _values(self, name, lst, perms):
+        if lst is None:  # Heat: an empty list (typically an empty param)
+            return []
+        if isinstance(lst, dict) and self.maps:
+            if not perms:
+                # without permutations lists are zipped, and a map's
+                # order is no order to zip by (Heat refuses it too)
+                self.fail("for_each value of %r must be a list, got a map "
+                          "(maps only with permutations)" % (name,))
+            lst = list(lst)
+        if not isinstance(lst, list):
+            self.fail("for_each value of %r must be a list, got %s"
+                      % (name, _kind(lst)))
+        return [_join_item(v, True, self.fail) for v in lst]
 
     def result(self, ctx):
         values = resolve(self.args, ctx)
         for_each = values["for_each"]
-        names = list(for_each)
-        lists = []
-        for name in names:
-            lst = for_each[name]
-            if isinstance(lst, dict):
-                lst = list(lst)
-            if not isinstance(lst, list):
-                self.fail("for_each value of %r must be a list, got %s"
-                          % (name, _kind(lst)))
-            lists.append([_join_item(v, True, self.fail) for v in lst])
+        if not isinstance(for_each, dict) or not for_each:
+            self.fail('"for_each" must be a non-empty map of '
+                      'placeholder: list, got %s' % _kind(for_each))
         perms = values.get("permutations", True)
         if not isinstance(perms, bool):
             self.fail('"permutations" must be a boolean')
+        names = list(for_each)
+        lists = [self._values(name, for_each[name], perms)
+                 for name in names]
         if perms:
             combos = itertools.product(*lists)
         else:
-            if len({len(lst) for lst in lists}) > 1:
+            # Heat compares the lengths of the non-null values only.
+            lengths = {len(lst) for name, lst in zip(names, lists)
+                       if for_each[name] is not None}
+            if len(lengths) > 1:
                 self.fail("with permutations false, all for_each lists "
                           "must have the same length")
             combos = zip(*lists)
@@ -324,13 +360,18 @@ class ListConcat(Function):
     unique = False
 
     def parse(self, parser, args):
-        if not isinstance(args, list):
+        # As map_merge: a function may yield the whole list of lists.
+        if not isinstance(args, list) and parser.is_call(args) is None:
             self.fail("argument must be a list of lists")
         self.args = parser.parse(args, self.path)
 
     def result(self, ctx):
         out = []
-        for i, item in enumerate(resolve(self.args, ctx)):
+        items = resolve(self.args, ctx)
+        if not isinstance(items, list):
+            self.fail("argument must be a list of lists, got %s"
+                      % _kind(items))
+        for i, item in enumerate(items):
             if item is None:
                 continue
             if not isinstance(item, list):
@@ -347,13 +388,9 @@ class ListConcatUnique(ListConcat):
     unique = True
 
 
-class Contains(Function):
+class Contains(FixedList):
     name = "contains"
-
-    def parse(self, parser, args):
-        if not isinstance(args, list) or len(args) != 2:
-            self.fail("argument must be a list [value, sequence]")
-        self.args = parser.parse(args, self.path)
+    size, usage = 2, "[value, sequence]"
 
     def result(self, ctx):
         value, sequence = resolve(self.args, ctx)
@@ -365,13 +402,9 @@ class Contains(Function):
         return value in sequence
 
 
-class Filter(Function):
+class Filter(FixedList):
     name = "filter"
-
-    def parse(self, parser, args):
-        if not isinstance(args, list) or len(args) != 2:
-            self.fail("argument must be a list [values_to_remove, list]")
-        self.args = parser.parse(args, self.path)
+    size, usage = 2, "[values_to_remove, list]"
 
     def result(self, ctx):
         remove, sequence = resolve(self.args, ctx)
@@ -409,17 +442,20 @@ class MakeURL(Function):
         scheme = str(parts.get("scheme") or "")
         if ":" in scheme or "/" in scheme:
             self.fail("invalid scheme %r" % (scheme,))
+        # as Heat's MakeURL: the host quoted (':' kept), an IPv6 literal
+        # bracketed, and a password kept even without a username
         host = str(parts.get("host") or "")
-        if ":" in host and not host.startswith("["):
-            host = "[%s]" % host  # IPv6 literal
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        host = urllib.parse.quote(host, safe=":")
+        if ":" in host:
+            host = "[%s]" % host
         netloc = host
-        user = parts.get("username")
-        if user is not None:
-            cred = urllib.parse.quote(str(user), safe="")
-            if parts.get("password") is not None:
-                cred += ":" + urllib.parse.quote(str(parts["password"]),
-                                                 safe="")
-            netloc = cred + "@" + netloc
+        user = urllib.parse.quote(str(parts.get("username") or ""), safe="")
+        password = urllib.parse.quote(str(parts.get("password") or ""),
+                                      safe="")
+        if user or password:
+            netloc = user + (":" + password if password else "") + "@" + host
         port = parts.get("port")
         if port is not None and port != "":
             try:
@@ -435,8 +471,10 @@ class MakeURL(Function):
         query = parts.get("query") or {}
         if not isinstance(query, dict):
             self.fail("query must be a map, got %s" % _kind(query))
+        # '/' is left readable in the query, as Heat's make_url does
         query = urllib.parse.urlencode(
-            [(k, "" if v is None else v) for k, v in query.items()])
+            [(k, "" if v is None else v) for k, v in query.items()],
+            safe="/")
         fragment = urllib.parse.quote(str(parts.get("fragment") or ""))
         return urllib.parse.urlunsplit(
             (scheme, netloc, path, query, fragment))

@@ -163,6 +163,19 @@ class Function:
         return "%s(%r)" % (type(self).__name__, self.raw)
 
 
+class FixedList(Function):
+    """A function whose argument is a list of ``size`` items (``usage``
+    names them, for the message)."""
+
+    size = None
+    usage = None
+
+    def parse(self, parser, args):
+        if not isinstance(args, list) or len(args) != self.size:
+            self.fail("argument must be a list " + self.usage)
+        self.args = parser.parse(args, self.path)
+
+
 def _path_get(value, components, missing):
     """Follow ``components`` (keys / list indexes) into ``value``."""
     for key in components:
@@ -299,11 +312,6 @@ class _Unsupported(Function):
 
     def parse(self, parser, args):
         self.fail(self.message)
-
-
-class Yaql(_Unsupported):
-    name = "yaql"
-    message = "yaql is not supported"
 
 
 class ResourceFacade(_Unsupported):

@@ -37,6 +37,12 @@ class Limits:
     # total size of the files map (get_file's sources); with the template
     # that is about Heat's 1 MiB request body
     max_files_bytes: int = 1024 * 1024
+    # yaql: Heat's limit_iterators and memory_quota defaults, and what Heat
+    # leaves open: the expression's length and one evaluation's time
+    max_yaql_chars: int = 10000
+    yaql_limit_iterators: int = 200
+    yaql_memory_quota: int = 10000
+    yaql_seconds: float = 1.0
 
 
 DEFAULT_LIMITS = Limits()

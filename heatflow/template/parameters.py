@@ -12,7 +12,7 @@ import math
 import numbers
 import re
 
-from heatflow import exception
+from heatflow import constraints, exception
 
 TYPES = ("string", "number", "boolean", "json", "comma_delimited_list")
 
@@ -21,15 +21,16 @@ PSEUDO_PARAMETERS = ("OS::stack_name", "OS::stack_id", "OS::project_id")
 _TRUE = frozenset(("true", "t", "yes", "y", "on", "1"))
 _FALSE = frozenset(("false", "f", "no", "n", "off", "0"))
 
-# Which constraint applies to which type (Heat refuses the others).
+# Which constraint applies to which type (Heat refuses the others: the
+# valid_types of each constraint class; json is Heat's MAP type).
+_NOT_JSON = ("string", "number", "comma_delimited_list", "boolean")
 _CONSTRAINT_TYPES = {
     "length": ("string", "comma_delimited_list", "json"),
     "range": ("number",),
     "modulo": ("number",),
-    "allowed_values": ("string", "number", "comma_delimited_list", "boolean",
-                       "json"),
+    "allowed_values": _NOT_JSON,
     "allowed_pattern": ("string",),
-    "custom_constraint": TYPES,
+    "custom_constraint": _NOT_JSON,
 }
 
 
@@ -102,10 +103,10 @@ def convert(ptype, value, path, hidden=False):
             return [v if isinstance(v, str) else
                     (json.dumps(v) if isinstance(v, (dict, list)) else str(v))
                     for v in value]
+        # text or a list, as Heat's CommaDelimitedListParam: a number is
+        # refused (it would be a one-item list only by accident)
         if isinstance(value, str):
             return [item.strip() for item in value.split(",")] if value else []
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return [str(value)]
         _fail("value%s is not a comma-delimited list" % shown, path)
     raise AssertionError(ptype)  # pragma: no cover - schema checks type
 
@@ -175,9 +176,10 @@ class Constraint:
         return "%s does not match pattern %s" % (shown, self.spec.pattern)
 
     def _check_custom_constraint(self, ptype, value, hidden):
-        # Custom constraints name checks against OpenStack services
-        # (nova.flavor, glance.image, ...); heatflow has none to ask.
-        return None
+        # The check a plugin registered (constraints.register_custom);
+        # as in Heat, a name nobody registered refuses the value.
+        return constraints.check_custom(
+            self.spec, value, shown="value" if hidden else None)
 
 
 def _same(value, allowed, ptype):
@@ -193,8 +195,6 @@ def _same(value, allowed, ptype):
             return value == convert("boolean", allowed, ())
         except exception.StackValidationFailed:
             return False
-    if ptype == "json":
-        return value == allowed
     return value == (allowed if isinstance(allowed, str) else str(allowed))
 
 
@@ -243,10 +243,16 @@ def _parse_constraint(entry, ptype, version, path):
         if not (isinstance(step, int) and isinstance(offset, int)) or \
                 isinstance(step, bool) or isinstance(offset, bool):
             _fail("step and offset must be integers", cpath)
-        if step <= 0:
-            _fail("step must be positive", cpath)
-        if not 0 <= offset < step:
-            _fail("offset must be at least 0 and less than step", cpath)
+        # Heat's Modulo: any non-zero step, and an offset of the same sign
+        # that is smaller by absolute value (Python's % keeps that sign)
+        if step == 0:
+            _fail("step must not be 0", cpath)
+        if abs(offset) >= abs(step):
+            _fail("offset must be smaller than step (by absolute value)",
+                  cpath)
+        if step * offset < 0:
+            _fail("step and offset must be both positive or both negative",
+                  cpath)
     elif kind == "allowed_values":
         if not isinstance(spec, list) or not spec:
             _fail("must be a non-empty list", cpath)
@@ -324,21 +330,31 @@ class ParamSchema:
                      constraints=constraints, tags=tags)
         if "default" in data and data["default"] is not None:
             # A default must itself be valid: Heat checks it at validation
-            # time even when a value is supplied.
+            # time even when a value is supplied -- except against custom
+            # constraints, which Heat asks only about the value in use.
             schema.default = schema.validate(data["default"],
-                                             path + ("default",))
+                                             path + ("default",),
+                                             custom=False)
             schema.has_default = True
         return schema
 
-    def validate(self, value, path=None):
+    def validate(self, value, path=None, custom=True):
         """Convert ``value`` and check the constraints; return the value."""
         path = path or ("parameters", self.name)
         value = convert(self.type, value, path, self.hidden)
+        self.check(value, path, custom)
+        return value
+
+    def check(self, value, path=None, custom=True, only_custom=False):
+        """Check a converted ``value`` against the constraints."""
+        path = path or ("parameters", self.name)
         for constraint in self.constraints:
+            is_custom = constraint.kind == "custom_constraint"
+            if (is_custom and not custom) or (only_custom and not is_custom):
+                continue
             problem = constraint.check(self.type, value, path, self.hidden)
             if problem is not None:
                 _fail(problem, path)
-        return value
 
     def __repr__(self):
         return "ParamSchema(%r, %r)" % (self.name, self.type)
@@ -378,6 +394,26 @@ def validate_groups(groups, schemas):
             seen[name] = i
 
 
+def immutable_changed(old_schemas, old_given, new_schemas, new_values):
+    """The parameters an update may not change, but does: as Heat's
+    immutable_params_modified, those in both templates, immutable in the
+    new one, whose value differs from the stack's current one."""
+    changed = []
+    for name, schema in new_schemas.items():
+        if not schema.immutable or name not in old_schemas:
+            continue
+        old = old_schemas[name]
+        raw = old_given.get(name)
+        try:
+            before = old.default if raw is None else convert(old.type, raw,
+                                                             ())
+        except exception.StackValidationFailed:
+            before = raw
+        if before != new_values.get(name):
+            changed.append(name)
+    return changed
+
+
 def bind(schemas, given, stack_name, stack_id, project_id):
     """Typed values for every declared parameter plus the pseudo ones."""
     given = dict(given or {})
@@ -392,6 +428,8 @@ def bind(schemas, given, stack_name, stack_id, project_id):
             values[name] = schema.validate(given[name])
         elif schema.has_default:
             values[name] = schema.default
+            # the rest was checked when the template was read
+            schema.check(schema.default, only_custom=True)
         else:
             _fail("a value is required: the parameter has no default",
                   ("parameters", name))

@@ -1,14 +1,18 @@
 """Turning raw template data into trees of function calls."""
 
+from heatflow import exception
 from heatflow.template import versions
 from heatflow.template.conditions import And, Equals, If, Not, Or
 from heatflow.template.data_functions import (
     Contains, Digest, Filter, ListConcat, ListConcatUnique, ListJoin,
     MakeURL, MapMerge, MapReplace, Repeat, StrReplace, StrReplaceStrict,
     StrReplaceVeryStrict, StrSplit)
+from heatflow.template import loader
 from heatflow.template.functions import (
-    GetAttr, GetFile, GetParam, GetResource, ResourceFacade, Yaql, _fail)
+    GetAttr, GetFile, GetParam, GetResource, ResourceFacade, _fail)
+from heatflow.template.yaql_function import Yaql
 from heatflow.template.conditions import ConditionName
+from heatflow.template import cfn_functions
 
 
 CLASSES = {cls.name: cls for cls in (
@@ -16,6 +20,8 @@ CLASSES = {cls.name: cls for cls in (
     StrReplaceStrict, StrReplaceVeryStrict, StrSplit, MapMerge, MapReplace,
     Repeat, Digest, ListConcat, ListConcatUnique, Contains, Filter, MakeURL,
     If, Yaql, ResourceFacade, Equals, Not, And, Or)}
+# CloudFormation-format templates' functions (only their version has them)
+CLASSES.update(cfn_functions.CLASSES)
 
 CONDITION_ONLY = frozenset(("equals", "not", "and", "or"))
 
@@ -27,11 +33,20 @@ class Parser:
     parameters/conditions fail at parse time with the path of the call.
     """
 
-    def __init__(self, version, param_names=(), condition_names=()):
+    def __init__(self, version, param_names=(), condition_names=(),
+                 limits=loader.DEFAULT_LIMITS, resource_names=(),
+                 mappings=None):
         self.version = version
+        self.limits = limits
         self.param_names = frozenset(param_names)
         self.condition_names = frozenset(condition_names)
+        # CFN's Ref names a resource or a parameter; Fn::FindInMap reads
+        # the Mappings section
+        self.resource_names = frozenset(resource_names)
+        self.mappings = mappings or {}
         self._in_condition = False
+        # "path: message" for maps kept as data that look like calls
+        self.warnings = []
 
     def is_call(self, data):
         """The function name if ``data`` is a call, else None."""
@@ -66,16 +81,38 @@ class Parser:
         else:
             if name in version.functions:
                 return CLASSES[name](self, args, path)
-            if name in CONDITION_ONLY and version.has_conditions:
-                _fail("%r is a condition function: it can only be used in "
-                      "the conditions section, a condition key or the first "
-                      "argument of if" % (name,), path)
+            if name not in versions.CFN_FUNCTIONS or \
+                    getattr(version, "cfn", None):
+                return self._data(name, args, path)
         if name in versions.CFN_FUNCTIONS:
             _fail("CloudFormation function %r is not supported in HOT "
                   "templates" % (name,), path)
         _fail("function %r is not available in heat_template_version %s "
               "(it needs %s or later)"
               % (name, version.date, version.since(name)), where + (name,))
+
+    def _data(self, name, args, path):
+        """Heat parses with the version's own function table, so a name
+        that is no function there (too new, or a condition function
+        outside conditions) is plain data; a warning says so."""
+        if getattr(self.version, "cfn", None):
+            why = "%r is not a function in a %s template" % (
+                name, self.version.cfn)
+        elif name in CONDITION_ONLY and self.version.has_conditions:
+            why = ("%r is a condition function, a function only in the "
+                   "conditions section, a condition key or the first "
+                   "argument of if" % (name,))
+        else:
+            why = ("%r is not a function in heat_template_version %s (it "
+                   "needs %s or later)"
+                   % (name, self.version.date, self.version.since(name)))
+        self.warnings.append("%s: %s; the map is kept as plain data"
+                             % (exception.format_path(path), why))
+        return {name: self.parse(args, path)}
+
+    @property
+    def in_condition(self):
+        return self._in_condition
 
     def parse_condition(self, data, path):
         """Parse a condition: bool, condition name, or condition function."""

@@ -15,7 +15,7 @@ import os
 
 from heatflow import exception
 from heatflow.template import dependencies as deps
-from heatflow.template import functions, loader, parameters, versions
+from heatflow.template import cfn, functions, loader, parameters, versions
 from heatflow.template.conditions import Conditions, evaluate_condition
 from heatflow.template.parser import Parser
 
@@ -157,10 +157,19 @@ class Template:
         if isinstance(self.files, dict):
             _check_files(self.files, self.limits)
         data = self._data
-        if "heat_template_version" not in data:
-            _fail("missing heat_template_version (not a HOT template?)",
+        cfn_format = cfn.format_of(data)
+        mappings = {}
+        if cfn_format is not None:
+            # read through its HOT equivalent; self._data stays as written
+            self._version = cfn.CfnVersion(*cfn_format)
+            mappings = cfn.mappings(data)
+            data = cfn.translate(data, cfn_format[0])
+        elif "heat_template_version" not in data:
+            _fail("missing heat_template_version (not a HOT template, nor "
+                  "a CloudFormation one with AWSTemplateFormatVersion?)",
                   "template")
-        self._version = versions.get(data["heat_template_version"])
+        else:
+            self._version = versions.get(data["heat_template_version"])
         self.version = self._version.date
         unknown = sorted(set(data) - self._version.sections)
         if unknown:
@@ -190,13 +199,27 @@ class Template:
                 if key in data["parameters"][name]:
                     data["parameters"][name][key] = bool(
                         getattr(schema, key))
+            if cfn_format is not None and \
+                    "NoEcho" in self._data["Parameters"][name]:
+                self._data["Parameters"][name]["NoEcho"] = schema.hidden
 
         cond_data = data.get("conditions") or {}
         if not isinstance(cond_data, dict):
             _fail("must be a map of condition definitions", "conditions")
+        res_names = data.get("resources")
         parser = Parser(self._version, self.parameter_schemas,
-                        cond_data)
+                        cond_data, self.limits,
+                        resource_names=res_names if isinstance(
+                            res_names, dict) else (),
+                        mappings=mappings)
         self._parser = parser
+        for name, expr in cond_data.items():
+            # Heat's Conditions take a boolean or a function as the whole
+            # definition; a name is only an argument of not/and/or/if.
+            if isinstance(expr, str):
+                _fail("the definition of a condition must be a boolean or "
+                      "a condition function, not the name %r" % (expr,),
+                      ("conditions", name))
         self._conditions = {
             name: parser.parse_condition(expr, ("conditions", name))
             for name, expr in cond_data.items()}
@@ -219,6 +242,9 @@ class Template:
         self._outputs = collections.OrderedDict(
             (name, _OutputSnippet(name, snippet, parser, self._version))
             for name, snippet in out_data.items())
+        # What Heat would accept silently but is likely a mistake (a
+        # function too new for the version, kept as data): for validate.
+        self.warnings = tuple(parser.warnings)
 
     # -- construction ---------------------------------------------------------
     @classmethod
@@ -347,13 +373,13 @@ class StackDefinition:
             self.resources[name] = ResourceDefinition(self, snip)
         self._disabled = disabled
 
+        # Heat shows an output its condition disables, with value None
+        # (and never evaluates its value, which may name disabled things).
         self.outputs = collections.OrderedDict()
         for name, snip in template._outputs.items():
-            if snip.condition is not None and not evaluate_condition(
-                    snip.condition, self._static,
-                    ("outputs", name, "condition")):
-                continue
-            self.outputs[name] = OutputDefinition(self, snip)
+            enabled = snip.condition is None or evaluate_condition(
+                snip.condition, self._static, ("outputs", name, "condition"))
+            self.outputs[name] = OutputDefinition(self, snip, enabled)
 
         classes = {}
         if registry is not None:
@@ -397,12 +423,16 @@ class StackDefinition:
             functions.resolve(tree, ctx)
 
         for name, defn in self.resources.items():
-            for i, target in enumerate(defn.depends_on):
-                self._check_target(target, ("resources", name, "depends_on"))
+            for target in defn.depends_on:
+                # Heat lets depends_on name a resource its condition
+                # disabled, and drops the edge (required_resources does).
+                if target not in self._disabled:
+                    self._check_target(target,
+                                       ("resources", name, "depends_on"))
             check(defn._snippet.properties)
             check(defn._snippet.metadata)
         for out in self.outputs.values():
-            check(out._snippet.value)
+            check(out._value)
 
     # -- public ---------------------------------------------------------------
     def dependencies(self):
@@ -549,13 +579,15 @@ class ResourceDefinition:
 class OutputDefinition:
     """One enabled output of a :class:`StackDefinition`."""
 
-    def __init__(self, stack, snippet):
+    def __init__(self, stack, snippet, enabled=True):
         self._stack = stack
         self._snippet = snippet
         self.name = snippet.name
         self.description = snippet.description
         self.condition = snippet.raw.get("condition")
-        self._required, self._attrs = _refs_of((snippet.value,),
+        self.enabled = enabled
+        self._value = snippet.value if enabled else None
+        self._required, self._attrs = _refs_of((self._value,),
                                                stack._static)
 
     def required_resources(self):
@@ -565,7 +597,7 @@ class OutputDefinition:
         return frozenset(self._attrs)
 
     def resolve(self, refs, attrs):
-        value = functions.resolve(self._snippet.value,
+        value = functions.resolve(self._value,
                                   self._stack.context(refs, attrs))
         return None if value is functions.OMIT else value
 

@@ -18,14 +18,14 @@ version        functions added (cumulative; "cond" = condition functions)
                accepts non-string params (JSON-encoded); get_attr without
                an attribute name (all attributes)
 2016-04-08     map_merge
-2016-10-14     map_replace, yaql (refused: not supported), if; the
+2016-10-14     map_replace, yaql, if; the
                ``conditions`` section; resource/output ``condition``;
                cond: get_param, equals, not, and, or; lowercase
                deletion policies
 2017-02-24     filter, str_replace_strict; parameter constraint ``modulo``
 2017-09-01     make_url, list_concat, list_concat_unique, contains,
                str_replace_vstrict; ``repeat`` takes ``permutations``;
-               cond: contains (and yaql, refused)
+               cond: contains, yaql
 2018-03-02     parameter ``tags``
 2018-08-31     (no language change)
 2021-04-16     ``if`` false branch optional
@@ -33,9 +33,11 @@ version        functions added (cumulative; "cond" = condition functions)
 
 ``resource_facade`` exists in every version in Heat but only means something
 inside a nested stack, which heatflow does not have; it is refused with a
-clear message.  Condition functions (equals, not, and, or) are only valid in
-the ``conditions`` section, a resource's or output's ``condition`` and the
-first argument of ``if``, as in Heat.
+clear message.  Condition functions (equals, not, and, or) are only
+functions in the ``conditions`` section, a resource's or output's
+``condition`` and the first argument of ``if``, as in Heat; elsewhere, like
+a function too new for the version, such a map is plain data (the parser
+records a warning).
 """
 
 import datetime
@@ -92,10 +94,12 @@ CONDITION_FUNCTIONS_SINCE = {
     "yaql": "2017-09-01",
 }
 
-# CloudFormation spellings that 2013-05-23 accepted; heatflow speaks HOT only.
+# CloudFormation spellings: functions of CFN-format templates (cfn.py); in
+# HOT they are refused (Heat's 2013-05-23 accepted some; see the docs).
 CFN_FUNCTIONS = frozenset((
     "Fn::GetAZs", "Ref", "Fn::Select", "Fn::Join", "Fn::Split", "Fn::Replace",
     "Fn::Base64", "Fn::MemberListToMap", "Fn::ResourceFacade", "Fn::GetAtt",
+    "Fn::FindInMap", "Fn::If", "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or",
 ))
 
 # Every name that can ever be a function; a one-key map whose key is one of
@@ -148,6 +152,8 @@ class Version:
         self.json_replace = date >= "2015-10-15"
         self.get_attr_all = date >= "2015-10-15"
         self.repeat_permutations = date >= "2017-09-01"
+        # Heat's RepeatWithMap: a for_each value may be a map (its keys).
+        self.repeat_maps = date >= "2016-10-14"
         self.if_nullable = date >= "2021-04-16"
 
     def since(self, name):

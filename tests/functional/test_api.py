@@ -229,6 +229,58 @@ def test_changing_an_immutable_property_fails_the_resource(orch):
     assert "property x is immutable" in stack.status_reason
 
 
+def test_changing_an_immutable_parameter_is_refused(orch):
+    # Heat's Parameters.immutable_params_modified: a parameter in both
+    # templates, immutable in the new one, may not change its value
+    params = {"size": {"type": "number", "default": 1, "immutable": True},
+              "free": {"type": "string", "default": "a"}}
+    t = hot({"a": thing(name="a")}, parameters=params)
+    orch.create_stack("im", t).wait(30)
+    before = orch.get_stack("im")
+    for call in (orch.update_stack, orch.preview_update):
+        with pytest.raises(exception.StackValidationFailed) as err:
+            call("im", t, parameters={"size": "2"})
+        assert str(err.value) == ("parameters.size: immutable: an update "
+                                  "may not change its value")
+    assert orch.get_stack("im").updated_at == before.updated_at
+    # the same value, a mutable parameter, or a parameter new to the stack
+    # are fine
+    params2 = dict(params, extra={"type": "string", "default": "x",
+                                  "immutable": True})
+    stack = orch.update_stack("im", hot({"a": thing(name="a")},
+                                        parameters=params2),
+                              parameters={"size": 1, "free": "b"}).wait(30)
+    assert stack.stack_status == "UPDATE_COMPLETE"
+
+
+def test_cloudformation_template_create_update_delete(orch, cloud):
+    # Heat runs AWSTemplateFormatVersion templates; so do we, end to end
+    def cfn(names):
+        return {"AWSTemplateFormatVersion": "2010-09-09",
+                "Parameters": {"Prefix": {"Type": "String",
+                                          "Default": "p"},
+                               "Key": {"Type": "String", "NoEcho": "true",
+                                       "Default": "k"}},
+                "Resources": {n: {"Type": "Test::Thing", "Properties": {
+                    "name": {"Fn::Join": ["-", [{"Ref": "Prefix"}, n]]}}}
+                    for n in names},
+                "Outputs": {"first": {"Value": {
+                    "Fn::GetAtt": [names[0], "name"]}}}}
+    stack = orch.create_stack("cf", cfn(["a", "b"]),
+                              parameters={"Key": "secret"}).wait(30)
+    assert stack.stack_status == "CREATE_COMPLETE"
+    assert stack.outputs == {"first": "p-a"}
+    assert stack.parameters["Key"] == "******"  # NoEcho, as hidden
+    stack = orch.update_stack("cf", cfn(["b", "c"]),
+                              parameters={"Prefix": "q"}).wait(30)
+    assert stack.stack_status == "UPDATE_COMPLETE"
+    assert sorted(v["name"] for v in cloud.reality().values()) == [
+        "q-b", "q-c"]
+    assert stack.outputs == {"first": "q-b"}
+    assert orch.delete_stack("cf").wait(30).stack_status == "DELETE_COMPLETE"
+    assert cloud.reality() == {}
+
+
 def test_cancel_without_rollback_then_rollback(orch, cloud):
     orch.create_stack("c", hot({"a": thing(name="a")})).wait(30)
     orch.update_stack("c", hot({"a": thing(name="a"),

@@ -159,13 +159,6 @@ CASES = [
     case("cfn_function", value_of("{'Fn::Join': [',', [a]]}"),
          "resources.a.properties.value.Fn::Join",
          "CloudFormation function 'Fn::Join' is not supported"),
-    case("function_too_new",
-         "heat_template_version: 2013-05-23\nresources:\n"
-         "  a: {type: OS::Heat::Value, properties: "
-         "{value: {list_concat: [[1], [2]]}}}\n",
-         "resources.a.properties.value.list_concat",
-         "function 'list_concat' is not available in heat_template_version "
-         "2013-05-23"),
     # -- parameters -----------------------------------------------------------
     case("parameter_unknown_type", V + "parameters:\n  n: {type: integer}\n",
          "parameters.n.type", "unknown type 'integer'"),

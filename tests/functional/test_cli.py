@@ -517,6 +517,37 @@ def test_template_validate(run, template):
     assert doc["Parameters"]["secret"]["Default"] == "******"
 
 
+def test_template_validate_warns_of_a_function_too_new(run, tmp_path):
+    # Heat keeps {list_concat: ...} as data in 2013-05-23; so do we, and
+    # validate says so
+    path = write(tmp_path, "t.yaml", """\
+        heat_template_version: 2013-05-23
+        resources:
+          a: {type: OS::Heat::Value, properties: {value: {list_concat: []}}}
+        """)
+    code, out, err = run("template", "validate", "-t", path, db=False)
+    assert (code, out) == (0, "Template is valid.\n")
+    assert err == ("WARNING: resources.a.properties.value.list_concat: "
+                   "'list_concat' is not a function in heat_template_version "
+                   "2013-05-23 (it needs 2017-09-01 or later); the map is "
+                   "kept as plain data\n")
+
+
+def test_template_validate_accepts_cloudformation(run, tmp_path):
+    path = write(tmp_path, "t.yaml", """\
+        AWSTemplateFormatVersion: '2010-09-09'
+        Description: CFN
+        Parameters:
+          N: {Type: String, Default: x}
+        Resources:
+          a: {Type: 'OS::Heat::None', Properties: {v: {Ref: N}}}
+        Outputs:
+          o: {Value: {Ref: a}}
+        """)
+    code, out, err = run("template", "validate", "-t", path, db=False)
+    assert (code, out, err) == (0, "Template is valid.\n", "")
+
+
 def test_template_validate_unknown_dependency(run, tmp_path):
     path = write(tmp_path, "t.yaml", """\
         heat_template_version: 2018-08-31

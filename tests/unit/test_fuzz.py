@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from heatflow import exception
 from heatflow import registry as registry_mod
-from heatflow.template import Limits, Template, versions
+from heatflow.template import Limits, Template, cfn, versions
 
 FUZZ_EXAMPLES = int(os.environ.get("HEATFLOW_FUZZ_EXAMPLES", "60"))
 # a single example may take at most this long (the hypothesis deadline,
@@ -126,6 +126,19 @@ keys = (st.sampled_from(["type", "properties", "value", "template",
         st.text(max_size=6))
 
 
+# yaql that is valid, costly or hostile: each must give a value or a
+# StackValidationFailed within the limits, never hang or crash.
+YAQL_EXPRESSIONS = [
+    "$.data", "$.data.len()", "$.data.sum()", "$.data.keys()",
+    "$.data.select($ * 2)", "$.data.where($ > 1).orderBy($)", "now()",
+    "range(0, 1000).select($)", "pow(10, 100000000)", "'a' * 100000000",
+    "shiftBitsLeft(1, 100000000000)", "dict($.data.select([$, $]))",
+    "range(0, 200).select(range(0, 200).select(range(0, 200).sum())"
+    ".sum()).sum()", "'a'.matches('(a+)+$')", "(((((((((1)))))))))",
+    "$.data.toList().distinct()", "let(x => $.data) -> $x", "1 / 0",
+    "float('nan')", "$.data.join(',')", "[" * 50 + "]" * 50]
+
+
 def _call(children):
     """A random function call: ``{name: args}``, with arguments that are
     sometimes well shaped and sometimes not."""
@@ -158,6 +171,8 @@ def _call(children):
                   scalars | children),
         st.builds(lambda s: {"yaql": {"expression": s, "data": {}}},
                   st.text(max_size=20)),
+        st.builds(lambda s, d: {"yaql": {"expression": s, "data": d}},
+                  st.sampled_from(YAQL_EXPRESSIONS), scalars | children),
         st.builds(lambda a, b: {"digest": [a, b]},
                   st.sampled_from(["md5", "sha256", "nope"]) | scalars,
                   scalars),
@@ -461,6 +476,23 @@ def test_function_calls_per_version(version, fname, args, files):
                                "properties": {"value": {fname: args}}}},
            "outputs": {"o": {"value": {fname: args}}}},
           files=files)
+
+
+@FUZZ_SETTINGS
+@given(st.sampled_from(sorted(cfn.FORMATS)), st.sampled_from(FUNCTIONS),
+       values, values, values)
+def test_cloudformation_templates(key, fname, args, condition, anything):
+    """CloudFormation-format templates: every function name (CFN and HOT)
+    with random arguments, random conditions and a random section."""
+    check({key: cfn.FORMATS[key][0],
+           "Parameters": {"p": {"Type": "String", "Default": "v"}},
+           "Mappings": {"m": {"k": {"n": "v"}}},
+           "Conditions": {"c": condition},
+           "Resources": {"a": {"Type": "OS::Heat::Value",
+                               "Properties": {"value": {fname: args}},
+                               "Condition": "c"}},
+           "Outputs": {"o": {"Value": {fname: args}}},
+           "Description": anything})
 
 
 @FUZZ_SETTINGS

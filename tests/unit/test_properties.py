@@ -60,8 +60,10 @@ class TestValidate:
     def test_required(self):
         assert failure(
             {}) == "resources.web.properties.size: property is required"
+        # Heat: an explicit null is the type's empty value (0), which is
+        # then checked like any other value
         assert failure({"size": None}) == \
-            "resources.web.properties.size: property is required"
+            "resources.web.properties.size: value 0 is out of range 1..9"
 
     @pytest.mark.parametrize("key,value,text", [
         ("size", "abc", '"abc" is not an integer'),
@@ -135,6 +137,18 @@ class TestConversion:
     def test_missing_optional_is_none(self):
         p = props({"size": 1})
         assert p["tags"] is None and p["meta"] is None and p["anything"] is None
+
+    def test_explicit_null_is_the_default_or_the_empty_value(self):
+        # Heat's Property.get_value(None): the default, else '', 0, False,
+        # [] or {} -- a required string given null is '' (not refused)
+        schema = dict(SCHEMA, label=Schema(Schema.STRING, required=True))
+        p = props({"size": 1, "label": None, "name": None, "ratio": None,
+                   "enabled": None, "tags": None, "meta": None,
+                   "anything": None, "ports": [{"name": None}]}, schema)
+        assert dict(p) == {"size": 1, "label": "", "name": "web", "ratio": 0,
+                           "enabled": False, "tags": [], "meta": {},
+                           "anything": None,
+                           "ports": [{"name": "", "number": 80}]}
 
     def test_string_takes_ints_and_bools_like_heat(self):
         p = props({"size": 1, "name": 80})

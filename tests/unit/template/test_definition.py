@@ -157,7 +157,7 @@ def test_conditions_enable_and_disable():
             "prod": {"equals": [{"get_param": "env"}, "prod"]},
             "dev": {"not": "prod"},
             "both": {"and": ["prod", {"or": ["dev", True]}]},
-            "alias": "prod",
+            "alias": {"not": {"not": "prod"}},
             "yes": True,
         },
         "resources": {
@@ -173,7 +173,7 @@ def test_conditions_enable_and_disable():
     }
     d = tmpl(body).bind()
     assert list(d.resources) == ["p", "e", "g"]
-    assert list(d.outputs) == ["op"]
+    assert list(d.outputs) == ["od", "op"]
     assert d.resources["p"].condition == "prod"
     assert d.dependencies()["g"] == {"p"}
     assert d.conditions.evaluate_all() == {
@@ -181,6 +181,20 @@ def test_conditions_enable_and_disable():
     d = tmpl(body).bind({"env": "dev"})
     assert list(d.resources) == ["d", "g"]
     assert d.dependencies()["g"] == {"d"}
+
+
+def test_output_disabled_by_its_condition_is_shown_with_value_none():
+    # Heat's CommonTemplate.outputs: a disabled output is an output whose
+    # value is None, and its value is never parsed or evaluated
+    body = {"conditions": {"off": False},
+            "resources": {"a": res(condition="off")},
+            "outputs": {"o": {"value": {"get_attr": ["a", "x"]},
+                              "description": "d", "condition": "off"}}}
+    d = tmpl(body).bind()
+    assert list(d.outputs) == ["o"]
+    assert d.outputs["o"].required_resources() == frozenset()
+    assert d.resolve_outputs({}, None) == {
+        "o": {"value": None, "description": "d"}}
 
 
 def test_reference_to_disabled_resource():
@@ -191,11 +205,20 @@ def test_reference_to_disabled_resource():
         tmpl(body).bind()
     assert str(err.value) == ("resources.b.properties.x.get_resource: "
                               "resource 'a' is disabled by its condition")
-    body["resources"]["b"] = res(depends_on="a")
+
+
+def test_depends_on_a_disabled_resource_drops_the_edge():
+    # Heat's ResourceDefinition.dependencies skips a name that is in the
+    # template but disabled by its condition; an unknown name stays an error.
+    body = {"conditions": {"off": False},
+            "resources": {"a": res(condition="off"),
+                          "b": res(depends_on=["a", "c"]), "c": res()}}
+    d = tmpl(body).bind()
+    assert d.dependencies()["b"] == {"c"}
+    body["resources"]["b"] = res(depends_on="zz")
     with pytest.raises(exception.StackValidationFailed) as err:
         tmpl(body).bind()
-    assert str(err.value) == ("resources.b.depends_on: resource 'a' is "
-                              "disabled by its condition")
+    assert str(err.value) == "resources.b.depends_on: unknown resource 'zz'"
 
 
 @pytest.mark.parametrize("conditions, message", [
@@ -208,6 +231,11 @@ def test_reference_to_disabled_resource():
     ({"a": {"equals": [1]}},
      "conditions.a.equals: argument must be a list of two values"),
     ({"a": 5}, "conditions.a: a condition must be a boolean"),
+    # Heat's Conditions: a definition is a boolean or a function, and a
+    # bare name is not (names are fine inside not/and/or)
+    ({"a": True, "b": "a"},
+     "conditions.b: the definition of a condition must be a boolean or a "
+     "condition function, not the name 'a'"),
     ({"a": {"not": "zz"}}, "conditions.a.not: unknown condition 'zz'"),
     ({"a": {"or": [True, {"equals": [1, {"get_attr": ["r", "x"]}]}]}},
      "conditions.a.or[1].equals[1].get_attr: function 'get_attr' cannot be "

@@ -8,7 +8,9 @@ from .helpers import evaluate, tmpl
 
 JSONP = {"j": {"type": "json", "default": {"a": {"b": [10, 20]}}},
          "l": {"type": "comma_delimited_list", "default": "x,y"},
-         "s": {"type": "string", "default": "hi"}}
+         "s": {"type": "string", "default": "hi"},
+         "lm": {"type": "json", "default": [{"a": 1}, {"b": 2}]},
+         "ll": {"type": "json", "default": [[1], [2, 3]]}}
 
 
 @pytest.mark.parametrize("expr, expected", [
@@ -32,6 +34,13 @@ JSONP = {"j": {"type": "json", "default": {"a": {"b": [10, 20]}}},
     ({"str_split": [",", "a,b,c"]}, ["a", "b", "c"]),
     ({"str_split": [",", "a,b,c", 1]}, "b"),
     ({"str_split": [",", "a,b,c", "2"]}, "c"),
+    # Heat's test_str_split_none_*: a null string splits to null, a null
+    # delimiter splits on whitespace; a negative index counts from the end
+    ({"str_split": [".", None]}, None),
+    ({"str_split": [".", None, 3]}, None),
+    ({"str_split": [None, "check"]}, ["check"]),
+    ({"str_split": [None, " a  b "]}, ["a", "b"]),
+    ({"str_split": [",", "a,b,c", -1]}, "c"),
     ({"map_merge": [{"a": 1, "b": 1}, {"b": 2}, None]}, {"a": 1, "b": 2}),
     ({"map_replace": [{"a": 1, "b": "v"}, {"keys": {"a": "A"},
                                            "values": {"v": "w"}}]},
@@ -58,10 +67,32 @@ JSONP = {"j": {"type": "json", "default": {"a": {"b": [10, 20]}}},
      "https://example.com:8080/a%20b?q=1+2#f"),
     ({"make_url": {"scheme": "http", "username": "u", "password": "p@",
                    "host": "::1", "path": "x"}}, "http://u:p%40@[::1]/x"),
+    # Heat's test_make_url_*: '/' stays readable in the query
+    ({"make_url": {"scheme": "http", "host": "example.com",
+                   "path": "/foo/?bar",
+                   "query": {"foo#": "bar & baz", "blarg": "/wib=ble/"}}},
+     "http://example.com/foo/%3Fbar?foo%23=bar+%26+baz&blarg=/wib%3Dble/"),
+    ({"make_url": {"scheme": "file", "path": "foo/bar"}}, "file:///foo/bar"),
+    ({"make_url": {"scheme": "https", "host": "example.com", "port": "80",
+                   "path": "/foo/bar"}}, "https://example.com:80/foo/bar"),
+    ({"make_url": {"scheme": "http", "username": "wibble", "password": "blarg",
+                   "host": "example.com", "path": "/foo/bar"}},
+     "http://wibble:blarg@example.com/foo/bar"),
+    ({"make_url": {"scheme": "http", "host": "[::1]", "port": 80}},
+     "http://[::1]:80"),
+    # Heat's MakeURL quotes the host and keeps a password with no username
+    ({"make_url": {"scheme": "http", "host": "a b", "password": "p w"}},
+     "http://:p%20w@a%20b"),
     ({"if": [True, "yes", "no"]}, "yes"),
     ({"if": [{"equals": [{"get_param": "s"}, "hi"]}, 1, 2]}, 1),
     ({"if": [{"not": {"equals": [{"get_param": "s"}, "hi"]}}, 1, 2]}, 2),
     ({"get_file": "a.txt"}, "content"),
+    # A function may yield the whole argument list (Heat resolves first).
+    ({"map_merge": {"get_param": "lm"}}, {"a": 1, "b": 2}),
+    ({"map_merge": {"repeat": {"for_each": {"%k%": ["x", "y"]},
+                               "template": {"%k%": 1}}}}, {"x": 1, "y": 1}),
+    ({"list_concat": {"get_param": "ll"}}, [1, 2, 3]),
+    ({"list_concat_unique": {"get_param": "ll"}}, [1, 2, 3]),
 ])
 def test_results(expr, expected):
     assert evaluate(expr, params=JSONP, files={"a.txt": "content"}) == expected
@@ -123,6 +154,11 @@ def test_parse_errors(expr, message):
      "str_replace_strict: params not found in the template: y, z"),
     ({"str_replace_vstrict": {"template": "abc", "params": {"a": ""}}},
      "str_replace_vstrict: params with empty values: a"),
+    # Heat's ReplaceJsonVeryStrict: an empty map or list is empty too
+    ({"str_replace_vstrict": {"template": "abc", "params": {"a": {}, "b": []}}},
+     "str_replace_vstrict: params with empty values: a, b"),
+    ({"str_replace_vstrict": {"template": "abc", "params": {"a": None}}},
+     "str_replace_vstrict: params with empty values: a"),
     ({"str_split": [",", "a,b", 5]},
      "str_split: index 5 is out of range (2 items)"),
     ({"str_split": [",", {"get_param": "j"}]},
@@ -148,6 +184,10 @@ def test_parse_errors(expr, message):
     ({"make_url": {"host": "h", "query": "q"}},
      "make_url: query must be a map, got a string"),
     ({"get_file": "absent"}, "get_file: file 'absent' is not in the files map"),
+    ({"map_merge": {"get_param": "s"}},
+     "map_merge: argument must be a list of maps, got a string"),
+    ({"list_concat": {"get_param": "j"}},
+     "list_concat: argument must be a list of lists, got a map"),
 ])
 def test_evaluation_errors_at_bind(expr, message):
     body = {"parameters": JSONP,
@@ -177,12 +217,12 @@ def test_old_str_replace_refuses_maps():
     assert "must be a string or number, got a map" in str(err.value)
 
 
-RES = {"a": {"type": "T"}, "b": {"type": "T"}}
+RES = {"a": {"type": "T"}, "b": {"type": "T"}, "c": {"type": "T"}}
 
 
 def attrs(resource, name):
     return {"a": {"x": {"k": [1, 2]}, None: {"x": 1}},
-            "b": {"y": "Y"}}[resource].get(name)
+            "b": {"y": "Y"}, "c": {"v": [[1], [2]]}}[resource].get(name)
 
 
 @pytest.mark.parametrize("expr, expected", [
@@ -192,6 +232,7 @@ def attrs(resource, name):
     ({"get_attr": ["a", "x", "nope", 1]}, None),
     ({"get_attr": ["a", "x", "k", 9]}, None),
     ({"get_attr": ["a"]}, {"x": 1}),
+    ({"list_concat": {"get_attr": ["c", "v"]}}, [1, 2]),
     ({"list_join": ["/", [{"get_resource": "a"}, {"get_attr": ["b", "y"]}]]},
      "id-a/Y"),
     ({"str_replace": {"template": "R", "params": {"R": {"get_resource": "b"}}}},
@@ -230,3 +271,53 @@ def test_get_attr_attribute_depending_on_resources_refused():
 def test_function_like_keys_in_larger_maps_are_data():
     expr = {"get_param": "s", "other": 1}
     assert evaluate(expr, params=JSONP) == expr
+
+
+# repeat's edge cases, as Heat's Repeat / RepeatWithMap / RepeatWithNestedLoop
+# pin them down.
+NULLP = {"n": {"type": "json", "default": {"x": None}},
+         "m": {"type": "json", "default": {"k1": 1, "k2": 2}},
+         "fe": {"type": "json", "default": {"%a%": ["x", "y"]}}}
+
+
+@pytest.mark.parametrize("version, expr, expected", [
+    # a null value (an empty parameter) is an empty list
+    ("2015-04-30", {"repeat": {"for_each": {"X": None}, "template": "X"}}, []),
+    ("2021-04-16", {"repeat": {"for_each": {"X": {"get_param": ["n", "x"]}},
+                               "template": "X"}}, []),
+    ("2021-04-16", {"repeat": {"for_each": {"X": None, "Y": ["a"]},
+                               "template": "XY", "permutations": False}}, []),
+    # a map value iterates its keys from 2016-10-14 on
+    ("2016-10-14", {"repeat": {"for_each": {"X": {"get_param": "m"}},
+                               "template": "X"}}, ["k1", "k2"]),
+    # the whole for_each may come from a function
+    ("2021-04-16", {"repeat": {"for_each": {"get_param": "fe"},
+                               "template": "<%a%>"}}, ["<x>", "<y>"]),
+])
+def test_repeat_edge_cases(version, expr, expected):
+    assert evaluate(expr, version, params=NULLP) == expected
+
+
+@pytest.mark.parametrize("version, expr, message", [
+    ("2016-04-08", {"repeat": {"for_each": {"X": {"get_param": "m"}},
+                               "template": "X"}},
+     "repeat: for_each value of 'X' must be a list, got a map"),
+    ("2021-04-16", {"repeat": {"for_each": {"X": {"get_param": "m"}},
+                               "template": "X", "permutations": False}},
+     "repeat: for_each value of 'X' must be a list, got a map "
+     "(maps only with permutations)"),
+])
+def test_repeat_refusals_at_bind(version, expr, message):
+    with pytest.raises(exception.StackValidationFailed) as err:
+        evaluate(expr, version, params=NULLP)
+    assert str(err.value) == "outputs.out.value." + message
+
+
+def test_repeat_permutations_before_2017_09_01_named_clearly():
+    expr = {"repeat": {"for_each": {"X": ["a"]}, "template": "X",
+                       "permutations": False}}
+    with pytest.raises(exception.StackValidationFailed) as err:
+        evaluate(expr, "2017-02-24")
+    assert str(err.value) == (
+        'outputs.out.value.repeat: "permutations" needs '
+        'heat_template_version 2017-09-01 or later')

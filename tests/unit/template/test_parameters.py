@@ -1,6 +1,7 @@
 import pytest
 
-from heatflow import exception
+from heatflow import constraints, exception
+from heatflow.template import parameters
 
 from .helpers import tmpl
 
@@ -43,6 +44,13 @@ def test_conversion(ptype, given, expected):
     ("string", {"a": 1}, "parameters.p: value {'a': 1} is not a string"),
     ("comma_delimited_list", {
      "a": 1}, "parameters.p: value {'a': 1} is not a comma-delimited list"),
+    # Heat's CommaDelimitedListParam splits text or takes a list, no more
+    ("comma_delimited_list", 5,
+     "parameters.p: value 5 is not a comma-delimited list"),
+    ("comma_delimited_list", 2.5,
+     "parameters.p: value 2.5 is not a comma-delimited list"),
+    ("comma_delimited_list", True,
+     "parameters.p: value True is not a comma-delimited list"),
 ])
 def test_conversion_errors(ptype, given, message):
     with pytest.raises(exception.StackValidationFailed) as err:
@@ -126,6 +134,11 @@ CONSTRAINTS = [
      "value 'abc1' does not match pattern [a-z]+"),
     ("number", {"modulo": {"step": 2, "offset": 1}}, 5, 4,
      "value 4 must be 1 modulo 2"),
+    # Heat's Modulo: a negative step with a negative (or zero) offset
+    ("number", {"modulo": {"step": -2, "offset": -1}}, 5, 4,
+     "value 4 must be -1 modulo -2"),
+    ("number", {"modulo": {"step": -3, "offset": 0}}, 6, 7,
+     "value 7 must be 0 modulo -3"),
 ]
 
 
@@ -143,9 +156,36 @@ def test_constraints(ptype, constraint, good, bad, message):
     assert str(err.value) == "parameters.p: Pick a better one."
 
 
-def test_custom_constraint_is_accepted_and_ignored():
-    assert bind({"p": {"type": "string", "constraints": [
-        {"custom_constraint": "nova.flavor"}]}}, {"p": "x"})["p"] == "x"
+@pytest.fixture
+def small_only():
+    constraints.register_custom("test.small", lambda v: v == "small")
+    yield
+    constraints.unregister_custom("test.small")
+
+
+def test_custom_constraint_calls_the_registered_check(small_only):
+    params = {"p": {"type": "string", "constraints": [
+        {"custom_constraint": "test.small"}]}}
+    assert bind(params, {"p": "small"})["p"] == "small"
+    with pytest.raises(exception.StackValidationFailed) as err:
+        bind(params, {"p": "huge"})
+    assert str(err.value) == 'parameters.p: "huge" does not validate test.small'
+
+
+def test_custom_constraint_not_registered_is_refused():
+    # Heat's CustomConstraint: a name nobody registered fails the value
+    with pytest.raises(exception.StackValidationFailed) as err:
+        bind({"p": {"type": "string", "constraints": [
+            {"custom_constraint": "nova.flavor"}]}}, {"p": "x"})
+    assert str(err.value) == ('parameters.p: "x" does not validate '
+                              'nova.flavor (constraint not found)')
+
+
+def test_custom_constraint_message_hides_a_hidden_value(small_only):
+    with pytest.raises(exception.StackValidationFailed) as err:
+        bind({"p": {"type": "string", "hidden": True, "constraints": [
+            {"custom_constraint": "test.small"}]}}, {"p": "secret"})
+    assert str(err.value) == "parameters.p: value does not validate test.small"
 
 
 def test_default_must_satisfy_constraints():
@@ -172,8 +212,21 @@ def test_default_must_satisfy_constraints():
     ({"type": "string", "constraints": [{"length": {"min": 1},
                                          "allowed_values": ["a"]}]},
      "parameters.p.constraints[0]: a constraint must have exactly one"),
+    # Heat's AllowedValues and CustomConstraint have no map (json) type
+    ({"type": "json", "constraints": [{"allowed_values": [{"a": 1}]}]},
+     "parameters.p.constraints[0]: allowed_values constraint is not valid "
+     "for a json parameter"),
+    ({"type": "json", "constraints": [{"custom_constraint": "x.y"}]},
+     "parameters.p.constraints[0]: custom_constraint constraint is not "
+     "valid for a json parameter"),
     ({"type": "number", "constraints": [{"modulo": {"step": 0, "offset": 0}}]},
-     "parameters.p.constraints[0].modulo: step must be positive"),
+     "parameters.p.constraints[0].modulo: step must not be 0"),
+    ({"type": "number", "constraints": [{"modulo": {"step": 2, "offset": 2}}]},
+     "parameters.p.constraints[0].modulo: offset must be smaller than step "
+     "(by absolute value)"),
+    ({"type": "number", "constraints": [{"modulo": {"step": -2, "offset": 1}}]},
+     "parameters.p.constraints[0].modulo: step and offset must be both "
+     "positive or both negative"),
     ({"type": "number", "constraints": [{"modulo": {"step": 2}}]},
      "parameters.p.constraints[0].modulo: must be a map with step and offset"),
     ({"type": "string", "constraints": [{"allowed_values": []}]},
@@ -204,3 +257,27 @@ def test_get_param_of_unknown_parameter():
     with pytest.raises(exception.StackValidationFailed) as err:
         tmpl({"outputs": {"o": {"value": {"get_param": "nope"}}}})
     assert str(err.value) == "outputs.o.value.get_param: unknown parameter 'nope'"
+
+
+def test_custom_constraint_checks_the_default_only_when_it_is_used():
+    # Heat's Schema.validate skips custom constraints for the default; the
+    # value in use (the default when none is given) is checked with them.
+    t = tmpl({"parameters": {"p": {"type": "string", "default": "m1",
+                                   "constraints": [
+                                       {"custom_constraint": "nova.flavor"}]}}})
+    with pytest.raises(exception.StackValidationFailed) as err:
+        t.bind()
+    assert str(err.value) == ('parameters.p: "m1" does not validate '
+                              'nova.flavor (constraint not found)')
+
+
+def test_immutable_changed_compares_typed_values():
+    old = tmpl({"parameters": {
+        "n": {"type": "number", "default": 1, "immutable": True},
+        "m": {"type": "number", "default": 1}}}).parameter_schemas
+    assert parameters.immutable_changed(old, {"n": "1"}, old,
+                                        {"n": 1, "m": 2}) == []
+    assert parameters.immutable_changed(old, {}, old, {"n": 2, "m": 1}) == ["n"]
+    # immutable in the new template is what counts; a new name is free
+    assert parameters.immutable_changed(
+        {"m": old["m"]}, {}, old, {"n": 5, "m": 1}) == []
