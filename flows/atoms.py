@@ -629,9 +629,15 @@ class ConvergeResource(_Atom):
                                                         defn.name)}])
         if ids is None:
             raise _Superseded()
-        store.set_resource_fields(row.id, self.fence,
-                                  replaced_by=ids[0])
-        return store.get_resource(ids[0])
+        linked = store.set_resource_fields(row.id, self.fence,
+                                           replaced_by=ids[0])
+        new = store.get_resource(ids[0])
+        if not linked or new is None:
+            # The operation moved on between the statements (a chaos soak
+            # trial saw the new row gone): only a newer operation, or a
+            # newer run of this one, does that.
+            raise _Superseded()
+        return new
 
     def _create(self, row, defn, cls, props, data, metadata, needed,
                 replaced=False):

@@ -64,3 +64,31 @@ def test_a_row_gone_under_a_converge_atom_stops_its_run(monkeypatch):
     monkeypatch.setattr(atom, "halt", lambda: halted.append(True))
     assert atom.execute() == atoms.SUPERSEDED
     assert halted == [True]
+
+
+@pytest.mark.parametrize("linked, new_row", [(True, None), (False, "row")])
+def test_a_replacement_row_gone_at_once_stops_its_run(monkeypatch, linked,
+                                                      new_row):
+    """The replacement's row is inserted, then found gone (or the original
+    could not be linked to it): the operation moved on in between, and
+    the run stops as a superseded one -- no AttributeError on a None row
+    (a chaos soak trial)."""
+    import types
+
+    atom = atoms.ConvergeResource(dict(OP, stack_name="s"), "r", 7, [])
+
+    class Store:
+        def insert_resources(self, fence, rows):
+            return [8]
+
+        def set_resource_fields(self, row_id, fence, **fields):
+            return linked
+
+        def get_resource(self, row_id):
+            return new_row
+
+    monkeypatch.setattr(atoms._Atom, "store", property(lambda self: Store()))
+    row = types.SimpleNamespace(id=7, requires=[])
+    defn = types.SimpleNamespace(name="r", type="T")
+    with pytest.raises(atoms._Superseded):
+        atom._replacement_row(row, defn)
