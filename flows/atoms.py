@@ -863,6 +863,7 @@ class ConvergeResource(_Atom):
         defn = self.definition(old_template).resources.get(row.name) \
             if old_template else None
         cls = self.class_of(row)
+        forward = self._update_in_flight(row)
         # If a dead run's update of this row is still in flight, this
         # starts the update back rather than finishing that one.
         row = self.acquire(row.id, "UPDATE", "rollback", undoing=True)
@@ -870,6 +871,8 @@ class ConvergeResource(_Atom):
             return
         current = attempted if attempted is not None else \
             (row.properties or {})
+        if forward is not None:
+            self._let_finish(cls, defn, row, forward, current)
         target = before["properties"] or {}
         props = properties_mod.Properties(cls.properties_schema, target,
                                           strict=False)
@@ -894,6 +897,37 @@ class ConvergeResource(_Atom):
                               template_id=before["template_id"],
                               attributes=attrs, reference_id=ref,
                               type=before.get("type", row.type))
+
+    def _update_in_flight(self, row):
+        """The token of this operation's own update of ``row`` that a run
+        which died left in flight, or None."""
+        if (row.action, row.status) == ("UPDATE", "IN_PROGRESS") and \
+                row.lock_traversal == self.op["traversal"] and \
+                row.status_reason != "rollback":
+            return row.action_token
+        return None
+
+    def _let_finish(self, cls, defn, row, token, current):
+        """Poll a dead run's update of ``row`` to its end before updating
+        back: the cloud may refuse a second update while one is in flight,
+        or apply the two out of order.  How it ends does not matter (the
+        update back follows either way)."""
+        props = properties_mod.Properties(cls.properties_schema, current,
+                                          strict=False)
+        plugin = self.plugin(cls, defn, props, row, None, "UPDATE")
+        timeout = (defn.timeout if defn is not None else None) or \
+            cls.default_timeout
+        try:
+            driver.run(plugin, "UPDATE",
+                       deadline=self.deadline("UPDATE", timeout,
+                                              stack_bound=False)[0],
+                       poll=self.rt.poll_interval, resume_token=token,
+                       resuming=True, taken_over=self.taken_over)
+        except exception.Superseded:
+            raise _Superseded()
+        except Exception as exc:
+            LOG.info("%s: the interrupted update ended with %s; updating "
+                     "back", row.name, _message(exc))
 
     def _read_back(self, plugin, row, before):
         """(attributes, reference id) of a resource updated back: read

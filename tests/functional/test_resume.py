@@ -415,6 +415,13 @@ def test_rollback_of_an_update_killed_mid_action_updates_back(db_url,
         stack = orch.rollback_stack("s").wait(60)
         assert stack.stack_status == "ROLLBACK_COMPLETE"
         assert cloud.reality()[a_id]["name"] == "a"
+        # ... after the dead process's update was polled to its end (two
+        # updates in flight at once: the cloud may refuse the second, or
+        # land them out of order)
+        mine = [(j["event"], j["time"]) for j in cloud.calls() + cloud.journal()
+                if j["id"] == a_id and j["pid"] == os.getpid()]
+        back = min(t for e, t in mine if e == "update")
+        assert any(e == "check_update" and t < back for e, t in mine), mine
         a = _row(orch, "a")
         assert (a.action, a.status) == ("UPDATE", "COMPLETE")
         assert a.properties["name"] == "a"
