@@ -19,6 +19,9 @@ from heatflow import support
 INIT, CREATE, UPDATE, DELETE, ROLLBACK, CHECK, SUSPEND, RESUME = (
     "INIT", "CREATE", "UPDATE", "DELETE", "ROLLBACK", "CHECK", "SUSPEND",
     "RESUME")
+# Heat's names for its adopt and snapshot actions (heatflow runs neither
+# yet; plugins may name them).
+ADOPT, SNAPSHOT = "ADOPT", "SNAPSHOT"
 IN_PROGRESS, COMPLETE, FAILED = "IN_PROGRESS", "COMPLETE", "FAILED"
 
 
@@ -76,9 +79,10 @@ class Resource:
     # Heat plugins name actions and statuses through the class
     # (self.CREATE, Resource.ACTIONS ...).
     ACTIONS = (INIT, CREATE, DELETE, UPDATE, ROLLBACK, SUSPEND, RESUME,
-               CHECK)
+               ADOPT, SNAPSHOT, CHECK)
     STATUSES = (IN_PROGRESS, FAILED, COMPLETE)
-    (INIT, CREATE, DELETE, UPDATE, ROLLBACK, SUSPEND, RESUME, CHECK) = ACTIONS
+    (INIT, CREATE, DELETE, UPDATE, ROLLBACK, SUSPEND, RESUME, ADOPT,
+     SNAPSHOT, CHECK) = ACTIONS
     (IN_PROGRESS, FAILED, COMPLETE) = STATUSES
 
     properties_schema = {}

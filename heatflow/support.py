@@ -2,8 +2,8 @@
 ``support_status`` vocabulary, which plugins declare on their classes and
 schemas (``support_status = support.SupportStatus(version="5.0.0")``).
 
-heatflow keeps what a plugin declares and shows it (a type's schema); it
-does not refuse a type for its status.
+heatflow keeps what a plugin declares; it does not refuse a type for its
+status.
 """
 
 from heatflow import exception
@@ -31,11 +31,14 @@ class SupportStatus:
         self.validate()
 
     def validate(self):
-        """A plugin's mistake is found when it is imported."""
+        """As Heat: a status it does not know is UNKNOWN (with a message
+        saying so), not an error; a history that is not a SupportStatus
+        is the plugin's mistake, found when it is imported."""
         if not is_valid_status(self.status):
-            raise exception.PluginError(
-                "support status %r is not one of %s"
-                % (self.status, ", ".join(SUPPORT_STATUSES)))
+            self.message = "Specified status is invalid, defaulting to %s" \
+                % UNKNOWN
+            self.status = UNKNOWN
+            self.version = None
         if self.previous_status is not None and \
                 not isinstance(self.previous_status, SupportStatus):
             raise exception.PluginError(
@@ -48,10 +51,6 @@ class SupportStatus:
                 "version": self.version,
                 "previous_status": None if previous is None
                 else previous.to_dict()}
-
-    def __eq__(self, other):
-        return isinstance(other, SupportStatus) and \
-            self.to_dict() == other.to_dict()
 
     def __repr__(self):
         return "SupportStatus(%r, version=%r)" % (self.status, self.version)

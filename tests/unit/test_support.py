@@ -27,9 +27,11 @@ def test_a_heat_plugins_support_declarations_import_unchanged():
     assert resource.Resource.support_status.status == support.SUPPORTED
 
 
-def test_a_wrong_status_is_a_plugin_error_at_import():
-    with pytest.raises(exception.PluginError, match="not one of"):
-        support.SupportStatus(status="RETIRED")
+def test_an_unknown_status_is_unknown_and_a_bad_history_an_error():
+    # Heat's rule: a plugin naming a status it does not know still loads
+    status = support.SupportStatus(status="RETIRED", version="1.0")
+    assert (status.status, status.version) == (support.UNKNOWN, None)
+    assert "invalid" in status.message
     with pytest.raises(exception.PluginError, match="previous_status"):
         support.SupportStatus(previous_status="SUPPORTED")
 
@@ -40,4 +42,5 @@ def test_actions_and_statuses_are_named_on_the_class_as_in_heat():
             r.INIT, r.ROLLBACK) == ("CREATE", "UPDATE", "DELETE", "CHECK",
                                     "SUSPEND", "RESUME", "INIT", "ROLLBACK")
     assert set(r.STATUSES) == {"IN_PROGRESS", "COMPLETE", "FAILED"}
-    assert len(r.ACTIONS) == 8
+    assert (r.ADOPT, r.SNAPSHOT) == ("ADOPT", "SNAPSHOT")
+    assert len(r.ACTIONS) == 10
