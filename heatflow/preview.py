@@ -73,14 +73,6 @@ def _attr_key(attr):
     return "*" if attr is None else attr
 
 
-def choose_rows(rows, names, current_template_id=None):
-    """``{name: row}``: the existing incarnation each of ``names`` would
-    converge, the stack being at ``current_template_id`` (the rule is
-    :func:`heatflow.flows.convergence.choose_rows`)."""
-    return convergence.choose_rows(rows, names,
-                                   prev_template_id=current_template_id)
-
-
 def _plugin(cls, name, defn, props, row, metadata):
     storage = resource_mod.ResourceStorage(
         row.physical_resource_id if row is not None else None,

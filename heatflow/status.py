@@ -91,9 +91,10 @@ def current_definition(store, row):
 def chosen_rows(store, row, names):
     """``{name: row}``: the incarnation of each named resource the stack's
     current operation converges."""
-    from heatflow import preview
-    return preview.choose_rows(store.list_resources(row.id), list(names),
-                               row.template_id)
+    from heatflow.flows import convergence
+    return convergence.choose_rows(store.list_resources(row.id),
+                                   list(names),
+                                   prev_template_id=row.template_id)
 
 
 def _converged(res_row, template_id):
