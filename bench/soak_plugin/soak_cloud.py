@@ -114,7 +114,10 @@ class Thing(resource.Resource):
 
     def _write(self, physical_id):
         props = self._props()
-        tmp = _path(physical_id) + ".tmp.%d" % os.getpid()
+        # Written aside, then renamed: a call killed half way leaves a
+        # file that is not a resource (reality() reads only "res.*").
+        tmp = os.path.join(cloud_dir(), ".new-%s.%d" % (physical_id,
+                                                        os.getpid()))
         with open(tmp, "w") as f:
             json.dump(props, f)
             f.flush()
