@@ -30,7 +30,7 @@ setup(
     install_requires=[
         # Ranges are the versions the test suite runs against; heatflow
         # relies on some TaskFlow internals (see persistence/taskflow_backend.py,
-        # flows/engine.py and flows/compilation.py).
+        # flows/engine.py).
         "taskflow>=6.0,<6.6",
         "kazoo>=2.9,<2.12",
         "SQLAlchemy>=2.0,<2.2",

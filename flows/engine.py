@@ -51,10 +51,27 @@ SUSPENDING, so its engine schedules nothing more and ends SUSPENDED, and
 ``suspend()`` works on a fenced engine (a conductor that lost its ZooKeeper
 session suspends every engine it runs).
 
-Compiling a flow, and finding an atom's inputs, are in
-flows/compilation.py.
+Compiling: heatflow's flows are flat graph flows of tasks
+(flows/compiler.py), and two of TaskFlow's compile-time structures are
+quadratic for them.  TaskFlow's flow compiler merges the graph of each
+child into the flow's graph one child at a time, and each merge copies the
+whole graph so far (``networkx.compose``): O(N^2) for a flat flow of N
+atoms, a fifth of a 1,000-resource create's CPU.  :class:`FlatFlowCompiler`
+turns such a flow into the same graph in one pass; anything else goes to
+TaskFlow's compiler.
 
-Pinned to taskflow 6.x's ``Selector`` internals (``_get_maybe_ready``,
+Finding an atom's inputs: TaskFlow looks for the providers of an atom's
+arguments in its *scope*, which its walker builds from all the atom's
+ancestors and all its earlier siblings, each time the atom is scheduled
+(and finds the atom in the scope tree by a depth-first search, for every
+atom at compile time): O(N) per atom.  In a flat graph flow every provider
+of a requirement is a direct predecessor (the flow links them) and no name
+has two providers (graph flows refuse that), so :class:`DirectScope`, which
+offers the direct predecessors only, finds the same providers.
+
+Pinned to taskflow 6.x's compiler (``FlowCompiler``, ``_add_update_edges``,
+the node kinds and link flags), the scope walker's interface, the
+``Selector`` internals (``_get_maybe_ready``,
 ``_browse_atoms_for_execute``/``_revert``, ``traversal``), its runtime's
 cached helpers and ``compile``, the machine builder's waiter, and the
 storage's ``_lock``, ``_atomdetail_by_name`` and ``_save_atom_detail``, which
@@ -68,6 +85,7 @@ from concurrent import futures
 from taskflow import exceptions as tf_exc
 from taskflow import states
 from taskflow import storage as tf_storage
+from taskflow import task as tf_task
 from taskflow.engines.action_engine import builder as tf_builder
 from taskflow.engines.action_engine import compiler as tf_compiler
 from taskflow.engines.action_engine import deciders
@@ -76,10 +94,12 @@ from taskflow.engines.action_engine.actions import task as tf_task_action
 from taskflow.engines.action_engine import engine as tf_engine
 from taskflow.engines.action_engine import selector as tf_selector
 from taskflow.engines.action_engine import traversal
+from taskflow.flow import LINK_INVARIANT
+from taskflow.types import graph as tf_graph
+from taskflow.types import tree as tf_tree
 from taskflow.utils import misc as tf_misc
 
 from heatflow import exception
-from heatflow.flows import compilation
 from heatflow.flows import runtime as flows_runtime
 from heatflow.persistence import taskflow_backend
 
@@ -87,6 +107,100 @@ _DONE = (states.SUCCESS, states.IGNORE)
 _EXECUTED = (states.EXECUTE, states.IGNORE)
 _UNDONE = (states.PENDING, states.REVERTED, states.IGNORE)
 
+
+# -- compiling a flat flow, and finding an atom's inputs -------------------
+
+class FlatScopeNode(tf_tree.Node):
+    """The scope tree of a flat flow: the flow, its tasks as children.
+    Finds a task's node and position by a dictionary, not a scan."""
+
+    _positions = None
+
+    def _position(self, item):
+        if self._positions is None or \
+                len(self._positions) != len(self._children):
+            self._positions = {c.item: i
+                               for i, c in enumerate(self._children)}
+        return self._positions.get(item)
+
+    def find(self, item, only_direct=False, include_self=True):
+        if include_self and self.item is item:
+            return self
+        i = self._position(item)
+        return None if i is None else self._children[i]
+
+    def index(self, item):
+        i = self._position(item)
+        if i is None:
+            raise ValueError("%s is not contained in any child" % (item,))
+        return i
+
+
+class FlatFlowCompiler(tf_compiler.FlowCompiler):
+    """TaskFlow's flow compiler, in one pass for a flat graph flow of tasks
+    (no retry controller, no nested flows).  The result is what TaskFlow's
+    own would build: the flow node, the tasks, the flow's links, an
+    invariant edge from the flow node to every task with no predecessor
+    and from every task with no successor to the flow's terminator."""
+
+    def compile(self, flow, parent=None):
+        children = list(flow)
+        if flow.retry is not None or \
+                not all(isinstance(c, tf_task.Task) for c in children):
+            return super().compile(flow, parent=parent)
+        graph = tf_graph.DiGraph(name=flow.name)
+        graph.add_node(flow, kind=tf_compiler.FLOW, noop=True)
+        node = FlatScopeNode(flow, kind=tf_compiler.FLOW, noop=True)
+        if parent is not None:
+            parent.add(node)
+        for child in children:
+            # Through the pattern compiler: its duplicate check, and the
+            # child's place in the scope tree.
+            self._deep_compiler_func(child, parent=node)
+            graph.add_node(child, kind=tf_compiler.TASK)
+        for u, v, attrs in flow.iter_links():
+            tf_compiler._add_update_edges(graph, [u], [v], attr_dict=attrs)
+        invariant = {LINK_INVARIANT: True}
+        roots = [n for n in graph.no_predecessors_iter() if n is not flow]
+        tf_compiler._add_update_edges(graph, [flow], roots,
+                                      attr_dict=invariant)
+        end = tf_compiler.Terminator(flow)
+        graph.add_node(end, kind=tf_compiler.FLOW_END, noop=True)
+        leaves = [n for n in graph.no_successors_iter() if n is not end]
+        tf_compiler._add_update_edges(graph, leaves, [end],
+                                      attr_dict=invariant)
+        return graph, node
+
+
+def use_flat_compiler(pattern_compiler):
+    matchers = pattern_compiler._matchers
+    for i, (kind, _) in enumerate(matchers):
+        if kind is tf_compiler.flow.Flow:
+            matchers[i] = (kind, FlatFlowCompiler(pattern_compiler._compile))
+            return
+    raise RuntimeError("TaskFlow's compiler has no flow matcher")
+
+
+class DirectScope:
+    """What TaskFlow's scope walker yields (with ``names_only``) for the
+    atom's requirements in a flat graph flow: its direct predecessors,
+    latest sibling first, as one scope level."""
+
+    def __init__(self, compilation, atom):
+        self._graph = compilation.execution_graph
+        self._root = compilation.hierarchy
+        self._atom = atom
+
+    def __iter__(self):
+        graph = self._graph
+        preds = [p for p in graph.predecessors(self._atom)
+                 if graph.nodes[p]["kind"] in tf_compiler.ATOMS]
+        if preds:
+            preds.sort(key=self._root.index, reverse=True)
+            yield [p.name for p in preds]
+
+
+# -- choosing the next atoms -------------------------------------------------
 
 class NearSelector(tf_selector.Selector):
     def _browse_atoms_for_execute(self, atom=None):
@@ -283,12 +397,12 @@ class StackRuntime(tf_runtime.Runtime):
     def compile(self):
         super().compile()
         compiled = self._compilation
-        if isinstance(compiled.hierarchy, compilation.FlatScopeNode):
+        if isinstance(compiled.hierarchy, FlatScopeNode):
             graph = compiled.execution_graph
             for node, data in graph.nodes(data=True):
                 if data["kind"] in tf_compiler.ATOMS:
                     self._atom_cache[node.name]["scope_walker"] = \
-                        compilation.DirectScope(compiled, node)
+                        DirectScope(compiled, node)
 
 
 class StackEngine(tf_engine.ParallelActionEngine):
@@ -300,7 +414,7 @@ class StackEngine(tf_engine.ParallelActionEngine):
                                             options.get("waits"))
         super().__init__(flow, flow_detail, backend,
                          dict(options, executor=self._completions))
-        compilation.use_flat_compiler(self._compiler)
+        use_flat_compiler(self._compiler)
 
     @tf_misc.cachedproperty
     def storage(self):

@@ -14,7 +14,6 @@ from taskflow.patterns import graph_flow
 from taskflow.persistence import backends, models
 
 from heatflow import exception
-from heatflow.flows import compilation
 from heatflow.flows import engine
 
 
@@ -119,10 +118,10 @@ def _flow(graph, log=None, lock=None):
 def test_flat_compiler_builds_what_taskflow_builds():
     from taskflow.engines.action_engine import compiler as tf_compiler
     ours = tf_compiler.PatternCompiler(_flow(GRAPH))
-    compilation.use_flat_compiler(ours)
+    engine.use_flat_compiler(ours)
     stock = tf_compiler.PatternCompiler(_flow(GRAPH))
     assert _shape(ours.compile()) == _shape(stock.compile())
-    assert isinstance(ours._matchers[0][1], compilation.FlatFlowCompiler)
+    assert isinstance(ours._matchers[0][1], engine.FlatFlowCompiler)
 
 
 def test_flat_compiler_leaves_nested_flows_to_taskflow():
@@ -133,7 +132,7 @@ def test_flat_compiler_leaves_nested_flows_to_taskflow():
     inner.add(Step("i1", [], None, None), Step("i2", [], None, None))
     outer.add(Step("a", [], None, None), inner)
     ours = tf_compiler.PatternCompiler(outer)
-    compilation.use_flat_compiler(ours)
+    engine.use_flat_compiler(ours)
     names = {n.name for n in ours.compile().execution_graph.nodes}
     assert {"a", "i1", "i2", "outer", "inner"} <= names
 
@@ -149,7 +148,7 @@ def test_direct_scope_finds_the_providers_taskflow_finds():
             eng.storage.save(atom.name, atom.name)
         for atom in flow:
             ours = eng._runtime.fetch_scopes_for(atom.name)
-            assert isinstance(ours, compilation.DirectScope)
+            assert isinstance(ours, engine.DirectScope)
             stock = scopes.ScopeWalker(comp, atom, names_only=True)
             assert eng.storage.fetch_mapped_args(
                 atom.rebind, atom_name=atom.name, scope_walker=ours) == \
