@@ -84,6 +84,11 @@ class Parser:
             if name not in versions.CFN_FUNCTIONS or \
                     getattr(version, "cfn", None):
                 return self._data(name, args, path)
+        if name in versions.HOT_CFN_FUNCTIONS_UNTIL:
+            _fail("CloudFormation function %r is not supported in "
+                  "heat_template_version %s (HOT had it up to %s)"
+                  % (name, version.date,
+                     versions.HOT_CFN_FUNCTIONS_UNTIL[name]), path)
         if name in versions.CFN_FUNCTIONS:
             _fail("CloudFormation function %r is not supported in HOT "
                   "templates" % (name,), path)

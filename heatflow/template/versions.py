@@ -10,11 +10,13 @@ false branch, in which case the value is dropped from its enclosing map/list.
 version        functions added (cumulative; "cond" = condition functions)
 =============  ===========================================================
 2013-05-23     get_param, get_resource, get_attr, get_file, list_join,
-               str_replace (plus CFN functions Fn::*, Ref: not supported
-               here, they are refused as "not supported")
-2014-10-16     (CFN functions removed)
+               str_replace, and CFN's Ref, Fn::GetAZs, Fn::Join,
+               Fn::Select, Fn::Split, Fn::Replace, Fn::Base64,
+               Fn::MemberListToMap, Fn::ResourceFacade
+2014-10-16     (CFN functions removed, but Fn::Select)
 2015-04-30     digest, repeat
-2015-10-15     str_split; list_join takes several lists; str_replace
+2015-10-15     (Fn::Select removed) str_split; list_join takes several
+               lists; str_replace
                accepts non-string params (JSON-encoded); get_attr without
                an attribute name (all attributes)
 2016-04-08     map_merge
@@ -102,6 +104,17 @@ CFN_FUNCTIONS = frozenset((
     "Fn::FindInMap", "Fn::If", "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or",
 ))
 
+# The CloudFormation functions HOT versions also had, and the last version
+# that had each (Heat's HOTemplate20130523 took them from CFN; 2014-10-16
+# removed all but Fn::Select, which went in 2015-10-15).
+HOT_CFN_FUNCTIONS_UNTIL = {
+    "Ref": "2013-05-23", "Fn::GetAZs": "2013-05-23",
+    "Fn::Join": "2013-05-23", "Fn::Split": "2013-05-23",
+    "Fn::Replace": "2013-05-23", "Fn::Base64": "2013-05-23",
+    "Fn::MemberListToMap": "2013-05-23", "Fn::ResourceFacade": "2013-05-23",
+    "Fn::Select": "2015-04-30",
+}
+
 # Every name that can ever be a function; a one-key map whose key is one of
 # these is a call (or an error if the version lacks it).
 ALL_FUNCTION_NAMES = (frozenset(FUNCTIONS_SINCE) |
@@ -114,7 +127,9 @@ class Version:
     def __init__(self, date):
         self.date = date
         self.functions = frozenset(
-            n for n, since in FUNCTIONS_SINCE.items() if date >= since)
+            [n for n, since in FUNCTIONS_SINCE.items() if date >= since] +
+            [n for n, until in HOT_CFN_FUNCTIONS_UNTIL.items()
+             if date <= until])
         self.condition_functions = frozenset(
             n for n, since in CONDITION_FUNCTIONS_SINCE.items()
             if date >= since)

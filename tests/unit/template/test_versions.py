@@ -3,7 +3,7 @@ import pytest
 from heatflow import exception
 from heatflow.template import Template, versions
 
-from .helpers import tmpl
+from .helpers import evaluate, tmpl
 
 ALL = ["2013-05-23", "2014-10-16", "2015-04-30", "2015-10-15", "2016-04-08",
        "2016-10-14", "2017-02-24", "2017-09-01", "2018-03-02", "2018-08-31",
@@ -229,12 +229,34 @@ def test_lowercase_deletion_policy_before_2016_10_14_refused():
         "resources.a.deletion_policy: invalid deletion policy 'retain'")
 
 
-@pytest.mark.parametrize("name", ["Fn::Join", "Ref", "Fn::GetAtt"])
-def test_cfn_functions_refused(name):
+@pytest.mark.parametrize("name, version", [
+    ("Fn::Join", "2014-10-16"), ("Ref", "2021-04-16"),
+    ("Fn::Select", "2015-10-15"), ("Fn::GetAtt", "2013-05-23")])
+def test_cfn_functions_refused_where_hot_has_none(name, version):
+    # Heat's 2014-10-16 removed the CFN functions 2013-05-23 had, but
+    # Fn::Select, which 2015-10-15 removed; Fn::GetAtt was never HOT's.
     with pytest.raises(exception.StackValidationFailed) as err:
-        tmpl({"outputs": {"o": {"value": {name: "x"}}}}, "2013-05-23")
+        tmpl({"outputs": {"o": {"value": {name: "x"}}}}, version)
     assert "CloudFormation function %r is not supported" % name in \
         str(err.value)
+
+
+@pytest.mark.parametrize("expr, expected, version", [
+    ({"Fn::Join": ["-", [{"Ref": "p"}, "y"]]}, "x-y", "2013-05-23"),
+    ({"Fn::Select": [1, ["u", "v"]]}, "v", "2013-05-23"),
+    ({"Fn::Select": ["k", {"k": "v"}]}, "v", "2015-04-30"),
+    ({"Fn::Split": [",", "a,b"]}, ["a", "b"], "2013-05-23"),
+    ({"Fn::Replace": [{"$n": "w"}, "hello $n"]}, "hello w", "2013-05-23"),
+    ({"Fn::Base64": "raw"}, "raw", "2013-05-23"),
+    ({"Fn::MemberListToMap": ["Name", "Value", [".member.0.Name=k",
+                                                ".member.0.Value=v"]]},
+     {"k": "v"}, "2013-05-23"),
+])
+def test_hot_2013_05_23_has_cfn_functions(expr, expected, version):
+    """Heat's first HOT version took CloudFormation's functions too (and
+    the next two kept Fn::Select)."""
+    assert evaluate(expr, version, params={
+        "p": {"type": "string", "default": "x"}}) == expected
 
 
 def test_resource_facade_refused():
@@ -256,3 +278,9 @@ def test_value_function_refused_in_condition():
     assert str(err.value).startswith(
         "conditions.c.equals[0].get_resource: function 'get_resource' "
         "cannot be used in a condition")
+
+
+def test_hot_2013_05_23_ref_names_a_resource_too():
+    assert evaluate({"Ref": "a"}, "2013-05-23",
+                    resources={"a": {"type": "OS::Heat::None"}},
+                    refs={"a": "id-of-a"}) == "id-of-a"
