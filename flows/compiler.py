@@ -19,6 +19,7 @@ from taskflow.patterns import graph_flow
 from heatflow import exception
 from heatflow import resource as resource_mod
 from heatflow.flows import atoms
+from heatflow.flows import converge
 from heatflow.flows import convergence
 from heatflow.persistence import store as store_mod
 
@@ -69,7 +70,7 @@ def plan_operation(store, op, stack_def, prev_template_id=None,
         for out in stack_def.outputs.values():
             output_refs |= out.required_resources()
     # Rows planned here: their atoms may take the lock without reading
-    # first (atoms.ConvergeResource).
+    # first (converge.ConvergeResource).
     fresh = sorted(chosen[row["name"]] for row in new)
     return {"op": op, "converge": converge, "cleanup": cleanup,
             "output_refs": sorted(output_refs), "fresh": fresh}
@@ -100,8 +101,8 @@ def build_flow(plan):
                                             op["traversal"]))
     names = [c[0] for c in plan["converge"]]
     fresh = set(plan.get("fresh", ()))
-    nodes = [atoms.ConvergeResource(op, name, row_id, requires,
-                                    fresh=row_id in fresh)
+    nodes = [converge.ConvergeResource(op, name, row_id, requires,
+                                       fresh=row_id in fresh)
              for name, row_id, requires in plan["converge"]]
     gathers, top = _fan_in(op, "converging", ["ref:" + n for n in names])
     nodes.extend(gathers)

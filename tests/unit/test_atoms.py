@@ -5,13 +5,14 @@ import pytest
 from taskflow import task
 
 from heatflow.flows import atoms
+from heatflow.flows import converge
 
 OP = {"runtime": "r", "stack_id": "s", "traversal": "t", "run": "u"}
 
 KINDS = {
-    "converge": lambda: atoms.ConvergeResource(OP, "server", 7,
-                                               ["net", "port"]),
-    "converge-alone": lambda: atoms.ConvergeResource(OP, "lone", 8, []),
+    "converge": lambda: converge.ConvergeResource(OP, "server", 7,
+                                                  ["net", "port"]),
+    "converge-alone": lambda: converge.ConvergeResource(OP, "lone", 8, []),
     "gather": lambda: atoms.Gather(OP, "g1", ["ref:a", "ref:b"]),
     "converged": lambda: atoms.Converged(OP, ["ref:server", "g1"]),
     "cleanup": lambda: atoms.CleanupResource(OP, 3, [1, 2]),
@@ -47,7 +48,7 @@ def test_signature_is_read_once_per_class(monkeypatch):
     monkeypatch.setattr(task.Task, "_build_arg_mapping", counting)
     monkeypatch.setattr(atoms._Atom, "_signature_args", {})
     for i in range(5):
-        atoms.ConvergeResource(OP, "r%d" % i, i, ["x%d" % i])
+        converge.ConvergeResource(OP, "r%d" % i, i, ["x%d" % i])
     assert sorted(calls) == ["execute", "revert"]
 
 
@@ -56,7 +57,7 @@ def test_a_row_gone_under_a_converge_atom_stops_its_run(monkeypatch):
     decision wakes up to find the row removed (by the run that took over,
     or a newer operation): its run stops, as a superseded one does; it
     does not fail with an AttributeError (seen in a chaos soak trial)."""
-    atom = atoms.ConvergeResource(OP, "r", 7, [])
+    atom = converge.ConvergeResource(OP, "r", 7, [])
     halted = []
     monkeypatch.setattr(atom, "first_read", lambda row_id: object())
     monkeypatch.setattr(atom, "wait_idle", lambda row_id, row: None)
@@ -75,7 +76,7 @@ def test_a_replacement_row_gone_at_once_stops_its_run(monkeypatch, linked,
     (a chaos soak trial)."""
     import types
 
-    atom = atoms.ConvergeResource(dict(OP, stack_name="s"), "r", 7, [])
+    atom = converge.ConvergeResource(dict(OP, stack_name="s"), "r", 7, [])
 
     class Store:
         def insert_resources(self, fence, rows):
