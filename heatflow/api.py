@@ -18,20 +18,16 @@ import datetime
 import logging
 import os
 import time
-import uuid
 from typing import Any, Optional
 
 from heatflow import exception
+from heatflow import lifecycle
 from heatflow import runners
 from heatflow import standalone
 from heatflow import status
-from heatflow.environment import Environment
-from heatflow.flows import compiler
 # Views returned by the progress and graph methods, public from here.
 from heatflow.status import Graph, GraphNode, Progress, Waiting  # noqa: F401
 from heatflow import template as template_mod
-from heatflow.template import Template
-from heatflow.template import parameters as template_parameters
 from heatflow.template.loader import DEFAULT_LIMITS
 
 LOG = logging.getLogger(__name__)
@@ -220,6 +216,8 @@ class Orchestrator:
         except BaseException:
             self._host.close()
             raise
+        self._lifecycle = lifecycle.Lifecycle(self._host, self._runner,
+                                              self.limits)
         if resume:
             self.resume_orphans()
 
@@ -228,193 +226,23 @@ class Orchestrator:
     def register_plugin(self, type_name, cls):
         self.registry.register(type_name, cls)
 
-    def _check_plugins(self, row, action):
-        """Refuse, before anything is written, an operation on the stack
-        ``row`` that needs a plugin this process lacks (a forgotten
-        ``--plugin-dir``, say): run anyway, it could neither delete nor
-        update those resources."""
-        missing = self.runtime.unloaded_types(row, action)
-        if missing:
-            raise exception.PluginNotLoaded(row.name, action, missing)
-
-    # -- operations ---------------------------------------------------------
-
-    def _definition(self, tmpl, env, name, stack_id):
-        """Bind and fully validate: ``env`` holds the final parameter
-        values and the type aliases."""
-        registry = env.registry(self.registry)
-        stack_def = tmpl.bind(env.parameters, stack_name=name,
-                              stack_id=stack_id, registry=registry)
-        stack_def.validate(registry)
-        return stack_def
-
-    def _create_inputs(self, template, parameters, files, environment):
-        """The template and the environment a new stack starts with: the
-        environment's parameters resolved to final values (see
-        :meth:`heatflow.environment.Environment.parameter_values`)."""
-        tmpl = Template.load(template, files=files, limits=self.limits)
-        env = Environment.load(environment, limits=self.limits)
-        values = env.parameter_values(tmpl.parameter_schemas, parameters)
-        return tmpl, Environment(values,
-                                 resource_registry=env.resource_registry)
-
-    @staticmethod
-    def _deadline(timeout_mins):
-        if timeout_mins is None:
-            return None
-        return time.time() + 60.0 * float(timeout_mins)
-
-    def _op(self, stack_id, name, traversal, action, template_id,
-            disable_rollback, deadline, base=None):
-        """The operation header every atom of its flow carries.
-
-        ``base`` is the stack row the operation starts from: a revert
-        restores that state, which is the last known-good one only if the
-        stack had settled (COMPLETE) there."""
-        return {"runtime": self._runtime_key, "stack_id": stack_id,
-                "stack_name": name, "traversal": traversal,
-                "run": str(uuid.uuid4()),
-                "flow_uuid": str(uuid.uuid4()), "action": action,
-                "template_id": template_id,
-                "rollback": not disable_rollback, "deadline": deadline,
-                "base_settled": base is None or base.status == "COMPLETE",
-                "base_template_id": None if base is None
-                else base.template_id}
-
     def create_stack(self, name, template, parameters=None, files=None,
                      timeout_mins=None, disable_rollback=True,
                      environment=None):
         _check_name(name)
-        tmpl, env = self._create_inputs(template, parameters, files,
-                                        environment)
-        stack_id = str(uuid.uuid4())
-        stack_def = self._definition(tmpl, env, name, stack_id)
-        traversal = str(uuid.uuid4())
-        deadline = self._deadline(timeout_mins)
-        op = self._op(stack_id, name, traversal, "CREATE", None,
-                      disable_rollback, deadline)
-        self.db.store.create_stack(
-            stack_id=stack_id, name=name, template=tmpl.to_dict(),
-            files=tmpl.files, environment=env.to_dict(),
-            parameters=env.parameters, action="CREATE",
-            traversal=traversal, run=op["run"],
-            status_reason="Stack CREATE started",
-            disable_rollback=disable_rollback, timeout_mins=timeout_mins,
-            deadline=_as_datetime(deadline), flow_uuid=op["flow_uuid"])
-        row = self.db.store.get_stack_by_id(stack_id)
-        op["template_id"] = row.template_id
-        self._start(op, stack_def)
-        return Operation(self, stack_id, traversal, "CREATE")
-
-    def _update_inputs(self, row, template, parameters, files, existing,
-                       environment):
-        """The template and environment an update of ``row`` converges to:
-        with ``existing``, the current ones with the given changes."""
-        if not existing:
-            if template is None:
-                raise exception.StackValidationFailed(
-                    "a template is required (or use existing=True)")
-            return self._create_inputs(template, parameters, files,
-                                       environment)
-        if row.template_id is None:
-            # Rolled back to nothing (a create that never completed): there
-            # is no current template to patch.
-            raise exception.StackValidationFailed(
-                "stack %s has no template (it was rolled back to nothing); "
-                "give one, without existing" % row.name)
-        current = self.db.store.get_template(row.template_id)
-        if template is None:
-            tmpl = Template.from_dict(current.content, files=current.files,
-                                      limits=self.limits)
-        else:
-            tmpl = Template.load(template, files=files or current.files,
-                                 limits=self.limits)
-        old = Environment.load(current.environment)
-        new = Environment.load(environment, limits=self.limits)
-        values = dict(old.parameters)
-        values.update(new.parameter_values(tmpl.parameter_schemas,
-                                           parameters))
-        aliases = dict(old.resource_registry)
-        aliases.update(new.resource_registry)
-        return tmpl, Environment(values, resource_registry=aliases)
-
-    def _check_immutable(self, row, stack_def):
-        """Refuse an update that changes an ``immutable: true`` parameter
-        of the stack's current template (Heat's ImmutableParameterModified),
-        before anything is written."""
-        if row.template_id is None:
-            return
-        current = self.db.store.get_template(row.template_id)
-        old = Template.from_dict(current.content, files=current.files,
-                                 limits=self.limits)
-        changed = template_parameters.immutable_changed(
-            old.parameter_schemas,
-            Environment.load(current.environment).parameters,
-            stack_def.template.parameter_schemas, stack_def.parameters)
-        if changed:
-            others = (" (nor those of %s)" % ", ".join(changed[1:])
-                      if changed[1:] else "")
-            raise exception.StackValidationFailed(
-                "immutable: an update may not change its value" + others,
-                ("parameters", changed[0]))
+        return self._operation(self._lifecycle.create(
+            name, template, parameters, files, timeout_mins,
+            disable_rollback, environment))
 
     def update_stack(self, name, template=None, parameters=None, files=None,
                      existing=False, timeout_mins=None,
                      disable_rollback=None, environment=None):
-        row = self.db.store.find_stack(name)
-        self._check_plugins(row, "UPDATE")
-        tmpl, env = self._update_inputs(row, template, parameters, files,
-                                        existing, environment)
-        stack_def = self._definition(tmpl, env, row.name, row.id)
-        self._check_immutable(row, stack_def)
-        if disable_rollback is None:
-            disable_rollback = row.disable_rollback
-        if timeout_mins is None:
-            timeout_mins = row.timeout_mins
-        return self._begin(row, "UPDATE", stack_def, tmpl=tmpl, env=env,
-                           timeout_mins=timeout_mins,
-                           disable_rollback=disable_rollback)
+        return self._operation(self._lifecycle.update(
+            name, template, parameters, files, existing, timeout_mins,
+            disable_rollback, environment))
 
     def delete_stack(self, name):
-        row = self.db.store.find_stack(name)
-        self._check_plugins(row, "DELETE")
-        return self._begin(row, "DELETE", None, timeout_mins=row.timeout_mins,
-                           disable_rollback=True)
-
-    def _begin(self, row, action, stack_def, tmpl=None, env=None,
-               timeout_mins=None, disable_rollback=True, **extra):
-        """Start an operation on an existing stack, superseding any running
-        one."""
-        traversal = str(uuid.uuid4())
-        deadline = self._deadline(timeout_mins)
-        op = self._op(row.id, row.name, traversal, action, row.template_id,
-                      disable_rollback, deadline, base=row)
-        fields = {"flow_uuid": op["flow_uuid"],
-                  "disable_rollback": disable_rollback,
-                  "timeout_mins": timeout_mins,
-                  "deadline": _as_datetime(deadline)}
-        fields.update(extra)
-        if tmpl is not None:
-            fields["parameters"] = env.parameters
-        ok = self.db.store.begin_operation(
-            row.id, row.traversal, traversal=traversal, run=op["run"],
-            action=action,
-            status_reason="Stack %s started" % action,
-            template=tmpl.to_dict() if tmpl is not None else None,
-            files=tmpl.files if tmpl is not None else None,
-            environment=env.to_dict() if env is not None else None,
-            **fields)
-        if not ok:
-            raise exception.ActionNotAllowed(
-                "stack %s changed while the %s was being started; try again"
-                % (row.name, action.lower()))
-        fresh = self.db.store.get_stack_by_id(row.id)
-        op["template_id"] = fresh.template_id
-        # Prefer the incarnations of the template the stack was at (or
-        # converging to) when this operation began (Heat's rule): e.g. a
-        # replacement the superseded operation already made.
-        self._start(op, stack_def, prev_template_id=row.template_id)
-        return Operation(self, row.id, traversal, action)
+        return self._operation(self._lifecycle.delete(name))
 
     def rollback_stack(self, name):
         """Roll the stack back to its last known-good state.
@@ -425,94 +253,18 @@ class Orchestrator:
         resumes after a crash like any flow.  Otherwise (a failure in
         clean-up, a failed rollback) the stack converges to its last
         known-good template."""
-        # The running operation may move on between reading the stack and
-        # asking for its revert (out of its converge phase, or to FAILED):
-        # then decide again on what it is now.  Each move is a step towards
-        # the operation's end, so this settles in a few tries.
-        for _ in range(self.RACE_RETRIES):
-            row = self.db.store.find_stack(name)
-            op = self._request_rollback(row)
-            if op is not None:
-                return op
-        raise exception.ActionNotAllowed(
-            "stack %s kept changing while its rollback was being requested"
-            % name)
-
-    #: How many times a request that raced with the running operation is
-    #: decided again on the stack as it is now.
-    RACE_RETRIES = 20
-
-    def _request_rollback(self, row):
-        """rollback_stack's decision on the stack ``row``; None when the
-        stack changed before it could be carried out."""
-        if row.action == "ROLLBACK" and row.status == "IN_PROGRESS":
-            return Operation(self, row.id, row.traversal, "ROLLBACK")
-        if row.action in ("CREATE", "UPDATE") and row.phase == "converge" \
-                and row.status in ("IN_PROGRESS", "FAILED") and \
-                row.flow_uuid is not None:
-            self._check_plugins(row, "ROLLBACK")
-            if not self.db.store.request_rollback(row.id, row.traversal,
-                                                  row.status):
-                return None
-            # Unless a live runner (here or in another process) has it,
-            # resume its flow, which reverts.
-            self._resume(self.db.store.get_stack_by_id(row.id))
-            return Operation(self, row.id, row.traversal, "ROLLBACK")
-        if (row.status == "FAILED" and row.action in ("CREATE", "UPDATE",
-                                                      "ROLLBACK")) or \
-                (row.status == "IN_PROGRESS" and row.action in (
-                    "CREATE", "UPDATE")):
-            # Cleaning up (too late to revert), failed in clean-up, or a
-            # rollback that failed: converge to the last known-good
-            # template, superseding whatever runs.
-            self._check_plugins(row, "ROLLBACK")
-            good = row.prev_template_id
-            stack_def = None
-            if good is not None:
-                stack_def = self.runtime.definition(good, row.name, row.id)
-            return self._begin(row, "ROLLBACK", stack_def,
-                               timeout_mins=row.timeout_mins,
-                               disable_rollback=True, template_id=good)
-        raise exception.ActionNotAllowed(
-            "stack %s is %s_%s: there is nothing to roll back"
-            % (row.name, row.action, row.status))
+        return self._operation(self._lifecycle.rollback(name))
 
     def cancel_update(self, name, rollback=True):
         """Stop the stack's running create or update.  With ``rollback``
         it is rolled back (:meth:`rollback_stack`); without, no further
         resource action starts (those in flight finish and are recorded)
         and the stack is left ``<ACTION>_FAILED``."""
-        row = self.db.store.find_stack(name)
-        if row.status != "IN_PROGRESS" or row.action not in ("CREATE",
-                                                             "UPDATE"):
-            raise exception.ActionNotAllowed(
-                "stack %s is %s_%s: only a running create or update can be "
-                "cancelled" % (row.name, row.action, row.status))
-        if rollback:
-            return self.rollback_stack(name)
-        traversal = str(uuid.uuid4())
-        reason = "Stack %s cancelled" % row.action
-        # No flow runs for the new traversal: nothing can be reverted; a
-        # later rollback converges to the last known-good template.
-        if not self.db.store.begin_operation(
-                row.id, row.traversal, traversal=traversal, run=None,
-                action=row.action, status_reason=reason, status="FAILED",
-                flow_uuid=None, phase=None):
-            raise exception.ActionNotAllowed(
-                "stack %s changed while it was being cancelled; try again"
-                % row.name)
-        return Operation(self, row.id, traversal, row.action)
+        return self._operation(self._lifecycle.cancel(name, rollback))
 
-    def _start(self, op, stack_def, prev_template_id=None):
-        plan = compiler.plan_operation(
-            self.db.store, op, stack_def, prev_template_id=prev_template_id,
-            definition_of=lambda tid: self.runtime.definition(
-                tid, op["stack_name"], op["stack_id"]))
-        self._runner.start(plan)
-
-    def _resume(self, row):
-        """Make sure someone runs the stack's current operation."""
-        return self._runner.resume(row)
+    def _operation(self, started):
+        return Operation(self, started.stack_id, started.traversal,
+                         started.action)
 
     def resume_orphans(self):
         """Resume every IN_PROGRESS operation nobody is running (in
@@ -647,9 +399,9 @@ class Orchestrator:
             pass
         else:
             raise exception.StackExists(name)
-        tmpl, env = self._create_inputs(template, parameters, files,
-                                        environment)
-        stack_def = self._definition(tmpl, env, name, "")
+        tmpl, env = self._lifecycle.create_inputs(template, parameters,
+                                                  files, environment)
+        stack_def = self._lifecycle.definition(tmpl, env, name, "")
         return preview.plan([], stack_def, self.registry)
 
     def preview_update(self, name, template=None, parameters=None,
@@ -658,10 +410,10 @@ class Orchestrator:
         arguments; see :meth:`preview_create`)."""
         from heatflow import preview
         row = self.db.store.find_stack(name)
-        tmpl, env = self._update_inputs(row, template, parameters, files,
-                                        existing, environment)
-        stack_def = self._definition(tmpl, env, row.name, row.id)
-        self._check_immutable(row, stack_def)
+        tmpl, env = self._lifecycle.update_inputs(
+            row, template, parameters, files, existing, environment)
+        stack_def = self._lifecycle.definition(tmpl, env, row.name, row.id)
+        self._lifecycle.check_immutable(row, stack_def)
 
         def recorded(res):
             return self.runtime.definition(res.template_id, row.name, row.id)
@@ -686,13 +438,6 @@ class Orchestrator:
                             class_of=class_of,
                             definition_of=lambda tid: self.runtime.definition(
                                 tid, row.name, row.id))
-
-
-def _as_datetime(epoch):
-    if epoch is None:
-        return None
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc) \
-        .replace(tzinfo=None)
 
 
 def _check_name(name):

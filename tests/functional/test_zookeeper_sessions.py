@@ -175,7 +175,7 @@ def test_a_second_posting_for_a_traversal_is_refused(two_conductors,
     c.wait_owner("r")
     row = orch.db.store.find_stack("r")
     assert len(jobs_of(c, row.traversal)) == 1
-    orch._resume(row)
+    orch._lifecycle.resume(row)
     jobs.repost(orch._runner.board, orch.db, row)
     assert len(jobs_of(c, row.traversal)) == 1
     settle_all(c, ["r"], "CREATE_COMPLETE")
