@@ -50,7 +50,10 @@ CONDUCTORS = ["tests/functional/test_conductor.py",
 #: stops at the first failure: a mutant killed early costs little).
 TARGETS = {
     "flows/driver.py": ["tests/unit/test_driver.py", UNIT, SCENARIOS],
-    "flows/atoms.py": [UNIT, SCENARIOS] + RESUME,
+    # The API tests and the timeout tests are where a failure's reason is
+    # checked word for word (fast: in-process, seconds).
+    "flows/atoms.py": [UNIT, SCENARIOS] + RESUME +
+    ["tests/functional/test_api.py", "tests/functional/test_timeouts.py"],
     "flows/compiler.py": ["tests/unit/test_compiler.py", UNIT, SCENARIOS],
     "flows/runtime.py": ["tests/unit/test_runtime.py", UNIT, SCENARIOS],
     "flows/engine.py": ["tests/unit/test_engine.py", UNIT, SCENARIOS]
