@@ -3,17 +3,24 @@
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from heatflow import exception
 from heatflow.persistence import database
+from heatflow.persistence import store as store_mod
 from heatflow.persistence.store import Fence
 
 
 @pytest.fixture
-def store(tmp_path):
+def db(tmp_path):
     db = database.Database("sqlite:///" + str(tmp_path / "t.db"))
-    yield db.store
+    yield db
     db.close()
+
+
+@pytest.fixture
+def store(db):
+    return db.store
 
 
 def new_stack(store, name="s"):
@@ -215,3 +222,31 @@ def test_plugin_data_writes_are_fenced_on_the_row_lock(store):
     assert not store.resource_data_set(rid, current, "k", "late")
     assert not store.resource_data_delete(rid, current, "k")
     assert store.resource_data(rid) == {"k": "v2"}
+
+
+def _refuse_commits(db, times):
+    """The database refuses the next ``times`` commits (as while it
+    restarts); returns the list of refusals."""
+    refused = []
+
+    def refuse(conn):
+        if len(refused) < times:
+            refused.append(True)
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("gone"))
+    sa.event.listen(db.engine, "commit", refuse)
+    return refused
+
+
+def test_a_write_rides_out_a_brief_outage(db, store):
+    refused = _refuse_commits(db, 2)
+    f = new_stack(store, "brief")
+    assert len(refused) == 2
+    assert store.find_stack("brief").id == f.stack_id
+
+
+def test_a_longer_outage_is_the_engines_error(db, store, monkeypatch):
+    monkeypatch.setattr(store_mod, "OUTAGE_PATIENCE", 0.3)
+    refused = _refuse_commits(db, 1000)
+    with pytest.raises(exception.EngineStorageError):
+        new_stack(store, "long")
+    assert 2 <= len(refused) < 1000
