@@ -250,3 +250,16 @@ def test_a_longer_outage_is_the_engines_error(db, store, monkeypatch):
     with pytest.raises(exception.EngineStorageError):
         new_stack(store, "long")
     assert 2 <= len(refused) < 1000
+
+
+def test_a_deleted_stack_takes_only_its_own_plugin_data(store):
+    rows = {}
+    for name in ("gone", "kept"):
+        f = new_stack(store, name)
+        (rid,) = store.insert_resources(f, [{"name": "x", "type": "T"}])
+        assert store.acquire_resource(rid, f, "CREATE") is not None
+        assert store.resource_data_set(rid, f, "password", name)
+        rows[name] = f, rid
+    assert store.mark_stack_deleted(rows["gone"][0])
+    assert store.resource_data(rows["gone"][1]) == {}
+    assert store.resource_data(rows["kept"][1]) == {"password": "kept"}
