@@ -18,6 +18,7 @@ from heatflow.persistence.store import Fence
 
 CLOUD = {}          # physical id -> physical name: what exists
 DELETED = []        # physical ids deleted through the plugin
+REFUSING = []       # non-empty: the cloud refuses deletes
 STARTED, GO = threading.Event(), threading.Event()
 
 
@@ -33,6 +34,8 @@ class Maker(resource.Resource):
         self.resource_id_set(physical_id)
 
     def handle_delete(self):
+        if REFUSING:
+            raise RuntimeError("the cloud refuses")
         if self.resource_id is not None:
             CLOUD.pop(self.resource_id, None)
             DELETED.append(self.resource_id)
@@ -42,6 +45,7 @@ class Maker(resource.Resource):
 def orch(tmp_path):
     CLOUD.clear()
     del DELETED[:]
+    del REFUSING[:]
     STARTED.clear()
     GO.clear()
     o = heatflow.Orchestrator("sqlite:///" + str(tmp_path / "hf.db"),
@@ -133,3 +137,19 @@ def test_it_waits_while_the_owner_may_still_record_it(orch, monkeypatch):
     assert store.update_resource(row.id, new, physical_resource_id="p-new")
     assert store.finish_resource(row.id, new, "CREATE", "COMPLETE")
     assert _eventually(lambda: DELETED == [made]), DELETED
+
+
+def test_an_orphan_that_cannot_be_deleted_is_reported(orch):
+    new, row, made = _taken_over(orch)
+    store = orch.db.store
+    assert store.acquire_resource(row.id, new, "DELETE") is not None
+    assert store.finish_delete(row.id, new)
+    REFUSING.append(True)
+    GO.set()
+    assert _eventually(lambda: _orphan_events(orch, new.stack_id) == [
+        ("r", made, "DELETE", "FAILED")])
+    (event,) = [e for e in store.list_events(new.stack_id)
+                if e.reason.startswith("orphan")]
+    assert event.reason == ("orphan made by a run that had lost the "
+                            "operation: delete failed: the cloud refuses")
+    assert made in CLOUD
