@@ -24,7 +24,8 @@ STARTED, GO = threading.Event(), threading.Event()
 
 class Maker(resource.Resource):
     """Makes its physical resource first, learns its id when the (slow)
-    cloud call returns, as a real create does."""
+    cloud call returns, as a real create does; a delete completes at its
+    second poll."""
 
     def handle_create(self):
         physical_id = "p-" + uuid.uuid4().hex[:8]
@@ -36,9 +37,17 @@ class Maker(resource.Resource):
     def handle_delete(self):
         if REFUSING:
             raise RuntimeError("the cloud refuses")
-        if self.resource_id is not None:
-            CLOUD.pop(self.resource_id, None)
-            DELETED.append(self.resource_id)
+        return [self.resource_id]
+
+    def check_delete_complete(self, token):
+        # Gone at the second poll, as a real delete takes a while.
+        token.append(None)
+        if len(token) < 3:
+            return False
+        if token[0] is not None:
+            CLOUD.pop(token[0], None)
+            DELETED.append(token[0])
+        return True
 
 
 @pytest.fixture
