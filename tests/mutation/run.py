@@ -55,7 +55,10 @@ TARGETS = {
     "flows/atoms.py": [UNIT, SCENARIOS] + RESUME +
     ["tests/functional/test_api.py", "tests/functional/test_timeouts.py"],
     "flows/compiler.py": ["tests/unit/test_compiler.py", UNIT, SCENARIOS],
-    "flows/runtime.py": ["tests/unit/test_runtime.py", UNIT, SCENARIOS],
+    # (which plugins an operation needs: checked by the plugin trouble
+    # tests, in-process and fast)
+    "flows/runtime.py": ["tests/unit/test_runtime.py", UNIT, SCENARIOS,
+                         "tests/functional/test_plugin_trouble.py"],
     "flows/engine.py": ["tests/unit/test_engine.py", UNIT, SCENARIOS]
     + RESUME,
     "flows/orphans.py": ["tests/unit/test_orphans.py",
