@@ -281,6 +281,24 @@ def test_cloudformation_template_create_update_delete(orch, cloud):
     assert cloud.reality() == {}
 
 
+class Crashes(resource.Resource):
+    def handle_create(self):
+        raise RuntimeError("disk on fire")
+
+
+def test_an_unexpected_error_is_reported_with_its_type(orch):
+    # A plugin's own errors say what they are; anything else (a bug in
+    # the plugin, a library's error) is named by its type.
+    orch.register_plugin("T::Crashes", Crashes)
+    stack = orch.create_stack("x", hot({"a": {"type": "T::Crashes"}})).wait(
+        30)
+    assert (stack.stack_status, stack.status_reason) == (
+        "CREATE_FAILED", "Resource CREATE failed: a: RuntimeError: disk on "
+        "fire")
+    (a,) = orch.list_resources("x")
+    assert a.status_reason == "RuntimeError: disk on fire"
+
+
 def test_cancel_without_rollback_then_rollback(orch, cloud):
     orch.create_stack("c", hot({"a": thing(name="a")})).wait(30)
     orch.update_stack("c", hot({"a": thing(name="a"),

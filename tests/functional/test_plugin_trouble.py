@@ -189,6 +189,10 @@ def test_operations_needing_a_plugin_not_loaded_are_refused(db_url, cloud):
         failed = first.create_stack("f", hot({"b": _thing(name="b"),
                                               "c": _thing(fail=True)}))
         assert failed.wait(30).stack_status == "CREATE_FAILED"
+        # nothing converged: the failed resource's type is in no template
+        # a delete looks at
+        assert first.create_stack("lone", hot({"c": _thing(fail=True)})).wait(
+            30).stack_status == "CREATE_FAILED"
         # through an environment alias: the alias's target is named
         assert first.create_stack(
             "aliased", hot({"d": {"type": "My::Thing"}}),
@@ -204,6 +208,7 @@ def test_operations_needing_a_plugin_not_loaded_are_refused(db_url, cloud):
             ("update", lambda: second.update_stack("s", existing=True)),
             ("rollback", lambda: second.rollback_stack("f")),
             ("delete", lambda: second.delete_stack("aliased")),
+            ("delete", lambda: second.delete_stack("lone")),
         ]
         for action, attempt in attempts:
             with pytest.raises(exception.PluginNotLoaded) as info:
@@ -218,13 +223,13 @@ def test_operations_needing_a_plugin_not_loaded_are_refused(db_url, cloud):
             assert info.value.types == ["Test::Thing"]
         assert {s.name: s.stack_status for s in second.list_stacks()} == {
             "s": "CREATE_COMPLETE", "f": "CREATE_FAILED",
-            "aliased": "CREATE_COMPLETE"}
+            "aliased": "CREATE_COMPLETE", "lone": "CREATE_FAILED"}
     assert _snapshot(db_url) == before
     assert cloud.reality() == real
     # with the plugin, the same delete goes through
     with heatflow.Orchestrator(db_url) as third:
         third.register_plugin("Test::Thing", cloud.Thing)
-        for name in ("s", "f", "aliased"):
+        for name in ("s", "f", "aliased", "lone"):
             stack = third.delete_stack(name).wait(30)
             assert stack.stack_status == "DELETE_COMPLETE", stack
     assert cloud.reality() == {}

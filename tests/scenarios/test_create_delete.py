@@ -49,6 +49,21 @@ def test_delete_goes_in_reverse_dependency_order(s):
     s.assert_state("DELETE_COMPLETE")
 
 
+def test_a_delete_that_fails_beside_one_that_completes(s):
+    s.create({"a": thing(), "b": thing(), "c": thing()})
+    s.run_to_end()
+    s.delete()
+    s.assert_waiting(("a", "DELETE"), ("b", "DELETE"), ("c", "DELETE"))
+    # The one finished first forgets its row only: the others' deletes are
+    # still in flight, and a's fails.
+    s.step("b")
+    s.fail("a")
+    s.step("c")
+    s.assert_state("DELETE_FAILED")
+    s.assert_resources(a="DELETE_FAILED")
+    s.expect_reality({"a": thing()})
+
+
 def test_rollback_early_in_a_create(s):
     s.create({"a": thing(), "b": thing(ref=res("a")),
               "c": thing(ref=res("b"))})

@@ -169,6 +169,11 @@ def test_rollback_of_a_create_that_fails_is_retried(s):
     s.assert_waiting(("a", "DELETE"))
     s.fail("a")
     s.assert_state("ROLLBACK_FAILED")
+    # The resource says why, as the user lists it: not an action forever
+    # in progress.
+    (a,) = s.orch.list_resources(s.name)
+    assert (a.name, a.resource_status) == ("a", "DELETE_FAILED")
+    assert "injected failure" in a.status_reason
     s.rollback()
     s.run_to_end()
     s.assert_state("ROLLBACK_COMPLETE")

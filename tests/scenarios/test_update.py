@@ -197,6 +197,20 @@ def test_a_failed_update_is_replaced_by_the_next_update(s):
     s.assert_reality({"a": "a#2", "b": "b#1"})
 
 
+def test_a_resource_whose_update_failed_goes_before_what_it_uses(s):
+    s.create({"a": thing(), "b": thing(name="x", ref=res("a"))})
+    s.run_to_end()
+    s.update({"a": thing(), "b": thing(name="y", ref=res("a"))})
+    s.fail("b")
+    s.assert_state("UPDATE_FAILED")
+    # Until its update is done b still depends on what it used before as
+    # well as on what it was to use (Heat's rule): a waits for b to go.
+    s.update({})
+    s.assert_waiting(("b", "DELETE"))
+    s.run_to_end()
+    assert s.passed()[-2:] == [("b", "DELETE"), ("a", "DELETE")]
+
+
 def test_in_place_update_flows_through_get_attr(s):
     s.create({"a": thing(name="one"), "b": thing(ref=attr("a", "name"))})
     s.run_to_end()

@@ -98,22 +98,26 @@ def test_cleanup_deletes_dependents_first(store):
     assert ("converged", cleanup % ids[1]) in links
 
 
-def test_update_reuses_the_best_incarnation(store):
+# Template ids past CPython's cache of small ints too: ids compared with
+# "is" would pass with small ones only.
+@pytest.mark.parametrize("one", [1, 1001])
+def test_update_reuses_the_best_incarnation(store, one):
+    two = one + 1
     f, op = start(store)
     old, new = store.insert_resources(f, [{"name": "a", "type": "T"},
                                           {"name": "a", "type": "T"}])
-    store.set_resource_fields(old, f, template_id=1, action="CREATE")
-    store.set_resource_fields(new, f, template_id=2, action="CREATE",
+    store.set_resource_fields(old, f, template_id=one, action="CREATE")
+    store.set_resource_fields(new, f, template_id=two, action="CREATE",
                               replaces=old)
     store.set_resource_fields(old, f, replaced_by=new)
-    # Rolling back to template 1 prefers the original ...
-    plan = compiler.plan_operation(store, dict(op, template_id=1),
+    # Rolling back to template one prefers the original ...
+    plan = compiler.plan_operation(store, dict(op, template_id=one),
                                    definition({"a": none()}))
     assert plan["converge"][0][1] == old
-    # ... going forward to template 2 the replacement.
-    plan = compiler.plan_operation(store, dict(op, template_id=2),
+    # ... going forward to template two the replacement.
+    plan = compiler.plan_operation(store, dict(op, template_id=two),
                                    definition({"a": none()}),
-                                   prev_template_id=1)
+                                   prev_template_id=one)
     assert plan["converge"][0][1] == new
     # Both incarnations get a clean-up node; the replaced one after its
     # replacement's.
@@ -146,3 +150,28 @@ def test_every_requirement_has_exactly_one_provider(store):
     for atom in nodes:
         for sym in atom.requires:
             assert len(providers.get(sym, ())) == 1, (atom.name, sym)
+
+
+def test_without_a_current_row_the_previous_templates_wins(store):
+    f, op = start(store)
+    old, new = store.insert_resources(f, [{"name": "a", "type": "T"},
+                                          {"name": "a", "type": "T"}])
+    store.set_resource_fields(old, f, template_id=1, action="CREATE")
+    store.set_resource_fields(new, f, template_id=3, action="CREATE")
+    # Going to template 2 from 1: the row template 1 converged, not the
+    # newer one of an operation that did not settle.
+    plan = compiler.plan_operation(store, dict(op, template_id=2),
+                                   definition({"a": none()}),
+                                   prev_template_id=1)
+    assert plan["converge"][0][1] == old
+
+
+def test_a_large_stack_has_one_atom_per_name(store):
+    """Barriers over more inputs than FAN_IN squared need a tree of
+    gather atoms three levels deep."""
+    f, op = start(store)
+    n = compiler.FAN_IN ** 2 + 1
+    plan = compiler.plan_operation(store, op, definition(
+        {"r%d" % i: none() for i in range(n)}))
+    names = [a.name for a, _ in compiler.build_flow(plan).iter_nodes()]
+    assert len(names) == len(set(names))

@@ -18,12 +18,14 @@ from heatflow.persistence.store import Fence
 
 CLOUD = {}          # physical id -> physical name: what exists
 DELETED = []        # physical ids deleted through the plugin
+REFUSING = []       # non-empty: the cloud refuses deletes
 STARTED, GO = threading.Event(), threading.Event()
 
 
 class Maker(resource.Resource):
     """Makes its physical resource first, learns its id when the (slow)
-    cloud call returns, as a real create does."""
+    cloud call returns, as a real create does; a delete completes at its
+    second poll."""
 
     def handle_create(self):
         physical_id = "p-" + uuid.uuid4().hex[:8]
@@ -33,15 +35,26 @@ class Maker(resource.Resource):
         self.resource_id_set(physical_id)
 
     def handle_delete(self):
-        if self.resource_id is not None:
-            CLOUD.pop(self.resource_id, None)
-            DELETED.append(self.resource_id)
+        if REFUSING:
+            raise RuntimeError("the cloud refuses")
+        return [self.resource_id]
+
+    def check_delete_complete(self, token):
+        # Gone at the second poll, as a real delete takes a while.
+        token.append(None)
+        if len(token) < 3:
+            return False
+        if token[0] is not None:
+            CLOUD.pop(token[0], None)
+            DELETED.append(token[0])
+        return True
 
 
 @pytest.fixture
 def orch(tmp_path):
     CLOUD.clear()
     del DELETED[:]
+    del REFUSING[:]
     STARTED.clear()
     GO.clear()
     o = heatflow.Orchestrator("sqlite:///" + str(tmp_path / "hf.db"),
@@ -133,3 +146,19 @@ def test_it_waits_while_the_owner_may_still_record_it(orch, monkeypatch):
     assert store.update_resource(row.id, new, physical_resource_id="p-new")
     assert store.finish_resource(row.id, new, "CREATE", "COMPLETE")
     assert _eventually(lambda: DELETED == [made]), DELETED
+
+
+def test_an_orphan_that_cannot_be_deleted_is_reported(orch):
+    new, row, made = _taken_over(orch)
+    store = orch.db.store
+    assert store.acquire_resource(row.id, new, "DELETE") is not None
+    assert store.finish_delete(row.id, new)
+    REFUSING.append(True)
+    GO.set()
+    assert _eventually(lambda: _orphan_events(orch, new.stack_id) == [
+        ("r", made, "DELETE", "FAILED")])
+    (event,) = [e for e in store.list_events(new.stack_id)
+                if e.reason.startswith("orphan")]
+    assert event.reason == ("orphan made by a run that had lost the "
+                            "operation: delete failed: the cloud refuses")
+    assert made in CLOUD

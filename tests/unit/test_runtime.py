@@ -1,8 +1,11 @@
 """The runtime's cache of bound stack definitions: each is bound once per
-process however many atoms ask for it at once."""
+process however many atoms ask for it at once; the registry of runtimes."""
 
 import threading
 
+import pytest
+
+from heatflow.flows import runtime as runtime_mod
 from heatflow.template import template as template_mod
 
 TEMPLATE = {"heat_template_version": "2018-08-31",
@@ -112,3 +115,20 @@ def test_a_run_whose_liveness_cannot_be_told_counts_as_alive(orch):
     rt.use_runs(liveness)
     assert rt.run_alive("dead") is False
     assert rt.run_alive("unknown") is True
+
+
+def test_unregistering_the_default_runtime_makes_another_the_default(
+        monkeypatch):
+    # (A process whose first Orchestrator closed while a second one runs:
+    # an atom of an operation planned elsewhere gets the live runtime.)
+    monkeypatch.setattr(runtime_mod, "_runtimes", {})
+    monkeypatch.setattr(runtime_mod, "_default", None)
+    first, second = object(), object()
+    runtime_mod.register("first", first)
+    runtime_mod.register("second", second)
+    assert runtime_mod.get("elsewhere") is first
+    runtime_mod.unregister("first")
+    assert runtime_mod.get("elsewhere") is second
+    runtime_mod.unregister("second")
+    with pytest.raises(RuntimeError):
+        runtime_mod.get("elsewhere")

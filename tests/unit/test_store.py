@@ -3,17 +3,24 @@
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from heatflow import exception
 from heatflow.persistence import database
+from heatflow.persistence import store as store_mod
 from heatflow.persistence.store import Fence
 
 
 @pytest.fixture
-def store(tmp_path):
+def db(tmp_path):
     db = database.Database("sqlite:///" + str(tmp_path / "t.db"))
-    yield db.store
+    yield db
     db.close()
+
+
+@pytest.fixture
+def store(db):
+    return db.store
 
 
 def new_stack(store, name="s"):
@@ -238,3 +245,44 @@ def test_plugin_data_writes_are_fenced_on_the_row_lock(store):
     assert not store.resource_data_set(rid, current, "k", "late")
     assert not store.resource_data_delete(rid, current, "k")
     assert store.resource_data(rid) == {"k": "v2"}
+
+
+def _refuse_commits(db, times):
+    """The database refuses the next ``times`` commits (as while it
+    restarts); returns the list of refusals."""
+    refused = []
+
+    def refuse(conn):
+        if len(refused) < times:
+            refused.append(True)
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("gone"))
+    sa.event.listen(db.engine, "commit", refuse)
+    return refused
+
+
+def test_a_write_rides_out_a_brief_outage(db, store):
+    refused = _refuse_commits(db, 2)
+    f = new_stack(store, "brief")
+    assert len(refused) == 2
+    assert store.find_stack("brief").id == f.stack_id
+
+
+def test_a_longer_outage_is_the_engines_error(db, store, monkeypatch):
+    monkeypatch.setattr(store_mod, "OUTAGE_PATIENCE", 0.3)
+    refused = _refuse_commits(db, 1000)
+    with pytest.raises(exception.EngineStorageError):
+        new_stack(store, "long")
+    assert 2 <= len(refused) < 1000
+
+
+def test_a_deleted_stack_takes_only_its_own_plugin_data(store):
+    rows = {}
+    for name in ("gone", "kept"):
+        f = new_stack(store, name)
+        (rid,) = store.insert_resources(f, [{"name": "x", "type": "T"}])
+        assert store.acquire_resource(rid, f, "CREATE") is not None
+        assert store.resource_data_set(rid, f, "password", name)
+        rows[name] = f, rid
+    assert store.mark_stack_deleted(rows["gone"][0])
+    assert store.resource_data(rows["gone"][1]) == {}
+    assert store.resource_data(rows["kept"][1]) == {"password": "kept"}
