@@ -312,6 +312,10 @@ class ConvergeResource(Undo, _Atom):
         except Exception as exc:
             return self._fail(row, "CREATE", exc)
         self._finish(row, "CREATE", data, metadata, attrs, ref)
+        # (A row that replaces another is a replacement even when this is
+        # a run that took over, finishing its create: its revert must
+        # give the original its place back.)
+        replaced = replaced or row.replaces is not None
         return self._result(row, ref, attrs,
                             "replace" if replaced else "create",
                             replaces=row.replaces)

@@ -466,3 +466,38 @@ def test_an_update_recreates_a_create_its_dead_engine_left_unrecorded(
                 if j["event"] == "delete"] == [wreck]
     finally:
         orch.close()
+
+
+def test_a_replacement_finished_by_the_next_run_is_rolled_back_as_one(
+        db_url, cloud):
+    """a is being replaced (its size changes) when the process dies, the
+    replacement's create under way.  The next Orchestrator finishes that
+    create, then b's update fails and the update is rolled back: the
+    replacement is deleted and the original is a again -- not left
+    'replaced by' a row that is gone."""
+    def hot(size, fail):
+        return {"heat_template_version": "2018-08-31",
+                "resources": {
+                    "a": {"type": "Test::Thing",
+                          "properties": {"name": "a", "size": size,
+                                         "delay": 0.5}},
+                    "b": {"type": "Test::Thing",
+                          "properties": {"name": "b", "fail": fail,
+                                         "ref": {"get_attr": ["a", "size"]}}}}}
+
+    orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
+    orch.create_stack("s", hot(1, False), disable_rollback=False).wait(60)
+    original = _row(orch, "a")
+    orch.close()
+    _dies_by_itself(DIES_AT_TOKEN_SCRIPT, db_url, hot(2, True), cloud,
+                    "update", "a", "CREATE", "after")
+
+    orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
+    try:
+        _wait_for(lambda: orch.get_stack("s").status != "IN_PROGRESS")
+        assert orch.get_stack("s").stack_status == "ROLLBACK_COMPLETE"
+        a = _row(orch, "a")
+        assert a.id == original.id and a.replaced_by is None
+        assert sorted(p["size"] for p in cloud.reality().values()) == [1, 1]
+    finally:
+        orch.close()
