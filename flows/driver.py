@@ -101,7 +101,8 @@ def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
     completion rather than started twice.  ``taken_over()`` is asked
     before every poll but the first (a conductor frozen past its session
     must not call the plugin once another run owns the operation; asking
-    less often was tried and let such a zombie poll on): then this run
+    less often was tried and let such a zombie poll on), and before the
+    handler: then this run
     must not touch the resource again (it raises
     :class:`exception.Superseded`).  A merely superseded operation's action
     is not interrupted.  ``poll`` is (first, longest) interval between
@@ -115,6 +116,14 @@ def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
     if resuming:
         token = resume_token
     else:
+        # Asked once more right before the handler acts: a conductor
+        # frozen (SIGSTOP, a long pause) between taking the row's lock and
+        # this call wakes up to find the operation taken over -- or rolled
+        # back -- and must not act on the cloud (a chaos soak trial saw
+        # such a zombie update a resource after the rollback restored it).
+        if taken_over is not None and taken_over():
+            raise exception.Superseded("another run took the operation "
+                                       "over")
         token = getattr(plugin, "handle_" + name)(*args)
         if save_token is not None and token is not None and \
                 _serialisable(token):

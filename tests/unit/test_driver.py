@@ -193,3 +193,16 @@ def test_a_deadline_passed_during_a_poll_fails_the_action(monkeypatch):
     with pytest.raises(exception.Timeout):
         driver.run(SlowPolls(clock, 60.0), "CREATE", deadline=clock.now + 2)
     assert 1002.0 < clock.now < 1003.0
+
+
+def test_a_run_taken_over_does_not_start_the_action(monkeypatch):
+    """A conductor that was frozen between taking a row's lock and calling
+    the handler wakes up to find its operation taken over: the handler is
+    not called (a zombie's update would undo a rollback)."""
+    clock = Clock(monkeypatch)
+    plugin = Slow(clock, 1.0)
+    calls = []
+    plugin.handle_create = lambda: calls.append("handle")
+    with pytest.raises(exception.Superseded):
+        driver.run(plugin, "CREATE", taken_over=lambda: True)
+    assert calls == [] and plugin.polls == []
