@@ -16,6 +16,7 @@ import signal
 import time
 
 import pytest
+from kazoo import exceptions as kazoo_exc
 
 from heatflow import jobs
 from tests.functional import cluster as cluster_mod
@@ -157,7 +158,10 @@ def jobs_of(cluster, traversal):
     for child in zk.get_children(path):
         if not child.startswith("job") or child.endswith(".lock"):
             continue
-        data, _ = zk.get(path + "/" + child)
+        try:
+            data, _ = zk.get(path + "/" + child)
+        except kazoo_exc.NoNodeError:
+            continue        # consumed between the listing and the read
         if json.loads(data)["details"].get("traversal") == traversal:
             out.append(child)
     return out
