@@ -29,8 +29,8 @@ _LAZY = {
     "upgrade_database": "heatflow.standalone",
     "generate_encryption_key": "heatflow.standalone",
     "ENCRYPTION_KEY_ENV": "heatflow.standalone",
-    "Conductor": "heatflow.conductor",
-    "serve_conductor": "heatflow.conductor:serve",
+    "Conductor": "heatflow.runners.conductor",
+    "serve_conductor": "heatflow.runners.conductor:serve",
 }
 
 

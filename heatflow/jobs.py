@@ -228,7 +228,7 @@ def repost(board, db, row):
     """Post a job again for the stack's current operation (``row``: its
     stack row), whose flow was saved when it started, unless its job still
     exists."""
-    from heatflow import execution
+    from heatflow.flows import execution
     from taskflow.persistence import models as tf_models
     book = tf_models.LogBook("stack-%s" % row.id, uuid=row.flow_uuid)
     book.add(execution.load_operation(db, row.flow_uuid))

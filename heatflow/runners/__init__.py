@@ -14,9 +14,9 @@ assembled once -- and hands every planned operation to a
 ``jobboard.JobboardRunner``
     posted as a job on the ZooKeeper jobboard, for conductors to run.
 
-The other side of the jobboard is :mod:`heatflow.conductor`, which builds
-the same Host and runs claimed jobs with the same
-:class:`heatflow.execution.OperationExecutor` the local runner uses.
+The other side of the jobboard is :mod:`heatflow.runners.conductor`, which
+builds the same Host and runs claimed jobs with the same
+:class:`heatflow.flows.execution.OperationExecutor` the local runner uses.
 """
 
 from heatflow.runners.base import Host, Runner  # noqa: F401

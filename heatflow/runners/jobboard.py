@@ -1,6 +1,6 @@
 """Running operations through ZooKeeper: each is posted as a job on the
-jobboard, and conductors (heatflow/conductor.py) claim and run it; their
-watchdog resumes or fails what nobody runs, so this process runs nothing
+jobboard, and conductors (heatflow/runners/conductor.py) claim and run it;
+their watchdog resumes or fails what nobody runs, so this process runs nothing
 itself."""
 
 import uuid
@@ -8,7 +8,7 @@ import uuid
 from kazoo.handlers import threading as kazoo_handlers
 
 from heatflow import exception
-from heatflow import execution
+from heatflow.flows import execution
 from heatflow import jobs
 from heatflow.runners import base
 

@@ -27,7 +27,7 @@ import sys
 import threading
 import uuid
 
-from heatflow import execution
+from heatflow.flows import execution
 from heatflow.persistence import sealing
 from heatflow.runners import base
 

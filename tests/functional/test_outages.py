@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from heatflow import conductor as conductor_mod
+from heatflow.runners import conductor as conductor_mod
 from heatflow import jobs
 from heatflow.persistence import store as store_mod
 from tests import conftest
@@ -150,7 +150,7 @@ def test_the_database_failing_as_a_job_is_taken_is_one_line(servers, cloud,
     import sqlalchemy as sa
     from taskflow import exceptions as tf_exc
 
-    from heatflow import execution
+    from heatflow.flows import execution
     zk, pg = servers
     c = cluster_mod.Cluster(pg.create_database("joberr"), zk.hosts,
                             str(tmp_path), size=0)

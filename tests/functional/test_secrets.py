@@ -263,7 +263,7 @@ def test_conductor_logs_the_url_without_password(zk_hosts, zk_path,
                                                  caplog):
     """The conductor's start-up line names the database (masked)."""
     import threading
-    from heatflow import conductor as conductor_mod
+    from heatflow.runners import conductor as conductor_mod
     postgres.ensure_running()
     name = "t_secret_%s" % zk_path.rsplit("-", 1)[-1]
     url = postgres.create_database(name)

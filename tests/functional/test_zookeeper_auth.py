@@ -15,7 +15,7 @@ from kazoo import exceptions as kazoo_exc
 from kazoo import security as kazoo_security
 
 import heatflow
-from heatflow import conductor as conductor_mod
+from heatflow.runners import conductor as conductor_mod
 from heatflow import exception
 from heatflow import jobs
 

@@ -74,10 +74,10 @@ TARGETS = {
                          "tests/functional/test_zombies.py"],
     "persistence/store.py": ["tests/unit/test_store.py", UNIT, SCENARIOS]
     + RESUME,
-    "heatflow/execution.py": ["tests/unit/test_execution.py", UNIT,
-                              SCENARIOS] + RESUME +
+    "flows/execution.py": ["tests/unit/test_execution.py", UNIT,
+                           SCENARIOS] + RESUME +
     ["tests/functional/test_disk_full.py"],
-    "heatflow/conductor.py": CONDUCTORS,
+    "heatflow/runners/conductor.py": CONDUCTORS,
 }
 
 CONFIG = """\

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from taskflow import exceptions as tf_exc
 
 from heatflow import exception
-from heatflow import execution
+from heatflow.flows import execution
 
 
 def _disk_full():

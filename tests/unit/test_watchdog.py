@@ -4,7 +4,7 @@ job keeps going missing is not re-posted every round (issue 15, bug 3)."""
 import datetime
 import types
 
-from heatflow import conductor as conductor_mod
+from heatflow.runners import conductor as conductor_mod
 from heatflow.persistence import store as store_mod
 
 T0 = datetime.datetime(2026, 1, 1)

@@ -1,9 +1,9 @@
 """Running one operation's flows to the end, wherever that happens.
 
 Shared by the in-process runner (heatflow.runners.local) and the ZooKeeper
-conductor (heatflow.conductor): given a plan whose run owns the operation,
-build the flow, run it in a TaskFlow parallel engine on a long-lived pool,
-and handle what TaskFlow's outcome means for the stack:
+conductor (heatflow.runners.conductor): given a plan whose run owns the
+operation, build the flow, run it in a TaskFlow parallel engine on a
+long-lived pool, and handle what TaskFlow's outcome means for the stack:
 
 - the flow ended (SUCCESS, or SUSPENDED because the operation failed with
   rollback disabled or was superseded): the atoms recorded everything;

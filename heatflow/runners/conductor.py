@@ -48,9 +48,9 @@ from taskflow import states as tf_states
 from taskflow.conductors.backends import impl_nonblocking
 
 from heatflow import exception
-from heatflow import execution
+from heatflow.flows import execution
 from heatflow import jobs
-from heatflow import runners
+from heatflow.runners import base
 from heatflow.persistence import database
 from heatflow.persistence import store as store_mod
 
@@ -129,12 +129,12 @@ class Conductor:
                 "HEATFLOW_ZOOKEEPER)")
         self.name = name or unique_name()
         self.root = root
-        self._host = runners.Host(db_url, plugin_dirs=plugin_dirs,
-                                  registry=registry,
-                                  poll_interval=poll_interval, limits=limits,
-                                  encryption_key=encryption_key,
-                                  key_prefix="conductor-" + self.name,
-                                  default=True)
+        self._host = base.Host(db_url, plugin_dirs=plugin_dirs,
+                               registry=registry,
+                               poll_interval=poll_interval, limits=limits,
+                               encryption_key=encryption_key,
+                               key_prefix="conductor-" + self.name,
+                               default=True)
         # Flows this process did not plan name another runtime key: this
         # one (default=True) serves them all.
         self.db = self._host.db
