@@ -10,6 +10,7 @@ override earlier ones (an operator can replace a built-in):
 4. ``Registry.register()`` calls.
 """
 
+import difflib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -164,7 +165,18 @@ class Registry:
             return self._types[type_name]
         except (KeyError, TypeError):   # TypeError: unhashable junk
             raise exception.UnknownResourceType(
-                "unknown resource type %s" % _quote(type_name), path) from None
+                "unknown resource type %s%s" % (_quote(type_name),
+                                                self._hint(type_name)),
+                path) from None
+
+    def _hint(self, type_name):
+        """' (did you mean X?)' when a registered type is a likely typo of
+        ``type_name``; a mistyped type is the usual reason for the error."""
+        if not isinstance(type_name, str):
+            return ""
+        near = difflib.get_close_matches(type_name, self._types, n=1,
+                                         cutoff=0.8)
+        return " (did you mean %s?)" % near[0] if near else ""
 
     def __contains__(self, type_name):
         try:

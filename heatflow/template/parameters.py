@@ -422,17 +422,25 @@ def bind(schemas, given, stack_name, stack_id, project_id):
         _fail("unknown parameter(s) %s: the template does not declare them"
               % ", ".join(repr(n) for n in unknown),
               ("parameters", unknown[0]))
+    # Every missing value at once: a user should not learn them one
+    # command at a time.
+    missing = [name for name, schema in schemas.items()
+               if given.get(name) is None and not schema.has_default]
+    if len(missing) == 1:
+        _fail("a value is required: the parameter has no default",
+              ("parameters", missing[0]))
+    if missing:
+        _fail("values are required for parameters %s: they have no default"
+              % ", ".join(repr(n) for n in missing),
+              ("parameters", missing[0]))
     values = {}
     for name, schema in schemas.items():
         if given.get(name) is not None:
             values[name] = schema.validate(given[name])
-        elif schema.has_default:
+        else:
             values[name] = schema.default
             # the rest was checked when the template was read
             schema.check(schema.default, only_custom=True)
-        else:
-            _fail("a value is required: the parameter has no default",
-                  ("parameters", name))
     values["OS::stack_name"] = stack_name
     values["OS::stack_id"] = stack_id
     values["OS::project_id"] = project_id

@@ -85,6 +85,17 @@ class TestRegister:
             "resources.web.type: unknown resource type 'Acme::Nope'"
         assert isinstance(info.value, exception.StackValidationFailed)
 
+    def test_unknown_type_suggests_the_nearest_registered_one(self, bare):
+        bare.register("Acme::Widget", Widget)
+        with pytest.raises(exception.UnknownResourceType) as info:
+            bare.get_class("Acme::Widgt", ("resources", "web", "type"))
+        assert str(info.value) == (
+            "resources.web.type: unknown resource type 'Acme::Widgt' "
+            "(did you mean Acme::Widget?)")
+        with pytest.raises(exception.UnknownResourceType) as info:
+            bare.get_class("Other::Thing")
+        assert "did you mean" not in str(info.value)
+
     def test_unknown_unhashable_type(self, bare):
         with pytest.raises(exception.UnknownResourceType):
             bare.get_class(["x"])

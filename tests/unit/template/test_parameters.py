@@ -69,6 +69,16 @@ def test_defaults_and_missing():
                               "parameter has no default")
 
 
+def test_every_missing_parameter_is_named_at_once():
+    with pytest.raises(exception.StackValidationFailed) as err:
+        bind({"size": {"type": "number"}, "flavor": {"type": "string"},
+              "name": {"type": "string", "default": "x"},
+              "zone": {"type": "string"}}, {"flavor": "m1"})
+    assert str(err.value) == ("parameters.size: values are required for "
+                              "parameters 'size', 'zone': they have no "
+                              "default")
+
+
 def test_unknown_parameter_passed():
     with pytest.raises(exception.StackValidationFailed) as err:
         bind({"a": {"type": "string", "default": ""}}, {"zzz": 1})
