@@ -26,6 +26,8 @@ _LAZY = {
     "validate_template": "heatflow.standalone",
     "dependency_graph": "heatflow.standalone",
     "get_file_references": "heatflow.standalone",
+    "resource_types": "heatflow.standalone",
+    "resource_type_schema": "heatflow.standalone",
     "upgrade_database": "heatflow.standalone",
     "generate_encryption_key": "heatflow.standalone",
     "ENCRYPTION_KEY_ENV": "heatflow.standalone",

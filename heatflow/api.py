@@ -58,6 +58,9 @@ class Stack:
     output_details: tuple = ()
     timeout_mins: Optional[int] = None
     disable_rollback: bool = True
+    #: The environment the stack was last created or updated with (hidden
+    #: parameters' values masked).
+    environment: dict = dataclasses.field(default_factory=dict)
 
     @property
     def stack_status(self):
@@ -350,8 +353,13 @@ class Orchestrator:
             if row.template_id is not None else None
         content = tmpl_row.content if tmpl_row is not None else {}
         hidden = template_mod.hidden_parameters(content)
+        # What the stack runs with: the template's defaults for what was
+        # not given, as Heat shows them.
+        values = template_mod.parameter_defaults(content)
+        values.update(row.parameters or {})
         params = {k: (HIDDEN if k in hidden else v)
-                  for k, v in (row.parameters or {}).items()}
+                  for k, v in values.items()}
+        environment = tmpl_row.environment if tmpl_row is not None else {}
         details = []
         for key, out in (row.outputs or {}).items():
             details.append(Output(key=key, value=out.get("value"),
@@ -364,7 +372,8 @@ class Orchestrator:
             parameters=params, template=content, created_at=row.created_at,
             updated_at=row.updated_at, output_details=tuple(details),
             timeout_mins=row.timeout_mins,
-            disable_rollback=row.disable_rollback)
+            disable_rollback=row.disable_rollback,
+            environment=_masked_environment(environment or {}, hidden))
 
     def close(self):
         """Stop starting resource actions and wait for those in flight.
@@ -438,6 +447,15 @@ class Orchestrator:
                             class_of=class_of,
                             definition_of=lambda tid: self.runtime.definition(
                                 tid, row.name, row.id))
+
+
+def _masked_environment(environment, hidden):
+    env = dict(environment)
+    for section in ("parameters", "parameter_defaults"):
+        if env.get(section):
+            env[section] = {k: (HIDDEN if k in hidden else v)
+                            for k, v in env[section].items()}
+    return env
 
 
 def _check_name(name):

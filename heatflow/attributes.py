@@ -42,6 +42,13 @@ class Schema:
     def __repr__(self):
         return "Schema(%r, type=%r)" % (self.description, self.type)
 
+    def to_dict(self):
+        """As ``resource type show`` prints it (Heat's keys)."""
+        data = {"description": self.description}
+        if self.type is not None:
+            data["type"] = self.type.lower()
+        return data
+
 
 # Heat marks "show" uncached: it is a live view of the physical resource.
 BASE_ATTRIBUTES = {

@@ -60,6 +60,17 @@ class Constraint:
     def _check(self, value):
         raise NotImplementedError
 
+    def to_dict(self):
+        """The constraint as ``resource type show`` prints it (Heat's
+        keys: ``{"range": {"min": 1, "max": 5}, "description": ...}``)."""
+        data = {self.KEY: self._spec()}
+        if self.description is not None:
+            data["description"] = self.description
+        return data
+
+    def _spec(self):
+        raise NotImplementedError
+
     def __eq__(self, other):
         return type(self) is type(other) and vars(self) == vars(other)
 
@@ -85,6 +96,10 @@ class _MinMax(Constraint):
         self.min = min
         self.max = max
 
+    def _spec(self):
+        return {k: v for k, v in (("min", self.min), ("max", self.max))
+                if v is not None}
+
     def _bounds_error(self, what, measured):
         low = None if self.min is None else _to_number(self.min)
         high = None if self.max is None else _to_number(self.max)
@@ -105,6 +120,8 @@ class Range(_MinMax):
     """Numeric bounds, inclusive.  Numeric strings are compared as numbers
     because parameter values often arrive as text."""
 
+    KEY = "range"
+
     def _check(self, value):
         try:
             number = _to_number(value)
@@ -116,6 +133,8 @@ class Range(_MinMax):
 class Length(_MinMax):
     """Bounds on the length of a string, list or map, inclusive."""
 
+    KEY = "length"
+
     def _check(self, value):
         if not isinstance(value, (str, collections.abc.Sequence,
                                   collections.abc.Mapping)):
@@ -124,6 +143,11 @@ class Length(_MinMax):
 
 
 class AllowedValues(Constraint):
+    KEY = "allowed_values"
+
+    def _spec(self):
+        return list(self.allowed)
+
     def __init__(self, allowed, description=None):
         super().__init__(description)
         if isinstance(allowed, (str, bytes)) or not isinstance(
@@ -150,6 +174,11 @@ def _quote(value):
 class AllowedPattern(Constraint):
     """A regular expression the whole string must match (Heat anchors the
     pattern at both ends; so do we, with fullmatch)."""
+
+    KEY = "allowed_pattern"
+
+    def _spec(self):
+        return self.pattern
 
     def __init__(self, pattern, description=None):
         super().__init__(description)
@@ -181,6 +210,11 @@ class AllowedPattern(Constraint):
 class Modulo(Constraint):
     """value % step == offset (Heat's rule: offset is smaller than step in
     absolute value and has the same sign)."""
+
+    KEY = "modulo"
+
+    def _spec(self):
+        return {"step": self.step, "offset": self.offset}
 
     def __init__(self, step, offset, description=None):
         super().__init__(description)
@@ -227,6 +261,11 @@ def unregister_custom(name):
 
 
 class CustomConstraint(Constraint):
+    KEY = "custom_constraint"
+
+    def _spec(self):
+        return self.name
+
     def __init__(self, name, description=None):
         super().__init__(description)
         if not isinstance(name, str) or not name:

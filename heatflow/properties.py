@@ -138,6 +138,23 @@ class Schema:
         return "Schema(%r%s)" % (self.type, ", required=True"
                                  if self.required else "")
 
+    def to_dict(self):
+        """The declaration as ``resource type show`` prints it: Heat's
+        keys, its type names in lower case, unset ones left out."""
+        data = {"type": self.type.lower()}
+        if self.description is not None:
+            data["description"] = self.description
+        if self.default is not None:
+            data["default"] = self.default
+        data.update(required=self.required,
+                    update_allowed=self.update_allowed,
+                    immutable=self.immutable)
+        if self.constraints:
+            data["constraints"] = [c.to_dict() for c in self.constraints]
+        if self.schema is not None:     # a List's is {"*": item schema}
+            data["schema"] = {k: v.to_dict() for k, v in self.schema.items()}
+        return data
+
 
 def _show(value):
     """A value as it appears in an error message."""

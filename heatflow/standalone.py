@@ -92,6 +92,58 @@ def get_file_references(template):
     return found
 
 
+def resource_types(plugin_dirs=(), registry=None, with_description=False):
+    """The resource types plugins provide, sorted, as Heat lists them:
+    those whose support status is HIDDEN left out.  With
+    ``with_description``: ``[{"resource_type", "description"}]``."""
+    from heatflow import support
+    reg = _registry(plugin_dirs, registry)
+    names = [name for name in reg.types()
+             if _support_status(reg.get_class(name)).status
+             != support.HIDDEN]
+    if not with_description:
+        return names
+    return [{"resource_type": name,
+             "description": _summary(reg.get_class(name))}
+            for name in names]
+
+
+def resource_type_schema(type_name, plugin_dirs=(), registry=None):
+    """What a template may give and get of ``type_name``, as Heat's
+    ``resource type show`` says it: ``{"resource_type", "description",
+    "properties": {name: {"type", "description", "default", "required",
+    "update_allowed", "immutable", "constraints", "schema"}},
+    "attributes": {name: {"description", "type"}}, "support_status"}``.
+    Properties a plugin declares unimplemented are left out; an unknown
+    type raises :class:`heatflow.exception.UnknownResourceType`."""
+    from heatflow import attributes
+    cls = _registry(plugin_dirs, registry).get_class(type_name)
+    props = {name: schema.to_dict()
+             for name, schema in cls.properties_schema.items()
+             if getattr(schema, "implemented", True)}
+    attrs = {}
+    for name, schema in attributes.all_attributes(
+            cls.attributes_schema).items():
+        # a plain string is a description (plugins written loosely)
+        attrs[name] = schema.to_dict() if hasattr(schema, "to_dict") \
+            else {"description": str(schema)}
+    return {"resource_type": type_name, "description": _summary(cls),
+            "properties": props, "attributes": attrs,
+            "support_status": _support_status(cls).to_dict()}
+
+
+def _support_status(cls):
+    from heatflow import support
+    return getattr(cls, "support_status", None) or support.SupportStatus()
+
+
+def _summary(cls):
+    """The first paragraph of a plugin class's own docstring."""
+    import inspect
+    doc = cls.__doc__ and inspect.cleandoc(cls.__doc__)
+    return " ".join(doc.split("\n\n")[0].split()) if doc else ""
+
+
 def upgrade_database(db_url=None):
     """Create or migrate the tables of the database ``db_url`` (default
     ``HEATFLOW_DB_URL`` or the SQLite file); the URL without its
@@ -118,5 +170,5 @@ def generate_encryption_key():
 
 
 __all__ = ["validate_template", "dependency_graph", "get_file_references",
-           "upgrade_database", "generate_encryption_key",
-           "ENCRYPTION_KEY_ENV"]
+           "resource_types", "resource_type_schema", "upgrade_database",
+           "generate_encryption_key", "ENCRYPTION_KEY_ENV"]

@@ -158,6 +158,11 @@ def cmd_stack_create(ctx, args):
     return _finish_operation(ctx, orch, op, args.name, 0, args.wait)
 
 
+#: ``stack update --rollback``: what the API's disable_rollback takes
+#: (None keeps the stack's setting).
+_DISABLE_ROLLBACK = {"enabled": False, "disabled": True, "keep": None}
+
+
 def cmd_stack_update(ctx, args):
     if args.template is None and not args.existing:
         raise CommandError("stack update needs -t/--template FILE "
@@ -172,7 +177,9 @@ def cmd_stack_update(ctx, args):
     after = _last_event_id(orch, args.name)
     op = orch.update_stack(
         args.name, inputs.template_source, existing=args.existing,
-        timeout_mins=args.timeout, **inputs.operation_args())
+        timeout_mins=args.timeout,
+        disable_rollback=_DISABLE_ROLLBACK[args.rollback],
+        **inputs.operation_args())
     return _finish_operation(ctx, orch, op, args.name, after, args.wait)
 
 

@@ -130,6 +130,10 @@ def build_parser():
     _template_options(p, required=False)
     _flag(p, "--existing",
           help="start from the current template and parameters")
+    p.add_argument("--rollback", choices=("enabled", "disabled", "keep"),
+                   default="keep",
+                   help="roll back if the update fails: enabled, disabled "
+                        "or keep the stack's setting (default)")
     _timeout_option(p)
     _wait_option(p, "update")
     _flag(p, "--dry-run",
@@ -174,6 +178,15 @@ def build_parser():
                       "show a resource")
     p.add_argument("resource", metavar="RESOURCE")
 
+    stack_template = group(stack, "template", "a stack's template")
+    stack_command(stack_template, "show", "stacks.cmd_template_show",
+                  "show the template a stack was last created or updated "
+                  "with")
+    stack_environment = group(stack, "environment", "a stack's environment")
+    stack_command(stack_environment, "show", "stacks.cmd_environment_show",
+                  "show the environment a stack was last created or "
+                  "updated with (hidden parameters masked)")
+
     events = group(stack, "event", "stack events")  # Heat's "show": not yet
     p = stack_command(events, "list", "stacks.cmd_event_list",
                       "list a stack's events")
@@ -195,6 +208,17 @@ def build_parser():
     p.add_argument("--stack", metavar="NAME",
                    help="colour resources by this stack's recorded status "
                         "(its current template unless -t is given)")
+
+    resource = group(groups, "resource", "resource types")
+    resource_type = group(resource, "type", "the resource types plugins "
+                          "provide")
+    p = command(resource_type, "list", "templates.cmd_resource_type_list",
+                "list the resource types a template may use")
+    _flag(p, "--long", help="with each type's description")
+    p = command(resource_type, "show", "templates.cmd_resource_type_show",
+                "show a resource type's properties, attributes and support "
+                "status")
+    p.add_argument("type_name", metavar="TYPE")
 
     db = group(groups, "db", "the database")
     command(db, "upgrade", "admin.cmd_db_upgrade",

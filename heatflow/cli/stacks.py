@@ -50,6 +50,22 @@ def cmd_output_show(ctx, args):
                              % (args.output, args.name))
 
 
+def cmd_template_show(ctx, args):
+    # A template reads best as YAML; the table format has no other use
+    # for one document.
+    stack = ctx.orchestrator().get_stack(args.name)
+    ctx.print(output.render(stack.template,
+                            "yaml" if ctx.fmt == "table" else ctx.fmt))
+    return 0
+
+
+def cmd_environment_show(ctx, args):
+    stack = ctx.orchestrator().get_stack(args.name)
+    ctx.print(output.render(stack.environment,
+                            "yaml" if ctx.fmt == "table" else ctx.fmt))
+    return 0
+
+
 def cmd_resource_list(ctx, args):
     if args.waiting:
         waiting = ctx.orchestrator().waiting_on(args.name)

@@ -1,8 +1,10 @@
-"""The commands on a template: ``template validate`` and ``template graph``.
-Neither opens the database unless ``graph --stack`` asks for a stack."""
+"""The commands on a template and what it may use: ``template validate``,
+``template graph`` and ``resource type list/show``.  None opens the
+database unless ``graph --stack`` asks for a stack."""
 
 import heatflow
 from heatflow.cli import graph
+from heatflow.cli import output
 from heatflow.cli.context import CommandError
 from heatflow.cli.inputs import Inputs
 
@@ -59,4 +61,23 @@ def cmd_template_graph(ctx, args):
         raise CommandError("cannot write %s: %s"
                            % (args.output, exc.strerror or exc))
     ctx.note("Graph written to %s (%s)." % (args.output, fmt.upper()))
+    return 0
+
+
+def cmd_resource_type_list(ctx, args):
+    types = heatflow.resource_types(plugin_dirs=ctx.plugin_dirs,
+                                    with_description=args.long)
+    if args.long:
+        ctx.show(types, ["resource_type", "description"])
+    else:
+        ctx.show([{"resource_type": t} for t in types], ["resource_type"])
+    return 0
+
+
+def cmd_resource_type_show(ctx, args):
+    schema = heatflow.resource_type_schema(args.type_name,
+                                           plugin_dirs=ctx.plugin_dirs)
+    # nested schemas read best as YAML, as the openstack client prints them
+    ctx.print(output.render(schema, "yaml" if ctx.fmt == "table"
+                            else ctx.fmt))
     return 0

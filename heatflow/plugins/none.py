@@ -11,6 +11,8 @@ from heatflow import resource
 
 
 class NoneResource(resource.Resource):
+    """A stand-in that accepts any properties and does nothing."""
+
     strict_properties = False
     strict_attributes = False
 

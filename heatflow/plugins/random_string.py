@@ -27,6 +27,8 @@ _CLASS_NAMES = ["lettersdigits", "letters", "lowercase", "uppercase",
 
 
 class RandomString(resource.Resource):
+    """A random string, generated once, e.g. a password."""
+
     properties_schema = {
         "length": P(P.INTEGER, "Length of the string to generate.",
                     default=32, constraints=[constraints.Range(1, 512)]),

@@ -32,6 +32,9 @@ _clock = time.time
 
 
 class TestResource(resource.Resource):
+    """A resource with knobs for testing: it can wait, fail or need
+    replacement on update."""
+
     __test__ = False        # not a pytest test class despite the name
 
     properties_schema = {

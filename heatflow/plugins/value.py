@@ -37,6 +37,8 @@ def _to_json(value, path):
 
 
 class Value(resource.Resource):
+    """Exposes its ``value`` property as the ``value`` attribute."""
+
     properties_schema = {
         "value": P(P.ANY,
                    "The expression to generate the \"value\" attribute.",

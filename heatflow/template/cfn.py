@@ -224,6 +224,17 @@ def resource_types(content):
             for _, r in _entries(content, "resources", "Resources")]
 
 
+def parameter_defaults(content):
+    """``{name: default}`` of a stored template's parameters that have
+    one (HOT's ``default``, CFN's ``Default``), as written."""
+    defaults = {}
+    for name, p in _entries(content, "parameters", "Parameters"):
+        value = p.get("Default", p.get("default"))
+        if value is not None:
+            defaults[name] = value
+    return defaults
+
+
 def hidden_parameters(content):
     """The parameters of a stored template whose values are secret (HOT's
     ``hidden``, CFN's ``NoEcho``; stored as booleans by Template)."""

@@ -211,6 +211,17 @@ def test_parameters_flow_into_properties_and_outputs(orch):
     assert stack.parameters == {"n": "seven"}
 
 
+def test_stack_parameters_show_the_defaults_used(orch):
+    t = hot({"v": {"type": "OS::Heat::Value",
+                   "properties": {"value": {"get_param": "n"}}}},
+            parameters={"n": {"type": "number", "default": 4},
+                        "m": {"type": "string", "default": "x"},
+                        "pw": {"type": "string", "default": "s3",
+                               "hidden": True}})
+    stack = orch.create_stack("p", t, parameters={"m": "given"}).wait(30)
+    assert stack.parameters == {"n": 4, "m": "given", "pw": "******"}
+
+
 class Immutable(resource.Resource):
     properties_schema = {"x": properties.Schema(
         properties.Schema.STRING, "Fixed at creation.", immutable=True,

@@ -173,7 +173,8 @@ def test_show_in_every_format(run, created):
     assert doc["timeout_mins"] is None
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$",
                     doc["creation_time"])
-    assert doc["parameters"] == {"secret": "******"}
+    # the values the stack runs with: defaults included, hidden masked
+    assert doc["parameters"] == {"greeting": "hello", "secret": "******"}
     assert "classified" not in out
     outputs = {o["output_key"]: o for o in doc["outputs"]}
     assert outputs["said"] == {"output_key": "said", "output_value": "hello",
@@ -354,6 +355,81 @@ def test_update_with_a_template_and_existing(run, created, tmp_path):
 
     code, out, err = run("stack", "update", "web")
     assert code == 1 and "--existing" in err
+
+
+def test_update_rollback_option_sets_the_stacks_rollback(run, created):
+    def rollback_disabled():
+        code, out, err = run("-f", "json", "stack", "show", "web")
+        assert code == 0, err
+        return json.loads(out)["disable_rollback"]
+
+    assert rollback_disabled() is True
+    code, _, err = run("stack", "update", "web", "--existing",
+                       "--rollback", "enabled", "--wait")
+    assert code == 0, err
+    assert rollback_disabled() is False
+    # without the option the stack keeps its setting
+    code, _, err = run("stack", "update", "web", "--existing", "--wait")
+    assert code == 0, err
+    assert rollback_disabled() is False
+    code, _, err = run("stack", "update", "web", "--existing",
+                       "--rollback", "disabled", "--wait")
+    assert code == 0, err
+    assert rollback_disabled() is True
+
+
+def test_stack_template_and_environment_show(run, template, tmp_path):
+    env = write(tmp_path, "env.yaml", """\
+        parameters: {secret: classified, greeting: hey}
+        """)
+    code, _, err = run("stack", "create", "web", "-t", template, "-e", env,
+                       "--wait")
+    assert code == 0, err
+
+    # the version date is kept as the text it was written as
+    expected = json.loads(json.dumps(yaml.safe_load(STACK_TEMPLATE),
+                                     default=str))
+    code, out, err = run("stack", "template", "show", "web")
+    assert code == 0, err
+    assert yaml.safe_load(out) == expected
+    code, out, err = run("-f", "json", "stack", "template", "show", "web")
+    assert code == 0, err
+    assert json.loads(out) == expected
+
+    code, out, err = run("stack", "environment", "show", "web")
+    assert code == 0, err
+    assert yaml.safe_load(out)["parameters"] == {"secret": "******",
+                                                 "greeting": "hey"}
+    assert "classified" not in out
+    code, out, err = run("stack", "environment", "show", "nosuch")
+    assert code == 1 and "nosuch" in err
+
+
+def test_resource_type_list_and_show(run, tmp_path):
+    code, out, err = run("-f", "json", "resource", "type", "list")
+    assert code == 0, err
+    names = [t["resource_type"] for t in json.loads(out)]
+    assert "OS::Heat::RandomString" in names and names == sorted(names)
+    code, out, err = run("resource", "type", "list", "--long")
+    assert code == 0, err
+    assert "A random string" in out
+
+    code, out, err = run("resource", "type", "show",
+                         "OS::Heat::RandomString")
+    assert code == 0, err
+    schema = yaml.safe_load(out)
+    assert schema["resource_type"] == "OS::Heat::RandomString"
+    length = schema["properties"]["length"]
+    assert length["type"] == "integer" and length["default"] == 32
+    assert length["constraints"] == [{"range": {"min": 1, "max": 512}}]
+    assert length["update_allowed"] is False and not length["required"]
+    assert schema["attributes"]["value"]["type"] == "string"
+    assert "show" in schema["attributes"]
+    assert schema["support_status"]["status"] == "SUPPORTED"
+
+    code, out, err = run("resource", "type", "show", "OS::Heat::RandomStrin")
+    assert code == 1
+    assert "did you mean OS::Heat::RandomString?" in err
 
 
 def test_create_without_wait_completes(run, template):
