@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from tests import servers
 from tests.functional import conftest
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "examples",
@@ -82,15 +83,6 @@ def processes_under(path):
     return found
 
 
-def alive(pid):
-    """Running (a zombie our shell left is dead)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def conductor_pids(cluster_dir):
     pids = []
     for pidfile in glob.glob(os.path.join(cluster_dir, "conductor-*.pid")):
@@ -123,7 +115,7 @@ def test_a_cluster_comes_up_runs_a_stack_and_goes_away(cluster_dir):
     out = script("down", "--dir", cluster_dir)
     assert "data stays" in out
     assert processes_under(cluster_dir) == []
-    assert not [pid for pid in conductors if alive(pid)]
+    assert not [pid for pid in conductors if servers._pid_alive(pid)]
 
     # up again: the same servers, with the stack still there
     script("up", "--dir", cluster_dir, "--conductors", "1")
@@ -134,4 +126,4 @@ def test_a_cluster_comes_up_runs_a_stack_and_goes_away(cluster_dir):
     script("down", "--dir", cluster_dir, "--purge")
     assert not os.path.exists(cluster_dir)
     assert processes_under(cluster_dir) == []
-    assert not [pid for pid in conductors if alive(pid)]
+    assert not [pid for pid in conductors if servers._pid_alive(pid)]
