@@ -117,6 +117,13 @@ class Operation:
         return row.traversal != self.traversal or \
             row.status != "IN_PROGRESS"
 
+    def superseded(self):
+        """Has a newer operation on the stack taken over from this one?
+        (Then the stack's state is the newer operation's, not this
+        one's outcome.)"""
+        row = self._orch.db.store.get_stack_by_id(self.stack_id)
+        return row.traversal != self.traversal
+
     def progress(self):
         """How far the operation has got: a :class:`Progress` of resources
         converged to its template out of the template's resources (for a

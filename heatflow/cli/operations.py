@@ -120,6 +120,17 @@ def _finish_operation(ctx, orch, op, name, after, wait):
     if wait:
         stack = follow(ctx, orch, op, name, after)
         show_stack(ctx, stack)
+        if op.superseded():
+            # Not this operation's outcome: say what took over.
+            newer = "a newer %s (started %s)" % (
+                stack.action, output.iso_time(stack.updated_at))
+            state = "is still running; follow it with: heatflow stack " \
+                "event list %s --follow" % stack.name \
+                if stack.status == "IN_PROGRESS" else \
+                "ended %s" % stack.stack_status
+            ctx.err.write("ERROR: the %s of stack %s was superseded by %s, "
+                          "which %s\n" % (op.action, stack.name, newer, state))
+            return 1
         if _wanted(op.action, stack):
             return 0
         ctx.err.write("ERROR: stack %s %s: %s\n"

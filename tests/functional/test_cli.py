@@ -858,3 +858,39 @@ def test_subprocess_errors_are_one_line(db_url, tmp_path):
     proc = _heatflow("--db-url", db_url, "stack", "create", "x", "-t")
     assert proc.returncode == 2
     assert "usage:" in proc.stderr
+
+
+def test_a_waiting_update_that_is_superseded_says_by_what(db_url, tmp_path,
+                                                          run):
+    slow = {"type": "OS::Heat::TestResource",
+            "properties": {"value": {"get_param": "v"},
+                           "action_wait_secs": {"update": 3}}}
+    path = write(tmp_path, "slow.yaml", yaml.safe_dump({
+        "heat_template_version": "2018-08-31",
+        "parameters": {"v": {"type": "string", "default": "a"}},
+        "resources": {"r1": slow, "r2": dict(slow, depends_on="r1")}}))
+    code, _, err = run("stack", "create", "s", "-t", path, "--wait")
+    assert code == 0, err
+    first = subprocess.Popen(
+        [sys.executable, "-m", "heatflow", "--db-url", db_url, "stack",
+         "update", "s", "-t", path, "--parameter", "v=b", "--wait"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            code, out, _ = run("-f", "json", "stack", "show", "s")
+            if json.loads(out)["stack_status"] == "UPDATE_IN_PROGRESS":
+                break
+            time.sleep(0.1)
+        code, _, err = run("stack", "update", "s", "-t", path,
+                           "--parameter", "v=c", "--wait")
+        assert code == 0, err
+        _, err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 1
+    assert "ERROR: the UPDATE of stack s was superseded by a newer UPDATE" \
+        in err
+    assert "which is still running; follow it with: heatflow stack event " \
+        "list s --follow" in err or "which ended UPDATE_COMPLETE" in err
