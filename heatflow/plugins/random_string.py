@@ -7,7 +7,7 @@ replaces the resource, giving a new string.
 """
 
 from heatflow import attributes, constraints, exception, password_gen
-from heatflow import properties, resource
+from heatflow import properties, resource, translation
 
 P = properties.Schema
 
@@ -56,6 +56,17 @@ class RandomString(resource.Resource):
             type=attributes.Schema.STRING,
             cache_mode=attributes.CACHE_NONE),
     }
+
+    def translation_rules(self, props):
+        """Heat's translation of the deprecated ``sequence``: one character
+        class with minimum 1, and ``sequence`` removed.  (Not applied by
+        the engine yet; _char_classes does the same meanwhile.)"""
+        if not props.get("sequence"):
+            return []
+        TR = translation.TranslationRule
+        return [TR(props, TR.ADD, ["character_classes"],
+                   [{"class": props.get("sequence"), "min": 1}]),
+                TR(props, TR.DELETE, ["sequence"])]
 
     def _char_classes(self):
         """[password_gen.CharClass] to draw from.
