@@ -130,6 +130,8 @@ def translate(data, rules, schema=None, client_resolve=True,
     """Apply ``rules`` to a copy of ``data`` and return the copy.
     ``schema`` (the properties schema) says which missing properties are
     Maps, so that a rule aimed inside one can create it."""
+    if data is DEFERRED:
+        return data     # the whole map comes from a function: run time
     out = copy.deepcopy(dict(data or {}))
     for rule in sorted(rules, key=lambda r: _ORDER[r.rule]):
         if rule.rule == TranslationRule.RESOLVE and not client_resolve:

@@ -241,6 +241,8 @@ def test_deferred_values_are_left_alone():
                rule(TR.REPLACE, ["far", "red"], "y"),
                rule(TR.REPLACE, ["num"], value_path=["bar"])) == data
     assert finder.calls == []
+    assert translation.translate(DEFERRED, [rule(TR.DELETE, ["bar"])]) \
+        is DEFERRED
 
 
 def test_delete_runs_after_the_rules_that_read_what_it_deletes():
