@@ -13,6 +13,7 @@ a plugin must remember between actions goes through ``resource_id_set`` and
 
 import secrets
 
+from heatflow import clients
 from heatflow import exception
 from heatflow import support
 
@@ -96,6 +97,13 @@ class Resource:
     strict_properties = True
     #: False: accept any attribute name, resolving unknown ones to None.
     strict_attributes = True
+    #: The client plugin client() and client_plugin() give when not
+    #: named (heatflow.clients).
+    default_client_name = None
+    #: The attribute of the client that manages this type's physical
+    #: resources (``"servers"``): with it set, the default handle_delete
+    #: and ``show`` use ``client().<entity>``, as in Heat.
+    entity = None
 
     def __init__(self, name, definition, properties, *, storage=None,
                  stack_name="", stack_id="", metadata=None, action=INIT,
@@ -163,6 +171,35 @@ class Resource:
                 physical_name(self.stack_name, self.name))
         return name
 
+    # -- clients (heatflow.clients) -----------------------------------------
+
+    def client(self, name=None, version=None):
+        """The client of the client plugin ``name`` (default:
+        ``default_client_name``)."""
+        return self.client_plugin(name).client(version=version)
+
+    def client_plugin(self, name=None):
+        """The client plugin ``name`` (default: ``default_client_name``);
+        exception.ClientNotAvailable when none is registered."""
+        name = clients.client_name(self, name)
+        if getattr(self, "_clients", None) is None:
+            # No request context yet: client plugins get None.
+            self._clients = clients.Clients(context=None)
+        return self._clients.client_plugin(name)
+
+    def _default_client_plugin(self):
+        """A client plugin even for a type without a client, so that
+        ``ignore_not_found`` and the ``is_*`` tests are always there."""
+        if self.default_client_name:
+            return self.client_plugin()
+        return clients.DefaultClientPlugin(None)
+
+    def translation_rules(self, props):
+        """Rules rewriting the properties before the plugin sees them
+        (heatflow.translation); none by default.  Not applied by the
+        engine yet."""
+        return []
+
     # -- lifecycle hooks (all optional) -------------------------------------
 
     def validate(self):
@@ -185,6 +222,11 @@ class Resource:
         return True
 
     def handle_delete(self):
+        # Heat's default: with ``entity`` set, delete through the client
+        # (a missing client plugin fails the delete, naming it: nothing is
+        # forgotten silently).
+        if self.entity and self.resource_id is not None:
+            return clients.delete_entity(self)
         return None
 
     def check_delete_complete(self, token):
@@ -217,6 +259,8 @@ class Resource:
         return None
 
     def _show_resource(self):
+        if self.entity:
+            return clients.show_entity(self)
         return {}
 
     def get_attribute(self, name):

@@ -6,24 +6,12 @@ once: an update that changes any property (``salt`` exists only for this)
 replaces the resource, giving a new string.
 """
 
-import secrets
-import string
-
-from heatflow import attributes, constraints, exception, properties, resource
+from heatflow import attributes, constraints, exception, password_gen
+from heatflow import properties, resource, translation
 
 P = properties.Schema
 
-SEQUENCES = {
-    "lettersdigits": string.ascii_letters + string.digits,
-    "letters": string.ascii_letters,
-    "lowercase": string.ascii_lowercase,
-    "uppercase": string.ascii_uppercase,
-    "digits": string.digits,
-    "hexdigits": string.digits + "ABCDEF",     # Heat's choice: upper case only
-    "octdigits": string.octdigits,
-}
-_CLASS_NAMES = ["lettersdigits", "letters", "lowercase", "uppercase",
-                "digits", "hexdigits", "octdigits"]
+_CLASS_NAMES = list(password_gen.CHARACTER_CLASSES)
 
 
 class RandomString(resource.Resource):
@@ -69,19 +57,33 @@ class RandomString(resource.Resource):
             cache_mode=attributes.CACHE_NONE),
     }
 
-    def _pools(self):
-        """[(characters, minimum count)] to draw from.
+    def translation_rules(self, props):
+        """Heat's translation of the deprecated ``sequence``: one character
+        class with minimum 1, and ``sequence`` removed.  (Not applied by
+        the engine yet; _char_classes does the same meanwhile.)"""
+        if not props.get("sequence"):
+            return []
+        TR = translation.TranslationRule
+        return [TR(props, TR.ADD, ["character_classes"],
+                   [{"class": props.get("sequence"), "min": 1}]),
+                TR(props, TR.DELETE, ["sequence"])]
+
+    def _char_classes(self):
+        """[password_gen.CharClass] to draw from.
 
         The deprecated ``sequence`` is one class with minimum 1, as Heat
         translates it; with nothing given, letters and digits."""
         classes = self.properties["character_classes"] or []
         sequences = self.properties["character_sequences"] or []
-        pools = [(SEQUENCES[c["class"]], c["min"]) for c in classes]
-        pools += [(s["sequence"], s["min"]) for s in sequences]
-        if not pools:
-            seq = self.properties["sequence"] or "lettersdigits"
-            pools = [(SEQUENCES[seq], 0)]
-        return pools
+        found = [password_gen.named_char_class(c["class"], c["min"])
+                 for c in classes]
+        found += [password_gen.special_char_class(s["sequence"], s["min"])
+                  for s in sequences]
+        if not found:
+            found = [password_gen.named_char_class(
+                self.properties["sequence"] or password_gen.LETTERS_DIGITS,
+                1)]
+        return found
 
     def validate(self):
         path = ("resources", self.name, "properties")
@@ -96,7 +98,7 @@ class RandomString(resource.Resource):
                           props["character_classes"],
                           props["character_sequences"]]):
             return      # checked again when the values are known
-        minimum = sum(count for _, count in self._pools())
+        minimum = sum(c.min_count for c in self._char_classes())
         if minimum > props["length"]:
             raise exception.StackValidationFailed(
                 "length %d is smaller than the combined character class and "
@@ -104,23 +106,11 @@ class RandomString(resource.Resource):
                 % (props["length"], minimum),
                 path + ("length",))
 
-    def _generate(self):
-        pools = self._pools()
-        length = self.properties["length"]
-        rng = secrets.SystemRandom()
-        # Each pool's minimum first, then the rest from a pool picked at
-        # random (pools weighted equally, as in Heat), then shuffle so the
-        # minimums are not all at the front.
-        chars = [secrets.choice(chars) for chars, count in pools
-                 for _ in range(count)]
-        while len(chars) < length:
-            chars.append(secrets.choice(secrets.choice(pools)[0]))
-        rng.shuffle(chars)
-        return "".join(chars)
-
     def handle_create(self):
         self.validate()     # values from get_attr are only known now
-        self.data_set("value", self._generate(), redact=True)
+        self.data_set("value", password_gen.generate_password(
+            self.properties["length"], self._char_classes()),
+            redact=True)
         self.resource_id_set(self.physical_resource_name())
 
     def _resolve_attribute(self, name):
