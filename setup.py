@@ -44,6 +44,8 @@ setup(
     ],
     extras_require={
         "postgresql": ["psycopg2-binary>=2.9"],
+        # Prometheus metrics (heatflow/metrics.py)
+        "metrics": ["prometheus-client>=0.17"],
     },
     entry_points={
         "console_scripts": ["heatflow = heatflow.cli:main"],

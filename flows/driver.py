@@ -7,6 +7,7 @@ with the plugin's persistent bits going to the database.
 import time
 
 from heatflow import exception
+from heatflow import metrics
 from heatflow import resource as resource_mod
 
 
@@ -88,9 +89,32 @@ def _serialisable(token):
 POLL_SHARE = 0.25
 
 
-def run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
-        save_token=None, resume_token=None, resuming=False,
-        timeout_message=None, taken_over=None):
+def run(plugin, action, args=(), **options):
+    """Run ``action`` of ``plugin`` (see :func:`_run`), counted in the
+    metrics by its outcome and duration."""
+    started = time.monotonic()
+    outcome = metrics.FAILED
+    try:
+        token = _run(plugin, action, args, **options)
+        outcome = metrics.COMPLETE
+        return token
+    except exception.Timeout:
+        outcome = metrics.TIMED_OUT
+        raise
+    except exception.Superseded:
+        outcome = metrics.SUPERSEDED
+        raise
+    except exception.UpdateReplace:
+        outcome = metrics.REPLACED
+        raise
+    finally:
+        metrics.resource_action(getattr(plugin, "type", None), action,
+                                outcome, time.monotonic() - started)
+
+
+def _run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
+         save_token=None, resume_token=None, resuming=False,
+         timeout_message=None, taken_over=None):
     """Run ``action`` (CREATE, UPDATE, DELETE) of ``plugin`` to completion.
 
     ``deadline`` is an absolute ``time.time()``; past it the action fails

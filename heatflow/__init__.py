@@ -33,6 +33,7 @@ _LAZY = {
     "ENCRYPTION_KEY_ENV": "heatflow.standalone",
     "Conductor": "heatflow.runners.conductor",
     "serve_conductor": "heatflow.runners.conductor:serve",
+    "serve_metrics": "heatflow.metrics:serve",
 }
 
 

@@ -20,6 +20,13 @@ def cmd_conductor(ctx, args):
     # An operator reads a conductor's log: say which job and which stack.
     logging.getLogger("heatflow").setLevel(
         logging.DEBUG if ctx.args.debug else logging.INFO)
+    if args.metrics_port is not None:
+        try:
+            heatflow.serve_metrics(args.metrics_port)
+        except (RuntimeError, OSError) as exc:
+            cond.close()
+            raise CommandError("--metrics-port %d: %s"
+                               % (args.metrics_port, exc))
     ctx.note("conductor %s running (stop with SIGTERM)" % cond.name)
     return heatflow.serve_conductor(cond)
 

@@ -237,6 +237,9 @@ def build_parser():
                    metavar="S", help="ZooKeeper session timeout: how soon "
                    "another conductor takes over if this one dies "
                    "(default 10 s)")
+    p.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="serve Prometheus metrics on this port (needs "
+                        "prometheus_client: pip install 'heatflow[metrics]')")
     p.add_argument("--watchdog-interval", type=float, default=1.0,
                    metavar="S", help=argparse.SUPPRESS)
 

@@ -50,6 +50,7 @@ from taskflow.conductors.backends import impl_nonblocking
 from heatflow import exception
 from heatflow.flows import execution
 from heatflow import jobs
+from heatflow import metrics
 from heatflow.runners import base
 from heatflow.persistence import database
 from heatflow.persistence import store as store_mod
@@ -408,10 +409,13 @@ class Conductor:
         store = self.db.store
         markers = self.board.markers()
         by_traversal = {}
+        waiting = 0
         for job in self.board.iterjobs(ensure_fresh=True):
             t = (job.details or {}).get("traversal")
             if t:
                 by_traversal[t] = job
+            waiting += job.state == tf_states.UNCLAIMED
+        metrics.jobs_waiting(waiting)
         now = store_mod.utcnow()
         grace = datetime.timedelta(seconds=self._repost_grace)
         rows = [r for r in store.list_stacks() if r.status == "IN_PROGRESS"]
@@ -449,6 +453,7 @@ class Conductor:
         wait = min(self._repost_grace * 2 ** count, self.MAX_REPOST_BACKOFF)
         if jobs.repost(self.board, self.db, row) is None:
             return       # its job is there after all (one per operation)
+        metrics.watchdog_repost()
         LOG.warning("watchdog: no job for %s of stack %s; posted it again "
                     "(%d time%s; not again within %g s)", row.action,
                     row.name, count + 1, "" if count == 0 else "s", wait)
@@ -464,6 +469,7 @@ class Conductor:
         fence = store_mod.Fence(row.id, row.traversal, row.run_token)
         if not store.set_stack_state(fence, row.action, "FAILED", reason):
             return
+        metrics.watchdog_timeout()
         if not row.disable_rollback and row.action in ("CREATE", "UPDATE") \
                 and row.phase == "converge":
             if store.request_rollback(row.id, row.traversal, "FAILED"):

@@ -55,9 +55,10 @@ class Cluster:
         from tests.plugins import cloud
         return cloud.Thing
 
-    def start_conductor(self, plugins=True):
+    def start_conductor(self, plugins=True, options=()):
         """Start a conductor; ``plugins=False``: one without the test
-        plugins (no ``--plugin-dir``)."""
+        plugins (no ``--plugin-dir``); ``options``: more of the conductor
+        command's options."""
         self._seq += 1
         name = "cond%d" % self._seq
         log = open(os.path.join(self.log_dir, name + ".log"), "ab")
@@ -69,7 +70,7 @@ class Cluster:
              "--zookeeper", self.zk_hosts] + plugin_dir +
             ["conductor", "--name", name,
              "--session-timeout", str(self.session_timeout),
-             "--watchdog-interval", "0.5"],
+             "--watchdog-interval", "0.5"] + list(options),
             stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
         log.close()
         self.procs[name] = proc

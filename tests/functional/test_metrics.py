@@ -1,0 +1,86 @@
+"""Prometheus metrics: what an embedded service and a conductor count, as
+a scraper reads them."""
+
+import time
+import urllib.request
+
+from prometheus_client import parser as prometheus_parser
+import pytest
+
+from heatflow import metrics
+from tests import servers
+from tests.functional import cluster as cluster_mod
+
+TEMPLATE = {"heat_template_version": "2018-08-31", "resources": {
+    "a": {"type": "OS::Heat::TestResource", "properties": {"value": "x"}},
+    "b": {"type": "OS::Heat::TestResource", "properties": {"fail": True},
+          "depends_on": "a"}}}
+
+
+def sample(text_or_registry, name, **labels):
+    """The value of one series, 0 when it is not there yet."""
+    if isinstance(text_or_registry, str):
+        families = prometheus_parser.text_string_to_metric_families(
+            text_or_registry)
+    else:
+        families = text_or_registry.collect()
+    for family in families:
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v
+                                      for k, v in labels.items()):
+                return s.value
+    return 0
+
+
+def test_an_embedded_service_counts_resource_actions(orch):
+    done = dict(name="heatflow_resource_actions_total",
+                type="OS::Heat::TestResource", action="CREATE")
+    before_ok = sample(metrics.REGISTRY, outcome="COMPLETE", **done)
+    before_failed = sample(metrics.REGISTRY, outcome="FAILED", **done)
+    before_timed = sample(metrics.REGISTRY,
+                          "heatflow_resource_action_seconds_count",
+                          type="OS::Heat::TestResource", action="CREATE")
+    stack = orch.create_stack("m", TEMPLATE).wait(60)
+    assert stack.status == "FAILED"
+    assert sample(metrics.REGISTRY, outcome="COMPLETE", **done) \
+        == before_ok + 1
+    assert sample(metrics.REGISTRY, outcome="FAILED", **done) \
+        == before_failed + 1
+    assert sample(metrics.REGISTRY, "heatflow_resource_action_seconds_count",
+                  type="OS::Heat::TestResource", action="CREATE") \
+        == before_timed + 2
+
+
+@pytest.fixture
+def cluster(pg_url, zk_hosts, zk_path, zk_client, cloud, tmp_path):
+    zk_client.ensure_path(zk_path)
+    c = cluster_mod.Cluster(pg_url, zk_hosts + zk_path, str(tmp_path),
+                            size=0)
+    yield c
+    c.close()
+
+
+def test_a_conductor_serves_its_metrics(cluster):
+    port = servers.free_port()
+    cluster.start_conductor(options=["--metrics-port", str(port)])
+    op = cluster.orch.create_stack("m", {
+        "heat_template_version": "2018-08-31", "resources": {
+            "t": {"type": "Test::Thing", "properties": {"size": 1}}}})
+    assert op.wait(60).status == "COMPLETE"
+    text = scrape(port)
+    assert sample(text, "heatflow_resource_actions_total", type="Test::Thing",
+                  action="CREATE", outcome="COMPLETE") == 1
+    # the one conductor is the elected watchdog: it reports the board
+    # (once elected, every round)
+    deadline = time.monotonic() + 30
+    while "heatflow_jobs_waiting" not in text and \
+            time.monotonic() < deadline:
+        time.sleep(0.5)
+        text = scrape(port)
+    assert sample(text, "heatflow_jobs_waiting") == 0
+
+
+def scrape(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                timeout=10) as reply:
+        return reply.read().decode()
