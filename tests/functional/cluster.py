@@ -176,3 +176,12 @@ class Cluster:
             with open(path, errors="replace") as f:
                 out.append("== %s ==\n%s" % (name, f.read()[-3000:]))
         return "\n".join(out)
+
+
+def running(pg_url, zk_hosts, zk_path, zk_client, tmp_path, **kw):
+    """A fixture's body: a Cluster under its own ZooKeeper path, closed
+    when the test ends."""
+    zk_client.ensure_path(zk_path)
+    c = Cluster(pg_url, zk_hosts + zk_path, str(tmp_path), **kw)
+    yield c
+    c.close()

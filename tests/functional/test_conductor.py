@@ -19,24 +19,18 @@ from tests.functional import cluster as cluster_mod
 TRIALS = 20
 
 
-def _cluster(pg_url, zk_hosts, zk_path, zk_client, tmp_path, **kw):
-    zk_client.ensure_path(zk_path)
-    c = cluster_mod.Cluster(pg_url, zk_hosts + zk_path, str(tmp_path), **kw)
-    yield c
-    c.close()
-
-
 @pytest.fixture
 def cluster(pg_url, zk_hosts, zk_path, zk_client, cloud, tmp_path):
-    yield from _cluster(pg_url, zk_hosts, zk_path, zk_client, tmp_path)
+    yield from cluster_mod.running(pg_url, zk_hosts, zk_path, zk_client,
+                                   tmp_path)
 
 
 @pytest.fixture
 def patient_cluster(pg_url, zk_hosts, zk_path, zk_client, cloud, tmp_path):
     """Conductors whose sessions take long to expire (8 s): what happens
     at once cannot be the session's expiry."""
-    yield from _cluster(pg_url, zk_hosts, zk_path, zk_client, tmp_path,
-                        session_timeout=8.0)
+    yield from cluster_mod.running(pg_url, zk_hosts, zk_path, zk_client,
+                                   tmp_path, session_timeout=8.0)
 
 
 def hot(resources):

@@ -17,11 +17,8 @@ WAITING = "Waiting for a conductor with the plugin of Test::Thing"
 @pytest.fixture
 def one_conductor(pg_url, zk_hosts, zk_path, zk_client, cloud, tmp_path):
     """A cluster of one conductor that has the test plugins."""
-    zk_client.ensure_path(zk_path)
-    c = cluster_mod.Cluster(pg_url, zk_hosts + zk_path, str(tmp_path),
-                            size=1)
-    yield c
-    c.close()
+    yield from cluster_mod.running(pg_url, zk_hosts, zk_path, zk_client,
+                                   tmp_path, size=1)
 
 
 def full_log(cluster, name):

@@ -53,11 +53,8 @@ def test_an_embedded_service_counts_resource_actions(orch):
 
 @pytest.fixture
 def cluster(pg_url, zk_hosts, zk_path, zk_client, cloud, tmp_path):
-    zk_client.ensure_path(zk_path)
-    c = cluster_mod.Cluster(pg_url, zk_hosts + zk_path, str(tmp_path),
-                            size=0)
-    yield c
-    c.close()
+    yield from cluster_mod.running(pg_url, zk_hosts, zk_path, zk_client,
+                                   tmp_path, size=0)
 
 
 def test_a_conductor_serves_its_metrics(cluster):
