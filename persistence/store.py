@@ -13,6 +13,7 @@ callers have always found them).
 import sqlalchemy as sa
 
 from heatflow import exception
+from heatflow import states
 from heatflow.persistence import models as m
 from heatflow.persistence.resources import Resources
 from heatflow.persistence.sql import (  # noqa: F401 (re-exported)
@@ -59,15 +60,16 @@ class Store(Resources):
                                          environment)
                 conn.execute(m.stacks.insert().values(
                     id=stack_id, name=name, deleted_marker="",
-                    action=action, status="IN_PROGRESS", phase="converge",
+                    action=action, status=states.IN_PROGRESS,
+                    phase=states.CONVERGE,
                     status_reason=status_reason, template_id=tid,
                     prev_template_id=None, parameters=parameters,
                     traversal=traversal, run_token=run, flow_uuid=flow_uuid,
                     disable_rollback=disable_rollback,
                     timeout_mins=timeout_mins, deadline=deadline,
                     created_at=now, updated_at=now))
-                self._event(conn, stack_id, "", None, action, "IN_PROGRESS",
-                            status_reason, now)
+                self._event(conn, stack_id, "", None, action,
+                            states.IN_PROGRESS, status_reason, now)
         except sa.exc.IntegrityError:
             raise exception.StackExists(name)
         return stack_id
@@ -106,8 +108,8 @@ class Store(Resources):
 
     def begin_operation(self, stack_id, expected_traversal, *, traversal,
                         run, action, status_reason, template=None,
-                        files=None, environment=None, status="IN_PROGRESS",
-                        **fields):
+                        files=None, environment=None,
+                        status=states.IN_PROGRESS, **fields):
         """Start a new operation: swap in a new traversal (superseding the
         running one, if any) and optionally a new target template.
 
@@ -119,7 +121,7 @@ class Store(Resources):
                 fields["template_id"] = self._add_template(
                     conn, stack_id, template, files, environment)
             values = dict(traversal=traversal, run_token=run, action=action,
-                          status=status, phase="converge",
+                          status=status, phase=states.CONVERGE,
                           status_reason=status_reason, updated_at=now)
             values.update(fields)
             res = conn.execute(m.stacks.update().where(
@@ -144,15 +146,17 @@ class Store(Resources):
             res = conn.execute(m.stacks.update().where(
                 m.stacks.c.id == stack_id, m.stacks.c.traversal == traversal,
                 m.stacks.c.status == from_status,
-                m.stacks.c.action.in_(("CREATE", "UPDATE")),
-                m.stacks.c.phase == "converge").values(
-                    action="ROLLBACK", status="IN_PROGRESS",
+                # the lifecycle decided on a revert (states.ROLLBACK_FROM):
+                # the stack is still so
+                m.stacks.c.action.in_(states.REVERTIBLE_ACTIONS),
+                m.stacks.c.phase == states.CONVERGE).values(
+                    action=states.ROLLBACK, status=states.IN_PROGRESS,
                     status_reason=reason, updated_at=now))
             if res.rowcount != 1:
                 conn.rollback()
                 return False
-            self._event(conn, stack_id, "", None, "ROLLBACK", "IN_PROGRESS",
-                        reason, now)
+            self._event(conn, stack_id, "", None, states.ROLLBACK,
+                        states.IN_PROGRESS, reason, now)
         return True
 
     def take_over(self, stack_id, traversal, old_run, new_run):
@@ -172,7 +176,7 @@ class Store(Resources):
         with self.engine.begin() as conn:
             res = conn.execute(m.stacks.update().where(
                 *_STACK_IS,
-                m.stacks.c.action == action).values(phase="cleanup"),
+                m.stacks.c.action == action).values(phase=states.CLEANUP),
                 _fence_params(fence))
             return res.rowcount == 1
 
@@ -182,7 +186,7 @@ class Store(Resources):
             res = conn.execute(m.stacks.update().where(
                 *_STACK_IS,
                 m.stacks.c.flow_uuid == old_flow).values(
-                    flow_uuid=new_flow, phase="converge", **fields),
+                    flow_uuid=new_flow, phase=states.CONVERGE, **fields),
                 _fence_params(fence))
             return res.rowcount == 1
 
@@ -209,8 +213,8 @@ class Store(Resources):
         now = utcnow()
         stack_id = fence.stack_id
         with self.engine.begin() as conn:
-            final = ("ROLLBACK", "IN_PROGRESS") if rollback else \
-                (action, "FAILED")
+            final = (states.ROLLBACK, states.IN_PROGRESS) if rollback else \
+                (action, states.FAILED)
             res = conn.execute(m.stacks.update().where(
                 *_STACK_IS).values(
                     action=final[0], status=final[1], status_reason=reason,
@@ -218,11 +222,11 @@ class Store(Resources):
             if res.rowcount != 1:
                 conn.rollback()
                 return False
-            self._event(conn, stack_id, "", None, action, "FAILED", reason,
-                        now)
+            self._event(conn, stack_id, "", None, action, states.FAILED,
+                        reason, now)
             if rollback:
-                self._event(conn, stack_id, "", None, "ROLLBACK",
-                            "IN_PROGRESS", reason, now)
+                self._event(conn, stack_id, "", None, states.ROLLBACK,
+                            states.IN_PROGRESS, reason, now)
         return True
 
     def mark_stack_deleted(self, fence):
@@ -233,15 +237,16 @@ class Store(Resources):
         with self.engine.begin() as conn:
             res = conn.execute(m.stacks.update().where(
                 *_STACK_IS).values(
-                    action="DELETE", status="COMPLETE",
+                    action=states.DELETE, status=states.COMPLETE,
                     status_reason="Stack DELETE completed successfully",
                     deleted_marker=stack_id, deleted_at=now, updated_at=now),
                 _fence_params(fence))
             if res.rowcount != 1:
                 conn.rollback()
                 return False
-            self._event(conn, stack_id, "", None, "DELETE", "COMPLETE",
-                        "Stack DELETE completed successfully", now)
+            self._event(conn, stack_id, "", None, states.DELETE,
+                        states.COMPLETE, "Stack DELETE completed successfully",
+                        now)
             ids = sa.select(m.resources.c.id).where(
                 m.resources.c.stack_id == stack_id)
             conn.execute(m.resource_data.delete().where(
@@ -260,7 +265,7 @@ class Store(Resources):
         the stack exists."""
         t = m.events
         values = {"stack_id": stack_id, "resource_name": resource_name,
-                  "physical_resource_id": physical_id, "action": "DELETE",
+                  "physical_resource_id": physical_id, "action": states.DELETE,
                   "status": status, "reason": reason, "created_at": utcnow()}
         sel = sa.select(*[sa.literal(v, t.c[c].type)
                           for c, v in values.items()]).where(
