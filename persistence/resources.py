@@ -12,6 +12,7 @@ both halves share: ``sql.py``.)
 
 import sqlalchemy as sa
 
+from heatflow import states
 from heatflow.persistence import models as m
 from heatflow.persistence.sql import (
     _B, _STACK_IS, Base, StackPosition, _fence_params, _set_params, utcnow)
@@ -22,7 +23,7 @@ from heatflow.persistence.sql import (
 _CURRENT = sa.exists().where(*_STACK_IS)
 # Current, and going forward (no rollback of it requested).
 _CURRENT_FORWARD = sa.exists().where(*_STACK_IS,
-                                     m.stacks.c.action != "ROLLBACK")
+                                     m.stacks.c.action != states.ROLLBACK)
 # No other run has taken the operation over.  (A superseded operation's
 # in-flight action is still recorded when it ends: it happened.  A run that
 # was replaced by another run of the same operation records nothing: that
@@ -47,7 +48,7 @@ _RESOURCE_AT_POSITION = sa.select(
 _INSERT_RESOURCES = m.resources.insert().returning(m.resources.c.name,
                                                    m.resources.c.id)
 # What every new row starts as.
-_FIXED_NEW_ROW = {"action": "INIT", "status": "COMPLETE",
+_FIXED_NEW_ROW = {"action": states.INIT, "status": states.COMPLETE,
                   "status_reason": ""}
 # The fence, locking the stack's row until the transaction ends (PostgreSQL;
 # SQLite has no FOR SHARE, and needs none: a writer holds the database).
@@ -68,7 +69,7 @@ _RESOURCE_UPDATE_WHERE = {
     "idle": (_CURRENT,),
     # a row its operation planned and nothing has touched since (taking
     # its lock sets the action)
-    "fresh": (m.resources.c.action == "INIT",
+    "fresh": (m.resources.c.action == states.INIT,
               m.resources.c.physical_resource_id.is_(None),
               m.resources.c.traversal == _B("f_trav"), _CURRENT_FORWARD),
 }
@@ -248,7 +249,7 @@ class Resources(Base):
                 conn.rollback()
                 return None
             self._event(conn, fence.stack_id, row.name,
-                        row.physical_resource_id, action, "IN_PROGRESS",
+                        row.physical_resource_id, action, states.IN_PROGRESS,
                         reason, now)
         return row
 
@@ -258,7 +259,7 @@ class Resources(Base):
         # A new action starts without the token of an earlier one.
         return dict(lock_traversal=fence.traversal, lock_run=fence.run,
                     traversal=fence.traversal, action=action,
-                    status="IN_PROGRESS", status_reason=reason,
+                    status=states.IN_PROGRESS, status_reason=reason,
                     updated_at=now, action_token=None, **fields)
 
     def _acquire(self, resource_id, fence, action, reason, fields,
@@ -294,8 +295,9 @@ class Resources(Base):
                     if res.rowcount != 1:
                         conn.rollback()
                         return None, None
-                if held.action == action and held.status == "IN_PROGRESS" \
-                        and not (undoing and held.status_reason != reason):
+                if held.action == action and \
+                        held.status == states.IN_PROGRESS and \
+                        not (undoing and held.status_reason != reason):
                     return conn.execute(sa.select(t).where(
                         t.c.id == resource_id)).one(), None
                 row = self._run(conn, _resource_update("relock", columns),
@@ -304,7 +306,7 @@ class Resources(Base):
                     conn.rollback()
                     return None, None
             self._event(conn, fence.stack_id, row.name,
-                        row.physical_resource_id, action, "IN_PROGRESS",
+                        row.physical_resource_id, action, states.IN_PROGRESS,
                         reason, now)
         return row, None
 
@@ -318,13 +320,13 @@ class Resources(Base):
             res = conn.execute(t.update().where(
                 t.c.id == row.id, t.c.lock_run == row.lock_run,
                 _CURRENT).values(
-                    lock_traversal=None, lock_run=None, status="FAILED",
+                    lock_traversal=None, lock_run=None, status=states.FAILED,
                     status_reason=reason, updated_at=now),
                 _fence_params(fence))
             if res.rowcount == 1:
                 self._event(conn, fence.stack_id, row.name,
-                            row.physical_resource_id, row.action, "FAILED",
-                            reason, now)
+                            row.physical_resource_id, row.action,
+                            states.FAILED, reason, now)
 
     def finish_resource(self, resource_id, fence, action, status, reason="",
                         **fields):
@@ -387,7 +389,7 @@ class Resources(Base):
             conn.execute(t.delete().where(
                 t.c.stack_id == fence.stack_id,
                 t.c.traversal == fence.traversal,
-                t.c.action == "INIT", t.c.physical_resource_id.is_(None),
+                t.c.action == states.INIT, t.c.physical_resource_id.is_(None),
                 t.c.lock_run.is_(None), _CURRENT), _fence_params(fence))
 
     def finish_delete(self, resource_id, fence, reason="state changed"):
@@ -403,8 +405,8 @@ class Resources(Base):
                 conn.rollback()
                 return False
             self._event(conn, fence.stack_id, gone.name,
-                        gone.physical_resource_id, "DELETE", "COMPLETE",
-                        reason, now)
+                        gone.physical_resource_id, states.DELETE,
+                        states.COMPLETE, reason, now)
         return True
 
     def purge_resource(self, resource_id, fence):
