@@ -38,6 +38,7 @@ from taskflow import task
 
 from heatflow import exception
 from heatflow import properties as properties_mod
+from heatflow import states
 from heatflow.flows import convergence
 from heatflow.flows import driver
 from heatflow.flows.guard import Guard, _Superseded
@@ -124,7 +125,7 @@ class _Atom(Guard, task.Task):
         registry = stack_def.registry if stack_def is not None else None
         return (registry or self.rt.registry).get_class(row.type)
 
-    def plugin(self, cls, defn, props, row, metadata=None, action="INIT"):
+    def plugin(self, cls, defn, props, row, metadata=None, action=states.INIT):
         storage = driver.DbStorage(self.store, row, self.fence)
         return cls(row.name, defn, props, storage=storage,
                    stack_name=self.op["stack_name"],
@@ -141,7 +142,7 @@ class _Atom(Guard, task.Task):
                                           row.properties or {}, strict=False)
         try:
             return self.plugin(cls, defn, props, row, row.rsrc_metadata,
-                               "DELETE")
+                               states.DELETE)
         except Exception as exc:
             why = "its plugin (%s) cannot be constructed: %s" % (
                 row.type, _message(exc))
@@ -160,9 +161,9 @@ class _Atom(Guard, task.Task):
         store, fence = self.store, self.fence
         resuming = (row.lock_traversal == fence.traversal and
                     row.action == action and
-                    row.status == "IN_PROGRESS" and
+                    row.status == states.IN_PROGRESS and
                     (row.action_token is not None or
-                     (action == "CREATE" and
+                     (action == states.CREATE and
                       row.physical_resource_id is not None)))
         resume_token = row.action_token
         attempt = 0
@@ -200,7 +201,7 @@ class _Atom(Guard, task.Task):
                     row.id, fence, action_token=None,
                     status_reason="attempt %d of %d after: %s"
                     % (attempt + 1, retries + 1, _message(exc)))
-                if action == "CREATE":
+                if action == states.CREATE:
                     self._discard_attempt(plugin)
                 resuming, resume_token = False, None
 
@@ -228,7 +229,8 @@ class _Atom(Guard, task.Task):
     def _discard_attempt(self, plugin):
         """Delete what a failed create attempt left, before the next."""
         try:
-            driver.run(plugin, "DELETE", deadline=self.deadline("DELETE")[0],
+            driver.run(plugin, states.DELETE,
+                       deadline=self.deadline(states.DELETE)[0],
                        poll=self.rt.poll_interval)
         except _Superseded:
             raise
@@ -415,8 +417,8 @@ class CleanupResource(_Atom):
         """Record the row's delete failed (if this run holds its lock) and
         tell the finish atom why."""
         msg = _message(exc)
-        self.store.finish_resource(row.id, self.fence, "DELETE", "FAILED",
-                                   msg)
+        self.store.finish_resource(row.id, self.fence, states.DELETE,
+                                   states.FAILED, msg)
         # Clean-up failures never revert the converged stack; the
         # operation ends FAILED and a retry picks the row up again.
         return _failed_marker("Resource DELETE failed: %s: %s"
@@ -439,7 +441,7 @@ class CleanupResource(_Atom):
             store.purge_resource(row.id, self.fence)
             return {"retained": row.id}
         cls = self.class_of(row)
-        row = self.acquire(row.id, "DELETE")
+        row = self.acquire(row.id, states.DELETE)
         if row is None:
             return {"deleted": self.row_id}
         timeout = (defn.timeout if defn is not None else None) or \
@@ -448,7 +450,7 @@ class CleanupResource(_Atom):
             self.check_stack_deadline()
             plugin = self.plugin_to_delete(cls, defn, row)
             if plugin is not None:
-                self.run_action(plugin, row, "DELETE", timeout=timeout,
+                self.run_action(plugin, row, states.DELETE, timeout=timeout,
                                 retries=defn.retries if defn is not None
                                 else 0)
         except _Superseded:
@@ -489,7 +491,7 @@ class FinishStack(_Atom):
             return {"status": "FAILED"}
         if op["action"] == "DELETE":
             store.mark_stack_deleted(self.fence)
-            return {"status": "COMPLETE"}
+            return {"status": states.COMPLETE}
         refs = {k[4:]: v["ref"] for k, v in inputs.items()
                 if k.startswith("ref:")}
         attrs = {k[4:]: v["attrs"] for k, v in inputs.items()

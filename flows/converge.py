@@ -9,6 +9,7 @@ import logging
 from heatflow import exception
 from heatflow import properties as properties_mod
 from heatflow import resource as resource_mod
+from heatflow import states
 from heatflow.flows import convergence
 from heatflow.flows.atoms import (SUPERSEDED, _Atom, _attr_key,
                                   _failed_marker, _halted, _json_attribute,
@@ -59,7 +60,7 @@ class ConvergeResource(Undo, _Atom):
             else:
                 LOG.exception("converging %s failed", self.resource_name)
             row = self._current_row()
-            return self._fail(row, "CREATE" if row.action == "INIT"
+            return self._fail(row, states.CREATE if row.action == states.INIT
                               else row.action, exc)
 
     def _inputs(self, inputs):
@@ -106,7 +107,7 @@ class ConvergeResource(Undo, _Atom):
         except Exception:
             return None
         self._requires = sorted(v["row"] for v in inputs.values())
-        row = self.store.acquire_fresh(self.row_id, self.fence, "CREATE",
+        row = self.store.acquire_fresh(self.row_id, self.fence, states.CREATE,
                                        requires=self._requires,
                                        properties=data)
         if row is None:
@@ -132,8 +133,8 @@ class ConvergeResource(Undo, _Atom):
         except _Superseded:
             raise
         except Exception as exc:
-            return self._fail(row, "CREATE" if row.action == "INIT"
-                              else "UPDATE", exc)
+            return self._fail(row, states.CREATE if row.action == states.INIT
+                              else states.UPDATE, exc)
         needed = stack_def.attribute_refs(self.resource_name)
         # The incarnations this one depends on now; the row records them
         # so that clean-up deletes dependents before what they depend on.
@@ -143,8 +144,9 @@ class ConvergeResource(Undo, _Atom):
             # An immutable property changed: this resource's failure,
             # reported as such (and reverted only if rollback is enabled).
             keys = decision.keys
-            return self._fail(row, "UPDATE", exception.ResourceFailure(
-                defn.name, "UPDATE", "%s %s %s immutable and cannot change"
+            return self._fail(row, states.UPDATE, exception.ResourceFailure(
+                defn.name, states.UPDATE,
+                "%s %s %s immutable and cannot change"
                 % ("property" if len(keys) == 1 else "properties",
                    ", ".join(keys), "is" if len(keys) == 1 else "are")))
         what = decision.action
@@ -153,7 +155,7 @@ class ConvergeResource(Undo, _Atom):
             missing = [a for a in needed if _attr_key(a) not in attrs]
             if missing:
                 plugin = self.plugin(cls, defn, props, row, metadata,
-                                     "CREATE")
+                                     states.CREATE)
                 attrs.update(self._attributes(plugin, missing))
             links = {}
             if row.replaced_by is not None:
@@ -196,7 +198,7 @@ class ConvergeResource(Undo, _Atom):
         before = own_before_image(row, self.op["traversal"])
         if row.action == "UPDATE" and before is not None:
             return "update", {"before": before}
-        if row.action != "CREATE":
+        if row.action != states.CREATE:
             return "none", {}
         if row.replaces is not None:
             return "replace", {"replaces": row.replaces}
@@ -265,12 +267,12 @@ class ConvergeResource(Undo, _Atom):
 
     def _create(self, row, defn, cls, props, data, metadata, needed,
                 replaced=False):
-        failed = row if row.action == "CREATE" and \
-            row.status == "FAILED" and row.physical_resource_id is None \
+        failed = row if row.action == states.CREATE and \
+            row.status == states.FAILED and row.physical_resource_id is None \
             else None
         # The properties go on the row with the lock: if the create fails
         # or its engine dies, its delete is given what it was made from.
-        row = self.acquire(row.id, "CREATE", requires=self._requires,
+        row = self.acquire(row.id, states.CREATE, requires=self._requires,
                            properties=data)
         if row is None:
             raise _Superseded()
@@ -299,19 +301,19 @@ class ConvergeResource(Undo, _Atom):
     def _run_create(self, row, defn, cls, props, data, metadata, needed,
                     replaced=False):
         """Create, with the row's lock taken."""
-        plugin = self.plugin(cls, defn, props, row, metadata, "CREATE")
+        plugin = self.plugin(cls, defn, props, row, metadata, states.CREATE)
         timeout = defn.timeout or cls.default_timeout
         try:
             plugin.validate()
-            self.run_action(plugin, row, "CREATE", timeout=timeout,
+            self.run_action(plugin, row, states.CREATE, timeout=timeout,
                             retries=defn.retries)
             attrs = self._attributes(plugin, needed)
             ref = plugin.get_reference_id()
         except _Superseded:
             raise
         except Exception as exc:
-            return self._fail(row, "CREATE", exc)
-        self._finish(row, "CREATE", data, metadata, attrs, ref)
+            return self._fail(row, states.CREATE, exc)
+        self._finish(row, states.CREATE, data, metadata, attrs, ref)
         # (A row that replaces another is a replacement even when this is
         # a run that took over, finishing its create: its revert must
         # give the original its place back.)
@@ -328,12 +330,12 @@ class ConvergeResource(Undo, _Atom):
         # Until the update is done the resource may still depend on what it
         # used to, so it keeps both (Heat's rule): clean-up stays safe if
         # the update fails half way.
-        row = self.acquire(row.id, "UPDATE", requires=sorted(
+        row = self.acquire(row.id, states.UPDATE, requires=sorted(
             set(row.requires or []) | set(self._requires)),
             before_image=before)
         if row is None:
             raise _Superseded()
-        plugin = self.plugin(cls, defn, props, row, metadata, "UPDATE")
+        plugin = self.plugin(cls, defn, props, row, metadata, states.UPDATE)
         prop_diff = decision.prop_diff
         tmpl_diff = {}
         if prop_diff:
@@ -348,7 +350,7 @@ class ConvergeResource(Undo, _Atom):
                     set(prop_diff), props, row.properties or {}))
             if verdict.action == convergence.REPLACE:
                 raise exception.UpdateReplace(defn.name)
-            self.run_action(plugin, row, "UPDATE",
+            self.run_action(plugin, row, states.UPDATE,
                             (defn, tmpl_diff, prop_diff), timeout=timeout,
                             retries=defn.retries)
             attrs = self._attributes(plugin, needed)
@@ -358,13 +360,13 @@ class ConvergeResource(Undo, _Atom):
             # replace it instead.
             self.store.finish_resource(
                 row.id, self.fence,
-                before_action(row), "COMPLETE", "replacing")
+                before_action(row), states.COMPLETE, "replacing")
             raise
         except _Superseded:
             raise
         except Exception as exc:
-            return self._fail(row, "UPDATE", exc)
-        self._finish(row, "UPDATE", data, metadata, attrs, ref,
+            return self._fail(row, states.UPDATE, exc)
+        self._finish(row, states.UPDATE, data, metadata, attrs, ref,
                      replaced_by=None, type=defn.type)
         return self._result(row, ref, attrs, "update", before=before)
 
@@ -373,7 +375,7 @@ class ConvergeResource(Undo, _Atom):
 
     def _finish(self, row, action, data, metadata, attrs, ref, **fields):
         ok = self.store.finish_resource(
-            row.id, self.fence, action, "COMPLETE", "state changed",
+            row.id, self.fence, action, states.COMPLETE, "state changed",
             template_id=self.op["template_id"],
             properties=data, rsrc_metadata=metadata, attributes=attrs,
             reference_id=None if ref is None else str(ref),
@@ -395,7 +397,7 @@ class ConvergeResource(Undo, _Atom):
         if row.lock_run == self.fence.run or \
                 self.acquire(row.id, action) is not None:
             self.store.finish_resource(row.id, self.fence, action,
-                                       "FAILED", msg)
+                                       states.FAILED, msg)
         reason = "Resource %s failed: %s: %s" % (action, self.resource_name,
                                                  msg)
         self.stack_failed(reason)

@@ -25,6 +25,7 @@ import collections
 import functools
 
 from heatflow import properties as properties_mod
+from heatflow import states
 
 # -- what converging a resource takes ---------------------------------------
 
@@ -113,7 +114,7 @@ def _score(row, target_template_id, prev_template_id, same_definition):
     update that reverts a replacement in flight keeps the original); on a
     tie, the newest."""
     s = 0
-    if row.status == "FAILED":
+    if row.status == states.FAILED:
         s -= 30
     if row.replaced_by is not None:
         s -= 1
@@ -138,7 +139,7 @@ def choose_row(rows, target_template_id=None, prev_template_id=None,
     (or converging to) when the operation began; ``same_definition(row)``,
     optional: is the row COMPLETE and built from the definition the target
     asks for (only asked when there is a choice)."""
-    cands = [r for r in rows if r.action != "DELETE"]
+    cands = [r for r in rows if r.action != states.DELETE]
     if len(cands) <= 1:
         return cands[0] if cands else None
     return max(cands, key=lambda r: _score(
@@ -149,7 +150,7 @@ def built_from(row, defn, definition_of):
     """Is ``row`` COMPLETE and built from the resource definition ``defn``
     (its template's definition as ``definition_of(template_id)`` gives
     it)?"""
-    if row.template_id is None or row.status != "COMPLETE":
+    if row.template_id is None or row.status != states.COMPLETE:
         return False
     old = definition_of(row.template_id)
     old = old.resources.get(row.name) if old is not None else None
@@ -190,7 +191,8 @@ def _built_from(defn, definition_of, row):
 def is_converged(row, data, metadata):
     """Is ``row`` already what the target asks for: COMPLETE, with the
     resolved properties ``data`` and ``metadata`` it records?"""
-    return row.status == "COMPLETE" and (row.properties or {}) == data and \
+    return row.status == states.COMPLETE and \
+        (row.properties or {}) == data and \
         (row.rsrc_metadata or {}) == (metadata or {})
 
 
@@ -210,19 +212,19 @@ def decide_by_state(row, new_type, *, plugin_changed, replace_failed=True,
     if row is None:
         return _decision(CREATE, NO_ROW)
     made = row.physical_resource_id is not None
-    if row.status == "FAILED" and not resumed and \
-            (made or row.action != "CREATE") and _answer(replace_failed):
+    if row.status == states.FAILED and not resumed and \
+            (made or row.action != states.CREATE) and _answer(replace_failed):
         # Heat's rule: what a failed action left behind is replaced, and
         # the wreck cleaned up, unless the plugin says otherwise.
         return _decision(REPLACE, FAILED)
-    if row.action == "INIT":
+    if row.action == states.INIT:
         return _decision(CREATE, NOT_CREATED)
-    if row.action == "CREATE" and row.status != "COMPLETE":
+    if row.action == states.CREATE and row.status != states.COMPLETE:
         # Finishing a create with another plugin would mix two plugins'
         # resources: replace what the first one made.
         changed = made and _plugin_change(row, new_type, plugin_changed)
         return changed or _decision(CREATE, CREATE_INCOMPLETE)
-    if row.action == "DELETE":
+    if row.action == states.DELETE:
         return _decision(REPLACE, BEING_DELETED)
     return _plugin_change(row, new_type, plugin_changed)
 
@@ -303,7 +305,7 @@ def cleanup(row, deletion_policy=None):
     ``forget`` one never created (nothing physical to delete), ``retain``
     one whose deletion policy is Retain (forgotten, left in place), else
     ``delete``."""
-    if row.action == "INIT" and row.physical_resource_id is None and \
+    if row.action == states.INIT and row.physical_resource_id is None and \
             getattr(row, "lock_run", None) is None:
         return FORGET
     if deletion_policy == "Retain":

@@ -30,6 +30,7 @@ import logging
 import time
 
 from heatflow import resource as resource_mod
+from heatflow import states
 from heatflow.flows import driver
 
 LOG = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def verdict(store, fence, row_id, physical_id, run_alive):
             run_alive(row.lock_run):
         return WAIT
     current = position.run_token
-    if position.status == "IN_PROGRESS" and current != fence.run and \
+    if position.status == states.IN_PROGRESS and current != fence.run and \
             row.physical_resource_id is None and \
             run_alive(current):
         # The current run may (re)create this incarnation under its name.

@@ -16,6 +16,7 @@ import threading
 
 from heatflow import environment as environment_mod
 from heatflow.environment import Environment
+from heatflow import states
 from heatflow import template as template_mod
 from heatflow.template import Template
 
@@ -162,16 +163,16 @@ class Runtime:
         except for a delete, the stack's current template; for a rollback,
         also its last good one."""
         template_ids = set()
-        if action != "DELETE":
+        if action != states.DELETE:
             template_ids.add(stack.template_id)
-        if action == "ROLLBACK":
+        if action == states.ROLLBACK:
             template_ids.add(stack.prev_template_id)
         unconverged = set()
         for row in self.store.list_resources(stack.id):
             if row.template_id is not None:
                 template_ids.add(row.template_id)
             elif row.physical_resource_id is not None or \
-                    row.action != "INIT":
+                    row.action != states.INIT:
                 # e.g. a failed create: its type as the stack's template
                 # resolves it (see atoms' class_of)
                 unconverged.add(row.type)

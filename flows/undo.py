@@ -10,6 +10,7 @@ from taskflow.types import failure as tf_failure
 
 from heatflow import exception
 from heatflow import properties as properties_mod
+from heatflow import states
 from heatflow.flows import convergence
 from heatflow.flows import driver
 from heatflow.flows.atoms import _halted, _message
@@ -81,18 +82,18 @@ class Undo:
             return
         defn = self.definition().resources.get(row.name)
         cls = self.class_of(row)
-        row = self.acquire(row.id, "DELETE", "rollback")
+        row = self.acquire(row.id, states.DELETE, "rollback")
         if row is None:
             return
         try:
             plugin = self.plugin_to_delete(cls, defn, row)
             if plugin is not None:
-                self.run_action(plugin, row, "DELETE", stack_bound=False)
+                self.run_action(plugin, row, states.DELETE, stack_bound=False)
         except _Superseded:
             raise
         except Exception as exc:
             store.finish_resource(row.id, self.fence,
-                                  "DELETE", "FAILED", _message(exc))
+                                  states.DELETE, states.FAILED, _message(exc))
             raise
         store.finish_delete(row.id, self.fence, "rollback")
 
@@ -112,7 +113,7 @@ class Undo:
         forward = self._update_in_flight(row)
         # If a dead run's update of this row is still in flight, this
         # starts the update back rather than finishing that one.
-        row = self.acquire(row.id, "UPDATE", "rollback", undoing=True)
+        row = self.acquire(row.id, states.UPDATE, "rollback", undoing=True)
         if row is None:
             return
         current = attempted if attempted is not None else \
@@ -123,21 +124,21 @@ class Undo:
         props = properties_mod.Properties(cls.properties_schema, target,
                                           strict=False)
         plugin = self.plugin(cls, defn, props, row, before["metadata"],
-                             "UPDATE")
+                             states.UPDATE)
         diff = properties_mod.diff(current, target)
         try:
-            self.run_action(plugin, row, "UPDATE",
+            self.run_action(plugin, row, states.UPDATE,
                             (defn, {"Properties": target}, diff),
                             stack_bound=False)
         except _Superseded:
             raise
         except Exception as exc:
             store.finish_resource(row.id, self.fence,
-                                  "UPDATE", "FAILED", _message(exc))
+                                  states.UPDATE, states.FAILED, _message(exc))
             raise
         attrs, ref = self._read_back(plugin, row, before)
         store.finish_resource(row.id, self.fence,
-                              "UPDATE", "COMPLETE", "rollback",
+                              states.UPDATE, states.COMPLETE, "rollback",
                               properties=target,
                               rsrc_metadata=before["metadata"],
                               template_id=before["template_id"],
@@ -160,12 +161,12 @@ class Undo:
         update back follows either way)."""
         props = properties_mod.Properties(cls.properties_schema, current,
                                           strict=False)
-        plugin = self.plugin(cls, defn, props, row, None, "UPDATE")
+        plugin = self.plugin(cls, defn, props, row, None, states.UPDATE)
         timeout = (defn.timeout if defn is not None else None) or \
             cls.default_timeout
         try:
-            driver.run(plugin, "UPDATE",
-                       deadline=self.deadline("UPDATE", timeout,
+            driver.run(plugin, states.UPDATE,
+                       deadline=self.deadline(states.UPDATE, timeout,
                                               stack_bound=False)[0],
                        poll=self.rt.poll_interval, resume_token=token,
                        resuming=True, taken_over=self.taken_over)
@@ -212,4 +213,4 @@ def own_before_image(row, traversal):
 
 def before_action(row):
     """The action a row showed before the current lock was taken."""
-    return "UPDATE" if row.template_id is not None else "CREATE"
+    return states.UPDATE if row.template_id is not None else states.CREATE

@@ -24,6 +24,7 @@ from heatflow import exception
 from heatflow import lifecycle
 from heatflow import runners
 from heatflow import standalone
+from heatflow import states
 from heatflow import status
 # Views returned by the progress and graph methods, public from here.
 from heatflow.status import Graph, GraphNode, Progress, Waiting  # noqa: F401
@@ -115,7 +116,7 @@ class Operation:
     def done(self):
         row = self._orch.db.store.get_stack_by_id(self.stack_id)
         return row.traversal != self.traversal or \
-            row.status != "IN_PROGRESS"
+            row.status != states.IN_PROGRESS
 
     def superseded(self):
         """Has a newer operation on the stack taken over from this one?
@@ -142,7 +143,7 @@ class Operation:
         while True:
             row = store.get_stack_by_id(self.stack_id)
             if row.traversal != self.traversal or \
-                    row.status != "IN_PROGRESS":
+                    row.status != states.IN_PROGRESS:
                 return self._orch._stack_view(row)
             if end is not None and time.monotonic() >= end:
                 raise exception.OperationTimeout(

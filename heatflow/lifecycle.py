@@ -12,6 +12,7 @@ import time
 import uuid
 
 from heatflow import exception
+from heatflow import states
 from heatflow.environment import Environment
 from heatflow.flows import compiler
 from heatflow.template import Template
@@ -30,6 +31,17 @@ class Lifecycle:
         self.registry, self.runtime_key = host.registry, host.key
         self.runner = runner
         self.limits = limits
+
+    @staticmethod
+    def check_supersede(row, action):
+        """Refuse an update or delete the stack's state does not allow
+        (states.SUPERSEDE_FROM: today every state of a live stack does)."""
+        if states.supersede_outcome(row.action, row.status) != \
+                states.SUPERSEDE:
+            raise exception.ActionNotAllowed(
+                "stack %s is %s_%s: it cannot be %s now"
+                % (row.name, row.action, row.status,
+                   "updated" if action == states.UPDATE else "deleted"))
 
     def check_plugins(self, row, action):
         """Refuse, before anything is written, an operation on the stack
@@ -78,7 +90,7 @@ class Lifecycle:
                 "flow_uuid": str(uuid.uuid4()), "action": action,
                 "template_id": template_id,
                 "rollback": not disable_rollback, "deadline": deadline,
-                "base_settled": base is None or base.status == "COMPLETE",
+                "base_settled": base is None or base.status == states.COMPLETE,
                 "base_template_id": None if base is None
                 else base.template_id}
 
@@ -90,12 +102,12 @@ class Lifecycle:
         stack_def = self.definition(tmpl, env, name, stack_id)
         traversal = str(uuid.uuid4())
         deadline = self._deadline(timeout_mins)
-        op = self._op(stack_id, name, traversal, "CREATE", None,
+        op = self._op(stack_id, name, traversal, states.CREATE, None,
                       disable_rollback, deadline)
         self.db.store.create_stack(
             stack_id=stack_id, name=name, template=tmpl.to_dict(),
             files=tmpl.files, environment=env.to_dict(),
-            parameters=env.parameters, action="CREATE",
+            parameters=env.parameters, action=states.CREATE,
             traversal=traversal, run=op["run"],
             status_reason="Stack CREATE started",
             disable_rollback=disable_rollback, timeout_mins=timeout_mins,
@@ -103,7 +115,7 @@ class Lifecycle:
         row = self.db.store.get_stack_by_id(stack_id)
         op["template_id"] = row.template_id
         self._start(op, stack_def)
-        return Started(stack_id, traversal, "CREATE")
+        return Started(stack_id, traversal, states.CREATE)
 
     def update_inputs(self, row, template, parameters, files, existing,
                       environment):
@@ -161,7 +173,8 @@ class Lifecycle:
                existing=False, timeout_mins=None, disable_rollback=None,
                environment=None):
         row = self.db.store.find_stack(name)
-        self.check_plugins(row, "UPDATE")
+        self.check_supersede(row, states.UPDATE)
+        self.check_plugins(row, states.UPDATE)
         tmpl, env = self.update_inputs(row, template, parameters, files,
                                        existing, environment)
         stack_def = self.definition(tmpl, env, row.name, row.id)
@@ -170,14 +183,16 @@ class Lifecycle:
             disable_rollback = row.disable_rollback
         if timeout_mins is None:
             timeout_mins = row.timeout_mins
-        return self._begin(row, "UPDATE", stack_def, tmpl=tmpl, env=env,
+        return self._begin(row, states.UPDATE, stack_def, tmpl=tmpl, env=env,
                            timeout_mins=timeout_mins,
                            disable_rollback=disable_rollback)
 
     def delete(self, name):
         row = self.db.store.find_stack(name)
-        self.check_plugins(row, "DELETE")
-        return self._begin(row, "DELETE", None, timeout_mins=row.timeout_mins,
+        self.check_supersede(row, states.DELETE)
+        self.check_plugins(row, states.DELETE)
+        return self._begin(row, states.DELETE, None,
+                           timeout_mins=row.timeout_mins,
                            disable_rollback=True)
 
     def _begin(self, row, action, stack_def, tmpl=None, env=None,
@@ -238,32 +253,29 @@ class Lifecycle:
     def _request_rollback(self, row):
         """rollback's decision on the stack ``row``; None when the
         stack changed before it could be carried out."""
-        if row.action == "ROLLBACK" and row.status == "IN_PROGRESS":
-            return Started(row.id, row.traversal, "ROLLBACK")
-        if row.action in ("CREATE", "UPDATE") and row.phase == "converge" \
-                and row.status in ("IN_PROGRESS", "FAILED") and \
-                row.flow_uuid is not None:
-            self.check_plugins(row, "ROLLBACK")
+        outcome = states.rollback_outcome(row.action, row.status, row.phase,
+                                          row.flow_uuid is not None)
+        if outcome == states.JOIN:
+            return Started(row.id, row.traversal, states.ROLLBACK)
+        if outcome == states.REVERT:
+            self.check_plugins(row, states.ROLLBACK)
             if not self.db.store.request_rollback(row.id, row.traversal,
                                                   row.status):
                 return None
             # Unless a live runner (here or in another process) has it,
             # resume its flow, which reverts.
             self.resume(self.db.store.get_stack_by_id(row.id))
-            return Started(row.id, row.traversal, "ROLLBACK")
-        if (row.status == "FAILED" and row.action in ("CREATE", "UPDATE",
-                                                      "ROLLBACK")) or \
-                (row.status == "IN_PROGRESS" and row.action in (
-                    "CREATE", "UPDATE")):
+            return Started(row.id, row.traversal, states.ROLLBACK)
+        if outcome == states.CONVERGE_BACK:
             # Cleaning up (too late to revert), failed in clean-up, or a
             # rollback that failed: converge to the last known-good
             # template, superseding whatever runs.
-            self.check_plugins(row, "ROLLBACK")
+            self.check_plugins(row, states.ROLLBACK)
             good = row.prev_template_id
             stack_def = None
             if good is not None:
                 stack_def = self.runtime.definition(good, row.name, row.id)
-            return self._begin(row, "ROLLBACK", stack_def,
+            return self._begin(row, states.ROLLBACK, stack_def,
                                timeout_mins=row.timeout_mins,
                                disable_rollback=True, template_id=good)
         raise exception.ActionNotAllowed(
@@ -273,8 +285,7 @@ class Lifecycle:
     def cancel(self, name, rollback=True):
         """Orchestrator.cancel_update."""
         row = self.db.store.find_stack(name)
-        if row.status != "IN_PROGRESS" or row.action not in ("CREATE",
-                                                             "UPDATE"):
+        if states.cancel_outcome(row.action, row.status) != states.STOP:
             raise exception.ActionNotAllowed(
                 "stack %s is %s_%s: only a running create or update can be "
                 "cancelled" % (row.name, row.action, row.status))
@@ -286,7 +297,7 @@ class Lifecycle:
         # later rollback converges to the last known-good template.
         if not self.db.store.begin_operation(
                 row.id, row.traversal, traversal=traversal, run=None,
-                action=row.action, status_reason=reason, status="FAILED",
+                action=row.action, status_reason=reason, status=states.FAILED,
                 flow_uuid=None, phase=None):
             raise exception.ActionNotAllowed(
                 "stack %s changed while it was being cancelled; try again"

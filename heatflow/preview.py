@@ -24,6 +24,7 @@ never their values (a value may come from a hidden parameter).
 from heatflow import exception
 from heatflow import properties as properties_mod
 from heatflow import resource as resource_mod
+from heatflow import states
 from heatflow.flows import convergence
 from heatflow.template import topological_order
 
@@ -78,8 +79,8 @@ def _plugin(cls, name, defn, props, row, metadata):
         row.physical_resource_id if row is not None else None,
         physical_name=getattr(row, "physical_name", None))
     return cls(name, defn, props, storage=storage, metadata=metadata,
-               action=row.action if row is not None else "INIT",
-               status=row.status if row is not None else "COMPLETE")
+               action=row.action if row is not None else states.INIT,
+               status=row.status if row is not None else states.COMPLETE)
 
 
 def _names(keys):

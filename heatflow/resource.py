@@ -15,15 +15,13 @@ import secrets
 
 from heatflow import clients
 from heatflow import exception
+from heatflow import states
 from heatflow import support
-
-INIT, CREATE, UPDATE, DELETE, ROLLBACK, CHECK, SUSPEND, RESUME = (
-    "INIT", "CREATE", "UPDATE", "DELETE", "ROLLBACK", "CHECK", "SUSPEND",
-    "RESUME")
-# Heat's names for its adopt and snapshot actions (heatflow runs neither
-# yet; plugins may name them).
-ADOPT, SNAPSHOT = "ADOPT", "SNAPSHOT"
-IN_PROGRESS, COMPLETE, FAILED = "IN_PROGRESS", "COMPLETE", "FAILED"
+# Plugins name actions and statuses through this module too
+# (resource.CREATE); they are heatflow.states'.
+from heatflow.states import (  # noqa: F401
+    ADOPT, CHECK, COMPLETE, CREATE, DELETE, FAILED, IN_PROGRESS, INIT,
+    RESUME, ROLLBACK, SNAPSHOT, SUSPEND, UPDATE)
 
 
 #: The longest physical name (the column's width).
@@ -78,13 +76,14 @@ class Resource:
     """
 
     # Heat plugins name actions and statuses through the class
-    # (self.CREATE, Resource.ACTIONS ...).
-    ACTIONS = (INIT, CREATE, DELETE, UPDATE, ROLLBACK, SUSPEND, RESUME,
-               ADOPT, SNAPSHOT, CHECK)
-    STATUSES = (IN_PROGRESS, FAILED, COMPLETE)
-    (INIT, CREATE, DELETE, UPDATE, ROLLBACK, SUSPEND, RESUME, ADOPT,
-     SNAPSHOT, CHECK) = ACTIONS
-    (IN_PROGRESS, FAILED, COMPLETE) = STATUSES
+    # (self.CREATE, Resource.ACTIONS ...): class attributes, named as the
+    # module's (hence the noqa).
+    ACTIONS = states.ACTIONS
+    STATUSES = states.STATUSES
+    (INIT, CREATE, DELETE, UPDATE,  # noqa: F811
+     ROLLBACK, SUSPEND, RESUME,  # noqa: F811
+     ADOPT, SNAPSHOT, CHECK) = ACTIONS  # noqa: F811
+    (IN_PROGRESS, FAILED, COMPLETE) = STATUSES  # noqa: F811
 
     properties_schema = {}
     attributes_schema = {}

@@ -16,6 +16,7 @@ import dataclasses
 from typing import Optional
 
 from heatflow import exception
+from heatflow import states
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,8 +99,8 @@ def chosen_rows(store, row, names):
 
 
 def _converged(res_row, template_id):
-    return res_row is not None and res_row.status == "COMPLETE" and \
-        res_row.action != "INIT" and res_row.template_id == template_id
+    return res_row is not None and res_row.status == states.COMPLETE and \
+        res_row.action != states.INIT and res_row.template_id == template_id
 
 
 class ProgressCounter:
@@ -120,10 +121,10 @@ class ProgressCounter:
             row = store.get_stack_by_id(self.stack_id)
         except exception.NotFound:
             row = None
-        if row is None or self.action == "DELETE":
+        if row is None or self.action == states.DELETE:
             alive = {r.name for r in store.list_resources(self.stack_id)
-                     if not (r.action == "DELETE" and
-                             r.status == "COMPLETE")}
+                     if not (r.action == states.DELETE and
+                             r.status == states.COMPLETE)}
             if self._delete_total is None:
                 self._delete_total = len(alive)
             total = self._delete_total
@@ -159,9 +160,9 @@ def waiting_on(store, name):
         r = chosen.get(res)
         if r is None:
             continue
-        running = r.status == "IN_PROGRESS"
-        pending = r.action == "INIT" or (
-            row.status == "IN_PROGRESS" and not converged(res))
+        running = r.status == states.IN_PROGRESS
+        pending = r.action == states.INIT or (
+            row.status == states.IN_PROGRESS and not converged(res))
         if not (running or pending):
             continue
         blockers = tuple(d for d in stack_def.resources

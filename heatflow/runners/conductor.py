@@ -51,6 +51,7 @@ from heatflow import exception
 from heatflow.flows import execution
 from heatflow import jobs
 from heatflow import metrics
+from heatflow import states
 from heatflow.runners import base
 from heatflow.persistence import database
 from heatflow.persistence import store as store_mod
@@ -233,7 +234,7 @@ class Conductor:
             row = store.get_stack_by_id(stack_id)
         except exception.NotFound:
             return True
-        if row.traversal != traversal or row.status != "IN_PROGRESS":
+        if row.traversal != traversal or row.status != states.IN_PROGRESS:
             LOG.info("job %s: %s of stack %s is no longer current", job.uuid,
                      row.action, row.name)
             return True
@@ -264,8 +265,9 @@ class Conductor:
             if (row.status_reason or "").startswith(WAITING_FOR_PLUGINS):
                 store.set_stack_state(
                     store_mod.Fence(stack_id, traversal, run), row.action,
-                    "IN_PROGRESS", "Stack %s taken by conductor %s, which "
-                    "has the plugins" % (row.action, self.name))
+                    states.IN_PROGRESS,
+                    "Stack %s taken by conductor %s, which has the plugins"
+                    % (row.action, self.name))
             plan = execution.load_plan(self.db, row.flow_uuid, self._key,
                                        run)
             op = plan["op"]
@@ -307,7 +309,7 @@ class Conductor:
             return False
         row = store.get_stack_by_id(stack_id)
         if self._stopping.is_set() and row.run_token == run and \
-                row.status == "IN_PROGRESS":
+                row.status == states.IN_PROGRESS:
             LOG.info("releasing job %s (stack %s) for another conductor",
                      job.uuid, row.name)
             return False
@@ -328,7 +330,7 @@ class Conductor:
         if not (row.status_reason or "").startswith(WAITING_FOR_PLUGINS):
             self.db.store.set_stack_state(
                 store_mod.Fence(row.id, row.traversal, row.run_token),
-                row.action, "IN_PROGRESS", reason)
+                row.action, states.IN_PROGRESS, reason)
         self._claimable.decline(job, self.DECLINE_SECONDS)
 
     # -- ZooKeeper session --------------------------------------------------
@@ -418,7 +420,8 @@ class Conductor:
         metrics.jobs_waiting(waiting)
         now = store_mod.utcnow()
         grace = datetime.timedelta(seconds=self._repost_grace)
-        rows = [r for r in store.list_stacks() if r.status == "IN_PROGRESS"]
+        rows = [r for r in store.list_stacks()
+                if r.status == states.IN_PROGRESS]
         # Markers listed before the stacks whose operation is not running
         # now: forgotten once their job is gone.
         live = {r.traversal for r in rows}
@@ -467,12 +470,14 @@ class Conductor:
         LOG.warning("watchdog: %s", reason + " (" + row.name + ")")
         store = self.db.store
         fence = store_mod.Fence(row.id, row.traversal, row.run_token)
-        if not store.set_stack_state(fence, row.action, "FAILED", reason):
+        if not store.set_stack_state(fence, row.action, states.FAILED,
+                                     reason):
             return
         metrics.watchdog_timeout()
-        if not row.disable_rollback and row.action in ("CREATE", "UPDATE") \
-                and row.phase == "converge":
-            if store.request_rollback(row.id, row.traversal, "FAILED"):
+        # An overdue operation that would revert if asked (states.py).
+        if not row.disable_rollback and states.rollback_outcome(
+                row.action, states.FAILED, row.phase) == states.REVERT:
+            if store.request_rollback(row.id, row.traversal, states.FAILED):
                 jobs.repost(self.board, self.db,
                             store.get_stack_by_id(row.id))
 

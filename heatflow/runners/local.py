@@ -27,6 +27,7 @@ import sys
 import threading
 import uuid
 
+from heatflow import states
 from heatflow.flows import execution
 from heatflow.persistence import sealing
 from heatflow.runners import base
@@ -171,7 +172,7 @@ class LocalRunner(base.Runner):
         plugins this process has)."""
         resumed = []
         for row in self.db.store.list_stacks():
-            if row.status != "IN_PROGRESS" or not row.flow_uuid:
+            if row.status != states.IN_PROGRESS or not row.flow_uuid:
                 continue
             if self.rt.is_running(row.flow_uuid):
                 continue
@@ -288,7 +289,7 @@ def main(argv=None):
                              locks_decide_ownership=host.db.is_sqlite)
         try:
             row = host.db.store.get_stack_by_id(args.stack_id)
-            if row.status == "IN_PROGRESS" and row.flow_uuid:
+            if row.status == states.IN_PROGRESS and row.flow_uuid:
                 runner.resume(row)
         finally:
             runner.close()          # waits for the run to end

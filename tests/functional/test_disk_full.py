@@ -14,7 +14,7 @@ import time
 import pytest
 
 import heatflow
-from heatflow.persistence import store
+from heatflow.persistence import sql
 from tests import conftest
 
 pytestmark = pytest.mark.skipif(
@@ -55,7 +55,7 @@ class _Seen(logging.Handler):
 
 def test_a_full_disk_fails_the_stack_not_a_resource(small_disk, cloud,
                                                     monkeypatch):
-    monkeypatch.setattr(store, "OUTAGE_PATIENCE", 5.0)
+    monkeypatch.setattr(sql, "OUTAGE_PATIENCE", 5.0)
     orch = heatflow.Orchestrator("sqlite:///%s/hf.db" % small_disk,
                                  plugin_dirs=[conftest.PLUGIN_DIR])
     seen = _Seen("database unavailable")
@@ -80,7 +80,7 @@ def test_a_full_disk_fails_the_stack_not_a_resource(small_disk, cloud,
         assert seen.event.wait(60), "the engine never hit the full disk"
         # The store rides out an outage for OUTAGE_PATIENCE seconds, then
         # gives up; room comes back a moment after.
-        time.sleep(store.OUTAGE_PATIENCE + 1)
+        time.sleep(sql.OUTAGE_PATIENCE + 1)
         filler.unlink()
 
         end = time.time() + 60

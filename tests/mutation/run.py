@@ -74,6 +74,8 @@ TARGETS = {
                          "tests/functional/test_zombies.py"],
     "persistence/store.py": ["tests/unit/test_store.py", UNIT, SCENARIOS]
     + RESUME,
+    "persistence/resources.py": ["tests/unit/test_store.py", UNIT,
+                                 SCENARIOS] + RESUME,
     "flows/execution.py": ["tests/unit/test_execution.py", UNIT,
                            SCENARIOS] + RESUME +
     ["tests/functional/test_disk_full.py"],

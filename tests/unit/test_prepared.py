@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from heatflow.persistence import database
 from heatflow.persistence import prepared
+from heatflow.persistence import resources
 from heatflow.persistence import sealing
 from heatflow.persistence import store as store_mod
 
@@ -138,8 +139,8 @@ def test_the_stores_reads_match_sqlalchemys(tmp_path):
     st.finish_resource(rid, fence, "CREATE", "COMPLETE",
                        properties={"p": "v"}, attributes={"a": [1]})
     for stmt, params in [
-            (store_mod._GET_RESOURCE, {"rid": rid}),
-            (store_mod._RESOURCE_AT_POSITION, {"rid": rid, "sid": sid}),
+            (resources._GET_RESOURCE, {"rid": rid}),
+            (resources._RESOURCE_AT_POSITION, {"rid": rid, "sid": sid}),
             (store_mod._STACK_POSITION, {"sid": sid})]:
         with db.connections.connect() as conn:
             theirs = conn.execute(stmt, params).one()

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from heatflow import exception
 from heatflow.persistence import database
-from heatflow.persistence import store as store_mod
+from heatflow.persistence import sql
 from heatflow.persistence.store import Fence
 
 
@@ -268,7 +268,7 @@ def test_a_write_rides_out_a_brief_outage(db, store):
 
 
 def test_a_longer_outage_is_the_engines_error(db, store, monkeypatch):
-    monkeypatch.setattr(store_mod, "OUTAGE_PATIENCE", 0.3)
+    monkeypatch.setattr(sql, "OUTAGE_PATIENCE", 0.3)
     refused = _refuse_commits(db, 1000)
     with pytest.raises(exception.EngineStorageError):
         new_stack(store, "long")

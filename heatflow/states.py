@@ -1,0 +1,100 @@
+"""The states of stacks and resources, and which request may start from
+which state: the one place that says so.
+
+The store's compare-and-swap conditions (``persistence/store.py``,
+``persistence/resources.py``), the lifecycle's checks
+(``heatflow/lifecycle.py``) and the conductor's watchdog are built from the
+tables below; ``tests/unit/test_states.py`` holds them against what a user
+sees.  This module imports nothing of heatflow's, so that persistence/ and
+flows/ (below heatflow's other modules) can import it.
+"""
+
+# -- actions and statuses (Heat's names) ------------------------------------
+
+INIT, CREATE, UPDATE, DELETE, ROLLBACK, CHECK, SUSPEND, RESUME = (
+    "INIT", "CREATE", "UPDATE", "DELETE", "ROLLBACK", "CHECK", "SUSPEND",
+    "RESUME")
+# Heat's names for its adopt and snapshot actions (heatflow runs neither
+# yet; plugins may name them).
+ADOPT, SNAPSHOT = "ADOPT", "SNAPSHOT"
+# (In Heat's order: plugins unpack Resource.ACTIONS and STATUSES.)
+ACTIONS = (INIT, CREATE, DELETE, UPDATE, ROLLBACK, SUSPEND, RESUME, ADOPT,
+           SNAPSHOT, CHECK)
+IN_PROGRESS, COMPLETE, FAILED = "IN_PROGRESS", "COMPLETE", "FAILED"
+STATUSES = (IN_PROGRESS, FAILED, COMPLETE)
+
+#: The actions a stack's operation has (a resource's may also be INIT).
+STACK_ACTIONS = (CREATE, UPDATE, DELETE, ROLLBACK)
+
+# -- a stack operation's phases ---------------------------------------------
+
+#: Converging until every resource of the target has converged, then
+#: cleaning up: from then on the operation can no longer be reverted.
+CONVERGE, CLEANUP = "converge", "cleanup"
+
+# -- what a request does, by the stack's state ------------------------------
+
+#: A new operation (new traversal) replaces whatever runs.
+SUPERSEDE = "supersede"
+#: The requested rollback already runs: the request is that operation.
+JOIN = "join"
+#: The operation reverts itself (same traversal; TaskFlow reverts the flow),
+#: possible only while it converges and has a flow.
+REVERT = "revert"
+#: A new ROLLBACK operation converges to the last known-good template.
+CONVERGE_BACK = "converge back"
+#: No further resource action starts; the stack is left <ACTION>_FAILED.
+STOP = "stop"
+#: Refused (exception.ActionNotAllowed).
+REFUSE = None
+
+#: update_stack and delete_stack, by the stack's (action, status): from any
+#: state of a live stack (a deleted one is not found), superseding whatever
+#: runs.
+SUPERSEDE_FROM = {(a, s): SUPERSEDE for a in STACK_ACTIONS for s in STATUSES}
+
+#: rollback_stack, by the stack's (action, status); what is not here is
+#: refused ("there is nothing to roll back").
+ROLLBACK_FROM = {
+    (ROLLBACK, IN_PROGRESS): JOIN,
+    (CREATE, IN_PROGRESS): REVERT,
+    (UPDATE, IN_PROGRESS): REVERT,
+    # failed with rollback disabled: still revertible
+    (CREATE, FAILED): REVERT,
+    (UPDATE, FAILED): REVERT,
+    # a rollback that failed
+    (ROLLBACK, FAILED): CONVERGE_BACK,
+}
+
+#: cancel_update, by the stack's (action, status): only a running create or
+#: update (with ``rollback``, it then asks for a rollback).
+CANCEL_FROM = {
+    (CREATE, IN_PROGRESS): STOP,
+    (UPDATE, IN_PROGRESS): STOP,
+}
+
+#: The actions whose operation a rollback may revert (the store's
+#: request_rollback checks it in the statement).
+REVERTIBLE_ACTIONS = tuple(sorted(
+    {a for (a, _), outcome in ROLLBACK_FROM.items() if outcome == REVERT}))
+
+
+def rollback_outcome(action, status, phase, has_flow=True):
+    """What rollback_stack does to a stack in this state (see the
+    constants above): a revert needs the operation still converging, with
+    its flow; past that, the stack converges back."""
+    outcome = ROLLBACK_FROM.get((action, status), REFUSE)
+    if outcome == REVERT and not (phase == CONVERGE and has_flow):
+        return CONVERGE_BACK
+    return outcome
+
+
+def cancel_outcome(action, status):
+    """What cancel_update (without rollback) does to a stack in this
+    state."""
+    return CANCEL_FROM.get((action, status), REFUSE)
+
+
+def supersede_outcome(action, status):
+    """What update_stack or delete_stack does to a stack in this state."""
+    return SUPERSEDE_FROM.get((action, status), REFUSE)
