@@ -33,7 +33,7 @@ class DbStorage(resource_mod.ResourceStorage):
             if value is not None:
                 # Made, and not recordable: flows/orphans.py undoes it.
                 self.refused_id = value
-            raise exception.Superseded("resource lock lost")
+            raise _refused()
         self.resource_id = value
 
     def name_physically(self, name):
@@ -43,7 +43,7 @@ class DbStorage(resource_mod.ResourceStorage):
             stored = self._store.name_resource(self._row_id, self._fence,
                                                name)
             if stored is None:
-                raise exception.Superseded("resource lock lost")
+                raise _refused()
             self.physical_name = stored
         return self.physical_name
 
@@ -60,15 +60,22 @@ class DbStorage(resource_mod.ResourceStorage):
         self._load()
         if not self._store.resource_data_set(self._row_id, self._fence,
                                              key, value, redact):
-            raise exception.Superseded("resource lock lost")
+            raise _refused()
         self._data[key] = value
 
     def data_delete(self, key):
         self._load()
         if not self._store.resource_data_delete(self._row_id, self._fence,
                                                 key):
-            raise exception.Superseded("resource lock lost")
+            raise _refused()
         self._data.pop(key, None)
+
+
+def _refused():
+    """The error a plugin's write gets when its run lost the row, counted
+    (an operator wants to see zombies being stopped)."""
+    metrics.fenced_write_refused()
+    return exception.Superseded("resource lock lost")
 
 
 def _serialisable(token):

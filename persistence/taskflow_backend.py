@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from taskflow import exceptions as tf_exc
 
 from heatflow import exception
+from heatflow import metrics
 from heatflow.persistence import prepared
 from heatflow.persistence import sealing
 from taskflow.persistence import models as tf_models
@@ -173,6 +174,7 @@ class FencedConnection(LeanConnection):
         # Not StorageFailure: TaskFlow's storage retries that (3 x 5 s),
         # which would keep a fenced engine alive for no purpose.
         if self._is_fenced():
+            metrics.fenced_write_refused()
             raise exception.Superseded("this run of the operation is "
                                        "fenced; its writes are refused")
 

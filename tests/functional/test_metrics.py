@@ -7,6 +7,7 @@ import urllib.request
 from prometheus_client import parser as prometheus_parser
 import pytest
 
+from heatflow import exception
 from heatflow import metrics
 from tests import servers
 from tests.functional import cluster as cluster_mod
@@ -81,3 +82,29 @@ def scrape(port):
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
                                 timeout=10) as reply:
         return reply.read().decode()
+
+
+class _LostRow:
+    """A store that refuses every write: the run lost the row."""
+
+    def update_resource(self, *args, **kwargs):
+        return False
+
+    resource_data_set = update_resource
+
+    def resource_data(self, row_id):
+        return {}
+
+
+def test_writes_of_a_fenced_run_are_counted():
+    from heatflow.flows import driver
+    row = type("Row", (), {"id": 1, "physical_resource_id": None,
+                           "physical_name": "x"})()
+    storage = driver.DbStorage(_LostRow(), row, fence=None)
+    before = sample(metrics.REGISTRY, "heatflow_fenced_writes_refused_total")
+    for write in (lambda: storage.set_resource_id("i-1"),
+                  lambda: storage.data_set("k", "v")):
+        with pytest.raises(exception.Superseded):
+            write()
+    assert sample(metrics.REGISTRY,
+                  "heatflow_fenced_writes_refused_total") == before + 2
