@@ -64,7 +64,7 @@ class _Atom(Guard, task.Task):
     def __init__(self, op, name, provides=None, requires=None):
         super().__init__(name=name, provides=provides,
                          requires=list(requires or ()))
-        # op: the operation's plain description (see compiler.plan_operation)
+        # op: the operation's header (flows/plan.py)
         self.op = op
 
     # What TaskFlow reads from the signature of an atom's execute or revert:
@@ -103,18 +103,18 @@ class _Atom(Guard, task.Task):
 
     @property
     def rt(self):
-        return runtime_mod.get(self.op["runtime"])
+        return runtime_mod.get(self.op.runtime)
 
     @property
     def store(self):
         return self.rt.store
 
     def definition(self, template_id=None):
-        template_id = template_id or self.op["template_id"]
+        template_id = template_id or self.op.template_id
         if template_id is None:
             return None
-        return self.rt.definition(template_id, self.op["stack_name"],
-                                  self.op["stack_id"])
+        return self.rt.definition(template_id, self.op.stack_name,
+                                  self.op.stack_id)
 
     def class_of(self, row):
         """The plugin class of a recorded resource: its type as the
@@ -128,8 +128,8 @@ class _Atom(Guard, task.Task):
     def plugin(self, cls, defn, props, row, metadata=None, action=states.INIT):
         storage = driver.DbStorage(self.store, row, self.fence)
         return cls(row.name, defn, props, storage=storage,
-                   stack_name=self.op["stack_name"],
-                   stack_id=self.op["stack_id"], metadata=metadata,
+                   stack_name=self.op.stack_name,
+                   stack_id=self.op.stack_id, metadata=metadata,
                    action=action, status="IN_PROGRESS")
 
     def plugin_to_delete(self, cls, defn, row):
@@ -189,7 +189,7 @@ class _Atom(Guard, task.Task):
                 if self._orphan(plugin) is not None:
                     # (the plugin turned the refusal into its own error)
                     raise self._abandon(plugin, row)
-                stack_deadline = self.op.get("deadline") if stack_bound \
+                stack_deadline = self.op.deadline if stack_bound \
                     else None
                 if attempt >= retries or (stack_deadline is not None and
                                           time.time() >= stack_deadline):
@@ -247,21 +247,21 @@ class _Atom(Guard, task.Task):
         execution.OperationExecutor.run_flow).  The row this atom held
         stays locked by this run; the next operation breaks the lock once
         the run has ended and decides on the row afresh."""
-        reason = "Stack %s failed: %s" % (self.op["action"], exc)
-        LOG.error("stack %s: %s", self.op["stack_name"], reason)
+        reason = "Stack %s failed: %s" % (self.op.action, exc)
+        LOG.error("stack %s: %s", self.op.stack_name, reason)
         try:
-            self.store.set_stack_state(self.fence, self.op["action"],
+            self.store.set_stack_state(self.fence, self.op.action,
                                        "FAILED", reason)
         except exception.EngineStorageError:
             pass
-        self.rt.stop_starting_atoms(self.op["flow_uuid"])
+        self.rt.stop_starting_atoms(self.op.flow_uuid)
         return _failed_marker(reason)
 
     def stack_failed(self, reason):
         """Record the operation's failure on the stack; with rollback
         enabled, announce the rollback TaskFlow's revert will carry out."""
-        self.store.fail_operation(self.fence, self.op["action"], reason,
-                                  bool(self.op.get("rollback")))
+        self.store.fail_operation(self.fence, self.op.action, reason,
+                                  self.op.rollback)
 
 
 def _message(exc):
@@ -351,7 +351,7 @@ class Converged(_Atom):
             return SUPERSEDED
         if got["failed"]:
             return _failed_marker(got["failed"][0])
-        if not self.store.enter_cleanup(self.fence, self.op["action"]):
+        if not self.store.enter_cleanup(self.fence, self.op.action):
             self.gate()          # raises: rollback requested, or superseded
             self.halt()
             return SUPERSEDED
@@ -407,7 +407,7 @@ class CleanupResource(_Atom):
             # failed clean-up, never a revert of the converged stack (for a
             # delete, a revert chained a rollback that never ended).
             LOG.warning("cleaning up row %d of stack %s failed: %s",
-                        self.row_id, self.op["stack_name"], _message(exc))
+                        self.row_id, self.op.stack_name, _message(exc))
             row = self.store.get_resource(self.row_id)
             if row is None:
                 return {"deleted": self.row_id}
@@ -487,9 +487,9 @@ class FinishStack(_Atom):
         if failures or _halted(converged):
             reason = failures[0] if failures else converged.get("reason")
             store.set_stack_state(self.fence,
-                                  op["action"], "FAILED", reason)
+                                  op.action, "FAILED", reason)
             return {"status": "FAILED"}
-        if op["action"] == "DELETE":
+        if op.action == "DELETE":
             store.mark_stack_deleted(self.fence)
             return {"status": states.COMPLETE}
         refs = {k[4:]: v["ref"] for k, v in inputs.items()
@@ -500,7 +500,7 @@ class FinishStack(_Atom):
         outputs = {} if stack_def is None else stack_def.resolve_outputs(
             refs, lambda r, a: attrs.get(r, {}).get(_attr_key(a)))
         store.set_stack_state(
-            self.fence, op["action"], "COMPLETE",
-            "Stack %s completed successfully" % op["action"],
-            outputs=outputs, prev_template_id=op["template_id"])
+            self.fence, op.action, "COMPLETE",
+            "Stack %s completed successfully" % op.action,
+            outputs=outputs, prev_template_id=op.template_id)
         return {"status": "COMPLETE"}

@@ -3,9 +3,10 @@
 Planning happens once, when an operation starts: it picks, for every
 resource of the target template, the incarnation to converge (inserting INIT
 rows for new resources), and lists every existing incarnation for clean-up.
-The plan is plain JSON, saved with the flow detail, and :func:`build_flow`
-turns it into the same flow in any process (TaskFlow matches atoms to their
-persisted state by name, so names must be deterministic).
+The plan (flows/plan.py) is saved as JSON with the flow detail, and
+:func:`build_flow` turns it into the same flow in any process (TaskFlow
+matches atoms to their persisted state by name, so names must be
+deterministic).
 
 Edges: ``converge:a`` requires ``ref:b`` for each resource b that a depends
 on; ``converged`` requires every ``ref:``; ``cleanup:r`` requires
@@ -21,34 +22,30 @@ from heatflow import resource as resource_mod
 from heatflow.flows import atoms
 from heatflow.flows import converge
 from heatflow.flows import convergence
-from heatflow.persistence import store as store_mod
+from heatflow.flows import plan as plan_mod
 
 
 def plan_operation(store, op, stack_def, prev_template_id=None,
                    definition_of=None):
-    """Choose rows and record new ones; returns the plan (plain JSON).
+    """Choose rows and record new ones; returns the :class:`plan.Plan`.
 
-    ``op`` is the operation header the atoms carry (stack id and name,
-    traversal, action, template id, flow uuid, runtime key, rollback flag,
-    deadline).  Raises :class:`exception.Superseded` if another operation
-    started meanwhile.
+    ``op`` is the :class:`plan.OperationHeader` the atoms carry.  Raises
+    :class:`exception.Superseded` if another operation started meanwhile.
     """
-    rows = store.list_resources(op["stack_id"])
+    rows = store.list_resources(op.stack_id)
     target = stack_def.resources if stack_def is not None else {}
     found = convergence.choose_rows(
-        rows, target, target_template_id=op["template_id"],
+        rows, target, target_template_id=op.template_id,
         prev_template_id=prev_template_id, definition_of=definition_of)
     chosen = {name: row.id for name, row in found.items()}
-    new = [{"name": name, "type": defn.type, "traversal": op["traversal"],
-            "physical_name": resource_mod.physical_name(op["stack_name"],
-                                                        name)}
+    new = [{"name": name, "type": defn.type, "traversal": op.traversal,
+            "physical_name": resource_mod.physical_name(op.stack_name, name)}
            for name, defn in target.items() if name not in chosen]
     if new:
-        ids = store.insert_resources(
-            store_mod.Fence(op["stack_id"], op["traversal"], op["run"]), new)
+        ids = store.insert_resources(op.fence(), new)
         if ids is None:
             raise exception.Superseded("stack %s changed hands"
-                                       % op["stack_id"])
+                                       % op.stack_id)
         for row, rid in zip(new, ids):
             chosen[row["name"]] = rid
     deps = stack_def.dependencies() if stack_def is not None else {}
@@ -72,8 +69,8 @@ def plan_operation(store, op, stack_def, prev_template_id=None,
     # Rows planned here: their atoms may take the lock without reading
     # first (converge.ConvergeResource).
     fresh = sorted(chosen[row["name"]] for row in new)
-    return {"op": op, "converge": converge, "cleanup": cleanup,
-            "output_refs": sorted(output_refs), "fresh": fresh}
+    return plan_mod.Plan(op=op, converge=converge, cleanup=cleanup,
+                         output_refs=sorted(output_refs), fresh=fresh)
 
 
 #: Most inputs one barrier atom waits for (see atoms.Gather).
@@ -96,23 +93,28 @@ def _fan_in(op, name, symbols):
 
 def build_flow(plan):
     """The TaskFlow graph flow of a plan.  Deterministic."""
-    op = plan["op"]
-    flow = graph_flow.Flow("stack-%s-%s" % (op["action"].lower(),
-                                            op["traversal"]))
-    names = [c[0] for c in plan["converge"]]
-    fresh = set(plan.get("fresh", ()))
+    if isinstance(plan, dict):
+        # The JSON form: the flow detail names this function as its
+        # factory with the saved plan as argument (flows/execution.py),
+        # so TaskFlow's own flow_from_detail may call it with that.
+        plan = plan_mod.Plan.from_json(plan)
+    op = plan.op
+    flow = graph_flow.Flow("stack-%s-%s" % (op.action.lower(),
+                                            op.traversal))
+    names = [c[0] for c in plan.converge]
+    fresh = set(plan.fresh)
     nodes = [converge.ConvergeResource(op, name, row_id, requires,
                                        fresh=row_id in fresh)
-             for name, row_id, requires in plan["converge"]]
+             for name, row_id, requires in plan.converge]
     gathers, top = _fan_in(op, "converging", ["ref:" + n for n in names])
     nodes.extend(gathers)
     nodes.append(atoms.Converged(op, top))
     nodes.extend(atoms.CleanupResource(op, row_id, after_rows)
-                 for row_id, after_rows in plan["cleanup"])
+                 for row_id, after_rows in plan.cleanup)
     gathers, cleaned = _fan_in(op, "cleaning",
-                               ["gone:%d" % c[0] for c in plan["cleanup"]])
+                               ["gone:%d" % c[0] for c in plan.cleanup])
     nodes.extend(gathers)
-    output_refs = plan.get("output_refs", names)
+    output_refs = names if plan.output_refs is None else plan.output_refs
     nodes.append(atoms.FinishStack(op, cleaned, output_refs))
     # One call: graph_flow copies its graph on every add(), so adding atoms
     # one at a time would cost O(N^2).  Edges come from the requirements.

@@ -95,8 +95,8 @@ class ConvergeResource(Undo, _Atom):
         run), the operation was superseded or a rollback requested, an
         input halted, the properties are bad: the general path, which
         reads first, decides and reports."""
-        if not self.fresh or self.op["action"] == "ROLLBACK" or \
-                self.rt.is_fenced(self.op["run"]) or \
+        if not self.fresh or self.op.action == "ROLLBACK" or \
+                self.rt.is_fenced(self.op.run) or \
                 any(_halted(v) for v in inputs.values()):
             return None
         stack_def = self.definition()
@@ -162,10 +162,10 @@ class ConvergeResource(Undo, _Atom):
                 links["replaced_by"] = None
             if list(row.requires or []) != self._requires:
                 links["requires"] = self._requires
-            if row.template_id != self.op["template_id"]:
+            if row.template_id != self.op.template_id:
                 # Converged to this template (what clean-up reads the
                 # deletion policy from, for one).
-                links["template_id"] = self.op["template_id"]
+                links["template_id"] = self.op.template_id
             if row.type != defn.type:
                 # Another name of the same plugin: the type as this
                 # template names it (and its environment resolves it).
@@ -193,9 +193,9 @@ class ConvergeResource(Undo, _Atom):
         Only this traversal's actions leave its id on the row; a create
         leaves ``CREATE`` there, an update ``UPDATE`` and its before-image
         (written before the plugin acted)."""
-        if row.traversal != self.op["traversal"]:
+        if row.traversal != self.op.traversal:
             return "none", {}
-        before = own_before_image(row, self.op["traversal"])
+        before = own_before_image(row, self.op.traversal)
         if row.action == "UPDATE" and before is not None:
             return "update", {"before": before}
         if row.action != states.CREATE:
@@ -212,7 +212,7 @@ class ConvergeResource(Undo, _Atom):
             row = self.store.get_resource(self.row_id)
         while row is not None and row.replaced_by is not None:
             nxt = self.store.get_resource(row.replaced_by)
-            if nxt is None or nxt.traversal != self.op["traversal"]:
+            if nxt is None or nxt.traversal != self.op.traversal:
                 break
             row = nxt
         return row
@@ -224,7 +224,7 @@ class ConvergeResource(Undo, _Atom):
         another name of the same class (an alias, or a second registered
         name) keeps the resource."""
         if row.type == defn.type and \
-                row.template_id in (None, self.op["template_id"]):
+                row.template_id in (None, self.op.template_id):
             return False
         try:
             return self.class_of(row) is not cls
@@ -241,7 +241,7 @@ class ConvergeResource(Undo, _Atom):
             replace_failed=lambda: self.plugin(
                 cls, defn, props, row, metadata,
                 row.action).needs_replace_failed(),
-            resumed=row.lock_traversal == self.op["traversal"])
+            resumed=row.lock_traversal == self.op.traversal)
 
     def _replacement_row(self, row, defn):
         """A new INIT incarnation that replaces ``row``; the original stays
@@ -250,8 +250,8 @@ class ConvergeResource(Undo, _Atom):
         ids = store.insert_resources(self.fence, [{
             "name": defn.name, "type": defn.type,
             "requires": list(row.requires or []), "replaces": row.id,
-            "traversal": op["traversal"],
-            "physical_name": resource_mod.physical_name(op["stack_name"],
+            "traversal": op.traversal,
+            "physical_name": resource_mod.physical_name(op.stack_name,
                                                         defn.name)}])
         if ids is None:
             raise _Superseded()
@@ -326,7 +326,7 @@ class ConvergeResource(Undo, _Atom):
                 needed):
         # Recorded with the lock, before the plugin acts: what a rollback
         # restores, even if this atom's result dies with its process.
-        before = before_image(row, self.op["traversal"])
+        before = before_image(row, self.op.traversal)
         # Until the update is done the resource may still depend on what it
         # used to, so it keeps both (Heat's rule): clean-up stays safe if
         # the update fails half way.
@@ -376,7 +376,7 @@ class ConvergeResource(Undo, _Atom):
     def _finish(self, row, action, data, metadata, attrs, ref, **fields):
         ok = self.store.finish_resource(
             row.id, self.fence, action, states.COMPLETE, "state changed",
-            template_id=self.op["template_id"],
+            template_id=self.op.template_id,
             properties=data, rsrc_metadata=metadata, attributes=attrs,
             reference_id=None if ref is None else str(ref),
             requires=self._requires, **fields)
@@ -401,7 +401,7 @@ class ConvergeResource(Undo, _Atom):
         reason = "Resource %s failed: %s: %s" % (action, self.resource_name,
                                                  msg)
         self.stack_failed(reason)
-        if op.get("rollback"):
+        if op.rollback:
             raise exception.ResourceFailure(self.resource_name, action, msg)
         self.halt()
         return _failed_marker(reason)

@@ -18,6 +18,7 @@ long-lived pool, and handle what TaskFlow's outcome means for the stack:
 """
 
 import contextlib
+import dataclasses
 import logging
 import uuid
 
@@ -28,29 +29,23 @@ from taskflow.persistence import models as tf_models
 from heatflow import exception
 from heatflow.flows import compiler
 from heatflow.flows import engine as flow_engine
-from heatflow.persistence import store as store_mod
+from heatflow.flows import plan as plan_mod
 
 LOG = logging.getLogger(__name__)
 
 FACTORY = "heatflow.flows.compiler.build_flow"
 
 
-def fence_of(op):
-    return store_mod.Fence(op["stack_id"], op["traversal"], op["run"])
-
-
 def save_operation(db, plan):
     """Create the TaskFlow logbook and flow detail of an operation, with
     the plan its flow is rebuilt from."""
-    op = plan["op"]
-    book = tf_models.LogBook("stack-%s" % op["stack_id"],
-                             uuid=op["flow_uuid"])
-    fd = tf_models.FlowDetail("%s-%s" % (op["action"].lower(),
-                                         op["stack_name"]),
-                              uuid=op["flow_uuid"])
+    op = plan.op
+    book = tf_models.LogBook("stack-%s" % op.stack_id, uuid=op.flow_uuid)
+    fd = tf_models.FlowDetail("%s-%s" % (op.action.lower(), op.stack_name),
+                              uuid=op.flow_uuid)
     fd.meta = {"factory": {"name": FACTORY, "args": [],
-                           "kwargs": {"plan": plan}},
-               "stack_id": op["stack_id"]}
+                           "kwargs": {"plan": plan.to_json()}},
+               "stack_id": op.stack_id}
     book.add(fd)
     with contextlib.closing(db.taskflow.get_connection()) as conn:
         conn.save_logbook(book)
@@ -64,10 +59,8 @@ def load_operation(db, flow_uuid):
 
 def load_plan(db, flow_uuid, runtime_key, run):
     """The plan of a saved flow, for a new run of it in this process."""
-    plan = load_operation(db, flow_uuid).meta["factory"]["kwargs"]["plan"]
-    plan["op"]["runtime"] = runtime_key
-    plan["op"]["run"] = run
-    return plan
+    saved = load_operation(db, flow_uuid).meta["factory"]["kwargs"]["plan"]
+    return plan_mod.Plan.from_json(saved).for_run(runtime_key, run)
 
 
 def storage_failure(exc):
@@ -95,81 +88,79 @@ class OperationExecutor:
     def run_flow(self, plan):
         """Run one flow to its end; returns the plan of the flow that
         continues the same operation (a rollback), if any."""
-        op = plan["op"]
-        run = op["run"]
-        fd = load_operation(self.db, op["flow_uuid"])
+        op = plan.op
+        run = op.run
+        fd = load_operation(self.db, op.flow_uuid)
         # What an earlier run of this flow in this process remembered
         # writing may be stale (another process may have run it since).
-        self.db.taskflow.forget_flow(op["flow_uuid"])
+        self.db.taskflow.forget_flow(op.flow_uuid)
         engine = flow_engine.load(
             compiler.build_flow(plan), fd,
             self.db.taskflow.for_run(lambda: self.rt.is_fenced(run)),
             self.executor, self.rt.waits)
-        self.rt.engine_started(op["flow_uuid"], engine)
+        self.rt.engine_started(op.flow_uuid, engine)
         try:
             engine.run()
             if self.rt.is_fenced(run):
                 LOG.info("run %s of stack %s was fenced; it stopped", run,
-                         op["stack_name"])
+                         op.stack_name)
         except Exception as exc:
             if self.rt.is_fenced(run):
                 LOG.info("run %s of stack %s was fenced: %s", run,
-                         op["stack_name"], exc)
+                         op.stack_name, exc)
                 return None
             failure = storage_failure(exc)
             if failure is not None:
-                self.fail(op, "Stack %s failed: %s"
-                          % (op["action"], failure))
+                self.fail(op, "Stack %s failed: %s" % (op.action, failure))
                 return None
             return self._after_revert(op, engine, exc)
         finally:
-            self.rt.engine_finished(op["flow_uuid"])
-            self.db.taskflow.forget_flow(op["flow_uuid"])
+            self.rt.engine_finished(op.flow_uuid)
+            self.db.taskflow.forget_flow(op.flow_uuid)
         return None
 
     def pending_rollback(self, op):
         """The plan to run again if a rollback of this operation was
         requested after its engine stopped (a failure with rollback
         disabled suspends the flow; resuming it reverts)."""
-        row = self.db.store.get_stack_by_id(op["stack_id"])
-        if (row.traversal, row.run_token) != (op["traversal"], op["run"]) \
+        row = self.db.store.get_stack_by_id(op.stack_id)
+        if (row.traversal, row.run_token) != (op.traversal, op.run) \
                 or row.action != "ROLLBACK" or row.status != "IN_PROGRESS":
             return None
         if load_operation(self.db, row.flow_uuid).state != \
                 tf_states.SUSPENDED:
             return None
-        return load_plan(self.db, row.flow_uuid, self.runtime_key,
-                         op["run"])
+        return load_plan(self.db, row.flow_uuid, self.runtime_key, op.run)
 
     def fail(self, op, reason):
         """Record the operation's failure on the stack; if the database
         will not take even that, say so in one line: the stack stays
         IN_PROGRESS until an Orchestrator or conductor resumes it."""
         try:
-            self.db.store.set_stack_state(fence_of(op), op["action"],
-                                          "FAILED", reason)
+            self.db.store.set_stack_state(op.fence(), op.action, "FAILED",
+                                          reason)
         except exception.EngineStorageError as exc:
             LOG.error("stack %s: could not record '%s': %s",
-                      op["stack_name"], reason, exc)
+                      op.stack_name, reason, exc)
 
     def _after_revert(self, op, engine, exc):
         """engine.run() raised: TaskFlow has reverted the flow (rollback)
         as far as it could."""
         LOG.info("operation %s of stack %s is rolled back: %s",
-                 op["action"], op["stack_name"], exc)
-        store, fence = self.db.store, fence_of(op)
+                 op.action, op.stack_name, exc)
+        store, fence = self.db.store, op.fence()
         if engine.storage.get_flow_state() != tf_states.REVERTED:
-            LOG.warning("rollback of %s failed: %s", op["stack_name"], exc)
+            LOG.warning("rollback of %s failed: %s", op.stack_name, exc)
             store.set_stack_state(fence, "ROLLBACK", "FAILED",
                                   "Stack ROLLBACK failed: %s" % (exc,))
             return None
         store.purge_unstarted(fence)
-        if op.get("base_settled", True):
+        if op.base_settled:
             # The revert restored the state the operation started from,
             # which was the last known-good one.
             # Its template too: None when the stack had none (a create, or
             # a stack rolled back to empty), which shows as empty.
-            fields = {"template_id": op.get("base_template_id")}
+            fields = {"template_id": op.base_template_id}
             store.set_stack_state(fence, "ROLLBACK", "COMPLETE",
                                   "Stack ROLLBACK completed successfully",
                                   **fields)
@@ -181,19 +172,20 @@ class OperationExecutor:
 
     def _chain_rollback(self, op):
         store = self.db.store
-        stack = store.get_stack_by_id(op["stack_id"])
+        stack = store.get_stack_by_id(op.stack_id)
         good = stack.prev_template_id
-        new = dict(op, flow_uuid=str(uuid.uuid4()), action="ROLLBACK",
-                   template_id=good, rollback=False, base_settled=True,
-                   base_template_id=good)
-        if not store.switch_flow(fence_of(op), op["flow_uuid"],
-                                 new["flow_uuid"], template_id=good):
+        new = dataclasses.replace(
+            op, flow_uuid=str(uuid.uuid4()), action="ROLLBACK",
+            template_id=good, rollback=False, base_settled=True,
+            base_template_id=good)
+        if not store.switch_flow(op.fence(), op.flow_uuid, new.flow_uuid,
+                                 template_id=good):
             return None
         stack_def = None if good is None else self.rt.definition(
-            good, op["stack_name"], op["stack_id"])
+            good, op.stack_name, op.stack_id)
         plan = compiler.plan_operation(
             store, new, stack_def, prev_template_id=good,
             definition_of=lambda tid: self.rt.definition(
-                tid, op["stack_name"], op["stack_id"]))
+                tid, op.stack_name, op.stack_id))
         save_operation(self.db, plan)
         return plan

@@ -8,7 +8,6 @@ persistence/store.py's.
 import time
 
 from heatflow import exception
-from heatflow.persistence import store as store_mod
 
 _UNREAD = object()     # wait_idle: the row is still to be read
 
@@ -23,53 +22,52 @@ class Guard:
 
     @property
     def fence(self):
-        return store_mod.Fence(self.op["stack_id"], self.op["traversal"],
-                               self.op["run"])
+        return self.op.fence()
 
     def is_stale(self):
-        row = self.store.stack_position(self.op["stack_id"])
-        return (row.traversal, row.run_token) != (self.op["traversal"],
-                                                  self.op["run"])
+        row = self.store.stack_position(self.op.stack_id)
+        return (row.traversal, row.run_token) != (self.op.traversal,
+                                                  self.op.run)
 
     def taken_over(self):
         """Has another run of this operation replaced this one (resume,
         conductor takeover)?  Then this run must not touch anything."""
-        if self.rt.is_fenced(self.op["run"]):
+        if self.rt.is_fenced(self.op.run):
             return True
-        if self.rt.owns(self.op["run"]):
+        if self.rt.owns(self.op.run):
             return False
-        row = self.store.stack_position(self.op["stack_id"])
-        return row.traversal == self.op["traversal"] and \
-            row.run_token != self.op["run"]
+        row = self.store.stack_position(self.op.stack_id)
+        return row.traversal == self.op.traversal and \
+            row.run_token != self.op.run
 
     def gate(self, position=None):
         """Before an atom starts anything: is its operation still the
         stack's current one (and this run the one executing it), and is it
         still going forward?  ``position``: the stack's, if just read."""
-        if self.rt.is_fenced(self.op["run"]):
+        if self.rt.is_fenced(self.op.run):
             raise _Superseded()
-        row = position or self.store.stack_position(self.op["stack_id"])
-        if (row.traversal, row.run_token) != (self.op["traversal"],
-                                              self.op["run"]):
+        row = position or self.store.stack_position(self.op.stack_id)
+        if (row.traversal, row.run_token) != (self.op.traversal,
+                                              self.op.run):
             raise _Superseded()
-        if row.action == "ROLLBACK" and self.op["action"] != "ROLLBACK":
+        if row.action == "ROLLBACK" and self.op.action != "ROLLBACK":
             raise exception.RollbackRequested(
-                "rollback of the %s requested" % self.op["action"].lower())
+                "rollback of the %s requested" % self.op.action.lower())
 
     def halt(self):
         """Stop this operation's engine from starting further atoms.  If
         this run was fenced (taken over), TaskFlow must record nothing more
         for it either."""
         if self.taken_over():
-            self.rt.fence_run(self.op["run"])
-        self.rt.stop_starting_atoms(self.op["flow_uuid"])
+            self.rt.fence_run(self.op.run)
+        self.rt.stop_starting_atoms(self.op.flow_uuid)
 
     def deadline(self, action, timeout=None, stack_bound=True):
         """The earlier of the stack's deadline and ``timeout`` seconds from
         now, and what to say when it passes.  A rollback's actions are not
         bound by the deadline of the operation they undo."""
-        d = self.op.get("deadline") if stack_bound else None
-        msg = "Stack %s timed out" % self.op["action"]
+        d = self.op.deadline if stack_bound else None
+        msg = "Stack %s timed out" % self.op.action
         if timeout:
             t = time.time() + float(timeout)
             if d is None or t < d:
@@ -78,9 +76,9 @@ class Guard:
         return d, msg
 
     def check_stack_deadline(self):
-        d = self.op.get("deadline")
+        d = self.op.deadline
         if d is not None and time.time() >= d:
-            raise exception.Timeout("Stack %s timed out" % self.op["action"])
+            raise exception.Timeout("Stack %s timed out" % self.op.action)
 
     def acquire(self, row_id, action, reason="", undoing=False, **fields):
         """Take the row's action lock, waiting while an action of an older
@@ -108,7 +106,7 @@ class Guard:
     def first_read(self, row_id):
         """The row, once the gate is passed: both read in one statement."""
         row, position = self.store.resource_and_position(
-            row_id, self.op["stack_id"])
+            row_id, self.op.stack_id)
         self.gate(position)
         return row
 
@@ -124,7 +122,7 @@ class Guard:
             if row is _UNREAD:
                 row = self.store.get_resource(row_id)
             if row is None or row.lock_run is None or \
-                    row.lock_traversal == self.op["traversal"]:
+                    row.lock_traversal == self.op.traversal:
                 return row
             if not self.rt.run_alive(row.lock_run):
                 self.store.break_lock(row, self.fence)

@@ -49,13 +49,13 @@ class Undo:
             row = self._current_row()
             if row is None:
                 return
-            if row.traversal == op["traversal"] and \
+            if row.traversal == op.traversal and \
                     row.action in ("INIT", "CREATE"):
                 self._undo_create(row)
                 if row.replaces is not None:
                     store.set_resource_fields(row.replaces, self.fence,
                                               replaced_by=None)
-            elif row.action == "UPDATE" and row.traversal == op["traversal"]:
+            elif row.action == "UPDATE" and row.traversal == op.traversal:
                 # The plugin may have applied part of the change before it
                 # failed: update back from what was attempted.
                 self._undo_update(row, None, self._attempted(inputs))
@@ -104,9 +104,9 @@ class Undo:
         if before is None:
             # The update failed: its before-image is on the row (or, if it
             # failed before taking the lock, the row is still as it was).
-            before = own_before_image(row, op["traversal"]) or \
-                before_image(row, op["traversal"])
-        old_template = before["template_id"] or op["template_id"]
+            before = own_before_image(row, op.traversal) or \
+                before_image(row, op.traversal)
+        old_template = before["template_id"] or op.template_id
         defn = self.definition(old_template).resources.get(row.name) \
             if old_template else None
         cls = self.class_of(row)
@@ -149,7 +149,7 @@ class Undo:
         """The token of this operation's own update of ``row`` that a run
         which died left in flight, or None."""
         if (row.action, row.status) == ("UPDATE", "IN_PROGRESS") and \
-                row.lock_traversal == self.op["traversal"] and \
+                row.lock_traversal == self.op.traversal and \
                 row.status_reason != "rollback":
             return row.action_token
         return None

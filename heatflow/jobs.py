@@ -125,19 +125,19 @@ class Board(impl_zookeeper.ZookeeperJobBoard):
         return False
 
     def post_operation(self, book, op, attempts=5):
-        """Post the job of ``op`` unless its traversal has one; the new
-        job's uuid, or None if it had one."""
-        traversal = op["traversal"]
+        """Post the job of ``op`` (an OperationHeader) unless its traversal
+        has one; the new job's uuid, or None if it had one."""
+        traversal = op.traversal
         path = self.operations + "/" + traversal
         for _ in range(attempts):
             marker, stat = self._marker(traversal)
             if stat is not None and self._job_exists(marker):
                 LOG.debug("%s of stack %s already has job %s",
-                          op["action"], op["stack_name"], marker.get("job"))
+                          op.action, op.stack_name, marker.get("job"))
                 return None
             job_uuid = str(uuid.uuid4())
             posting = tf_jobs.format_posting(
-                job_uuid, "%s-%s" % (op["action"].lower(), op["stack_name"]),
+                job_uuid, "%s-%s" % (op.action.lower(), op.stack_name),
                 book=book, details=job_details(op))
             txn = self._client.transaction()
             value = json.dumps({"job": job_uuid}).encode()
@@ -157,11 +157,11 @@ class Board(impl_zookeeper.ZookeeperJobBoard):
             except (kazoo_exc.NoNodeError, kazoo_exc.BadVersionError):
                 pass               # moved on already
             LOG.info("posted job %s for %s of stack %s", job_uuid,
-                     op["action"], op["stack_name"])
+                     op.action, op.stack_name)
             return job_uuid
         raise exception.HeatflowError(
             "could not post the job of %s of stack %s: its marker kept "
-            "changing" % (op["action"], op["stack_name"]))
+            "changing" % (op.action, op.stack_name))
 
     def has_job(self, traversal):
         """Does the operation ``traversal`` have a job (read directly)?"""
@@ -214,8 +214,8 @@ def make_board(name, client, persistence, root=DEFAULT_ROOT):
 
 
 def job_details(op):
-    return {"stack_id": op["stack_id"], "traversal": op["traversal"],
-            "flow_uuid": op["flow_uuid"]}
+    return {"stack_id": op.stack_id, "traversal": op.traversal,
+            "flow_uuid": op.flow_uuid}
 
 
 def post(board, book, op):
@@ -229,13 +229,17 @@ def repost(board, db, row):
     stack row), whose flow was saved when it started, unless its job still
     exists."""
     from heatflow.flows import execution
+    from heatflow.flows import plan as plan_mod
     from taskflow.persistence import models as tf_models
     book = tf_models.LogBook("stack-%s" % row.id, uuid=row.flow_uuid)
     book.add(execution.load_operation(db, row.flow_uuid))
-    return post(board, book, {
-        "stack_id": row.id, "traversal": row.traversal,
-        "flow_uuid": row.flow_uuid, "action": row.action,
-        "stack_name": row.name})
+    # From the row, not the saved plan: the job is named after what the
+    # stack does now (a requested rollback reverts a CREATE or UPDATE
+    # flow).  Posting reads only the identity, action and name.
+    return post(board, book, plan_mod.OperationHeader(
+        stack_id=row.id, stack_name=row.name, traversal=row.traversal,
+        run=row.run_token, flow_uuid=row.flow_uuid, action=row.action,
+        template_id=row.template_id))
 
 
 def run_alive(client, root, run):

@@ -7,6 +7,7 @@ known good.  The Orchestrator (heatflow/api.py) is the facade over it.
 """
 
 import collections
+import dataclasses
 import datetime
 import time
 import uuid
@@ -15,6 +16,7 @@ from heatflow import exception
 from heatflow import states
 from heatflow.environment import Environment
 from heatflow.flows import compiler
+from heatflow.flows import plan as plan_mod
 from heatflow.template import Template
 from heatflow.template import parameters as template_parameters
 
@@ -84,15 +86,14 @@ class Lifecycle:
         ``base`` is the stack row the operation starts from: a revert
         restores that state, which is the last known-good one only if the
         stack had settled (COMPLETE) there."""
-        return {"runtime": self.runtime_key, "stack_id": stack_id,
-                "stack_name": name, "traversal": traversal,
-                "run": str(uuid.uuid4()),
-                "flow_uuid": str(uuid.uuid4()), "action": action,
-                "template_id": template_id,
-                "rollback": not disable_rollback, "deadline": deadline,
-                "base_settled": base is None or base.status == states.COMPLETE,
-                "base_template_id": None if base is None
-                else base.template_id}
+        return plan_mod.OperationHeader(
+            runtime=self.runtime_key, stack_id=stack_id, stack_name=name,
+            traversal=traversal, run=str(uuid.uuid4()),
+            flow_uuid=str(uuid.uuid4()), action=action,
+            template_id=template_id, rollback=not disable_rollback,
+            deadline=deadline,
+            base_settled=base is None or base.status == states.COMPLETE,
+            base_template_id=None if base is None else base.template_id)
 
     def create(self, name, template, parameters=None, files=None,
                timeout_mins=None, disable_rollback=True, environment=None):
@@ -108,12 +109,13 @@ class Lifecycle:
             stack_id=stack_id, name=name, template=tmpl.to_dict(),
             files=tmpl.files, environment=env.to_dict(),
             parameters=env.parameters, action=states.CREATE,
-            traversal=traversal, run=op["run"],
+            traversal=traversal, run=op.run,
             status_reason="Stack CREATE started",
             disable_rollback=disable_rollback, timeout_mins=timeout_mins,
-            deadline=_as_datetime(deadline), flow_uuid=op["flow_uuid"])
+            deadline=_as_datetime(deadline), flow_uuid=op.flow_uuid)
         row = self.db.store.get_stack_by_id(stack_id)
-        op["template_id"] = row.template_id
+        # The snapshot's id is known only once create_stack stored it.
+        op = dataclasses.replace(op, template_id=row.template_id)
         self._start(op, stack_def)
         return Started(stack_id, traversal, states.CREATE)
 
@@ -203,7 +205,7 @@ class Lifecycle:
         deadline = self._deadline(timeout_mins)
         op = self._op(row.id, row.name, traversal, action, row.template_id,
                       disable_rollback, deadline, base=row)
-        fields = {"flow_uuid": op["flow_uuid"],
+        fields = {"flow_uuid": op.flow_uuid,
                   "disable_rollback": disable_rollback,
                   "timeout_mins": timeout_mins,
                   "deadline": _as_datetime(deadline)}
@@ -211,7 +213,7 @@ class Lifecycle:
         if tmpl is not None:
             fields["parameters"] = env.parameters
         ok = self.db.store.begin_operation(
-            row.id, row.traversal, traversal=traversal, run=op["run"],
+            row.id, row.traversal, traversal=traversal, run=op.run,
             action=action,
             status_reason="Stack %s started" % action,
             template=tmpl.to_dict() if tmpl is not None else None,
@@ -223,7 +225,7 @@ class Lifecycle:
                 "stack %s changed while the %s was being started; try again"
                 % (row.name, action.lower()))
         fresh = self.db.store.get_stack_by_id(row.id)
-        op["template_id"] = fresh.template_id
+        op = dataclasses.replace(op, template_id=fresh.template_id)
         # Prefer the incarnations of the template the stack was at (or
         # converging to) when this operation began (Heat's rule): e.g. a
         # replacement the superseded operation already made.
@@ -308,7 +310,7 @@ class Lifecycle:
         plan = compiler.plan_operation(
             self.db.store, op, stack_def, prev_template_id=prev_template_id,
             definition_of=lambda tid: self.runtime.definition(
-                tid, op["stack_name"], op["stack_id"]))
+                tid, op.stack_name, op.stack_id))
         self.runner.start(plan)
 
     def resume(self, row):

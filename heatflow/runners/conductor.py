@@ -206,7 +206,7 @@ class Conductor:
         LOG.info("conductor %s stopping", self.name)
         self._stopping.set()
         with self._mutex:
-            flows = [op["flow_uuid"] for op in self._runs.values()]
+            flows = [op.flow_uuid for op in self._runs.values()]
         for flow_uuid in flows:
             self.rt.stop_starting_atoms(flow_uuid)
         self._tf.stop()
@@ -270,9 +270,9 @@ class Conductor:
                     % (row.action, self.name))
             plan = execution.load_plan(self.db, row.flow_uuid, self._key,
                                        run)
-            op = plan["op"]
+            op = plan.op
             LOG.info("conductor %s runs job %s: %s of stack %s (run %s)",
-                     self.name, job.uuid, op["action"], op["stack_name"],
+                     self.name, job.uuid, op.action, op.stack_name,
                      run)
             with self._mutex:
                 self._runs[run] = op
@@ -371,7 +371,7 @@ class Conductor:
                         state)
         for run, op in runs.items():
             try:
-                self.rt.stop_starting_atoms(op["flow_uuid"])
+                self.rt.stop_starting_atoms(op.flow_uuid)
             except Exception as exc:
                 LOG.warning("conductor %s: stopping run %s: %s: %s",
                             self.name, run, type(exc).__name__, exc)

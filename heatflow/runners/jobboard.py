@@ -42,7 +42,7 @@ class JobboardRunner(base.Runner):
 
     def start(self, plan):
         book, _ = execution.save_operation(self.db, plan)
-        jobs.post(self.board, book, plan["op"])
+        jobs.post(self.board, book, plan.op)
 
     def resume(self, stack_row):
         # Posts nothing if the operation's job still exists (one job per

@@ -195,27 +195,27 @@ class LocalRunner(base.Runner):
             return self._done.get(flow_uuid)
 
     def _launch(self, plan):
-        op = plan["op"]
+        op = plan.op
         lock = None
         if self.lock_dir:
-            lock = RunLock(self.lock_dir, op["run"])
+            lock = RunLock(self.lock_dir, op.run)
             if not lock.acquire(blocking=False):
                 return False
         done = threading.Event()
         t = threading.Thread(target=self._run, args=(plan, lock, done),
-                             name="heatflow-engine-%s" % op["stack_name"],
+                             name="heatflow-engine-%s" % op.stack_name,
                              daemon=True)
         with self._mutex:
-            self._done[op["flow_uuid"]] = done
-            self._threads[op["traversal"]] = t
-            self._runs.add(op["run"])
+            self._done[op.flow_uuid] = done
+            self._threads[op.traversal] = t
+            self._runs.add(op.run)
             if lock is not None:
-                self._locks[op["run"]] = lock
+                self._locks[op.run] = lock
         t.start()
         return True
 
     def _run(self, plan, lock, done):
-        op = plan["op"]
+        op = plan.op
         try:
             while plan is not None:
                 plan = self.executor.run_flow(plan)
@@ -226,22 +226,22 @@ class LocalRunner(base.Runner):
                     with self._mutex:
                         plan = self.executor.pending_rollback(op)
                         if plan is None:
-                            self._threads.pop(op["traversal"], None)
+                            self._threads.pop(op.traversal, None)
         except Exception as exc:
             failure = execution.storage_failure(exc)
             if failure is None:
                 LOG.exception("operation %s of stack %s crashed",
-                              op["action"], op["stack_name"])
+                              op.action, op.stack_name)
             self.executor.fail(op, "Stack %s failed: %s" % (
-                op["action"], failure or "internal error: see the engine "
+                op.action, failure or "internal error: see the engine "
                 "log"))
         finally:
             with self._mutex:
-                self._threads.pop(op["traversal"], None)
-                self._runs.discard(op["run"])
-                self._locks.pop(op["run"], None)
-                if self._done.get(op["flow_uuid"]) is done:
-                    del self._done[op["flow_uuid"]]
+                self._threads.pop(op.traversal, None)
+                self._runs.discard(op.run)
+                self._locks.pop(op.run, None)
+                if self._done.get(op.flow_uuid) is done:
+                    del self._done[op.flow_uuid]
             if lock is not None:
                 lock.release()
             done.set()
@@ -269,7 +269,7 @@ class DetachedRunner(LocalRunner):
 
     def start(self, plan):
         execution.save_operation(self.db, plan)
-        spawn_worker(plan["op"]["stack_id"], self.detach_args, self.db.url,
+        spawn_worker(plan.op.stack_id, self.detach_args, self.db.url,
                      self.db.encryption_key)
 
 

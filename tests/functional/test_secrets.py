@@ -17,6 +17,7 @@ import heatflow
 from heatflow import cli
 from heatflow import exception
 from heatflow import jobs
+from heatflow.flows import plan as plan_mod
 from heatflow.persistence import database
 from heatflow.persistence import sealing
 
@@ -198,9 +199,9 @@ def test_dry_run_plans(orch, db_url, tmp_path):
 
 
 def test_job_details_hold_only_ids():
-    op = {"stack_id": "sid", "traversal": "tid", "flow_uuid": "fid",
-          "action": "CREATE", "stack_name": "s", "parameters": {"pw": SECRET},
-          "template_id": 3, "run": "r"}
+    op = plan_mod.OperationHeader(stack_id="sid", traversal="tid",
+                                  flow_uuid="fid", action="CREATE",
+                                  stack_name="s", template_id=3, run="r")
     assert jobs.job_details(op) == {"stack_id": "sid", "traversal": "tid",
                                     "flow_uuid": "fid"}
 

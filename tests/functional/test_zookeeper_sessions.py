@@ -19,6 +19,7 @@ import pytest
 from kazoo import exceptions as kazoo_exc
 
 from heatflow import jobs
+from heatflow.flows import plan as plan_mod
 from tests.functional import cluster as cluster_mod
 from tests.functional.test_conductor import chain, settle
 
@@ -199,9 +200,11 @@ def test_a_conductor_never_runs_a_second_job_of_a_traversal(
     owner = c.wait_owner("d")
     first_run = orch.db.store.find_stack("d").run_token
     row = orch.db.store.find_stack("d")
-    orch._runner.board.post("create-d", details=jobs.job_details({
-        "stack_id": row.id, "traversal": row.traversal,
-        "flow_uuid": row.flow_uuid}))
+    orch._runner.board.post("create-d", details=jobs.job_details(
+        plan_mod.OperationHeader(stack_id=row.id, stack_name=row.name,
+                                 traversal=row.traversal, run=row.run_token,
+                                 flow_uuid=row.flow_uuid, action=row.action,
+                                 template_id=row.template_id)))
     settle_all(c, ["d"], "CREATE_COMPLETE")
     final = orch.db.store.find_stack("d")
     assert final.run_token == first_run, c.logs()

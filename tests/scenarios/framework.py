@@ -618,7 +618,7 @@ class Scenario:
         """Is ``atom``, in a lock loop (LOCK_LOOPS) on row ``row_id``,
         unable to proceed without someone else's progress?"""
         store = self.orch.db.store
-        trav, run = atom.op["traversal"], atom.op.get("run")
+        trav, run = atom.op.traversal, atom.op.run
         row = store.get_resource(row_id)
         if row is None:
             return False
@@ -628,7 +628,7 @@ class Scenario:
         alive = getattr(atom.rt, "run_alive", None)
         if alive is not None and not alive(holder):
             return False          # the engine breaks a dead run's lock
-        stack = store.get_stack_by_id(atom.op["stack_id"])
+        stack = store.get_stack_by_id(atom.op.stack_id)
         if stack.traversal != trav:
             return False          # it will notice it is stale and stop
         if run is not None and getattr(stack, "run_token", run) != run:

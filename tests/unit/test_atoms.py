@@ -6,8 +6,11 @@ from taskflow import task
 
 from heatflow.flows import atoms
 from heatflow.flows import converge
+from heatflow.flows import plan
 
-OP = {"runtime": "r", "stack_id": "s", "traversal": "t", "run": "u"}
+OP = plan.OperationHeader(runtime="r", stack_id="s", stack_name="n",
+                          traversal="t", run="u", flow_uuid="f",
+                          action="CREATE", template_id=1)
 
 KINDS = {
     "converge": lambda: converge.ConvergeResource(OP, "server", 7,
@@ -76,7 +79,7 @@ def test_a_replacement_row_gone_at_once_stops_its_run(monkeypatch, linked,
     (a chaos soak trial)."""
     import types
 
-    atom = converge.ConvergeResource(dict(OP, stack_name="s"), "r", 7, [])
+    atom = converge.ConvergeResource(OP, "r", 7, [])
 
     class Store:
         def insert_resources(self, fence, rows):

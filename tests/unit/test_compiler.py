@@ -1,12 +1,14 @@
 """The compiler: which incarnations a plan converges and cleans up, and the
 edges of the TaskFlow graph flow it builds."""
 
+import dataclasses
 import uuid
 
 import pytest
 
 from heatflow import registry
 from heatflow.flows import compiler
+from heatflow.flows import plan as plan_mod
 from heatflow.persistence import database
 from heatflow.persistence.store import Fence
 from heatflow.template import Template
@@ -36,9 +38,10 @@ def start(store):
                        action="CREATE", traversal=f.traversal, run=f.run,
                        status_reason="", disable_rollback=True,
                        timeout_mins=None, deadline=None, flow_uuid="x")
-    op = {"stack_id": f.stack_id, "stack_name": "s",
-          "traversal": f.traversal, "run": f.run, "flow_uuid": "x",
-          "action": "CREATE", "template_id": 1, "runtime": "k"}
+    op = plan_mod.OperationHeader(
+        stack_id=f.stack_id, stack_name="s", traversal=f.traversal,
+        run=f.run, flow_uuid="x", action="CREATE", template_id=1,
+        runtime="k")
     return f, op
 
 
@@ -52,10 +55,10 @@ def test_create_plan_inserts_rows_and_links_dependencies(store):
                     "c": none(properties={"x": {"get_attr": ["b", "y"]}})})
     plan = compiler.plan_operation(store, op, d)
     rows = {r.name: r.id for r in store.list_resources(f.stack_id)}
-    assert plan["converge"] == [["a", rows["a"], []],
-                                ["b", rows["b"], ["a"]],
-                                ["c", rows["c"], ["b"]]]
-    assert plan["cleanup"] == []
+    assert plan.converge == [["a", rows["a"], []],
+                             ["b", rows["b"], ["a"]],
+                             ["c", rows["c"], ["b"]]]
+    assert plan.cleanup == []
     flow = compiler.build_flow(plan)
     links = edges(flow)
     assert ("converge:a", "converge:b") in links
@@ -73,14 +76,16 @@ def test_only_rows_the_plan_inserts_are_fresh(store):
     plan = compiler.plan_operation(store, op, definition({"a": none(),
                                                           "b": none()}))
     rows = {r.name: r.id for r in store.list_resources(f.stack_id)}
-    assert rows["a"] == old and plan["fresh"] == [rows["b"]]
+    assert rows["a"] == old and plan.fresh == [rows["b"]]
     fresh = {a.resource_name: a.fresh for a in compiler.build_flow(plan)
              if a.name.startswith("converge:")}
     assert fresh == {"a": False, "b": True}
     # A plan saved before plans listed them: none is.
-    del plan["fresh"]
+    saved = plan.to_json()
+    del saved["fresh"]
     assert not any(getattr(a, "fresh", False)
-                   for a in compiler.build_flow(plan))
+                   for a in compiler.build_flow(
+                       plan_mod.Plan.from_json(saved)))
 
 
 def test_cleanup_deletes_dependents_first(store):
@@ -90,8 +95,8 @@ def test_cleanup_deletes_dependents_first(store):
     # b depends on a (recorded when b was converged).
     store.set_resource_fields(ids[1], f, requires=[ids[0]])
     plan = compiler.plan_operation(store, op, None)       # delete
-    assert plan["converge"] == []
-    assert plan["cleanup"] == [[ids[0], [ids[1]]], [ids[1], []]]
+    assert plan.converge == []
+    assert plan.cleanup == [[ids[0], [ids[1]]], [ids[1], []]]
     links = edges(compiler.build_flow(plan))
     cleanup = "volatile:cleanup:%d"
     assert (cleanup % ids[1], cleanup % ids[0]) in links
@@ -111,17 +116,17 @@ def test_update_reuses_the_best_incarnation(store, one):
                               replaces=old)
     store.set_resource_fields(old, f, replaced_by=new)
     # Rolling back to template one prefers the original ...
-    plan = compiler.plan_operation(store, dict(op, template_id=one),
+    plan = compiler.plan_operation(store, dataclasses.replace(op, template_id=one),
                                    definition({"a": none()}))
-    assert plan["converge"][0][1] == old
+    assert plan.converge[0][1] == old
     # ... going forward to template two the replacement.
-    plan = compiler.plan_operation(store, dict(op, template_id=two),
+    plan = compiler.plan_operation(store, dataclasses.replace(op, template_id=two),
                                    definition({"a": none()}),
                                    prev_template_id=one)
-    assert plan["converge"][0][1] == new
+    assert plan.converge[0][1] == new
     # Both incarnations get a clean-up node; the replaced one after its
     # replacement's.
-    assert [old, [new]] in plan["cleanup"]
+    assert [old, [new]] in plan.cleanup
 
 
 def test_flow_is_deterministic(store):
@@ -141,7 +146,7 @@ def test_every_requirement_has_exactly_one_provider(store):
     d = definition({"a": none(), "b": none(depends_on="a"),
                     "c": none(properties={"x": {"get_attr": ["b", "y"]}})})
     plan = compiler.plan_operation(store, op, d)
-    assert plan["cleanup"] == [[ids[0], []]]
+    assert plan.cleanup == [[ids[0], []]]
     nodes = [a for a, _ in compiler.build_flow(plan).iter_nodes()]
     providers = {}
     for atom in nodes:
@@ -160,10 +165,10 @@ def test_without_a_current_row_the_previous_templates_wins(store):
     store.set_resource_fields(new, f, template_id=3, action="CREATE")
     # Going to template 2 from 1: the row template 1 converged, not the
     # newer one of an operation that did not settle.
-    plan = compiler.plan_operation(store, dict(op, template_id=2),
+    plan = compiler.plan_operation(store, dataclasses.replace(op, template_id=2),
                                    definition({"a": none()}),
                                    prev_template_id=1)
-    assert plan["converge"][0][1] == old
+    assert plan.converge[0][1] == old
 
 
 def test_a_large_stack_has_one_atom_per_name(store):
@@ -175,3 +180,15 @@ def test_a_large_stack_has_one_atom_per_name(store):
         {"r%d" % i: none() for i in range(n)}))
     names = [a.name for a, _ in compiler.build_flow(plan).iter_nodes()]
     assert len(names) == len(set(names))
+
+
+def test_the_saved_json_builds_the_same_flow(store):
+    # The flow detail names build_flow as its factory, with the plan's
+    # JSON as argument (flows/execution.py save_operation).
+    f, op = start(store)
+    plan = compiler.plan_operation(store, op, definition(
+        {"a": none(), "b": none(depends_on=["a"])}))
+    one, two = compiler.build_flow(plan), compiler.build_flow(plan.to_json())
+    assert sorted(a.name for a, _ in one.iter_nodes()) == \
+        sorted(a.name for a, _ in two.iter_nodes())
+    assert edges(one) == edges(two)
