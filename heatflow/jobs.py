@@ -245,3 +245,12 @@ def repost(board, db, row):
 def run_alive(client, root, run):
     """Is a conductor executing ``run``?  (Its ephemeral node exists.)"""
     return client.exists(runs_path(root) + "/" + run) is not None
+
+
+def cause_text(exc):
+    """What went wrong, in a few words: TaskFlow's job failures wrap
+    kazoo's."""
+    cause = getattr(exc, "cause", None) or exc.__cause__
+    if cause is not None and cause is not exc:
+        return "%s: %s" % (type(exc).__name__, cause_text(cause))
+    return str(exc) or type(exc).__name__

@@ -24,15 +24,13 @@ other's death.
   does not run it: it says so in the stack's status reason, releases the
   job for a conductor that has the plugin, and leaves that job alone for a
   while (``DECLINE_SECONDS``).
-- A watchdog, elected through ZooKeeper so that one conductor acts, fails
-  operations past their deadline that nobody is running, and re-posts
-  operations whose job has gone missing (backing off when the same
-  operation's job goes missing again): no stack stays IN_PROGRESS with
-  nobody working on it.
+- Each conductor stands for election as the watchdog
+  (heatflow/runners/watchdog.py), which fails operations past their
+  deadline that nobody runs and re-posts operations whose job has gone
+  missing.
 """
 
 import concurrent.futures
-import datetime
 import logging
 import os
 import socket
@@ -43,16 +41,14 @@ import uuid
 import sqlalchemy as sa
 from kazoo import exceptions as kazoo_exc
 from kazoo.protocol import states as kazoo_states
-from taskflow import exceptions as tf_exc
-from taskflow import states as tf_states
 from taskflow.conductors.backends import impl_nonblocking
 
 from heatflow import exception
 from heatflow.flows import execution
 from heatflow import jobs
-from heatflow import metrics
 from heatflow import states
 from heatflow.runners import base
+from heatflow.runners import watchdog as watchdog_mod
 from heatflow.persistence import database
 from heatflow.persistence import store as store_mod
 
@@ -116,9 +112,6 @@ class Conductor:
     #: How long a conductor leaves alone a job it declined for a missing
     #: plugin before it looks at it again.
     DECLINE_SECONDS = 60.0
-    #: The longest the watchdog waits before it posts the job of the same
-    #: operation again (the wait doubles from ``repost_grace``).
-    MAX_REPOST_BACKOFF = 300.0
 
     def __init__(self, db_url=None, zookeeper=None, name=None, workers=4,
                  max_workers=32, plugin_dirs=(), session_timeout=10.0,
@@ -177,11 +170,11 @@ class Conductor:
             self, self.name, self._claimable, persistence=self.db.taskflow,
             engine="parallel", wait_timeout=0.5,
             max_simultaneous_jobs=workers)
-        self._watchdog_interval = watchdog_interval
-        self._repost_grace = repost_grace
-        # traversal -> (re-posts so far, not again before this datetime)
-        self._reposts = {}
-        self._watchdog = threading.Thread(target=self._watch,
+        self.watchdog = watchdog_mod.Watchdog(
+            self.db, self.board, self.client, root, self.name,
+            interval=watchdog_interval, repost_grace=repost_grace,
+            stopping=self._stopping, session_epoch=lambda: self._epoch)
+        self._watchdog = threading.Thread(target=self.watchdog.run,
                                           name="heatflow-watchdog",
                                           daemon=True)
 
@@ -251,7 +244,7 @@ class Conductor:
                 self.client.create(node, self.name.encode(), ephemeral=True)
         except kazoo_exc.KazooException as exc:
             LOG.warning("job %s: ZooKeeper unavailable (%s); released",
-                        job.uuid, _cause(exc))
+                        job.uuid, jobs.cause_text(exc))
             return False
         if rival is not None:
             LOG.warning("job %s duplicates job %s of %s of stack %s: "
@@ -378,116 +371,6 @@ class Conductor:
 
     # -- watchdog -----------------------------------------------------------
 
-    def _watch(self):
-        # One lock object throughout: after a failed attempt it finds its
-        # own node again rather than queue behind it.
-        lock = self.client.Lock(self.root + "/watchdog", self.name)
-        epoch = None
-        while not self._stopping.wait(self._watchdog_interval):
-            try:
-                if self.client.state != kazoo_states.KazooState.CONNECTED:
-                    continue
-                if lock.is_acquired and epoch != self._epoch:
-                    # The session was suspended since the lock was taken:
-                    # it may have expired, and the lock with it.
-                    _release(lock)
-                if not lock.is_acquired:
-                    epoch = self._epoch
-                    if not lock.acquire(blocking=False):
-                        continue
-                self.patrol()
-            except (kazoo_exc.KazooException, tf_exc.JobFailure) as exc:
-                # ZooKeeper went away mid-round: expected, said once.
-                LOG.warning("watchdog of conductor %s: ZooKeeper "
-                            "unavailable (%s); next round in %.1f s",
-                            self.name, _cause(exc), self._watchdog_interval)
-            except Exception:
-                LOG.exception("watchdog of conductor %s", self.name)
-        if lock.is_acquired:
-            _release(lock)
-
-    def patrol(self):
-        """One round of the watchdog (the elected conductor only)."""
-        store = self.db.store
-        markers = self.board.markers()
-        by_traversal = {}
-        waiting = 0
-        for job in self.board.iterjobs(ensure_fresh=True):
-            t = (job.details or {}).get("traversal")
-            if t:
-                by_traversal[t] = job
-            waiting += job.state == tf_states.UNCLAIMED
-        metrics.jobs_waiting(waiting)
-        now = store_mod.utcnow()
-        grace = datetime.timedelta(seconds=self._repost_grace)
-        rows = [r for r in store.list_stacks()
-                if r.status == states.IN_PROGRESS]
-        # Markers listed before the stacks whose operation is not running
-        # now: forgotten once their job is gone.
-        live = {r.traversal for r in rows}
-        self.board.forget([t for t in markers if t not in live],
-                          self._repost_grace)
-        for row in rows:
-            job = by_traversal.get(row.traversal)
-            overdue = row.deadline is not None and row.deadline <= now
-            if job is not None and not (overdue and
-                                        job.state == tf_states.UNCLAIMED):
-                continue
-            if job is None and now - (row.updated_at or row.created_at) \
-                    < grace:
-                continue     # just started: its job may be on its way
-            if job is None and self.board.has_job(row.traversal):
-                continue     # TaskFlow's listing skipped it (unreadable)
-            if overdue:
-                self._time_out(row)
-            else:
-                self._repost(row, now)
-        # Forget the back-off of operations that have settled.
-        for traversal in set(self._reposts) - live:
-            del self._reposts[traversal]
-
-    def _repost(self, row, now):
-        """Post the missing job of the stack's operation again; if it went
-        missing before, only after a wait that doubles each time (a job
-        consumed or lost over and over is not re-posted in a loop)."""
-        count, not_before = self._reposts.get(row.traversal, (0, None))
-        if not_before is not None and now < not_before:
-            return
-        wait = min(self._repost_grace * 2 ** count, self.MAX_REPOST_BACKOFF)
-        if jobs.repost(self.board, self.db, row) is None:
-            return       # its job is there after all (one per operation)
-        metrics.watchdog_repost()
-        LOG.warning("watchdog: no job for %s of stack %s; posted it again "
-                    "(%d time%s; not again within %g s)", row.action,
-                    row.name, count + 1, "" if count == 0 else "s", wait)
-        self._reposts[row.traversal] = (
-            count + 1, now + datetime.timedelta(seconds=wait))
-
-    def _time_out(self, row):
-        """Fail an overdue operation nobody is running; roll it back if
-        rollback is enabled."""
-        reason = "Stack %s timed out" % row.action
-        LOG.warning("watchdog: %s", reason + " (" + row.name + ")")
-        store = self.db.store
-        fence = store_mod.Fence(row.id, row.traversal, row.run_token)
-        if not store.set_stack_state(fence, row.action, states.FAILED,
-                                     reason):
-            return
-        metrics.watchdog_timeout()
-        # An overdue operation that would revert if asked (states.py).
-        if not row.disable_rollback and states.rollback_outcome(
-                row.action, states.FAILED, row.phase) == states.REVERT:
-            if store.request_rollback(row.id, row.traversal, states.FAILED):
-                jobs.repost(self.board, self.db,
-                            store.get_stack_by_id(row.id))
-
-
-def _release(lock):
-    try:
-        lock.release()
-    except Exception as exc:
-        LOG.debug("releasing %s: %s", lock.path, exc)
-
 
 def _database_away(exc):
     """What the database's going away looks like behind ``exc`` (a restart,
@@ -499,15 +382,6 @@ def _database_away(exc):
             or getattr(cause, "connection_invalidated", False):
         return failure
     return None
-
-
-def _cause(exc):
-    """What went wrong, in a few words: TaskFlow's job failures wrap
-    kazoo's."""
-    cause = getattr(exc, "cause", None) or exc.__cause__
-    if cause is not None and cause is not exc:
-        return "%s: %s" % (type(exc).__name__, _cause(cause))
-    return str(exc) or type(exc).__name__
 
 
 def serve(conductor, install_signals=True):

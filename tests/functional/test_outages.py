@@ -78,7 +78,7 @@ def test_watchdog_fails_a_stack_whose_conductors_all_died(private_cluster,
     try:
         if store_mod.utcnow() < deadline:
             # Not overdue yet, and its job is there: left alone.
-            watchdog.patrol()
+            watchdog.watchdog.patrol()
             assert orch.get_stack("late").stack_status == \
                 "CREATE_IN_PROGRESS"
         # The job outlives its dead owner, unclaimed once the session
@@ -88,7 +88,7 @@ def test_watchdog_fails_a_stack_whose_conductors_all_died(private_cluster,
         wait_for(lambda: store_mod.utcnow() > deadline, 10, "the deadline")
         calls = len(cloud.calls() + cloud.journal())
         assert orch.get_stack("late").stack_status == "CREATE_IN_PROGRESS"
-        watchdog.patrol()
+        watchdog.watchdog.patrol()
     finally:
         # It never ran, so TaskFlow's conductor has nothing to wait for.
         watchdog._tf.wait = lambda timeout=None: True

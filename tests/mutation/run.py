@@ -80,6 +80,8 @@ TARGETS = {
                            SCENARIOS] + RESUME +
     ["tests/functional/test_disk_full.py"],
     "heatflow/runners/conductor.py": CONDUCTORS,
+    "heatflow/runners/watchdog.py": ["tests/unit/test_watchdog.py"] +
+    CONDUCTORS + ["tests/functional/test_conductor_plugins.py"],
 }
 
 CONFIG = """\

@@ -4,7 +4,7 @@ job keeps going missing is not re-posted every round (issue 15, bug 3)."""
 import datetime
 import types
 
-from heatflow.runners import conductor as conductor_mod
+from heatflow.runners import watchdog as watchdog_mod
 from heatflow.persistence import store as store_mod
 
 T0 = datetime.datetime(2026, 1, 1)
@@ -19,18 +19,16 @@ def stack_row(traversal="t1", status="IN_PROGRESS"):
 
 
 def watchdog(rows, grace=5.0):
-    """A conductor as far as patrol() needs one: a board with no jobs, a
-    store with ``rows``."""
-    cond = conductor_mod.Conductor.__new__(conductor_mod.Conductor)
-    cond.board = types.SimpleNamespace(
+    """A watchdog with a board that has no jobs and a store with
+    ``rows``."""
+    board = types.SimpleNamespace(
         iterjobs=lambda ensure_fresh: [], markers=lambda: [],
         forget=lambda traversals, grace: None,
         has_job=lambda traversal: False)
-    cond.db = types.SimpleNamespace(
+    db = types.SimpleNamespace(
         store=types.SimpleNamespace(list_stacks=lambda: rows))
-    cond._repost_grace = grace
-    cond._reposts = {}
-    return cond
+    return watchdog_mod.Watchdog(db, board, client=None, root="/heatflow",
+                                 name="c1", repost_grace=grace)
 
 
 def test_a_job_that_keeps_going_missing_is_reposted_ever_less_often(
@@ -40,7 +38,7 @@ def test_a_job_that_keeps_going_missing_is_reposted_ever_less_often(
     def repost(board, db, row):
         posted.append(now[0])
         return "job-%d" % len(posted)        # what was posted
-    monkeypatch.setattr(conductor_mod.jobs, "repost", repost)
+    monkeypatch.setattr(watchdog_mod.jobs, "repost", repost)
     now = [T0]
     monkeypatch.setattr(store_mod, "utcnow", lambda: now[0])
     rows = [stack_row()]
