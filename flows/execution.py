@@ -17,9 +17,11 @@ long-lived pool, and handle what TaskFlow's outcome means for the stack:
   rollback (the engine could not record one).
 """
 
+import collections
 import contextlib
 import dataclasses
 import logging
+import threading
 import uuid
 
 import sqlalchemy as sa
@@ -27,6 +29,7 @@ from taskflow import states as tf_states
 from taskflow.persistence import models as tf_models
 
 from heatflow import exception
+from heatflow import metrics
 from heatflow.flows import compiler
 from heatflow.flows import engine as flow_engine
 from heatflow.flows import plan as plan_mod
@@ -84,13 +87,33 @@ class OperationExecutor:
         self.rt = runtime
         self.runtime_key = runtime_key
         self.executor = executor
+        # The runs of flows this process has run lately (a flow another
+        # run started is a takeover), the oldest forgotten first.
+        self._ran = collections.OrderedDict()
+        self._ran_lock = threading.Lock()
+
+    #: How many flow runs :attr:`_ran` remembers.
+    REMEMBERED_RUNS = 4096
 
     def run_flow(self, plan):
         """Run one flow to its end; returns the plan of the flow that
         continues the same operation (a rollback), if any."""
+        following = self._run_flow(plan)
+        if following is None:
+            self._count_outcome(plan.op)
+        return following
+
+    def _run_flow(self, plan):
         op = plan.op
         run = op.run
         fd = load_operation(self.db, op.flow_uuid)
+        with self._ran_lock:
+            if fd.state not in (None, tf_states.PENDING) and \
+                    (op.flow_uuid, run) not in self._ran:
+                metrics.takeover()      # another run had started it
+            self._ran[(op.flow_uuid, run)] = True
+            while len(self._ran) > self.REMEMBERED_RUNS:
+                self._ran.popitem(last=False)
         # What an earlier run of this flow in this process remembered
         # writing may be stale (another process may have run it since).
         self.db.taskflow.forget_flow(op.flow_uuid)
@@ -118,6 +141,17 @@ class OperationExecutor:
             self.rt.engine_finished(op.flow_uuid)
             self.db.taskflow.forget_flow(op.flow_uuid)
         return None
+
+    def _count_outcome(self, op):
+        """Count how the operation settled (one read of the stack, only
+        when metrics are on)."""
+        if not metrics.enabled() or self.rt.is_fenced(op.run):
+            return
+        row = self.db.store.get_stack_by_id(op.stack_id)
+        if row.traversal != op.traversal:
+            metrics.operation_finished(op.action, metrics.SUPERSEDED)
+        elif row.status != "IN_PROGRESS":
+            metrics.operation_finished(row.action, row.status)
 
     def pending_rollback(self, op):
         """The plan to run again if a rollback of this operation was

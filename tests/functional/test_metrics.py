@@ -33,6 +33,24 @@ def sample(text_or_registry, name, **labels):
     return 0
 
 
+def test_an_embedded_service_counts_operations(orch):
+    def settled(action, outcome):
+        return sample(metrics.REGISTRY, "heatflow_operations_total",
+                      action=action, outcome=outcome)
+
+    before = {k: settled(*k) for k in [("CREATE", "COMPLETE"),
+                                       ("CREATE", "FAILED"),
+                                       ("DELETE", "COMPLETE")]}
+    good = {"heat_template_version": "2018-08-31", "resources": {
+        "a": TEMPLATE["resources"]["a"]}}
+    orch.create_stack("ok", good).wait(60)
+    orch.create_stack("bad", TEMPLATE).wait(60)
+    orch.delete_stack("ok").wait(60)
+    assert {k: settled(*k) - v for k, v in before.items()} == {
+        ("CREATE", "COMPLETE"): 1, ("CREATE", "FAILED"): 1,
+        ("DELETE", "COMPLETE"): 1}
+
+
 def test_an_embedded_service_counts_resource_actions(orch):
     done = dict(name="heatflow_resource_actions_total",
                 type="OS::Heat::TestResource", action="CREATE")
@@ -76,6 +94,35 @@ def test_a_conductor_serves_its_metrics(cluster):
         time.sleep(0.5)
         text = scrape(port)
     assert sample(text, "heatflow_jobs_waiting") == 0
+
+
+def test_the_conductor_that_takes_over_counts_it(cluster):
+    ports = {}
+    for _ in range(2):
+        port = servers.free_port()
+        ports[cluster.start_conductor(
+            options=["--metrics-port", str(port)])] = port
+    op = cluster.orch.create_stack("t", {
+        "heat_template_version": "2018-08-31", "resources": {
+            "t%d" % i: {"type": "Test::Thing",
+                        "properties": {"size": i, "delay": 1},
+                        **({"depends_on": "t%d" % (i - 1)} if i else {})}
+            for i in range(4)}})
+    first = cluster.wait_owner("t")
+    # killed once its engine has started the flow (a conductor killed
+    # before that leaves nothing to take over)
+    deadline = time.monotonic() + 30
+    while not any(r.status != "INIT" and r.action != "INIT" for r in
+                  cluster.orch.list_resources("t")):
+        assert time.monotonic() < deadline, "no resource started"
+        time.sleep(0.05)
+    cluster.kill(first)
+    assert op.wait(90).status == "COMPLETE"
+    (other,) = [name for name in ports if name != first]
+    text = scrape(ports[other])
+    assert sample(text, "heatflow_takeovers_total") == 1
+    assert sample(text, "heatflow_operations_total", action="CREATE",
+                  outcome="COMPLETE") == 1
 
 
 def scrape(port):
