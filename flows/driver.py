@@ -7,6 +7,7 @@ with the plugin's persistent bits going to the database.
 import time
 
 from heatflow import exception
+from heatflow import logs
 from heatflow import metrics
 from heatflow import resource as resource_mod
 
@@ -102,7 +103,8 @@ def run(plugin, action, args=(), **options):
     started = time.monotonic()
     outcome = metrics.FAILED
     try:
-        token = _run(plugin, action, args, **options)
+        with logs.context(resource=plugin.name):
+            token = _run(plugin, action, args, **options)
         outcome = metrics.COMPLETE
         return token
     except exception.Timeout:

@@ -29,6 +29,7 @@ from taskflow import states as tf_states
 from taskflow.persistence import models as tf_models
 
 from heatflow import exception
+from heatflow import logs
 from heatflow import metrics
 from heatflow.flows import compiler
 from heatflow.flows import engine as flow_engine
@@ -98,7 +99,10 @@ class OperationExecutor:
     def run_flow(self, plan):
         """Run one flow to its end; returns the plan of the flow that
         continues the same operation (a rollback), if any."""
-        following = self._run_flow(plan)
+        op = plan.op
+        with logs.context(stack=op.stack_name, stack_id=op.stack_id,
+                          action=op.action, traversal=op.traversal):
+            following = self._run_flow(plan)
         if following is None:
             self._count_outcome(plan.op)
         return following

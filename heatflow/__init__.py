@@ -34,6 +34,7 @@ _LAZY = {
     "Conductor": "heatflow.runners.conductor",
     "serve_conductor": "heatflow.runners.conductor:serve",
     "serve_metrics": "heatflow.metrics:serve",
+    "json_log_handler": "heatflow.logs:json_handler",
 }
 
 

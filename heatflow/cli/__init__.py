@@ -53,6 +53,7 @@ import traceback
 
 import yaml
 
+import heatflow
 from heatflow import exception
 from heatflow.cli.context import CommandError, Context
 from heatflow.cli.parser import ENV_DB_URL, ENV_ZOOKEEPER, build_parser
@@ -81,18 +82,21 @@ QUIET_LOGGERS = {"alembic": logging.WARNING, "stevedore": logging.WARNING,
                  "kazoo": logging.ERROR, "taskflow": logging.CRITICAL}
 
 
-def _setup_logging(debug):
-    """Quiet logging on stderr (everything with ``debug``); returns a
-    function that puts the previous configuration back, for callers that
-    run :func:`main` in their own process."""
+def _setup_logging(debug, log_format="text"):
+    """Quiet logging on stderr (everything with ``debug``), as text or
+    JSON lines; returns a function that puts the previous configuration
+    back, for callers that run :func:`main` in their own process."""
     root = logging.getLogger()
     names = [None] + list(QUIET_LOGGERS)
     saved = {name: logging.getLogger(name).level for name in names}
     handler = None
     if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        if log_format == "json":
+            handler = heatflow.json_log_handler(sys.stderr)
+        else:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter(
+                "%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
     for name, level in QUIET_LOGGERS.items():
@@ -140,7 +144,7 @@ def main(argv=None, stdout=None, stderr=None):
     if getattr(args, "zookeeper_auth", None) is None:
         args.zookeeper_auth = os.environ.get(
             "HEATFLOW_ZOOKEEPER_AUTH") or None
-    restore_logging = _setup_logging(args.debug)
+    restore_logging = _setup_logging(args.debug, args.log_format)
     try:
         return _run(args, Context(args, stdout, stderr))
     finally:

@@ -41,6 +41,11 @@ def _add_global_options(parser, late=False):
         default=default if late else "table",
         help="output format (default: table)")
     parser.add_argument(
+        "--log-format", choices=("text", "json"),
+        default=default if late else "text",
+        help="log lines as text (default) or one JSON object each, with "
+             "the stack, operation and resource they are about")
+    parser.add_argument(
         "--debug", action="store_true",
         default=default if late else False,
         help="show tracebacks and debug logging")

@@ -30,7 +30,6 @@ other's death.
   missing.
 """
 
-import concurrent.futures
 import logging
 import os
 import socket
@@ -44,6 +43,7 @@ from kazoo.protocol import states as kazoo_states
 from taskflow.conductors.backends import impl_nonblocking
 
 from heatflow import exception
+from heatflow import logs
 from heatflow.flows import execution
 from heatflow import jobs
 from heatflow import states
@@ -136,7 +136,7 @@ class Conductor:
         self.registry = self._host.registry
         self.rt = self._host.runtime
         self._key = self._host.key
-        self.pool = concurrent.futures.ThreadPoolExecutor(
+        self.pool = logs.ContextPool(
             max_workers, thread_name_prefix="heatflow-atom")
         self.executor = execution.OperationExecutor(self.db, self.rt,
                                                     self._key, self.pool)

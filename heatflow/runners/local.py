@@ -18,7 +18,6 @@ operation and exits when it settles.
 """
 
 import argparse
-import concurrent.futures
 import fcntl
 import logging
 import os
@@ -27,6 +26,7 @@ import sys
 import threading
 import uuid
 
+from heatflow import logs
 from heatflow import states
 from heatflow.flows import execution
 from heatflow.persistence import sealing
@@ -109,7 +109,7 @@ class LocalRunner(base.Runner):
         database (two of the ten statements of a 50 ms create)."""
         self.db = host.db
         self.rt = host.runtime
-        self.pool = concurrent.futures.ThreadPoolExecutor(
+        self.pool = logs.ContextPool(
             max_workers, thread_name_prefix="heatflow-atom")
         self.executor = execution.OperationExecutor(host.db, host.runtime,
                                                     host.key, self.pool)
