@@ -6,7 +6,7 @@
 No persistence at all (``backend=None``); ``graph_flow`` derives the edges
 from each task's ``requires``/``provides``; the parallel engine gets a
 caller-owned ``concurrent.futures.ThreadPoolExecutor`` (so it does not pay
-futurist's ~1 s shutdown, shared/research/taskflow.md section 4.1).  The time
+futurist's ~1 s shutdown, docs/architecture.rst's TaskFlow facts).  The time
 is taken from nothing to done -- build the tasks and the flow, load (which
 compiles and prepares), run -- like a heatflow create, which also builds and
 compiles its flow before it runs.  Prints one JSON line per run.

@@ -5,8 +5,8 @@ run next.  After an atom completes, the stock selector walks *every*
 descendant of it (breadth first, through tasks) and, for each, checks all
 its predecessors: a barrier that every resource feeds (converged, the
 clean-up that follows it) makes that O(N) per atom and O(N^2) per
-operation, and a deep chain pays O(depth) per atom (measured in
-shared/research/taskflow.md section 4.1).
+operation, and a deep chain pays O(depth) per atom (docs/architecture.rst,
+"TaskFlow facts worked around").
 
 Checking whether an atom is ready walks *all* its ancestors the same way:
 behind the barrier that is O(N) per clean-up atom, and O(depth) per atom of

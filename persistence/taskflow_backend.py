@@ -10,8 +10,8 @@ costs about 10 statements per atom plus, on every change of the *flow's*
 state, a read and a rewrite of every atom of the flow:
 
 - ``Connection.__init__`` builds fresh table objects for every connection,
-  which defeats SQLAlchemy's statement cache (3-5x per atom, measured in
-  shared/research/taskflow.md section 4.2): here they are built once per
+  which defeats SQLAlchemy's statement cache (3-5x per atom, measured
+  while heatflow was built): here they are built once per
   backend;
 - ``update_atom_details`` reads the row before writing it, to merge what
   another writer may have written.  A flow has one writer here (a run is

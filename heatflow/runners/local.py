@@ -3,8 +3,8 @@ detached worker process that runs one stack's operation on its own.
 
 Each operation's flow runs in a TaskFlow parallel engine on its own engine
 thread; the atoms of every operation share one long-lived worker pool (an
-engine that creates its own pool pays ~1 s to shut it down, see
-shared/research/taskflow.md section 4.1).
+engine that creates its own pool pays ~1 s to shut it down: the TaskFlow
+facts in docs/architecture.rst).
 
 A process that executes a run of an operation holds an exclusive lock on a
 file named after the run, next to the SQLite database.  So any process

@@ -49,3 +49,8 @@ def test_cited_paths_exist(path):
             missing.add(cited)
     assert not missing, "%s cites paths that do not exist: %s" % (
         _name(path), ", ".join(sorted(missing)))
+    # Nor documents outside the repository (the design brief, its
+    # research notes): a reader of the docs has only the repository.
+    outside = re.findall(r"DESIGN(?:\.md| section)|shared/", text)
+    assert not outside, "%s cites documents outside the repository: %s" % (
+        _name(path), ", ".join(sorted(set(outside))))
