@@ -8,9 +8,9 @@ API (the ``heatflow`` command uses nothing else).
 from heatflow import exception  # noqa: F401
 
 # Public name -> the module that defines it.  Imported on first use: the
-# API pulls in TaskFlow and SQLAlchemy, which "from heatflow import
-# properties" in a plugin module, or a command that only reads a template,
-# should not pay for.
+# API pulls in SQLAlchemy (and TaskFlow once it runs an operation), which
+# "from heatflow import properties" in a plugin module, or a command that
+# only reads a template, should not pay for.
 _LAZY = {
     "Orchestrator": "heatflow.api",
     "Operation": "heatflow.api",

@@ -17,11 +17,11 @@ import dataclasses
 import datetime
 import logging
 import os
+import threading
 import time
 from typing import Any, Optional
 
 from heatflow import exception
-from heatflow import lifecycle
 from heatflow import runners
 from heatflow import standalone
 from heatflow import states
@@ -151,7 +151,9 @@ class Operation:
                     % (row.name, row.action))
             pause = delay if end is None else \
                 max(0, min(delay, end - time.monotonic()))
-            event = self._orch._runner.done_event(row.flow_uuid)
+            running = self._orch._running   # None: no flow runs here
+            event = running[0].done_event(row.flow_uuid) \
+                if running is not None else None
             if event is not None and not event.is_set():
                 # Run here: its end wakes us; the database is only asked
                 # again now and then (another process may supersede it).
@@ -188,6 +190,10 @@ class Orchestrator:
     ``create_database=False``: where there is no SQLite database yet, read
     an empty one in memory instead of creating the file (a reader should
     not leave a database behind, say, a mistyped path).
+
+    With ``resume=False`` and no ``zookeeper``, what runs operations (and
+    TaskFlow with it) is set up by the first operation started: an
+    Orchestrator that only reads imports neither.
     """
 
     def __init__(self, db_url=None, zookeeper=None, plugin_dirs=(),
@@ -217,20 +223,51 @@ class Orchestrator:
             detach_args = []
             for d in plugin_dirs:
                 detach_args += ["--plugin-dir", os.path.abspath(d)]
-        # Distributed (zookeeper): operations are posted as jobs;
-        # conductors run them (and their watchdog resumes or fails
-        # orphans).
-        try:
-            self._runner = runners.for_orchestrator(
-                self._host, zookeeper, zookeeper_auth, detach_args,
-                max_workers, zookeeper_connect_timeout)
-        except BaseException:
-            self._host.close()
-            raise
-        self._lifecycle = lifecycle.Lifecycle(self._host, self._runner,
-                                              self.limits)
+        self._runner_args = (zookeeper, zookeeper_auth, detach_args,
+                             max_workers, zookeeper_connect_timeout)
+        self._running = None
+        self._running_lock = threading.Lock()
+        if zookeeper or resume:
+            # At once: a ZooKeeper that cannot be reached is an error of
+            # the open, and orphans are resumed now.
+            try:
+                self._operations()
+            except BaseException:
+                self._host.close()
+                raise
         if resume:
             self.resume_orphans()
+
+    def _operations(self):
+        """The runner and the lifecycle, built the first time an operation
+        is started or resumed (or at once, see __init__).
+
+        Lazily because they import TaskFlow and the flows/ engine
+        (networkx, alembic, ...): about a second of imports that an
+        Orchestrator which only reads stacks (the read-only commands: see
+        heatflow/cli/context.py) has no use for.  Their TaskFlow backend
+        is built lazily too (Database.taskflow).  A test holds read-only
+        commands to not importing TaskFlow (tests/unit/test_cli_imports.py).
+        """
+        with self._running_lock:
+            if self._running is None:
+                from heatflow import lifecycle
+                # Distributed (zookeeper): operations are posted as jobs;
+                # conductors run them (and their watchdog resumes or fails
+                # orphans).
+                runner = runners.for_orchestrator(self._host,
+                                                  *self._runner_args)
+                self._running = (runner, lifecycle.Lifecycle(
+                    self._host, runner, self.limits))
+            return self._running
+
+    @property
+    def _runner(self):
+        return self._operations()[0]
+
+    @property
+    def _lifecycle(self):
+        return self._operations()[1]
 
     # -- plugins ------------------------------------------------------------
 
@@ -391,7 +428,8 @@ class Orchestrator:
         for flow_uuid in list(self.runtime._engines):
             self.runtime.stop_starting_atoms(flow_uuid)
         try:
-            self._runner.close()
+            if self._running is not None:
+                self._running[0].close()
         finally:
             self._host.close()
 

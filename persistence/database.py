@@ -1,5 +1,12 @@
 """Opening a heatflow database: engine, schema, TaskFlow backend.
 
+Opening one imports neither TaskFlow nor alembic unless it must: the
+schema is checked by reading the version tables, migrated (alembic) only
+if it is not current, and TaskFlow's backend is built when something first
+runs a flow (:attr:`Database.taskflow`).  A read-only command needs only
+SQLAlchemy and the store (issue 22: ``heatflow stack list`` spent 1.2 s
+importing).
+
 The embedded default is a SQLite file, configured for one process with many
 threads: one long-lived connection that the threads take turns on, held
 outside SQLAlchemy's pool (``SerialEngine``; SQLite has one writer anyway;
@@ -25,7 +32,6 @@ from heatflow import exception
 from heatflow.persistence import migrate
 from heatflow.persistence import sealing
 from heatflow.persistence import store as store_mod
-from heatflow.persistence import taskflow_backend
 
 LOG = logging.getLogger(__name__)
 
@@ -262,9 +268,39 @@ class Database:
         self.connections = SerialEngine(self.engine) if self.is_sqlite \
             else self.engine
         self.store = store_mod.Store(self.connections)
-        self.taskflow = taskflow_backend.Backend(self.connections)
-        if upgrade:
-            self.upgrade()
+        self._taskflow = None
+        self._taskflow_lock = threading.Lock()
+        # An empty database in memory standing in for a SQLite file that
+        # is not there (create=False: see create_engine).
+        self.stand_in = not create and self.is_sqlite and \
+            self.engine.url.database in (None, "", ":memory:") and \
+            sa.engine.make_url(self.url).database not in (None, "",
+                                                          ":memory:")
+        if upgrade and not self.schema_is_current():
+            if self.stand_in:
+                self._create_stand_in()
+            else:
+                self.upgrade()
+
+    @property
+    def taskflow(self):
+        """TaskFlow's persistence backend on this database, built on first
+        use: importing it imports TaskFlow (and alembic, networkx...), which
+        a process that only reads stacks has no use for."""
+        backend = self._taskflow
+        if backend is None:
+            with self._taskflow_lock:
+                if self._taskflow is None:
+                    from heatflow.persistence import taskflow_backend
+                    backend = taskflow_backend.Backend(self.connections)
+                    if self.stand_in:
+                        # Its tables, which _create_stand_in left out.
+                        with contextlib.closing(
+                                backend.get_connection()) as conn:
+                            conn.upgrade()
+                    self._taskflow = backend
+                backend = self._taskflow
+        return backend
 
     @property
     def is_sqlite(self):
@@ -273,6 +309,39 @@ class Database:
     # Any constant: conductors starting together on one PostgreSQL database
     # take it in turn to migrate (concurrent migrations would collide).
     PG_MIGRATION_LOCK = 0x6865617466
+
+    def schema_is_current(self):
+        """Whether heatflow's and TaskFlow's tables are there and at the
+        revisions this heatflow migrates them to, asked of the version
+        tables in plain SQL (no alembic, no TaskFlow).  If not,
+        :meth:`upgrade` makes them so, as every open did before."""
+        want = {migrate.VERSION_TABLE, *migrate.TASKFLOW_TABLES}
+        if not self.is_sqlite:
+            want.add(migrate.TASKFLOW_VERSION_TABLE)
+        with self.connections.connect() as conn:
+            if not want <= set(sa.inspect(conn).get_table_names()):
+                return False
+            if _versions(conn, migrate.VERSION_TABLE) != [migrate.HEAD]:
+                return False
+            return self.is_sqlite or \
+                _versions(conn, migrate.TASKFLOW_VERSION_TABLE) == \
+                [migrate.TASKFLOW_HEAD]
+
+    def _create_stand_in(self):
+        """The stand-in's tables: heatflow's made from its models (what
+        the store reads) and stamped as migrated to the head, without
+        alembic; TaskFlow's when its backend is built (on SQLite TaskFlow
+        makes them from its metadata anyway).  A read-only command on a
+        missing database file then imports neither.  A unit test holds
+        the models to the migrations."""
+        from heatflow.persistence import models
+        md = sa.MetaData()
+        version = sa.Table(migrate.VERSION_TABLE, md, sa.Column(
+            "version_num", sa.String(32), primary_key=True))
+        with self.connections.begin() as conn:
+            models.metadata.create_all(conn)
+            md.create_all(conn)
+            conn.execute(version.insert().values(version_num=migrate.HEAD))
 
     def upgrade(self):
         """Create or migrate heatflow's and TaskFlow's tables."""
@@ -298,7 +367,13 @@ class Database:
                 conn.commit()
 
     def close(self):
-        self.taskflow.close()
+        if self._taskflow is not None:
+            self._taskflow.close()
         if self.connections is not self.engine:
             self.connections.close()
         self.engine.dispose()
+
+
+def _versions(conn, table):
+    return conn.execute(sa.text("SELECT version_num FROM %s" % table)) \
+        .scalars().all()

@@ -176,6 +176,10 @@ def test_migrations_create_both_schemas_idempotently(pg_url):
             tf_rev = conn.execute(sa.text(
                 "select version_num from alembic_version")).scalar()
         assert tf_rev
+        # What an open compares them with, to not run alembic again.
+        assert (heatflow_rev, tf_rev) == (migrate.HEAD,
+                                          migrate.TASKFLOW_HEAD)
+        assert db.schema_is_current()
 
         # A second upgrade (here and from a new Database) changes nothing.
         db.upgrade()

@@ -101,3 +101,86 @@ def test_postgresql_without_a_driver_gets_the_installed_one(monkeypatch):
     with pytest.raises(exception.DatabaseDriverMissing) as err:
         database.create_engine("postgresql://u@127.0.0.1:1/db")
     assert "pip install 'heatflow[postgresql]'" in str(err.value)
+
+
+# -- opening without alembic or TaskFlow (issue 22) ---------------------------
+
+def test_the_heads_opening_checks_for_are_the_scripts_heads():
+    """migrate.HEAD and TASKFLOW_HEAD are what an open compares the version
+    tables with; a new migration (ours, or the installed TaskFlow's) must
+    move them, or every open migrates again."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from taskflow.persistence.backends.sqlalchemy import migration
+    from taskflow.persistence.backends.sqlalchemy import tables
+    from heatflow.persistence import migrate
+    cfg = Config()
+    cfg.set_main_option("script_location", migrate.SCRIPTS)
+    assert ScriptDirectory.from_config(cfg).get_heads() == [migrate.HEAD]
+    theirs = ScriptDirectory.from_config(migration._make_alembic_config())
+    assert theirs.get_heads() == [migrate.TASKFLOW_HEAD]
+    md = sa.MetaData()
+    tables.fetch(md)
+    assert sorted(md.tables) == sorted(migrate.TASKFLOW_TABLES)
+
+
+def test_a_current_schema_is_not_migrated_again(tmp_path, monkeypatch):
+    from heatflow.persistence import migrate
+    url = "sqlite:///" + str(tmp_path / "c.db")
+    database.Database(url).close()
+    calls = []
+    monkeypatch.setattr(migrate, "upgrade", calls.append)
+    d = database.Database(url)
+    assert d.schema_is_current() and calls == []
+    # An older revision is migrated on open, as before.
+    with d.connections.begin() as conn:
+        conn.execute(sa.text("UPDATE %s SET version_num = '0001'"
+                             % migrate.VERSION_TABLE))
+    assert not d.schema_is_current()
+    d.close()
+    database.Database(url).close()
+    assert len(calls) == 1
+
+
+def test_an_empty_database_is_not_current():
+    d = database.Database("sqlite://", upgrade=False)
+    try:
+        assert not d.schema_is_current()
+        d.upgrade()
+        assert d.schema_is_current()
+    finally:
+        d.close()
+
+
+def _schema(conn):
+    insp = sa.inspect(conn)
+    return {t: ({c["name"]: (str(c["type"]), c["nullable"])
+                 for c in insp.get_columns(t)},
+                sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                       for i in insp.get_indexes(t)),
+                sorted(tuple(fk["constrained_columns"]) +
+                       (fk["referred_table"],)
+                       for fk in insp.get_foreign_keys(t)))
+            for t in insp.get_table_names()}
+
+
+def test_the_stand_in_for_a_missing_file_has_the_migrated_schema(tmp_path):
+    """A reader of a database file that is not there gets an empty one in
+    memory made from the models (no alembic); it must be the schema the
+    migrations make, TaskFlow's tables included once its backend is
+    built."""
+    stand_in = database.Database("sqlite:///" + str(tmp_path / "no.db"),
+                                 create=False)
+    migrated = database.Database("sqlite://")
+    try:
+        assert stand_in.stand_in and not migrated.stand_in
+        assert not (tmp_path / "no.db").exists()
+        assert stand_in.schema_is_current() is False    # no TaskFlow yet
+        stand_in.taskflow
+        assert stand_in.schema_is_current()
+        with stand_in.connections.connect() as a, \
+                migrated.connections.connect() as b:
+            assert _schema(a) == _schema(b)
+    finally:
+        stand_in.close()
+        migrated.close()
