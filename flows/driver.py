@@ -103,7 +103,7 @@ def run(plugin, action, args=(), **options):
     started = time.monotonic()
     outcome = metrics.FAILED
     try:
-        with logs.context(resource=plugin.name):
+        with logs.context(resource=getattr(plugin, "name", None)):
             token = _run(plugin, action, args, **options)
         outcome = metrics.COMPLETE
         return token
