@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 from heatflow import exception
 from heatflow import runners
+from heatflow.runners import locks
 from heatflow import standalone
 from heatflow import states
 from heatflow import status
@@ -124,6 +125,17 @@ class Operation:
         one's outcome.)"""
         row = self._orch.db.store.get_stack_by_id(self.stack_id)
         return row.traversal != self.traversal
+
+    def orphaned(self):
+        """Is the operation still IN_PROGRESS with nobody running it (the
+        process running it died), as far as this host can tell?  Then
+        :meth:`Orchestrator.resume_stack` runs it again.  Never for an
+        operation conductors run (their watchdog looks after those) or
+        one whose worker has not started yet."""
+        row = self._orch.db.store.get_stack_by_id(self.stack_id)
+        return row.traversal == self.traversal and \
+            row.status == states.IN_PROGRESS and row.flow_uuid is not None \
+            and locks.abandoned(self._orch._host.lock_dir(), row.run_token)
 
     def progress(self):
         """How far the operation has got: a :class:`Progress` of resources
@@ -309,6 +321,16 @@ class Orchestrator:
         resource action starts (those in flight finish and are recorded)
         and the stack is left ``<ACTION>_FAILED``."""
         return self._operation(self._lifecycle.cancel(name, rollback))
+
+    def resume_stack(self, name):
+        """Run the stack's operation in progress again, from where it
+        stopped, if nobody runs it any more (the process running it died:
+        :meth:`Operation.orphaned`); in a worker process of its own when
+        this Orchestrator detaches.  Its :class:`Operation` either way.
+        Raises :class:`exception.ActionNotAllowed` when the stack has no
+        operation in progress.  (Not Heat's resume of a suspended stack;
+        the two never meet: that one starts from SUSPEND_COMPLETE.)"""
+        return self._operation(self._lifecycle.resume_stack(name))
 
     def _operation(self, started):
         return Operation(self, started.stack_id, started.traversal,

@@ -317,6 +317,18 @@ class Lifecycle:
         """Make sure someone runs the stack's current operation."""
         return self.runner.resume(row)
 
+    def resume_stack(self, name):
+        """Orchestrator.resume_stack: the stack's operation in progress,
+        run again from where it stopped if nobody runs it."""
+        row = self.db.store.find_stack(name)
+        if row.status != states.IN_PROGRESS or not row.flow_uuid:
+            raise exception.ActionNotAllowed(
+                "stack %s is %s_%s: no operation is in progress to resume"
+                % (row.name, row.action, row.status))
+        self.check_plugins(row, row.action)
+        self.resume(row)
+        return Started(row.id, row.traversal, row.action)
+
 
 def _as_datetime(epoch):
     if epoch is None:

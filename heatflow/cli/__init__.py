@@ -55,7 +55,7 @@ import yaml
 
 import heatflow
 from heatflow import exception
-from heatflow.cli.context import CommandError, Context
+from heatflow.cli.context import CommandError, Context, StoppedWaiting
 from heatflow.cli.parser import ENV_DB_URL, ENV_ZOOKEEPER, build_parser
 
 
@@ -158,6 +158,9 @@ def _run(args, ctx):
             return _command(args.func)(ctx, args)
         finally:
             ctx.close()
+    except StoppedWaiting as exc:
+        stderr.write("%s\n" % exc)
+        return 130
     except KeyboardInterrupt:
         stderr.write("ERROR: interrupted\n")
         return 130

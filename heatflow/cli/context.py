@@ -12,6 +12,12 @@ class CommandError(Exception):
     """A user error detected by the command line itself."""
 
 
+class StoppedWaiting(Exception):
+    """Ctrl-C while following an operation: the command stops waiting,
+    the operation goes on (in its worker or on a conductor); the message
+    says how to follow it again.  Exit status 130, no "ERROR"."""
+
+
 class Context:
     """The parsed global options, the output streams and the Orchestrator
     (opened by the first command that asks for it)."""

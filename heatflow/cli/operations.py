@@ -7,7 +7,7 @@ import time
 
 from heatflow import exception
 from heatflow.cli import output
-from heatflow.cli.context import CommandError, is_terminal
+from heatflow.cli.context import CommandError, StoppedWaiting, is_terminal
 from heatflow.cli.inputs import Inputs
 
 LOG = logging.getLogger(__name__)
@@ -74,11 +74,14 @@ class ProgressBar:
 def follow(ctx, orch, op, name, after):
     """Wait for ``op``, printing the stack's events as they happen; the
     final stack view.  On a terminal (table format) a progress bar is
-    redrawn under the events."""
+    redrawn under the events.  Ctrl-C stops the waiting, not the
+    operation (:class:`StoppedWaiting`); an operation nobody runs any
+    more is a :class:`CommandError` saying how to resume it."""
     visible = True
     finished = False
     stack = None
     bar = None
+    orphan = OrphanWatch(op, name)
     if ctx.fmt == "table" and is_terminal(ctx.out):
         bar = ProgressBar(ctx.out, op)
     try:
@@ -104,10 +107,47 @@ def follow(ctx, orch, op, name, after):
                 stack = op.wait(timeout=EVENT_POLL_INTERVAL)
                 finished = True
             except exception.OperationTimeout:
-                pass
+                orphan.check()
+    except KeyboardInterrupt:
+        raise StoppedWaiting(
+            "Stopped waiting: the %s of stack %s goes on; follow it with: "
+            "heatflow stack event list %s --follow" % (op.action, name, name)
+            if ctx.detached else
+            "Interrupted: the %s of stack %s stopped with this process; "
+            "resume it with: heatflow stack resume %s"
+            % (op.action, name, name)) from None
     finally:
         if bar is not None:
             bar.clear()
+
+
+class OrphanWatch:
+    """Notices, while a command waits, that nobody runs the operation any
+    more (the worker running it was killed): asked every ``interval``,
+    said after ``grace`` of it (a run being taken over looks abandoned
+    for a moment)."""
+
+    def __init__(self, op, name, interval=1.0, grace=3.0):
+        self.op, self.name = op, name
+        self.interval, self.grace = interval, grace
+        self._next = time.monotonic() + interval
+        self._since = None
+
+    def check(self):
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self.interval
+        if not self.op.orphaned():
+            self._since = None
+            return
+        if self._since is None:
+            self._since = now
+        elif now - self._since >= self.grace:
+            raise CommandError(
+                "nobody is running the %s of stack %s any more (the process "
+                "running it ended); resume it with: heatflow stack resume %s"
+                % (self.op.action, self.name, self.name))
 
 
 def _wanted(action, stack):
@@ -161,7 +201,7 @@ def cmd_stack_create(ctx, args):
         plan = ctx.orchestrator().preview_create(
             args.name, inputs.template_source, **inputs.operation_args())
         return show_plan(ctx, plan)
-    orch = ctx.orchestrator(starts_operation=True, detach=not args.wait)
+    orch = ctx.orchestrator(starts_operation=True, detach=True)
     op = orch.create_stack(
         args.name, inputs.template_source, timeout_mins=args.timeout,
         disable_rollback=not args.enable_rollback,
@@ -184,7 +224,7 @@ def cmd_stack_update(ctx, args):
             args.name, inputs.template_source, existing=args.existing,
             **inputs.operation_args())
         return show_plan(ctx, plan)
-    orch = ctx.orchestrator(starts_operation=True, detach=not args.wait)
+    orch = ctx.orchestrator(starts_operation=True, detach=True)
     after = _last_event_id(orch, args.name)
     op = orch.update_stack(
         args.name, inputs.template_source, existing=args.existing,
@@ -195,14 +235,14 @@ def cmd_stack_update(ctx, args):
 
 
 def cmd_stack_rollback(ctx, args):
-    orch = ctx.orchestrator(starts_operation=True, detach=not args.wait)
+    orch = ctx.orchestrator(starts_operation=True, detach=True)
     after = _last_event_id(orch, args.name)
     op = orch.rollback_stack(args.name)
     return _finish_operation(ctx, orch, op, args.name, after, args.wait)
 
 
 def cmd_stack_cancel(ctx, args):
-    orch = ctx.orchestrator(starts_operation=True, detach=not args.wait)
+    orch = ctx.orchestrator(starts_operation=True, detach=True)
     after = _last_event_id(orch, args.name)
     op = orch.cancel_update(args.name, rollback=not args.no_rollback)
     if args.no_rollback:
@@ -219,7 +259,7 @@ def cmd_stack_delete(ctx, args):
             "Are you sure you want to delete this stack(s)"):
         ctx.err.write("Stack delete cancelled.\n")
         return 1
-    orch = ctx.orchestrator(starts_operation=True, detach=not args.wait)
+    orch = ctx.orchestrator(starts_operation=True, detach=True)
     started = []
     status = 0
     for name in args.names:
@@ -245,3 +285,13 @@ def cmd_stack_delete(ctx, args):
                           % (name, stack.stack_status, stack.status_reason))
             status = 1
     return status
+
+
+def cmd_stack_resume(ctx, args):
+    orch = ctx.orchestrator(starts_operation=True, detach=True)
+    after = _last_event_id(orch, args.name)
+    op = orch.resume_stack(args.name)
+    if not args.wait:
+        ctx.note("Stack %s: its %s goes on." % (args.name, op.action))
+        return 0
+    return _finish_operation(ctx, orch, op, args.name, after, True)

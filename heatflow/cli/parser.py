@@ -155,6 +155,11 @@ def build_parser():
                       "roll a stack back to its last known-good state")
     _wait_option(p, "rollback")
 
+    p = stack_command(stack, "resume", "operations.cmd_stack_resume",
+                      "run a stack's operation again where it stopped, if "
+                      "nobody runs it any more (its process died)")
+    _wait_option(p, "operation")
+
     p = stack_command(stack, "cancel", "operations.cmd_stack_cancel",
                       "cancel a stack's running create or update")
     _flag(p, "--no-rollback",

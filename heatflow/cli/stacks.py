@@ -7,7 +7,7 @@ import time
 from heatflow import exception
 from heatflow.cli import output
 from heatflow.cli.context import CommandError
-from heatflow.cli.operations import show_stack
+from heatflow.cli.operations import OrphanWatch, show_stack
 
 FOLLOW_POLL_INTERVAL = 0.5
 
@@ -103,6 +103,7 @@ def follow_events(ctx, orch, name, interval=None):
     interval = FOLLOW_POLL_INTERVAL if interval is None else interval
     after = 0
     first = True
+    watch = None
     while True:
         try:
             # status first: the events of the change that settles the
@@ -119,6 +120,10 @@ def follow_events(ctx, orch, name, interval=None):
             after = event.id
         if settled:
             return 0
+        if watch is None or watch.op.done():
+            # the operation in progress now (a newer one may follow)
+            watch = OrphanWatch(orch.operation(name), name)
+        watch.check()
         time.sleep(interval)
 
 

@@ -49,6 +49,16 @@ class Host:
         return os.path.join(tempfile.gettempdir(), "heatflow-locks",
                             key.hexdigest()[:16])
 
+    def log_dir(self):
+        """Where detached workers write their logs: beside a SQLite file
+        (``<file>.logs``); for another database, under the temp dir, per
+        database.  None for an in-memory database."""
+        locks = self.lock_dir()
+        if locks is None:
+            return None
+        return locks[:-len(".locks")] + ".logs" if locks.endswith(
+            ".locks") else locks.replace("heatflow-locks", "heatflow-logs")
+
     def close(self):
         runtime_mod.unregister(self.key)
         self.db.close()
@@ -72,6 +82,12 @@ class Runner:
     def run_alive(self, run):
         """Is some process executing ``run``?  (True if it cannot tell.)"""
         return True
+
+    def abandoned(self, stack_row):
+        """Is the stack's operation IN_PROGRESS with nobody left to run
+        it (its process died), as far as this runner can tell?  (Never,
+        where it cannot: conductors' watchdog looks after theirs.)"""
+        return False
 
     def resume_orphans(self):
         """Resume the operations nobody runs that this runner may take;

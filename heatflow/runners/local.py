@@ -18,7 +18,6 @@ operation and exits when it settles.
 """
 
 import argparse
-import fcntl
 import logging
 import os
 import subprocess
@@ -31,16 +30,26 @@ from heatflow import states
 from heatflow.flows import execution
 from heatflow.persistence import sealing
 from heatflow.runners import base
+from heatflow.runners import locks
+from heatflow.runners.locks import RunLock
 
-LOG = logging.getLogger(__name__)
+# Named, not __name__: run as the worker, this module is __main__.
+LOG = logging.getLogger("heatflow.runners.local")
 
 
-def spawn_worker(stack_id, args, db_url, encryption_key=None):
+def spawn_worker(stack_id, args, db_url, encryption_key=None,
+                 log_dir=None):
     """Start the worker (this module's main) detached from this process
     (own session, no terminal), to run the stack's current operation.
     Secrets (the URL may hold a password) go in its environment, which
-    other users cannot read, not on its command line."""
-    log = open(os.devnull, "wb")
+    other users cannot read, not on its command line.  Its output is
+    appended to ``<log_dir>/worker-<stack id>.log``: a plugin's traceback
+    must be somewhere."""
+    if log_dir:
+        os.makedirs(log_dir, exist_ok=True)
+        log = open(os.path.join(log_dir, "worker-%s.log" % stack_id), "ab")
+    else:
+        log = open(os.devnull, "wb")
     env = dict(os.environ, HEATFLOW_DB_URL=db_url)
     if encryption_key:
         env[sealing.ENV_KEY] = encryption_key
@@ -49,51 +58,6 @@ def spawn_worker(stack_id, args, db_url, encryption_key=None):
                      stderr=log, start_new_session=True, close_fds=True,
                      env=env)
     log.close()
-
-
-class RunLock:
-    """An exclusive lock held while this process executes a run (flock):
-    the kernel drops it when the process dies."""
-
-    def __init__(self, directory, name):
-        os.makedirs(directory, exist_ok=True)
-        self.path = os.path.join(directory, name + ".lock")
-        self._fd = None
-
-    def acquire(self, blocking=True):
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else
-                                             fcntl.LOCK_NB))
-        except OSError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
-
-    def intact(self):
-        """Held, and still the file named by the path (not deleted or
-        replaced under us, when another process could lock a new one)."""
-        if self._fd is None:
-            return False
-        try:
-            named = os.stat(self.path)
-        except OSError:
-            return False
-        held = os.fstat(self._fd)
-        return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
-
-    def release(self):
-        if self._fd is not None:
-            # The traversal is over here; its lock file is not needed again
-            # (whoever still waits on it then finds the operation settled).
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
 
 
 class LocalRunner(base.Runner):
@@ -143,6 +107,12 @@ class LocalRunner(base.Runner):
             probe.release()
             return False
         return True
+
+    def abandoned(self, stack_row):
+        return stack_row.status == states.IN_PROGRESS and \
+            stack_row.flow_uuid is not None and \
+            stack_row.run_token not in self._runs and \
+            locks.abandoned(self.lock_dir, stack_row.run_token)
 
     def holds(self, run):
         """Does this process hold ``run``'s lock file, still in place?"""
@@ -260,17 +230,42 @@ class LocalRunner(base.Runner):
 
 class DetachedRunner(LocalRunner):
     """Starts each operation in a worker process of its own that outlives
-    this one (``detach_args``: the worker's command line options); what
-    this process resumes still runs here."""
+    this one (``detach_args``: the worker's command line options), and
+    resumes operations the same way: an orphan found by a short-lived
+    process (a command) is finished by one worker, never half run by
+    whichever command happens to open the database next."""
 
     def __init__(self, host, detach_args, max_workers=32, **options):
         super().__init__(host, max_workers, **options)
         self.detach_args = list(detach_args)
+        self.log_dir = host.log_dir()
+        # The runs this process has asked a worker to take over: one
+        # worker each (resume_orphans at open, then resume_stack, would
+        # start two; the second would find the run taken and exit).
+        self._asked = set()
 
     def start(self, plan):
         execution.save_operation(self.db, plan)
-        spawn_worker(plan.op.stack_id, self.detach_args, self.db.url,
-                     self.db.encryption_key)
+        self._spawn(plan.op.stack_id)
+
+    def resume(self, stack_row):
+        """A worker resumes the stack's operation unless a live process
+        runs it.  Single flight: the worker takes the operation over only
+        by a compare-and-swap of its run token and holds the new run's
+        lock, so of two workers started at once one runs it and the other
+        finds it taken and exits."""
+        if self.run_alive(stack_row.run_token):
+            return False
+        with self._mutex:
+            if stack_row.run_token in self._asked:
+                return True
+            self._asked.add(stack_row.run_token)
+        self._spawn(stack_row.id)
+        return True
+
+    def _spawn(self, stack_id):
+        spawn_worker(stack_id, self.detach_args, self.db.url,
+                     self.db.encryption_key, self.log_dir)
 
 
 def main(argv=None):
@@ -281,7 +276,11 @@ def main(argv=None):
     parser.add_argument("--plugin-dir", action="append", default=[])
     parser.add_argument("stack_id")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    # Its output is the worker's log file (spawn_worker): say what it ran.
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("heatflow").setLevel(logging.INFO)
     host = base.Host(args.db_url, plugin_dirs=args.plugin_dir,
                      key_prefix="worker")
     try:
@@ -290,7 +289,13 @@ def main(argv=None):
         try:
             row = host.db.store.get_stack_by_id(args.stack_id)
             if row.status == states.IN_PROGRESS and row.flow_uuid:
-                runner.resume(row)
+                if runner.resume(row):
+                    LOG.info("worker %d runs the %s of stack %s",
+                             os.getpid(), row.action, row.name)
+                else:
+                    LOG.info("worker %d: the %s of stack %s is run by "
+                             "another process", os.getpid(), row.action,
+                             row.name)
         finally:
             runner.close()          # waits for the run to end
     finally:

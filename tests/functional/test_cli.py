@@ -894,21 +894,3 @@ def test_a_waiting_update_that_is_superseded_says_by_what(db_url, tmp_path,
         in err
     assert "which is still running; follow it with: heatflow stack event " \
         "list s --follow" in err or "which ended UPDATE_COMPLETE" in err
-
-
-def test_json_logs_name_the_stack_and_operation(db_url):
-    failing = os.path.join(os.path.dirname(__file__), "..", "..", "examples",
-                           "templates", "fail.yaml")
-    proc = _heatflow("--db-url", db_url, "--log-format", "json", "--debug",
-                     "stack", "create", "doomed", "-t", failing, "--wait")
-    assert proc.returncode == 1
-    lines = [json.loads(line) for line in proc.stderr.splitlines()
-             if line.startswith("{")]
-    about = [line for line in lines if line.get("stack") == "doomed"]
-    assert about, proc.stderr
-    assert {line["action"] for line in about} == {"CREATE"}
-    assert all(line["traversal"] and line["stack_id"] for line in about)
-    # the rest of stderr is the one ERROR line
-    (rest,) = [line for line in proc.stderr.splitlines()
-               if not line.startswith("{")]
-    assert rest.startswith("ERROR: stack doomed CREATE_FAILED: ")

@@ -1,6 +1,8 @@
 """Prometheus metrics: what an embedded service and a conductor count, as
 a scraper reads them."""
 
+import json
+import os
 import time
 import urllib.request
 
@@ -123,6 +125,25 @@ def test_the_conductor_that_takes_over_counts_it(cluster):
     assert sample(text, "heatflow_takeovers_total") == 1
     assert sample(text, "heatflow_operations_total", action="CREATE",
                   outcome="COMPLETE") == 1
+
+
+def test_a_conductor_logs_json_lines_naming_the_operation(cluster):
+    name = cluster.start_conductor(options=["--log-format", "json"])
+    op = cluster.orch.create_stack("doomed", {
+        "heat_template_version": "2018-08-31", "resources": {
+            "t": {"type": "OS::Heat::TestResource",
+                  "properties": {"fail": True}}}})
+    assert op.wait(60).status == "FAILED"
+    with open(os.path.join(cluster.log_dir, name + ".log")) as f:
+        text = f.read()
+    lines = [json.loads(line) for line in text.splitlines()
+             if line.startswith("{")]
+    about = [line for line in lines if line.get("stack") == "doomed"]
+    assert about, text
+    assert {line["action"] for line in about} == {"CREATE"}
+    assert all(line["traversal"] and line["stack_id"] for line in about)
+    assert any(line.get("resource") == "t" or "t" in line["message"]
+               for line in about)
 
 
 def scrape(port):
