@@ -4,12 +4,15 @@ within a deadline,
 with the plugin's persistent bits going to the database.
 """
 
+import logging
 import time
 
 from heatflow import exception
 from heatflow import logs
 from heatflow import metrics
 from heatflow import resource as resource_mod
+
+LOG = logging.getLogger(__name__)
 
 
 class DbStorage(resource_mod.ResourceStorage):
@@ -115,6 +118,15 @@ def run(plugin, action, args=(), **options):
         raise
     except exception.UpdateReplace:
         outcome = metrics.REPLACED
+        raise
+    except exception.HeatflowError:
+        raise
+    except Exception:
+        # Not one of the errors a plugin raises on purpose: its author
+        # needs the traceback, which the status reason (one line) drops.
+        # In the conductor's or the worker's log.
+        LOG.info("the %s of resource %s raised", action,
+                 getattr(plugin, "name", None), exc_info=True)
         raise
     finally:
         metrics.resource_action(getattr(plugin, "type", None), action,

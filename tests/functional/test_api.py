@@ -1,9 +1,10 @@
 """End-to-end: stacks created, shown and deleted through the public API on
 the embedded default (a SQLite file, operations run in-process)."""
 
-import sqlalchemy as sa
+import logging
 
 import pytest
+import sqlalchemy as sa
 
 from heatflow import exception
 from heatflow import properties
@@ -308,6 +309,19 @@ def test_an_unexpected_error_is_reported_with_its_type(orch):
         "fire")
     (a,) = orch.list_resources("x")
     assert a.status_reason == "RuntimeError: disk on fire"
+
+
+def test_an_unexpected_error_keeps_its_traceback_in_the_log(orch, caplog):
+    # The status reason is one line; the plugin's author needs the
+    # traceback, and the engine's log (a worker's, a conductor's) has it.
+    orch.register_plugin("T::Crashes", Crashes)
+    with caplog.at_level(logging.INFO, logger="heatflow.flows.driver"):
+        orch.create_stack("x", hot({"a": {"type": "T::Crashes"}})).wait(30)
+    (record,) = [r for r in caplog.records
+                 if r.name == "heatflow.flows.driver" and r.exc_info]
+    assert record.getMessage() == "the CREATE of resource a raised"
+    assert record.exc_info[0] is RuntimeError
+    assert "handle_create" in caplog.text       # the plugin's frame
 
 
 def test_cancel_without_rollback_then_rollback(orch, cloud):
