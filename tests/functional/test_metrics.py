@@ -4,6 +4,7 @@ a scraper reads them."""
 import json
 import os
 import time
+import urllib.error
 import urllib.request
 
 from prometheus_client import parser as prometheus_parser
@@ -125,6 +126,26 @@ def test_the_conductor_that_takes_over_counts_it(cluster):
     assert sample(text, "heatflow_takeovers_total") == 1
     assert sample(text, "heatflow_operations_total", action="CREATE",
                   outcome="COMPLETE") == 1
+
+
+def test_a_job_nobody_can_run_counts_as_waiting(cluster):
+    # A conductor without the test plugins declines the job: it stays on
+    # the board, unclaimed.
+    port = servers.free_port()
+    cluster.start_conductor(plugins=False,
+                            options=["--metrics-port", str(port)])
+    cluster.orch.create_stack("w", {
+        "heat_template_version": "2018-08-31", "resources": {
+            "t": {"type": "Test::Thing"}}})
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if sample(scrape(port), "heatflow_jobs_waiting") == 1:
+                break
+        except urllib.error.URLError:
+            pass                        # not serving yet
+        assert time.monotonic() < deadline, "no job counted as waiting"
+        time.sleep(0.5)
 
 
 def test_a_conductor_logs_json_lines_naming_the_operation(cluster):
