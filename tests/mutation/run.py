@@ -81,7 +81,8 @@ TARGETS = {
     ["tests/functional/test_disk_full.py"],
     "heatflow/runners/conductor.py": CONDUCTORS,
     "heatflow/runners/watchdog.py": ["tests/unit/test_watchdog.py"] +
-    CONDUCTORS + ["tests/functional/test_conductor_plugins.py"],
+    CONDUCTORS + ["tests/functional/test_conductor_plugins.py",
+                  "tests/functional/test_metrics.py"],
 }
 
 CONFIG = """\
