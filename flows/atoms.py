@@ -37,7 +37,7 @@ from oslo_utils import reflection
 from taskflow import task
 
 from heatflow import exception
-from heatflow import properties as properties_mod
+from heatflow import resource as resource_mod
 from heatflow import states
 from heatflow.flows import convergence
 from heatflow.flows import driver
@@ -133,14 +133,14 @@ class _Atom(Guard, task.Task):
                    action=action, status="IN_PROGRESS")
 
     def plugin_to_delete(self, cls, defn, row):
-        """The plugin that deletes ``row`` (its DELETE lock taken), or None
-        when the plugin cannot be constructed and the row records no
-        physical resource: nothing the plugin made is known, so nothing is
-        left to delete.  With a physical resource recorded, raises
-        :class:`exception.PluginError` saying why it cannot be deleted."""
-        props = properties_mod.Properties(cls.properties_schema,
-                                          row.properties or {}, strict=False)
+        """The plugin that deletes ``row`` (DELETE lock taken); None if it
+        cannot be constructed and no physical resource is recorded (nothing
+        to delete), else PluginError saying why.  A failing translation
+        rule gives the recorded data rather than refuse the delete."""
         try:
+            props = resource_mod.properties_for(
+                cls, row.name, row.properties or {}, validate=False,
+                strict=False, ignore_errors=True)
             return self.plugin(cls, defn, props, row, row.rsrc_metadata,
                                states.DELETE)
         except Exception as exc:

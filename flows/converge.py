@@ -7,7 +7,6 @@ records the outcome; its revert is flows/undo.py.
 import logging
 
 from heatflow import exception
-from heatflow import properties as properties_mod
 from heatflow import resource as resource_mod
 from heatflow import states
 from heatflow.flows import convergence
@@ -79,11 +78,7 @@ class ConvergeResource(Undo, _Atom):
         refs, get_attr = self._inputs(inputs)
         data = defn.resolve_properties(refs, get_attr)
         metadata = defn.resolve_metadata(refs, get_attr)
-        props = properties_mod.Properties(
-            cls.properties_schema, data,
-            path=("resources", defn.name, "properties"),
-            strict=cls.strict_properties)
-        props.validate()
+        props = resource_mod.properties_for(cls, defn.name, data)
         return cls, data, metadata, props
 
     def _create_fresh(self, inputs):
@@ -234,14 +229,28 @@ class ConvergeResource(Undo, _Atom):
     def _decide(self, row, defn, cls, props, data, metadata):
         """The convergence rules' decision for the row; the plugin is
         asked only what the rules need of it."""
+        def make_plugin():
+            return self.plugin(cls, defn, props, row, metadata, row.action)
         return convergence.decide(
             row, defn.type, data, metadata, cls.properties_schema,
             cls.strict_properties,
             plugin_changed=lambda: self._plugin_changed(row, defn, cls),
-            replace_failed=lambda: self.plugin(
-                cls, defn, props, row, metadata,
-                row.action).needs_replace_failed(),
-            resumed=row.lock_traversal == self.op.traversal)
+            replace_failed=lambda: make_plugin().needs_replace_failed(),
+            resumed=row.lock_traversal == self.op.traversal,
+            translate=resource_mod.comparable(cls, defn.name),
+            update_allowed=getattr(cls, "update_allowed_properties", ()),
+            needs_update=convergence.needs_update_question(
+                cls, defn.name, make_plugin, defn, self._built_from(row),
+                data, row.properties))
+
+    def _built_from(self, row):
+        """The definition ``row`` was last converged to, or None."""
+        if row.template_id is None:
+            return None
+        try:
+            return self.definition(row.template_id).resources.get(row.name)
+        except Exception:
+            return None
 
     def _replacement_row(self, row, defn):
         """A new INIT incarnation that replaces ``row``; the original stays
@@ -336,7 +345,9 @@ class ConvergeResource(Undo, _Atom):
         if row is None:
             raise _Superseded()
         plugin = self.plugin(cls, defn, props, row, metadata, states.UPDATE)
-        prop_diff = decision.prop_diff
+        # The changed properties as the plugin sees them (translated with
+        # its client lookups: the decision compared them without).
+        prop_diff = {k: props.data.get(k) for k in decision.prop_diff}
         tmpl_diff = {}
         if prop_diff:
             tmpl_diff["Properties"] = data

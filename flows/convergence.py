@@ -24,7 +24,9 @@ physical id) is created again in place rather than replaced.
 import collections
 import functools
 
+from heatflow import exception
 from heatflow import properties as properties_mod
+from heatflow import resource as resource_mod
 from heatflow import states
 
 # -- what converging a resource takes ---------------------------------------
@@ -59,6 +61,14 @@ IMMUTABLE = "IMMUTABLE"
 PROPERTY_NOT_UPDATABLE = "PROPERTY_NOT_UPDATABLE"
 #: The plugin's ``needs_replace_with_prop_diff`` asked for a replacement.
 PLUGIN_REPLACES = "PLUGIN_REPLACES"
+#: The plugin's ``_needs_update`` (or ``needs_replace``) raised
+#: ``UpdateReplace``.
+NEEDS_REPLACE = "NEEDS_REPLACE"
+#: The plugin's ``_needs_update`` said no update is needed.
+NOT_NEEDED = "NOT_NEEDED"
+#: The plugin's ``_needs_update`` asked for an update though nothing the
+#: engine compares changed.
+NEEDS_UPDATE = "NEEDS_UPDATE"
 #: The plugin's ``handle_update`` raised ``UpdateReplace``.
 UPDATE_REPLACE = "UPDATE_REPLACE"
 #: Changed properties, all updatable in place.
@@ -188,11 +198,14 @@ def _built_from(defn, definition_of, row):
 
 # -- what converging it takes ------------------------------------------------
 
-def is_converged(row, data, metadata):
+def is_converged(row, data, metadata, old_data=None):
     """Is ``row`` already what the target asks for: COMPLETE, with the
-    resolved properties ``data`` and ``metadata`` it records?"""
+    resolved properties ``data`` and ``metadata`` it records?
+    ``old_data``: the row's properties as compared (translated), if not
+    the recorded ones."""
+    old = row.properties if old_data is None else old_data
     return row.status == states.COMPLETE and \
-        (row.properties or {}) == data and \
+        (old or {}) == data and \
         (row.rsrc_metadata or {}) == (metadata or {})
 
 
@@ -230,7 +243,8 @@ def decide_by_state(row, new_type, *, plugin_changed, replace_failed=True,
 
 
 def decide(row, new_type, data, metadata, schema, strict, *,
-           plugin_changed, replace_failed=True, resumed=False):
+           plugin_changed, replace_failed=True, resumed=False,
+           translate=None, update_allowed=(), needs_update=None):
     """The :class:`Decision` for converging ``row`` (None: no incarnation)
     to a resource of type ``new_type`` with the resolved properties
     ``data`` and ``metadata``.
@@ -243,6 +257,14 @@ def decide(row, new_type, data, metadata, schema, strict, *,
     be zero-argument callables, asked only when the rule needs them.
     ``resumed``: the row failed in this very operation (a resumed run
     retries its own action rather than replacing it).
+    ``translate(data)``: property data as compared (the plugin's
+    translation, applied to both sides alike).  ``update_allowed``: the
+    plugin's ``update_allowed_properties`` (updatable in place, as
+    ``update_allowed`` in the schema).  ``needs_update``: a zero-argument
+    callable giving the plugin's own ``_needs_update`` verdict (True,
+    False, or :data:`REPLACE` for ``UpdateReplace``), or None where it
+    keeps Heat's default, which these rules are (see
+    :func:`needs_update_question`).
 
     An update with property changes still needs the plugin's word
     (``Decision.asks_plugin``, then :func:`plugin_verdict`), and
@@ -253,9 +275,19 @@ def decide(row, new_type, data, metadata, schema, strict, *,
                                resumed=resumed)
     if by_state is not None:
         return by_state
-    if is_converged(row, data, metadata):
+    old = row.properties or {}
+    if translate is not None:
+        data, old = translate(data), translate(old)
+    verdict = _answer(needs_update)
+    if verdict == REPLACE:
+        return _decision(REPLACE, NEEDS_REPLACE)
+    if verdict is False:
+        return _decision(NONE, NOT_NEEDED)
+    if is_converged(row, data, metadata, old):
+        if verdict:
+            return _decision(UPDATE, NEEDS_UPDATE)
         return _decision(NONE, UNCHANGED)
-    prop_diff = properties_mod.diff(row.properties, data)
+    prop_diff = properties_mod.diff(old, data)
     meta_changed = (row.rsrc_metadata or {}) != (metadata or {})
     # Heat's order: an immutable change fails the update before anything
     # else is considered; then a change that cannot be made in place
@@ -264,10 +296,10 @@ def decide(row, new_type, data, metadata, schema, strict, *,
     if immutable:
         return _decision(UPDATE, IMMUTABLE, prop_diff, meta_changed,
                          immutable)
-    fixed = properties_mod.update_forbidden(schema, prop_diff)
+    fixed = set(properties_mod.update_forbidden(schema, prop_diff))
     if strict:
-        fixed = sorted(set(fixed).union(k for k in prop_diff
-                                        if k not in schema))
+        fixed.update(k for k in prop_diff if k not in schema)
+    fixed = sorted(fixed.difference(update_allowed))
     if fixed:
         return _decision(REPLACE, PROPERTY_NOT_UPDATABLE, prop_diff,
                          meta_changed, fixed)
@@ -278,6 +310,35 @@ def decide(row, new_type, data, metadata, schema, strict, *,
     else:
         reason = INCOMPLETE
     return _decision(UPDATE, reason, prop_diff, meta_changed)
+
+
+def needs_update_question(cls, name, make_plugin, after, before, data,
+                          old_data):
+    """The ``needs_update`` question :func:`decide` asks, for the plugin
+    class ``cls`` of resource ``name``: None when the class keeps Heat's
+    ``_needs_update`` and ``needs_replace`` (these rules are Heat's
+    default), else a callable asking ``make_plugin()``'s
+    ``_needs_update(after, before, after_props, before_props, None)``
+    with both sides' properties translated alike (no client lookups: the
+    dry run asks the same)."""
+    base = resource_mod.Resource
+    if getattr(cls, "_needs_update", base._needs_update) is \
+            base._needs_update and getattr(
+                cls, "needs_replace", base.needs_replace) is \
+            base.needs_replace:
+        return None
+
+    def ask():
+        def props(values):
+            return resource_mod.properties_for(
+                cls, name, values or {}, client_resolve=False,
+                validate=False, ignore_errors=True)
+        try:
+            return bool(make_plugin()._needs_update(
+                after, before, props(data), props(old_data), None))
+        except exception.UpdateReplace:
+            return REPLACE
+    return ask
 
 
 def plugin_verdict(decision, replaces):

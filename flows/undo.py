@@ -10,6 +10,7 @@ from taskflow.types import failure as tf_failure
 
 from heatflow import exception
 from heatflow import properties as properties_mod
+from heatflow import resource as resource_mod
 from heatflow import states
 from heatflow.flows import convergence
 from heatflow.flows import driver
@@ -121,11 +122,16 @@ class Undo:
         if forward is not None:
             self._let_finish(cls, defn, row, forward, current)
         target = before["properties"] or {}
-        props = properties_mod.Properties(cls.properties_schema, target,
-                                          strict=False)
+        props = resource_mod.properties_for(
+            cls, row.name, target, validate=False, strict=False,
+            ignore_errors=True)
         plugin = self.plugin(cls, defn, props, row, before["metadata"],
                              states.UPDATE)
-        diff = properties_mod.diff(current, target)
+        # Compared as the engine decides (translated, no client lookups);
+        # the values as the plugin sees them.
+        same = resource_mod.comparable(cls, row.name)
+        diff = {k: props.data.get(k)
+                for k in properties_mod.diff(same(current), same(target))}
         try:
             self.run_action(plugin, row, states.UPDATE,
                             (defn, {"Properties": target}, diff),
@@ -159,8 +165,9 @@ class Undo:
         back: the cloud may refuse a second update while one is in flight,
         or apply the two out of order.  How it ends does not matter (the
         update back follows either way)."""
-        props = properties_mod.Properties(cls.properties_schema, current,
-                                          strict=False)
+        props = resource_mod.properties_for(
+            cls, row.name, current, validate=False, strict=False,
+            ignore_errors=True)
         plugin = self.plugin(cls, defn, props, row, None, states.UPDATE)
         timeout = (defn.timeout if defn is not None else None) or \
             cls.default_timeout

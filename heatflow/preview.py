@@ -22,7 +22,6 @@ never their values (a value may come from a hidden parameter).
 """
 
 from heatflow import exception
-from heatflow import properties as properties_mod
 from heatflow import resource as resource_mod
 from heatflow import states
 from heatflow.flows import convergence
@@ -97,10 +96,9 @@ def _live_attribute(cls, row, attr, data):
     recorded (nothing read it before): asked of its plugin ``cls``, as the
     engine does, with the recorded properties and an in-memory copy of its
     data (a plugin's attribute resolution only reads)."""
-    props = properties_mod.Properties(
-        cls.properties_schema, dict(row.properties or {}),
-        path=("resources", row.name, "properties"),
-        strict=cls.strict_properties)
+    props = resource_mod.properties_for(
+        cls, row.name, dict(row.properties or {}), client_resolve=False,
+        validate=False, ignore_errors=True)
     storage = resource_mod.ResourceStorage(
         row.physical_resource_id, data, row.physical_name)
     plugin = cls(row.name, None, props, storage=storage,
@@ -161,7 +159,7 @@ def plan(rows, stack_def, registry, current_template_id=None,
         defn = target[name]
         row = chosen.get(name)
         action, reason = _decide(name, defn, row, registry, class_of, refs,
-                                 get_attr, pending)
+                                 get_attr, pending, definition_of)
         entries[name] = _entry(name, defn.type, action, reason)
         if action in (CREATE, REPLACE):
             pending.add(name)
@@ -190,7 +188,19 @@ def plan(rows, stack_def, registry, current_template_id=None,
     return out + gone[::-1]
 
 
-def _decide(name, defn, row, registry, class_of, refs, get_attr, pending):
+def _built_from(row, definition_of):
+    """The definition ``row`` was last converged to, or None (what the
+    engine hands a plugin's ``_needs_update`` as ``before``)."""
+    if definition_of is None or row.template_id is None:
+        return None
+    try:
+        return definition_of(row.template_id).resources.get(row.name)
+    except Exception:
+        return None
+
+
+def _decide(name, defn, row, registry, class_of, refs, get_attr, pending,
+            definition_of=None):
     """(action, reason) for one target resource: the convergence rules'
     decision, worded."""
     if row is None:
@@ -229,17 +239,24 @@ def _decide(name, defn, row, registry, class_of, refs, get_attr, pending):
             return _worded(decision, name, defn, row, pending)
         return UPDATE, "reference to %s changes" % _names(deps)
     try:
-        props = properties_mod.Properties(
-            cls.properties_schema, data,
-            path=("resources", name, "properties"),
-            strict=cls.strict_properties)
-        props.validate()
+        props = resource_mod.properties_for(cls, name, data,
+                                            client_resolve=False)
     except Exception:
         props = None
+
+    def make_plugin():
+        return _plugin(cls, name, defn, props, row, metadata)
     decision = convergence.decide(
         row, defn.type, data, metadata, cls.properties_schema,
         cls.strict_properties, plugin_changed=plugin_changed,
-        replace_failed=replace_failed)
+        replace_failed=replace_failed,
+        translate=resource_mod.comparable(cls, name),
+        update_allowed=getattr(cls, "update_allowed_properties", ()),
+        needs_update=None if props is None else
+        convergence.needs_update_question(
+            cls, name, make_plugin, defn, _built_from(row, definition_of),
+            data,
+            row.properties))
     if decision.asks_plugin and props is not None:
         # What the engine asks the plugin before updating in place.
         try:

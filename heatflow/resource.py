@@ -15,8 +15,10 @@ import secrets
 
 from heatflow import clients
 from heatflow import exception
+from heatflow import properties as properties_mod
 from heatflow import states
 from heatflow import support
+from heatflow import translation
 # Plugins name actions and statuses through this module too
 # (resource.CREATE); they are heatflow.states'.
 from heatflow.states import (  # noqa: F401
@@ -35,6 +37,84 @@ def physical_name(stack_name, resource_name):
     suffix = "-" + secrets.token_hex(6)
     front = "%s-%s" % (stack_name, resource_name)
     return front[:PHYSICAL_NAME_MAX - len(suffix)] + suffix
+
+
+def _rules_owner(cls, name, raw):
+    """An instance of ``cls`` to ask for its translation rules when no
+    plugin exists yet (validation, a dry run, the properties a plugin is
+    then constructed with): Heat's rules are instance methods, but read
+    only the class, the name and the properties they are given.  The
+    base initialiser, whatever the plugin's own takes."""
+    inst = cls.__new__(cls)
+    Resource.__init__(inst, name, None, raw)
+    return inst
+
+
+def translated_data(cls, name, data, *, plugin=None, client_resolve=True,
+                    ignore_errors=False):
+    """``data`` (a resource's resolved properties) as the plugin class
+    ``cls`` translates it (``translation_rules``, Heat's
+    ``translate_properties``); ``data`` itself when there are no rules.
+    ``client_resolve=False`` skips the RESOLVE rules (they ask a client).
+    ``ignore_errors``: a translation that fails gives ``data`` untranslated
+    (a delete must not be refused because a rule no longer applies)."""
+    if not isinstance(data, dict) or \
+            not hasattr(cls, "translation_rules"):
+        # DEFERRED or not a map (validation says), or a class that is
+        # not a Resource: nothing to translate.
+        return data
+    strict = getattr(cls, "strict_properties", True)
+    raw = properties_mod.Properties(
+        cls.properties_schema, data, path=("resources", name, "properties"),
+        strict=strict)
+    try:
+        owner = plugin if plugin is not None else _rules_owner(cls, name,
+                                                               raw)
+        rules = owner.translation_rules(raw)
+        if not rules:
+            return data
+        return translation.translate(data, rules, cls.properties_schema,
+                                     client_resolve=client_resolve,
+                                     ignore_resolve_error=ignore_errors)
+    except Exception:
+        if ignore_errors:
+            return data
+        raise
+
+
+def comparable(cls, name):
+    """``data -> data`` as decisions compare property data: translated by
+    the plugin class ``cls`` without client lookups, on both sides of a
+    diff alike, by the engine and the dry run alike (so the dry run says
+    what the engine does, and deciding asks no cloud)."""
+    def translate(data):
+        return translated_data(cls, name, data or {}, client_resolve=False,
+                               ignore_errors=True)
+    return translate
+
+
+def properties_for(cls, name, data, *, plugin=None, client_resolve=True,
+                   validate=True, strict=None, ignore_errors=False):
+    """The :class:`~heatflow.properties.Properties` a plugin of class
+    ``cls`` sees for the resolved property ``data`` of resource ``name``:
+    translated (:func:`translated_data`), then, with ``validate``, checked
+    against its schema.  Every place that gives a plugin its properties or
+    validates them builds them here, so translation applies alike to
+    validation, the dry run and every action.  ``given`` on the result is
+    ``data`` as it was before translation (what :meth:`Resource.reparse`
+    translates again)."""
+    if strict is None:
+        strict = getattr(cls, "strict_properties", True)
+    out = translated_data(cls, name, data, plugin=plugin,
+                          client_resolve=client_resolve,
+                          ignore_errors=ignore_errors)
+    props = properties_mod.Properties(
+        cls.properties_schema, out, path=("resources", name, "properties"),
+        strict=strict)
+    props.given = data
+    if validate:
+        props.validate()
+    return props
 
 
 class ResourceStorage:
@@ -92,6 +172,9 @@ class Resource:
     support_status = support.SupportStatus()
     #: Seconds an action may take when the template gives no ``timeout``.
     default_timeout = None
+    #: Properties updatable in place whatever their schema says (Heat's
+    #: name): as ``update_allowed=True`` in the schema.
+    update_allowed_properties = ()
     #: False: accept properties the schema does not name (OS::Heat::None).
     strict_properties = True
     #: False: accept any attribute name, resolving unknown ones to None.
@@ -127,12 +210,7 @@ class Resource:
 
         For plugin unit tests and tools; the engine never uses it.
         """
-        from heatflow import properties as props_mod
-        props = props_mod.Properties(
-            cls.properties_schema, dict(properties or {}),
-            path=("resources", name, "properties"),
-            strict=cls.strict_properties)
-        props.validate()
+        props = properties_for(cls, name, dict(properties or {}))
         storage = ResourceStorage(resource_id, data,
                                   physical_name(stack_name, name))
         inst = cls(name, None, props, storage=storage, stack_name=stack_name)
@@ -195,9 +273,26 @@ class Resource:
 
     def translation_rules(self, props):
         """Rules rewriting the properties before the plugin sees them
-        (heatflow.translation); none by default.  Not applied by the
-        engine yet."""
+        (heatflow.translation); none by default.  Applied before
+        validation, in the dry run and before every action (see
+        :func:`properties_for`)."""
         return []
+
+    def translate_properties(self, properties, client_resolve=True,
+                             ignore_resolve_error=False):
+        """Heat's: ``properties`` translated by this plugin's rules (a new
+        Properties; Heat changes them in place)."""
+        return properties_for(
+            type(self), self.name, getattr(properties, "given",
+                                           properties.data),
+            plugin=self, client_resolve=client_resolve, validate=False,
+            strict=properties.strict, ignore_errors=ignore_resolve_error)
+
+    def reparse(self, client_resolve=True):
+        """Heat's: the properties again from what the engine resolved for
+        this action, translated (``self.properties`` is replaced)."""
+        self.properties = self.translate_properties(
+            self.properties, client_resolve=client_resolve)
 
     # -- lifecycle hooks (all optional) -------------------------------------
 
@@ -232,6 +327,26 @@ class Resource:
         return True
 
     # -- replacement policy -------------------------------------------------
+
+    def _needs_update(self, after, before, after_props, before_props,
+                      prev_resource, check_init_complete=True):
+        """Heat's hook: does converging to ``after`` (the new definition;
+        ``after_props`` its translated properties) need an update?  False:
+        nothing is done; raise ``UpdateReplace``: replaced.  The engine
+        asks it only when a plugin overrides it or ``needs_replace``, and
+        only once the state rules (a failed, deleted or never created
+        incarnation; flows/convergence.py) have not decided already: what
+        remains of Heat's default is this.  ``before``: the definition
+        the resource was last converged to (None if not known)."""
+        if self.needs_replace(after_props):
+            raise exception.UpdateReplace(self.name)
+        if before is None or after is None or \
+                before.to_dict() != after.to_dict():
+            return True
+        try:
+            return dict(before_props) != dict(after_props)
+        except Exception:
+            return True         # (Heat's answer when one cannot be read)
 
     def needs_replace(self, after_props):
         return False

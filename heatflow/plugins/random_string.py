@@ -58,9 +58,9 @@ class RandomString(resource.Resource):
     }
 
     def translation_rules(self, props):
-        """Heat's translation of the deprecated ``sequence``: one character
-        class with minimum 1, and ``sequence`` removed.  (Not applied by
-        the engine yet; _char_classes does the same meanwhile.)"""
+        """Heat's translation of the deprecated ``sequence``: one more
+        character class with minimum 1, and ``sequence`` removed (so the
+        plugin never sees it)."""
         if not props.get("sequence"):
             return []
         TR = translation.TranslationRule
@@ -71,8 +71,8 @@ class RandomString(resource.Resource):
     def _char_classes(self):
         """[password_gen.CharClass] to draw from.
 
-        The deprecated ``sequence`` is one class with minimum 1, as Heat
-        translates it; with nothing given, letters and digits."""
+        With nothing given, letters and digits (the deprecated
+        ``sequence`` arrives translated to a class)."""
         classes = self.properties["character_classes"] or []
         sequences = self.properties["character_sequences"] or []
         found = [password_gen.named_char_class(c["class"], c["min"])
@@ -81,20 +81,13 @@ class RandomString(resource.Resource):
                   for s in sequences]
         if not found:
             found = [password_gen.named_char_class(
-                self.properties["sequence"] or password_gen.LETTERS_DIGITS,
-                1)]
+                password_gen.LETTERS_DIGITS, 1)]
         return found
 
     def validate(self):
         path = ("resources", self.name, "properties")
         props = self.properties
-        if props["sequence"] and (props["character_classes"]
-                                  or props["character_sequences"]):
-            raise exception.StackValidationFailed(
-                "cannot use the deprecated 'sequence' property together "
-                "with 'character_classes' or 'character_sequences'",
-                path + ("sequence",))
-        if _has_deferred([props["length"], props["sequence"],
+        if _has_deferred([props["length"],
                           props["character_classes"],
                           props["character_sequences"]]):
             return      # checked again when the values are known

@@ -463,16 +463,18 @@ class StackDefinition:
 
     def _validate(self, registry):
         from heatflow import properties as props_mod  # written in parallel
+        from heatflow import resource as resource_mod
         for name, defn in self.resources.items():
             cls = registry.get_class(defn.type,
                                      path="resources.%s.type" % name)
             values = defn._resolve(defn._snippet.properties,
                                    self.context(deferred=props_mod.DEFERRED),
                                    "properties")
-            props_mod.Properties(
-                cls.properties_schema, values,
-                path=("resources", name, "properties"),
-                strict=getattr(cls, "strict_properties", True)).validate()
+            # Translated first, as Heat validates: a deprecated property
+            # its rules move elsewhere is checked where it lands.  (No
+            # client is asked before anything is created.)
+            resource_mod.properties_for(cls, name, values,
+                                        client_resolve=False)
 
     def resolve_outputs(self, refs, attrs):
         out = {}

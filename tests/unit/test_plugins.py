@@ -165,6 +165,18 @@ class TestRandomString:
         assert sum(c in "!@" for c in text) >= 4
         assert set(text) <= set(string.ascii_uppercase + string.digits + "!@")
 
+    def test_deprecated_sequence_with_classes_adds_a_class(self):
+        # Heat's translation: the sequence is one more class, minimum 1.
+        res = RandomString.for_test("pw", {
+            "length": 8, "sequence": "digits",
+            "character_classes": [{"class": "lowercase", "min": 7}]})
+        assert "sequence" not in res.properties.data
+        res.validate()
+        res.handle_create()
+        text = res.get_attribute("value")
+        assert sum(c.isdigit() for c in text) >= 1
+        assert sum(c.islower() for c in text) >= 7
+
     def test_class_defaults(self):
         res = RandomString.for_test("pw", {"character_classes": [{}]})
         assert res.properties["character_classes"] == [
@@ -180,10 +192,13 @@ class TestRandomString:
          "combined character class and character sequence minimums (5)"),
         ({"length": 2, "character_sequences": [{"sequence": "ab", "min": 3}]},
          "resources.pw.properties.length: length 2 is smaller"),
-        ({"sequence": "digits", "character_classes": [{}]},
-         "resources.pw.properties.sequence: cannot use the deprecated"),
-        ({"sequence": "emoji"}, 'resources.pw.properties.sequence: "emoji" '
-         "is not an allowed value"),
+        # Translated first (Heat's order): the deprecated sequence is
+        # checked as the character class it becomes.
+        ({"sequence": "emoji"}, "resources.pw.properties.character_classes"
+         '[0].class: "emoji" is not an allowed value'),
+        ({"length": 1, "sequence": "digits", "character_classes": [{}]},
+         "resources.pw.properties.length: length 1 is smaller than the "
+         "combined character class and character sequence minimums (2)"),
         ({"character_classes": [{"class": "emoji"}]},
          "resources.pw.properties.character_classes[0].class: "),
         ({"character_sequences": [{"min": 1}]},

@@ -319,6 +319,10 @@ def fake_properties(monkeypatch):
     import heatflow
     monkeypatch.setitem(sys.modules, "heatflow.properties", mod)
     monkeypatch.setattr(heatflow, "properties", mod, raising=False)
+    # Validation builds a plugin's properties through heatflow.resource
+    # (translated first), which imported the real module.
+    from heatflow import resource
+    monkeypatch.setattr(resource, "properties_mod", mod)
     return mod
 
 

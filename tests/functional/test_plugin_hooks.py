@@ -1,0 +1,192 @@
+"""Heat's plugin hooks as a user of the engine sees them: translation
+rules applied before validation, in the dry run and before every action;
+``update_allowed_properties``; ``_needs_update`` overrides."""
+
+from heatflow import exception
+from heatflow import properties
+from heatflow import resource
+from heatflow import translation
+
+P = properties.Schema
+
+# What the plugins below saw, per action: {"create": [props data], ...}
+SEEN = {}
+
+
+def hot(resources):
+    return {"heat_template_version": "2018-08-31", "resources": resources}
+
+
+def seen(action, data):
+    SEEN.setdefault(action, []).append(dict(data))
+
+
+class Renamed(resource.Resource):
+    """``old`` is deprecated: its rule moves it to ``new`` (which its
+    validate() checks: it must see the translated data)."""
+
+    properties_schema = {
+        "old": P(P.STRING, "Deprecated: use new."),
+        "new": P(P.STRING, "The value.", update_allowed=True),
+        "fixed": P(P.STRING, "Replaces when changed."),
+    }
+
+    def translation_rules(self, props):
+        TR = translation.TranslationRule
+        return [TR(props, TR.REPLACE, ["new"], value_path=["old"])]
+
+    def validate(self):
+        if self.properties["new"] == "bad":
+            raise exception.StackValidationFailed("new must not be bad",
+                                                  ("new",))
+
+    def handle_create(self):
+        seen("create", self.properties.data)
+        self.resource_id_set(self.physical_resource_name())
+
+    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
+        seen("update", prop_diff)
+
+    def handle_delete(self):
+        seen("delete", self.properties.data)
+
+
+class AllowedByClass(resource.Resource):
+    """Heat's class attribute instead of update_allowed in the schema."""
+
+    properties_schema = {"size": P(P.INTEGER, "Size."),
+                         "name": P(P.STRING, "Name.")}
+    update_allowed_properties = ("size",)
+
+    def handle_create(self):
+        self.resource_id_set(self.physical_resource_name())
+
+    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
+        seen("update", prop_diff)
+
+
+class Picky(resource.Resource):
+    """``_needs_update`` as Heat plugins override it: ``ignored`` never
+    needs an update, ``force`` replaces even when nothing else changed."""
+
+    properties_schema = {
+        "ignored": P(P.STRING, "Never acted on.", update_allowed=True),
+        "force": P(P.BOOLEAN, "Replace on the next update.",
+                   update_allowed=True, default=False),
+    }
+
+    def _needs_update(self, after, before, after_props, before_props,
+                      prev_resource, check_init_complete=True):
+        if after_props["force"]:
+            raise exception.UpdateReplace(self.name)
+        if after_props["ignored"] != before_props["ignored"]:
+            return False
+        return super()._needs_update(after, before, after_props,
+                                     before_props, prev_resource,
+                                     check_init_complete)
+
+    def handle_create(self):
+        self.resource_id_set(self.physical_resource_name())
+
+    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
+        seen("update", prop_diff)
+
+
+def register(orch):
+    SEEN.clear()
+    orch.register_plugin("Test::Renamed", Renamed)
+    orch.register_plugin("Test::AllowedByClass", AllowedByClass)
+    orch.register_plugin("Test::Picky", Picky)
+
+
+def rows(orch, name):
+    return {r.name: r for r in orch.list_resources(name)}
+
+
+def test_random_string_deprecated_sequence_takes_effect(orch):
+    t = hot({"pw": {"type": "OS::Heat::RandomString",
+                    "properties": {"length": 40, "sequence": "digits"}}})
+    stack = orch.create_stack("rs", t).wait(30)
+    assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+    value = rows(orch, "rs")["pw"].physical_resource_id
+    ref = orch.get_stack("rs")
+    assert ref.stack_status == "CREATE_COMPLETE"
+    t["outputs"] = {"v": {"value": {"get_attr": ["pw", "value"]}}}
+    stack = orch.update_stack("rs", t).wait(30)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    text = stack.outputs["v"]
+    assert len(text) == 40 and text.isdigit(), text
+    assert value == rows(orch, "rs")["pw"].physical_resource_id
+
+
+def test_translation_before_validation_and_every_action(orch):
+    register(orch)
+    bad = hot({"r": {"type": "Test::Renamed", "properties": {"old": "bad"}}})
+    stack = orch.create_stack("tr-bad", bad).wait(30)
+    assert stack.stack_status == "CREATE_FAILED"
+    assert "new must not be bad" in stack.status_reason
+
+    t = hot({"r": {"type": "Test::Renamed", "properties": {"old": "a"}}})
+    stack = orch.create_stack("tr", t).wait(30)
+    assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+    assert SEEN["create"][-1] == {"new": "a"}
+    # The same value under its new name: nothing changes (both sides of
+    # the diff are translated), and the dry run says so too.
+    t2 = hot({"r": {"type": "Test::Renamed", "properties": {"new": "a"}}})
+    assert [e["action"] for e in orch.preview_update("tr", t2)] == [
+        "unchanged"]
+    stack = orch.update_stack("tr", t2).wait(30)
+    assert stack.stack_status == "UPDATE_COMPLETE"
+    assert "update" not in SEEN
+    # A change through the deprecated name is an update in place of new.
+    t3 = hot({"r": {"type": "Test::Renamed", "properties": {"old": "b"}}})
+    assert [e["action"] for e in orch.preview_update("tr", t3)] == [
+        "update"]
+    stack = orch.update_stack("tr", t3).wait(30)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    assert SEEN["update"] == [{"new": "b"}]
+    stack = orch.delete_stack("tr").wait(30)
+    assert stack.stack_status == "DELETE_COMPLETE"
+    assert SEEN["delete"] == [{"new": "b"}]
+
+
+def test_update_allowed_properties_updates_in_place(orch):
+    register(orch)
+    t = hot({"r": {"type": "Test::AllowedByClass",
+                   "properties": {"size": 1, "name": "x"}}})
+    orch.create_stack("ua", t).wait(30)
+    first = rows(orch, "ua")["r"].physical_resource_id
+    t["resources"]["r"]["properties"]["size"] = 2
+    assert [e["action"] for e in orch.preview_update("ua", t)] == ["update"]
+    stack = orch.update_stack("ua", t).wait(30)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    assert rows(orch, "ua")["r"].physical_resource_id == first
+    assert SEEN["update"] == [{"size": 2}]
+    # name is neither in the class attribute nor update_allowed: replaced
+    t["resources"]["r"]["properties"]["name"] = "y"
+    assert [e["action"] for e in orch.preview_update("ua", t)] == ["replace"]
+    orch.update_stack("ua", t).wait(30)
+    assert rows(orch, "ua")["r"].physical_resource_id != first
+
+
+def test_needs_update_override(orch):
+    register(orch)
+    t = hot({"r": {"type": "Test::Picky", "properties": {"ignored": "a"}}})
+    orch.create_stack("nu", t).wait(30)
+    first = rows(orch, "nu")["r"].physical_resource_id
+    # The plugin says no update is needed: nothing is done.
+    t["resources"]["r"]["properties"]["ignored"] = "b"
+    assert [e["action"] for e in orch.preview_update("nu", t)] == [
+        "unchanged"]
+    stack = orch.update_stack("nu", t).wait(30)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    assert "update" not in SEEN
+    assert rows(orch, "nu")["r"].physical_resource_id == first
+    # It raises UpdateReplace: replaced, though the property is updatable.
+    t["resources"]["r"]["properties"]["force"] = True
+    assert [e["action"] for e in orch.preview_update("nu", t)] == [
+        "replace"]
+    stack = orch.update_stack("nu", t).wait(30)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    assert rows(orch, "nu")["r"].physical_resource_id != first
+    assert "update" not in SEEN
