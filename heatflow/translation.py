@@ -32,8 +32,9 @@ a ``get_attr`` at validation time) is left alone, as Heat leaves an
 unresolved function.
 
 :func:`translate_properties` applies a plugin's rules to raw property data
-and returns the translated copy.  The engine does not call it yet: the
-plugin sees the properties the template gave.
+and returns the translated copy.  The engine applies them through
+:func:`heatflow.resource.properties_for`, before validation, in the dry run
+and before every action.
 """
 
 import copy
