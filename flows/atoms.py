@@ -38,6 +38,7 @@ from taskflow import task
 
 from heatflow import exception
 from heatflow import resource as resource_mod
+from heatflow import stack_view
 from heatflow import states
 from heatflow.flows import convergence
 from heatflow.flows import driver
@@ -126,11 +127,10 @@ class _Atom(Guard, task.Task):
         return (registry or self.rt.registry).get_class(row.type)
 
     def plugin(self, cls, defn, props, row, metadata=None, action=states.INIT):
-        storage = driver.DbStorage(self.store, row, self.fence)
-        return cls(row.name, defn, props, storage=storage,
-                   stack_name=self.op.stack_name,
-                   stack_id=self.op.stack_id, metadata=metadata,
-                   action=action, status="IN_PROGRESS")
+        return resource_mod.make_plugin(
+            cls, row.name, defn, props, stack_view.for_atom(self),
+            storage=driver.DbStorage(self.store, row, self.fence),
+            metadata=metadata, action=action, status="IN_PROGRESS")
 
     def plugin_to_delete(self, cls, defn, row):
         """The plugin that deletes ``row`` (DELETE lock taken); None if it

@@ -76,6 +76,8 @@ class ConvergeResource(Undo, _Atom):
         self.check_stack_deadline()
         cls = stack_def.registry.get_class(defn.type)
         refs, get_attr = self._inputs(inputs)
+        # What self.stack[...] of its plugins knows without a query.
+        self.known_inputs = (refs, get_attr)
         data = defn.resolve_properties(refs, get_attr)
         metadata = defn.resolve_metadata(refs, get_attr)
         props = resource_mod.properties_for(cls, defn.name, data)

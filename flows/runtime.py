@@ -146,9 +146,10 @@ class Runtime:
         tmpl = Template.from_dict(row.content, files=row.files,
                                   limits=self.limits)
         env = Environment.load(row.environment)
-        return tmpl.bind(env.parameters, stack_name=stack_name,
-                         stack_id=stack_id,
-                         registry=env.registry(self.registry))
+        d = tmpl.bind(env.parameters, stack_name=stack_name,
+                      stack_id=stack_id, registry=env.registry(self.registry))
+        d.environment = env         # a plugin's self.stack.env
+        return d
 
     # -- plugins an operation needs ----------------------------------------
 

@@ -23,6 +23,7 @@ never their values (a value may come from a hidden parameter).
 
 from heatflow import exception
 from heatflow import resource as resource_mod
+from heatflow import stack_view
 from heatflow import states
 from heatflow.flows import convergence
 from heatflow.template import topological_order
@@ -73,13 +74,22 @@ def _attr_key(attr):
     return "*" if attr is None else attr
 
 
+def _view(stack_def):
+    """``self.stack`` of a plugin the dry run asks: the target
+    definition; nothing read from the database."""
+    return stack_view.StackView(stack_def.stack_name, stack_def.stack_id,
+                                definition=stack_def)
+
+
 def _plugin(cls, name, defn, props, row, metadata):
     storage = resource_mod.ResourceStorage(
         row.physical_resource_id if row is not None else None,
         physical_name=getattr(row, "physical_name", None))
-    return cls(name, defn, props, storage=storage, metadata=metadata,
-               action=row.action if row is not None else states.INIT,
-               status=row.status if row is not None else states.COMPLETE)
+    return resource_mod.make_plugin(
+        cls, name, defn, props, _view(defn.stack_definition),
+        storage=storage, metadata=metadata,
+        action=row.action if row is not None else states.INIT,
+        status=row.status if row is not None else states.COMPLETE)
 
 
 def _names(keys):
@@ -91,7 +101,7 @@ def _plural(keys, one, many):
     return one if len(keys) == 1 else many
 
 
-def _live_attribute(cls, row, attr, data):
+def _live_attribute(cls, row, attr, data, stack_def):
     """An attribute of an existing, unchanged resource that was not
     recorded (nothing read it before): asked of its plugin ``cls``, as the
     engine does, with the recorded properties and an in-memory copy of its
@@ -101,9 +111,9 @@ def _live_attribute(cls, row, attr, data):
         validate=False, ignore_errors=True)
     storage = resource_mod.ResourceStorage(
         row.physical_resource_id, data, row.physical_name)
-    plugin = cls(row.name, None, props, storage=storage,
-                 metadata=row.rsrc_metadata, action=row.action,
-                 status=row.status)
+    plugin = resource_mod.make_plugin(
+        cls, row.name, None, props, _view(stack_def), storage=storage,
+        metadata=row.rsrc_metadata, action=row.action, status=row.status)
     plugin.type = row.type
     return plugin.get_attribute(attr)
 
@@ -150,7 +160,8 @@ def plan(rows, stack_def, registry, current_template_id=None,
             if resource_data is not None and row is not None:
                 try:
                     values[key] = _live_attribute(
-                        class_of(row), row, attr, resource_data(row.id))
+                        class_of(row), row, attr, resource_data(row.id),
+                        stack_def)
                 except Exception:
                     pass
         return values[key]

@@ -11,12 +11,14 @@ a plugin must remember between actions goes through ``resource_id_set`` and
 :class:`ResourceStorage`.
 """
 
+import inspect
 import secrets
 
 from heatflow import clients
 from heatflow import exception
 from heatflow import properties as properties_mod
 from heatflow import states
+from heatflow import stack_view
 from heatflow import support
 from heatflow import translation
 # Plugins name actions and statuses through this module too
@@ -117,6 +119,42 @@ def properties_for(cls, name, data, *, plugin=None, client_resolve=True,
     return props
 
 
+_HEAT_STYLE = {}
+
+
+def heat_constructor(cls):
+    """Does ``cls`` define Heat's constructor, ``__init__(self, name,
+    definition, stack)`` (or ``json_snippet``), rather than heatflow's?
+    Recognised by its third argument being ``stack``."""
+    if cls not in _HEAT_STYLE:
+        heat = False
+        if cls.__init__ is not Resource.__init__:
+            try:
+                params = list(inspect.signature(cls.__init__).parameters)
+            except (TypeError, ValueError):
+                params = []
+            heat = len(params) >= 4 and params[3] == "stack"
+        _HEAT_STYLE[cls] = heat
+    return _HEAT_STYLE[cls]
+
+
+def make_plugin(cls, name, definition, properties, stack, **kwargs):
+    """An instance of the plugin class ``cls`` for one action, whichever
+    constructor it has: heatflow's (``name, definition, properties,
+    **kwargs``) or Heat's (``name, definition, stack``: the rest travels
+    with the stack view it is given, and the base initialiser takes it
+    from there).  ``stack``: its :class:`~heatflow.stack_view.StackView`
+    (``self.stack``)."""
+    kwargs.setdefault("stack_name", stack.name)
+    kwargs.setdefault("stack_id", stack.id)
+    if heat_constructor(cls):
+        return cls(name, definition, stack.constructing(
+            dict(kwargs, properties=properties)))
+    plugin = cls(name, definition, properties, **kwargs)
+    plugin.stack = stack
+    return plugin
+
+
 class ResourceStorage:
     """Where a plugin's persistent bits go.  The engine passes a subclass
     backed by the database; the default keeps them in memory (unit tests of
@@ -190,6 +228,17 @@ class Resource:
     def __init__(self, name, definition, properties, *, storage=None,
                  stack_name="", stack_id="", metadata=None, action=INIT,
                  status=COMPLETE):
+        if isinstance(properties, stack_view.StackView):
+            # Heat's constructor (make_plugin): the stack view carries
+            # what heatflow's takes as arguments.
+            stack = properties
+            args = dict(stack._init_args or {})
+            Resource.__init__(self, name, definition,
+                              args.pop("properties", None), **args)
+            self.stack = stack
+            return
+        #: The stack, read-only (heatflow.stack_view); set by make_plugin.
+        self.stack = None
         self.name = name
         self.t = definition
         self.type = getattr(definition, "type", None)
@@ -213,7 +262,9 @@ class Resource:
         props = properties_for(cls, name, dict(properties or {}))
         storage = ResourceStorage(resource_id, data,
                                   physical_name(stack_name, name))
-        inst = cls(name, None, props, storage=storage, stack_name=stack_name)
+        inst = make_plugin(cls, name, None, props,
+                           stack_view.StackView(stack_name, ""),
+                           storage=storage)
         inst.type = type_name
         return inst
 

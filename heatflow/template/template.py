@@ -547,6 +547,11 @@ class ResourceDefinition:
             (snippet.properties, snippet.metadata), static)
         self._required.update(self.depends_on)
 
+    @property
+    def stack_definition(self):
+        """The :class:`StackDefinition` this resource belongs to."""
+        return self._stack
+
     def required_resources(self):
         return frozenset(r for r in self._required
                          if r in self._stack.resources)

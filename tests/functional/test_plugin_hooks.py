@@ -2,6 +2,7 @@
 rules applied before validation, in the dry run and before every action;
 ``update_allowed_properties``; ``_needs_update`` overrides."""
 
+from heatflow import attributes
 from heatflow import exception
 from heatflow import properties
 from heatflow import resource
@@ -190,3 +191,53 @@ def test_needs_update_override(orch):
     assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
     assert rows(orch, "nu")["r"].physical_resource_id != first
     assert "update" not in SEEN
+
+
+class HeatStyle(resource.Resource):
+    """Heat's constructor, and ``self.stack`` read in its actions."""
+
+    properties_schema = {"peer": P(P.STRING, "Another resource's ref.")}
+    attributes_schema = {"saw": attributes.Schema("What it saw.")}
+
+    def __init__(self, name, definition, stack):
+        super().__init__(name, definition, stack)
+        self.made_by_heat_constructor = True
+
+    def handle_create(self):
+        stack = self.stack
+        peer = self.properties["peer"]
+        found = stack.resource_by_refid(peer) if peer else None
+        self.data_set("saw", {
+            "heat": self.made_by_heat_constructor,
+            "name": stack.name, "id": stack.id,
+            "timeout": [stack.timeout_mins, stack.timeout_secs()],
+            "strict": stack.strict_validate,
+            "contains": ["first" in stack, "nope" in stack],
+            "first_ref": stack["first"].FnGetRefId() if "first" in stack
+            else None,
+            "by_refid": found.name if found is not None else None,
+            "env": stack.env is not None,
+            "param": stack.parameters.get("p"),
+        })
+        self.resource_id_set(self.physical_resource_name())
+
+    def _resolve_attribute(self, name):
+        return self.data().get("saw")
+
+
+def test_stack_view_and_heat_constructor(orch):
+    orch.register_plugin("Test::HeatStyle", HeatStyle)
+    t = hot({"first": {"type": "Test::HeatStyle"},
+             "second": {"type": "Test::HeatStyle",
+                        "properties": {"peer": {"get_resource": "first"}}}})
+    t["parameters"] = {"p": {"type": "string", "default": "pv"}}
+    t["outputs"] = {"saw": {"value": {"get_attr": ["second", "saw"]}}}
+    stack = orch.create_stack("sv", t, timeout_mins=7).wait(30)
+    assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+    first = rows(orch, "sv")["first"].physical_resource_id
+    assert stack.outputs["saw"] == {
+        "heat": True, "name": "sv", "id": stack.id, "timeout": [7, 420],
+        "strict": True, "contains": [True, False], "first_ref": first,
+        "by_refid": "first", "env": True, "param": "pv"}
+    # Deleted through the same constructor.
+    assert orch.delete_stack("sv").wait(30).stack_status == "DELETE_COMPLETE"

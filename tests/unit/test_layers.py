@@ -21,6 +21,7 @@ LAYERS = [
     ("plugin contract and templates", [
         "heatflow.constraints", "heatflow.properties",
         "heatflow.translation", "heatflow.clients", "heatflow.resource",
+        "heatflow.stack_view",
         "heatflow.plugins", "heatflow.registry", "heatflow.template",
         "heatflow.environment", "heatflow.template_format"]),
     ("persistence", ["heatflow.persistence"]),
