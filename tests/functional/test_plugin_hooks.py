@@ -28,7 +28,8 @@ class Renamed(resource.Resource):
 
     properties_schema = {
         "old": P(P.STRING, "Deprecated: use new."),
-        "new": P(P.STRING, "The value.", update_allowed=True),
+        # Required: given only as ``old``, it exists once translated.
+        "new": P(P.STRING, "The value.", update_allowed=True, required=True),
         "fixed": P(P.STRING, "Replaces when changed."),
     }
 
