@@ -13,13 +13,10 @@ background.  Invalid input raises :class:`heatflow.exception.
 StackValidationFailed` before anything is written.
 """
 
-import dataclasses
-import datetime
 import logging
 import os
 import threading
 import time
-from typing import Any, Optional
 
 from heatflow import exception
 from heatflow import runners
@@ -29,75 +26,13 @@ from heatflow import states
 from heatflow import status
 # Views returned by the progress and graph methods, public from here.
 from heatflow.status import Graph, GraphNode, Progress, Waiting  # noqa: F401
-from heatflow import template as template_mod
 from heatflow.template.loader import DEFAULT_LIMITS
+from heatflow import views
+# The views the reading methods return, public from here too.
+from heatflow.views import (  # noqa: F401
+    HIDDEN, Event, Output, Resource, Stack)
 
 LOG = logging.getLogger(__name__)
-
-HIDDEN = "******"
-
-
-@dataclasses.dataclass(frozen=True)
-class Output:
-    key: str
-    value: Any
-    description: str = ""
-    error: Optional[str] = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Stack:
-    id: str
-    name: str
-    action: str
-    status: str
-    status_reason: str
-    outputs: dict
-    parameters: dict
-    template: dict
-    created_at: datetime.datetime
-    updated_at: Optional[datetime.datetime]
-    output_details: tuple = ()
-    timeout_mins: Optional[int] = None
-    disable_rollback: bool = True
-    #: The environment the stack was last created or updated with (hidden
-    #: parameters' values masked).
-    environment: dict = dataclasses.field(default_factory=dict)
-
-    @property
-    def stack_status(self):
-        return "%s_%s" % (self.action, self.status)
-
-
-@dataclasses.dataclass(frozen=True)
-class Resource:
-    name: str
-    type: str
-    physical_resource_id: Optional[str]
-    action: str
-    status: str
-    status_reason: str
-    attributes: dict
-    updated_at: Optional[datetime.datetime] = None
-
-    @property
-    def resource_status(self):
-        return "%s_%s" % (self.action, self.status)
-
-
-@dataclasses.dataclass(frozen=True)
-class Event:
-    id: int
-    time: datetime.datetime
-    resource_name: str
-    action: str
-    status: str
-    reason: str
-    physical_resource_id: Optional[str] = None
-
-    @property
-    def resource_status(self):
-        return "%s_%s" % (self.action, self.status)
 
 
 class Operation:
@@ -418,29 +353,7 @@ class Orchestrator:
     def _stack_view(self, row):
         tmpl_row = self.db.store.get_template(row.template_id) \
             if row.template_id is not None else None
-        content = tmpl_row.content if tmpl_row is not None else {}
-        hidden = template_mod.hidden_parameters(content)
-        # What the stack runs with: the template's defaults for what was
-        # not given, as Heat shows them.
-        values = template_mod.parameter_defaults(content)
-        values.update(row.parameters or {})
-        params = {k: (HIDDEN if k in hidden else v)
-                  for k, v in values.items()}
-        environment = tmpl_row.environment if tmpl_row is not None else {}
-        details = []
-        for key, out in (row.outputs or {}).items():
-            details.append(Output(key=key, value=out.get("value"),
-                                  description=out.get("description") or "",
-                                  error=out.get("error")))
-        return Stack(
-            id=row.id, name=row.name, action=row.action, status=row.status,
-            status_reason=row.status_reason or "",
-            outputs={o.key: o.value for o in details},
-            parameters=params, template=content, created_at=row.created_at,
-            updated_at=row.updated_at, output_details=tuple(details),
-            timeout_mins=row.timeout_mins,
-            disable_rollback=row.disable_rollback,
-            environment=_masked_environment(environment or {}, hidden))
+        return views.stack_view(row, tmpl_row)
 
     def close(self):
         """Stop starting resource actions and wait for those in flight.
@@ -515,15 +428,6 @@ class Orchestrator:
                             class_of=class_of,
                             definition_of=lambda tid: self.runtime.definition(
                                 tid, row.name, row.id))
-
-
-def _masked_environment(environment, hidden):
-    env = dict(environment)
-    for section in ("parameters", "parameter_defaults"):
-        if env.get(section):
-            env[section] = {k: (HIDDEN if k in hidden else v)
-                            for k, v in env[section].items()}
-    return env
 
 
 def _check_name(name):

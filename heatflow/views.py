@@ -1,0 +1,110 @@
+"""The read-only views the API returns: a stack, its outputs, resources
+and events, as frozen dataclasses built from the database's rows (and
+the values a user must not see masked)."""
+
+import dataclasses
+import datetime
+from typing import Any, Optional
+
+from heatflow import template as template_mod
+
+HIDDEN = "******"
+
+
+@dataclasses.dataclass(frozen=True)
+class Output:
+    key: str
+    value: Any
+    description: str = ""
+    error: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Stack:
+    id: str
+    name: str
+    action: str
+    status: str
+    status_reason: str
+    outputs: dict
+    parameters: dict
+    template: dict
+    created_at: datetime.datetime
+    updated_at: Optional[datetime.datetime]
+    output_details: tuple = ()
+    timeout_mins: Optional[int] = None
+    disable_rollback: bool = True
+    #: The environment the stack was last created or updated with (hidden
+    #: parameters' values masked).
+    environment: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def stack_status(self):
+        return "%s_%s" % (self.action, self.status)
+
+
+@dataclasses.dataclass(frozen=True)
+class Resource:
+    name: str
+    type: str
+    physical_resource_id: Optional[str]
+    action: str
+    status: str
+    status_reason: str
+    attributes: dict
+    updated_at: Optional[datetime.datetime] = None
+
+    @property
+    def resource_status(self):
+        return "%s_%s" % (self.action, self.status)
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    id: int
+    time: datetime.datetime
+    resource_name: str
+    action: str
+    status: str
+    reason: str
+    physical_resource_id: Optional[str] = None
+
+    @property
+    def resource_status(self):
+        return "%s_%s" % (self.action, self.status)
+
+
+def stack_view(row, tmpl_row):
+    """The :class:`Stack` view of a stack row and its template row."""
+    content = tmpl_row.content if tmpl_row is not None else {}
+    hidden = template_mod.hidden_parameters(content)
+    # What the stack runs with: the template's defaults for what was
+    # not given, as Heat shows them.
+    values = template_mod.parameter_defaults(content)
+    values.update(row.parameters or {})
+    params = {k: (HIDDEN if k in hidden else v)
+              for k, v in values.items()}
+    environment = tmpl_row.environment if tmpl_row is not None else {}
+    details = []
+    for key, out in (row.outputs or {}).items():
+        details.append(Output(key=key, value=out.get("value"),
+                              description=out.get("description") or "",
+                              error=out.get("error")))
+    return Stack(
+        id=row.id, name=row.name, action=row.action, status=row.status,
+        status_reason=row.status_reason or "",
+        outputs={o.key: o.value for o in details},
+        parameters=params, template=content, created_at=row.created_at,
+        updated_at=row.updated_at, output_details=tuple(details),
+        timeout_mins=row.timeout_mins,
+        disable_rollback=row.disable_rollback,
+        environment=_masked_environment(environment or {}, hidden))
+
+
+def _masked_environment(environment, hidden):
+    env = dict(environment)
+    for section in ("parameters", "parameter_defaults"):
+        if env.get(section):
+            env[section] = {k: (HIDDEN if k in hidden else v)
+                            for k, v in env[section].items()}
+    return env
