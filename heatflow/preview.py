@@ -28,8 +28,8 @@ from heatflow import states
 from heatflow.flows import convergence
 from heatflow.template import topological_order
 
-ACTIONS = (CREATE, UPDATE, REPLACE, DELETE, UNCHANGED) = (
-    "create", "update", "replace", "delete", "unchanged")
+ACTIONS = (CREATE, UPDATE, REPLACE, DELETE, UNCHANGED, MAY_UPDATE) = (
+    "create", "update", "replace", "delete", "unchanged", "may update")
 
 FIELDS = ("resource_name", "resource_type", "action", "reason")
 
@@ -68,6 +68,15 @@ def _pending_names(value, found=None):
 def _entry(name, rtype, action, reason):
     return {"resource_name": name, "resource_type": rtype,
             "action": action, "reason": reason}
+
+
+def _attr_name(resource, attr):
+    """``r.attr`` as a dry run names an attribute a resource reads."""
+    if attr is None:
+        return resource
+    if isinstance(attr, (list, tuple)):
+        attr = ".".join(str(a) for a in attr)
+    return "%s.%s" % (resource, attr)
 
 
 def _attr_key(attr):
@@ -147,6 +156,9 @@ def plan(rows, stack_def, registry, current_template_id=None,
                                      definition_of=definition_of)
     refs, attrs = {}, {}
     pending = set()    # resources that will be created or replaced
+    # Updated in place (or maybe): their attributes may change, which
+    # only the plugin knows once it has acted.
+    updating = set()
     entries = {}
 
     def get_attr(rname, attr):
@@ -171,6 +183,13 @@ def plan(rows, stack_def, registry, current_template_id=None,
         row = chosen.get(name)
         action, reason = _decide(name, defn, row, registry, class_of, refs,
                                  get_attr, pending, definition_of)
+        if action == UNCHANGED:
+            reads = sorted(_attr_name(r, a) for r, a in defn.attribute_refs()
+                           if r in updating)
+            if reads:
+                action, reason = MAY_UPDATE, "reads %s" % ", ".join(reads)
+        if action in (UPDATE, MAY_UPDATE):
+            updating.add(name)
         entries[name] = _entry(name, defn.type, action, reason)
         if action in (CREATE, REPLACE):
             pending.add(name)

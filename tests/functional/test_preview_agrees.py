@@ -219,6 +219,11 @@ def test_the_dry_run_plans_what_the_engine_does(agreeing):
                 # The update failed (an immutable property) before the
                 # engine reached this resource.
                 continue
+            if planned == "may update":
+                # it reads an attribute of a resource updated in place:
+                # whether that changes only the plugin knows
+                assert taken in ("update", "unchanged"), (rname, taken)
+                continue
             assert planned == taken, (rname, plan[rname], after.status,
                                       after.status_reason)
         if complete:
@@ -232,7 +237,8 @@ def test_the_dry_run_plans_what_the_engine_does(agreeing):
     assert seen["examples"] >= 300
     # The generator reaches every kind of decision, and the rules that
     # depend on what an earlier operation left behind.
-    assert seen["actions"] == {"create", "update", "replace", "unchanged"}
+    assert seen["actions"] - {"may update"} == {
+        "create", "update", "replace", "unchanged"}
     reasons = " | ".join(sorted(seen["reasons"]))
     for words in ("new resource", "not created yet", "did not complete",
                   "failed resource is replaced", "type changed",
