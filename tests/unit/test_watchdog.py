@@ -54,3 +54,45 @@ def test_a_job_that_keeps_going_missing_is_reposted_ever_less_often(
     rows[:] = [stack_row(status="COMPLETE")]
     cond.patrol()
     assert cond._reposts == {}
+
+
+def test_an_overdue_operation_with_rollback_enabled_is_rolled_back(
+        monkeypatch):
+    """The watchdog fails it, and asks for its rollback, whose job it
+    posts (a conductor then reverts what was done)."""
+    row = stack_row(status="IN_PROGRESS")
+    row.action, row.disable_rollback = "CREATE", False
+    row.deadline = T0
+    calls = []
+    store = types.SimpleNamespace(
+        list_stacks=lambda: [row],
+        set_stack_state=lambda fence, action, status, reason:
+            calls.append(("failed", action, status, reason)) or True,
+        request_rollback=lambda sid, traversal, status:
+            calls.append(("rollback", sid, status)) or True,
+        get_stack_by_id=lambda sid: row)
+    dog = watchdog(())
+    dog.db = types.SimpleNamespace(store=store)
+    monkeypatch.setattr(watchdog_mod.jobs, "repost",
+                        lambda board, db, r: calls.append(("repost",)))
+    monkeypatch.setattr(store_mod, "utcnow",
+                        lambda: T0 + datetime.timedelta(seconds=10))
+    dog.patrol()
+    assert calls == [("failed", "CREATE", "FAILED", "Stack CREATE timed out"),
+                     ("rollback", "s1", "FAILED"), ("repost",)]
+
+
+def test_an_overdue_operation_without_rollback_is_only_failed(monkeypatch):
+    row = stack_row(status="IN_PROGRESS")
+    row.deadline = T0
+    calls = []
+    store = types.SimpleNamespace(
+        list_stacks=lambda: [row],
+        set_stack_state=lambda fence, action, status, reason:
+            calls.append(("failed", action)) or True)
+    dog = watchdog(())
+    dog.db = types.SimpleNamespace(store=store)
+    monkeypatch.setattr(store_mod, "utcnow",
+                        lambda: T0 + datetime.timedelta(seconds=10))
+    dog.patrol()
+    assert calls == [("failed", "DELETE")]
