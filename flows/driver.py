@@ -1,6 +1,6 @@
 """Driving one plugin action: ``handle_<action>`` then polling
-``check_<action>_complete`` at intervals that grow with the time taken,
-within a deadline,
+``check_<action>_complete`` at intervals that double up to a cap, or when
+the plugin says (``resource.PollDelay``), within a deadline,
 with the plugin's persistent bits going to the database.
 """
 
@@ -11,6 +11,7 @@ from heatflow import exception
 from heatflow import logs
 from heatflow import metrics
 from heatflow import resource as resource_mod
+from heatflow.flows import polling
 
 LOG = logging.getLogger(__name__)
 
@@ -93,11 +94,9 @@ def _serialisable(token):
     return False
 
 
-#: Between polls: this share of the time the action has taken so far (at
-#: least the first interval, at most the last), so that completion is seen
-#: at most a quarter late: a doubling interval can see it up to twice as
-#: late (a 50 ms create seen at 70 ms).
-POLL_SHARE = 0.25
+# The default pauses and their growth (flows/polling.py says why).
+POLL_INTERVAL = polling.POLL_INTERVAL
+BACKOFF = polling.BACKOFF
 
 
 def run(plugin, action, args=(), **options):
@@ -133,7 +132,7 @@ def run(plugin, action, args=(), **options):
                                 outcome, time.monotonic() - started)
 
 
-def _run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
+def _run(plugin, action, args=(), *, deadline=None, poll=POLL_INTERVAL,
          save_token=None, resume_token=None, resuming=False,
          timeout_message=None, taken_over=None):
     """Run ``action`` (CREATE, UPDATE, DELETE) of ``plugin`` to completion.
@@ -150,14 +149,19 @@ def _run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
     handler: then this run
     must not touch the resource again (it raises
     :class:`exception.Superseded`).  A merely superseded operation's action
-    is not interrupted.  ``poll`` is (first, longest) interval between
-    polls; in between, POLL_SHARE of the time taken so far.
+    is not interrupted.
+
+    ``poll`` is (first, longest): the action is polled as soon as the
+    handler returns, then after ``first`` seconds, then after pauses that
+    double (BACKOFF) up to ``longest``.  ``check`` may instead raise
+    :class:`resource.PollDelay`: the next poll is then that many seconds
+    later (never sooner than ``first``: the shortest pause there is), and
+    the back-off resumes where it was after it.
     """
     name = action.lower()
     check = getattr(plugin, "check_%s_complete" % name)
-    # Intervals on the monotonic clock; the deadline is wall-clock time
-    # (it was computed by whichever process started the operation).
-    started = time.monotonic()
+    # The deadline is wall-clock time (it was computed by whichever
+    # process started the operation); pauses are counted, not timed.
     if resuming:
         token = resume_token
     else:
@@ -174,19 +178,32 @@ def _run(plugin, action, args=(), *, deadline=None, poll=(0.01, 1.0),
                 _serialisable(token):
             save_token(token)
     first_delay, max_delay = poll
+    backoff = min(first_delay, max_delay)
     while True:
-        if check(token):
-            break
+        try:
+            if check(token):
+                break
+            pause, asked = backoff, False
+            backoff = min(backoff * BACKOFF, max_delay)
+        except resource_mod.PollDelay as delay:
+            # The plugin's own estimate; it does not move the back-off (a
+            # plugin that stops raising it is polled as before).
+            pause, asked = max(delay.period, first_delay), True
         now = time.time()
         if deadline is not None and now >= deadline:
             raise exception.Timeout(timeout_message or
                                     "%s timed out" % action)
-        delay = min(max(first_delay,
-                        POLL_SHARE * (time.monotonic() - started)),
-                    max_delay)
-        pause = delay if deadline is None else min(delay, deadline - now)
+        late = deadline is not None and now + pause >= deadline
+        if late:
+            pause = deadline - now
         time.sleep(max(pause, 0))
         if taken_over is not None and taken_over():
             raise exception.Superseded("another run took the operation "
                                        "over")
+        if late and asked:
+            # The plugin said it would not be done before a time past the
+            # deadline: the action times out now, without a poll it
+            # asked not to have.
+            raise exception.Timeout(timeout_message or
+                                    "%s timed out" % action)
     return token

@@ -32,6 +32,7 @@ import time
 from heatflow import resource as resource_mod
 from heatflow import states
 from heatflow.flows import driver
+from heatflow.flows import polling
 
 LOG = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def verdict(store, fence, row_id, physical_id, run_alive):
 
 
 def undo(store, fence, plugin, row_id, physical_id, run_alive,
-         poll=(0.01, 1.0), patience=PATIENCE):
+         poll=polling.POLL_INTERVAL, patience=PATIENCE):
     """Undo ``physical_id``, which ``plugin``'s run made for the row
     ``row_id`` but could not record (see the module's docstring).  Returns
     KEEP, DELETE, or WAIT when it gave up waiting."""

@@ -15,6 +15,7 @@ import logging
 import threading
 
 from heatflow import environment as environment_mod
+from heatflow.flows import polling
 from heatflow.environment import Environment
 from heatflow import states
 from heatflow import template as template_mod
@@ -71,7 +72,7 @@ class Runtime:
 
     DEFINITION_CACHE = 64
 
-    def __init__(self, db, registry, poll_interval=(0.01, 1.0),
+    def __init__(self, db, registry, poll_interval=polling.POLL_INTERVAL,
                  limits=None):
         self.db = db
         # What evaluating a stored template may cost (max_value_bytes
@@ -79,9 +80,9 @@ class Runtime:
         self.limits = limits
         self.store = db.store
         self.registry = registry
-        # check_*_complete is polled after the first interval, then at a
-        # quarter of the time taken so far, up to the second: fast for
-        # quick resources, cheap for slow ones (see flows/driver.py).
+        # check_*_complete is polled after the first interval, then after
+        # pauses that double up to the longest: fast for quick resources,
+        # few polls of a cloud API for slow ones (see flows/driver.py).
         self.poll_interval = poll_interval
         self._definitions = collections.OrderedDict()
         self._def_lock = threading.Lock()

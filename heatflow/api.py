@@ -19,6 +19,7 @@ import threading
 import time
 
 from heatflow import exception
+from heatflow.flows import polling
 from heatflow import runners
 from heatflow.runners import locks
 from heatflow import standalone
@@ -130,6 +131,13 @@ class Orchestrator:
     ``HEATFLOW_ENCRYPTION_KEY``, else no encryption (see
     :mod:`heatflow.persistence.sealing`).
 
+    ``poll_interval``: ``(first, longest)`` seconds between two polls of
+    a plugin's ``check_<action>_complete``: the first pause, doubled at
+    each poll up to the longest (default 0.05 and 10: an action that
+    takes 30 s is polled 11 times); a plugin can ask for its own pause
+    with :class:`heatflow.resource.PollDelay`, never shorter than
+    ``first``.
+
     ``zookeeper_connect_timeout``: seconds to reach ZooKeeper before
     :class:`heatflow.exception.HeatflowError` says it is unreachable
     (default 15, kazoo's; the command line gives 2 s per host listed).
@@ -145,7 +153,7 @@ class Orchestrator:
 
     def __init__(self, db_url=None, zookeeper=None, plugin_dirs=(),
                  max_workers=32, resume=True, registry=None,
-                 poll_interval=(0.01, 1.0), detach=False,
+                 poll_interval=polling.POLL_INTERVAL, detach=False,
                  zookeeper_auth=None, limits=None, encryption_key=None,
                  create_database=True, zookeeper_connect_timeout=None):
         self.limits = limits or DEFAULT_LIMITS

@@ -155,6 +155,29 @@ def make_plugin(cls, name, definition, properties, stack, **kwargs):
     return plugin
 
 
+class PollDelay(Exception):
+    """Raised by a plugin's ``check_<action>_complete`` for "not done yet,
+    and there is no point asking again for ``period`` seconds" (Heat's
+    ``resource.PollDelay``; Heat counts the period in its engine's steps,
+    which are one second apart, so the figures mean the same).
+
+    A plugin that knows when its wait ends (a cloud API's estimate, a
+    timer) spares the API the engine's guesses.  The engine's own
+    back-off is left where it was, and the action's deadline still
+    applies: a period past it times the action out at the deadline,
+    without asking the plugin again."""
+
+    def __init__(self, period):
+        period = float(period)
+        # NaN and infinity too: a pause must end (the deadline bounds it,
+        # but not every action has one).
+        if not 0 <= period < float("inf"):
+            raise ValueError("PollDelay needs a finite period of 0 seconds "
+                             "or more, not %r" % (period,))
+        super().__init__("poll again in %g s" % period)
+        self.period = period
+
+
 class ResourceStorage:
     """Where a plugin's persistent bits go.  The engine passes a subclass
     backed by the database; the default keeps them in memory (unit tests of

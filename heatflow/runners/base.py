@@ -6,6 +6,7 @@ import tempfile
 import uuid
 
 from heatflow import registry as registry_mod
+from heatflow.flows import polling
 from heatflow.flows import runtime as runtime_mod
 from heatflow.persistence import database
 
@@ -18,7 +19,8 @@ class Host:
     flows planned under another process's key (a conductor runs those)."""
 
     def __init__(self, db_url=None, plugin_dirs=(), registry=None,
-                 poll_interval=(0.01, 1.0), limits=None, encryption_key=None,
+                 poll_interval=polling.POLL_INTERVAL, limits=None,
+                 encryption_key=None,
                  key_prefix="orchestrator", default=False,
                  create_database=True):
         self.db = database.Database(db_url, encryption_key=encryption_key,

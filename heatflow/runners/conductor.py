@@ -44,6 +44,7 @@ from taskflow.conductors.backends import impl_nonblocking
 
 from heatflow import exception
 from heatflow import logs
+from heatflow.flows import polling
 from heatflow.flows import execution
 from heatflow import jobs
 from heatflow import states
@@ -116,7 +117,8 @@ class Conductor:
     def __init__(self, db_url=None, zookeeper=None, name=None, workers=4,
                  max_workers=32, plugin_dirs=(), session_timeout=10.0,
                  root=jobs.DEFAULT_ROOT, watchdog_interval=1.0,
-                 repost_grace=5.0, registry=None, poll_interval=(0.01, 1.0),
+                 repost_grace=5.0, registry=None,
+                 poll_interval=polling.POLL_INTERVAL,
                  zookeeper_auth=None, limits=None, encryption_key=None):
         if not zookeeper:
             raise exception.HeatflowError(

@@ -1,9 +1,13 @@
-"""Driving one plugin action: polls that follow the time the action has
-taken, deadlines, and a run that lost its operation stopping."""
+"""Driving one plugin action: polls that back off (doubling up to a cap)
+or come when the plugin asks (resource.PollDelay), deadlines, and a run
+that lost its operation stopping."""
+
+import math
 
 import pytest
 
 from heatflow import exception
+from heatflow import resource
 from heatflow.flows import driver
 
 
@@ -25,6 +29,8 @@ class Clock:
 class Slow:
     """A plugin whose create completes ``secs`` after its handler."""
 
+    name = type = "slow"
+
     def __init__(self, clock, secs):
         self.clock, self.secs, self.polls = clock, secs, []
 
@@ -36,25 +42,61 @@ class Slow:
         return self.clock.now >= token["until"] - 1e-9
 
 
-def test_completion_is_seen_at_most_a_quarter_late(monkeypatch):
-    for secs in (0.05, 0.3, 2.0, 7.0):
-        clock = Clock(monkeypatch)
-        start = clock.now
-        plugin = Slow(clock, secs)
-        driver.run(plugin, "CREATE", poll=(0.01, 1.0))
-        seen = plugin.polls[-1] - start
-        assert secs - 1e-6 <= seen <= max(secs * 1.25, secs + 0.01) + 1e-9, secs
+class Knows(Slow):
+    """A plugin that knows when it will be done, and says so."""
+
+    def check_create_complete(self, token):
+        if super().check_create_complete(token):
+            return True
+        raise resource.PollDelay(token["until"] - self.clock.now)
 
 
-def test_polls_are_never_further_apart_than_the_longest_interval(
-        monkeypatch):
+def test_a_30_s_action_is_polled_at_most_12_times(monkeypatch):
+    """Budget: a real cloud API rate-limits its callers; the earlier
+    schedule polled such an action 52 times, 15 of them in its first
+    0.5 s."""
     clock = Clock(monkeypatch)
     plugin = Slow(clock, 30.0)
-    driver.run(plugin, "CREATE", poll=(0.01, 1.0))
-    assert clock.sleeps[0] == 0.01
+    driver.run(plugin, "CREATE")
+    assert len(plugin.polls) <= 12
+    assert sum(1 for t in plugin.polls if t - 1000.0 < 0.5) <= 5
+    # ... and the completion is not seen more than the longest pause late.
+    assert plugin.polls[-1] - 1000.0 <= 30.0 + driver.POLL_INTERVAL[1]
+
+
+def test_pauses_double_from_the_first_up_to_the_longest(monkeypatch):
+    clock = Clock(monkeypatch)
+    driver.run(Slow(clock, 100.0), "CREATE", poll=(0.01, 1.0))
+    assert clock.sleeps[:8] == [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64,
+                                1.0]
     assert max(clock.sleeps) == 1.0
-    # Fast at first, then a poll a second: not one per 10 ms for 30 s.
-    assert len(plugin.polls) < 60
+    assert set(clock.sleeps[7:]) == {1.0}
+
+
+def test_completion_is_seen_at_most_twice_as_late(monkeypatch):
+    first, longest = driver.POLL_INTERVAL
+    for secs in (0.05, 0.3, 2.0, 7.0, 45.0):
+        clock = Clock(monkeypatch)
+        plugin = Slow(clock, secs)
+        driver.run(plugin, "CREATE")
+        seen = plugin.polls[-1] - 1000.0
+        assert secs - 1e-6 <= seen <= min(2 * secs + first,
+                                          secs + longest) + 1e-9, secs
+
+
+def test_a_50_ms_action_is_seen_at_its_second_poll(monkeypatch):
+    clock = Clock(monkeypatch)
+    plugin = Slow(clock, 0.05)
+    driver.run(plugin, "CREATE")
+    assert len(plugin.polls) == 2
+
+
+def test_without_a_poll_setting_the_pauses_are_the_default(monkeypatch):
+    clock = Clock(monkeypatch)
+    driver.run(Slow(clock, 100.0), "CREATE")
+    first, longest = driver.POLL_INTERVAL
+    assert clock.sleeps[0] == first
+    assert max(clock.sleeps) == longest
 
 
 def test_the_deadline_fails_the_action(monkeypatch):
@@ -75,14 +117,6 @@ def test_a_run_taken_over_stops_before_its_next_poll(monkeypatch):
     assert len(plugin.polls) == 3
 
 
-def test_without_a_poll_setting_the_longest_interval_is_a_second(
-        monkeypatch):
-    clock = Clock(monkeypatch)
-    driver.run(Slow(clock, 30.0), "CREATE")
-    assert clock.sleeps[0] == 0.01
-    assert max(clock.sleeps) == 1.0
-
-
 def test_a_deadline_reached_exactly_fails_with_the_actions_name(
         monkeypatch):
     clock = Clock(monkeypatch)
@@ -93,8 +127,94 @@ def test_a_deadline_reached_exactly_fails_with_the_actions_name(
     assert min(clock.sleeps) >= 0
 
 
+# -- resource.PollDelay: the plugin says when to ask again ------------------
+
+def test_a_plugin_that_knows_is_polled_when_it_said(monkeypatch):
+    clock = Clock(monkeypatch)
+    plugin = Knows(clock, 30.0)
+    driver.run(plugin, "CREATE")
+    assert plugin.polls == [1000.0, 1030.0]
+    assert clock.sleeps == [30.0]
+
+
+def test_poll_delay_is_honoured_and_the_back_off_resumes_after_it(
+        monkeypatch):
+    clock = Clock(monkeypatch)
+    answers = iter([False, resource.PollDelay(3), False, False])
+
+    class Mixed(Slow):
+        def check_create_complete(self, token):
+            super().check_create_complete(token)
+            answer = next(answers, True)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    plugin = Mixed(clock, 0)
+    driver.run(plugin, "CREATE", poll=(0.01, 1.0))
+    # 0.01 (back-off), 3 (asked), then the back-off where it was.
+    assert clock.sleeps == [0.01, 3.0, 0.02, 0.04]
+    assert len(plugin.polls) == 5
+
+
+def test_a_poll_delay_is_never_shorter_than_the_first_pause(monkeypatch):
+    """A plugin asking for 0 s over and over must not spin a worker."""
+    clock = Clock(monkeypatch)
+    polls = []
+
+    class Eager(Slow):
+        def check_create_complete(self, token):
+            polls.append(clock.now)
+            if len(polls) == 4:
+                return True
+            raise resource.PollDelay(0)
+
+    driver.run(Eager(clock, 0), "CREATE", poll=(0.01, 1.0))
+    assert clock.sleeps == [0.01, 0.01, 0.01]
+
+
+def test_a_poll_delay_past_the_deadline_times_out_at_the_deadline(
+        monkeypatch):
+    """Not later (the plugin is not waited for past the deadline), and
+    without the poll it asked not to have."""
+    clock = Clock(monkeypatch)
+    plugin = Knows(clock, 600.0)
+    with pytest.raises(exception.Timeout, match="^CREATE timed out$"):
+        driver.run(plugin, "CREATE", deadline=clock.now + 20.0)
+    assert clock.now == pytest.approx(1020.0)
+    assert plugin.polls == [1000.0]
+
+
+def test_a_run_taken_over_during_a_poll_delay_stops(monkeypatch):
+    """The pause a plugin asks for is still followed by the question
+    (a zombie must not poll its plugin once another run owns the
+    operation), deadline or not."""
+    for deadline in (None, 1020.0):
+        clock = Clock(monkeypatch)
+        plugin = Knows(clock, 600.0)
+        asked = []
+
+        def taken_over():
+            asked.append(clock.now)
+            return len(asked) > 1          # not before the handler
+
+        with pytest.raises(exception.Superseded):
+            driver.run(plugin, "CREATE", deadline=deadline,
+                       taken_over=taken_over)
+        assert plugin.polls == [1000.0]
+        assert asked[-1] == (deadline or 1600.0)
+
+
+@pytest.mark.parametrize("period", [-1, math.nan, math.inf, "soon"])
+def test_a_poll_delay_needs_a_finite_period(period):
+    with pytest.raises(ValueError):
+        resource.PollDelay(period)
+
+
 class Tokens:
     """A plugin whose create hands back ``token`` and is done at once."""
+
+    name = type = "tokens"
 
     def __init__(self, token):
         self.token, self.seen = token, []
