@@ -4,8 +4,11 @@ It stores ``value`` (the ``output`` attribute) and can be told to take time
 (``wait_secs``, ``action_wait_secs``), to fail (``fail``) or to need
 replacement on update (``update_replace``).  Waiting is done by polling:
 ``handle_*`` returns a token holding the wall-clock start time, and
-``check_*_complete`` answers False until the time has passed, so a worker is
-never blocked and a resumed action keeps its original start time.
+``check_*_complete`` answers "not yet" until the time has passed, so a
+worker is never blocked and a resumed action keeps its original start time.
+It knows when its wait ends, so it says so (``resource.PollDelay`` for the
+time left), as a well-written plugin does: it is polled once more, when
+the time has passed, not on the engine's back-off.
 """
 
 import time
@@ -140,8 +143,11 @@ class TestResource(resource.Resource):
             return True
         wait_secs = token["wait_secs"]
         # wait_secs < 0 waits forever (until the engine's timeout).
-        if wait_secs < 0 or _clock() - token["started_at"] < wait_secs:
+        if wait_secs < 0:
             return False
+        left = wait_secs - (_clock() - token["started_at"])
+        if left > 0:
+            raise resource.PollDelay(left)
         if token["fail"]:
             raise ValueError("Test Resource failed %s" % self.name)
         return True

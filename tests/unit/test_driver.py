@@ -9,6 +9,7 @@ import pytest
 from heatflow import exception
 from heatflow import resource
 from heatflow.flows import driver
+from heatflow.plugins import test_resource
 
 
 class Clock:
@@ -209,6 +210,21 @@ def test_a_run_taken_over_during_a_poll_delay_stops(monkeypatch):
 def test_a_poll_delay_needs_a_finite_period(period):
     with pytest.raises(ValueError):
         resource.PollDelay(period)
+
+
+def test_the_test_resource_is_polled_when_its_wait_ends(monkeypatch):
+    """OS::Heat::TestResource knows when its wait ends: two polls for 30 s,
+    not the back-off's eleven."""
+    clock = Clock(monkeypatch)
+    monkeypatch.setattr(test_resource, "_clock", lambda: clock.now)
+    res = test_resource.TestResource.for_test("r", {"wait_secs": 30})
+    calls = []
+    check = res.check_create_complete
+    monkeypatch.setattr(res, "check_create_complete",
+                        lambda token: calls.append(clock.now) or
+                        check(token))
+    driver.run(res, "CREATE")
+    assert calls == [1000.0, 1030.0]
 
 
 class Tokens:

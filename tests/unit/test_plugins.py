@@ -3,7 +3,7 @@ import string
 
 import pytest
 
-from heatflow import exception, plugins, properties
+from heatflow import exception, plugins, properties, resource
 from heatflow.plugins import none, random_string, test_resource, value
 from heatflow.plugins.none import NoneResource
 from heatflow.plugins.random_string import RandomString
@@ -242,10 +242,14 @@ def clock(monkeypatch):
 
 def poll(check, token, clock, seconds):
     """Advance ``clock`` one second at a time; the number of polls that
-    returned False before True (None if never True within ``seconds``)."""
+    said "not yet" (False, or resource.PollDelay) before True (None if
+    never True within ``seconds``)."""
     for waited in range(seconds + 1):
-        if check(token):
-            return waited
+        try:
+            if check(token):
+                return waited
+        except resource.PollDelay:
+            pass
         clock.now += 1
     return None
 
@@ -301,13 +305,32 @@ class TestTestResource:
         monkeypatch.setattr(test_resource.time, "sleep",
                             lambda s: pytest.fail("slept %s" % s))
         res = TestResource.for_test("web", {"wait_secs": 3600})
+        with pytest.raises(resource.PollDelay):
+            res.check_create_complete(res.handle_create())
+
+    def test_it_asks_to_be_polled_when_its_wait_ends(self, clock):
+        """Its wait is known: the engine need not guess with its back-off
+        (a worker polling a timer at 10 ms would be a rate-limit incident
+        against a cloud API)."""
+        res = TestResource.for_test("web", {"wait_secs": 30})
+        token = res.handle_create()
+        clock.now += 12.5
+        with pytest.raises(resource.PollDelay) as info:
+            res.check_create_complete(token)
+        assert info.value.period == pytest.approx(17.5)
+        clock.now += 17.5
+        assert res.check_create_complete(token) is True
+
+    def test_an_infinite_wait_leaves_the_polling_to_the_engine(self, clock):
+        res = TestResource.for_test("web", {"wait_secs": -1})
         assert res.check_create_complete(res.handle_create()) is False
 
     def test_fail_create(self, clock):
         res = TestResource.for_test("web", {"fail": True, "wait_secs": 2})
         token = res.handle_create()
         assert res.resource_id is None and "value" not in res.data()
-        assert res.check_create_complete(token) is False
+        with pytest.raises(resource.PollDelay):
+            res.check_create_complete(token)
         clock.now += 3
         with pytest.raises(ValueError) as info:
             res.check_create_complete(token)
