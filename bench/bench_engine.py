@@ -7,7 +7,9 @@ For each repetition: a fresh database and Orchestrator, then the operations
 in order on one stack of ``n`` resources:
 
 - ``create``: the stack (``OS::Heat::None``, or ``--type timed``: a create
-  that polls until ``--create-secs`` have passed);
+  that polls until ``--create-secs`` have passed; ``--type timed-delay``:
+  the same from a plugin that raises ``resource.PollDelay`` for the time
+  left);
 - ``update``: every resource's properties change: an update in place;
 - ``replace``: every resource's type changes (to a None-like type of
   another name): a replacement, originals deleted in clean-up;
@@ -35,7 +37,10 @@ with a message when PostgreSQL is not installed.
 
 Prints JSON lines: ``{"machine": ...}``, one line per operation and
 repetition (``bench: heatflow``), one per baseline run (``bench:
-taskflow``), and a ``{"peak_rss_mb": ...}`` summary.  Exits 2 when an
+taskflow``), and a ``{"peak_rss_mb": ...}`` summary.  The timed types'
+records also give ``checks_per_res``, the ``check_create_complete`` calls
+per resource, and ``late_ms``, how long after each create was done the
+poll that saw it came (median).  Exits 2 when an
 operation did not end ``*_COMPLETE``.
 """
 
@@ -105,9 +110,12 @@ class Databases:
             self.pg = None
 
 
+TYPES = {"none": common.NONE_TYPE, "timed": common.TIMED_TYPE,
+         "timed-delay": common.TIMED_DELAY_TYPE}
+
+
 def _templates(args):
-    base_type = common.TIMED_TYPE if args.type == "timed" \
-        else common.NONE_TYPE
+    base_type = TYPES[args.type]
     return {
         "create": common.template(args.shape, args.n, base_type,
                                   {"rev": 0}),
@@ -151,12 +159,11 @@ def run_rep(args, rep, dbs, baseline):
     url = dbs.url(rep)
     results = []
     if baseline is not None:
-        res = baseline.run(args.shape, args.n,
-                           args.create_secs if args.type == "timed" else 0)
+        sleep = args.create_secs if args.type != "none" else 0
+        res = baseline.run(args.shape, args.n, sleep)
         res.update(bench="taskflow", shape=args.shape, n=args.n,
                    engine=baseline.engine, workers=baseline.workers,
-                   rep=rep, op="create",
-                   sleep=args.create_secs if args.type == "timed" else 0)
+                   rep=rep, op="create", sleep=sleep)
         common.print_json(res)
         results.append(res)
     t0 = time.perf_counter()
@@ -171,6 +178,7 @@ def run_rep(args, rep, dbs, baseline):
         for op in ops:
             if counter is not None:
                 counter.reset()
+            common.CHECKS.reset()
             stack = None
             with common.Timer() as t:
                 stack = _start(orch, op, tmpls, name).wait(
@@ -185,6 +193,10 @@ def run_rep(args, rep, dbs, baseline):
                    "open_s": open_s, "counted": counted}
             if counter is not None:
                 res.update(common.split_counts(counter.snapshot(), args.n))
+            checks = common.CHECKS.snapshot().get(TYPES[args.type])
+            if checks and op == "create":
+                res["checks_per_res"] = checks["checks"] / args.n
+                res["late_ms"] = 1000 * common.median(checks["late_s"])
             common.print_json(res)
             results.append(res)
             if not res["ok"]:
@@ -206,7 +218,7 @@ def main(argv=None):
                                      "memory"), default="sqlite")
     ap.add_argument("--ops", default="create,update,replace,delete",
                     help="comma-separated, from %s" % ",".join(OPS))
-    ap.add_argument("--type", choices=("none", "timed"), default="none")
+    ap.add_argument("--type", choices=sorted(TYPES), default="none")
     ap.add_argument("--create-secs", type=float, default=0.05)
     ap.add_argument("--workers", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=1,
@@ -237,6 +249,12 @@ def main(argv=None):
             dbs = Databases(args.db, workdir)
         except Skip as e:
             common.print_json({"skipped": str(e), "db": args.db})
+            return 0
+        from heatflow import resource
+        if args.type == "timed-delay" and \
+                not hasattr(resource, "PollDelay"):
+            common.print_json({"skipped": "this heatflow has no "
+                               "resource.PollDelay", "db": args.db})
             return 0
         if args.baseline:
             baseline = bench_taskflow.Baseline(args.workers,

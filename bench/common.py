@@ -27,6 +27,8 @@ NONE_TYPE = "OS::Heat::None"
 # a property change) otherwise cannot show.
 ALT_NONE_TYPE = "HeatflowBench::None"
 TIMED_TYPE = "HeatflowBench::Timed"
+# The same wait, from a plugin that says when it ends (resource.PollDelay).
+TIMED_DELAY_TYPE = "HeatflowBench::TimedDelay"
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -95,6 +97,44 @@ def ideal_time(shape, n, secs, workers):
 
 # -- test plugins -----------------------------------------------------------
 
+class CheckCounter:
+    """Counts the ``check_create_complete`` calls of the timed types, and
+    how late each create's completion was seen (from the time it was done
+    to the poll that said so)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self._lock:
+            self.calls = {}
+            self.late = {}
+            self.per_res = {}
+
+    def checked(self, rtype, name, done_for):
+        """A check of resource ``name`` of ``rtype`` that found its create
+        done ``done_for`` seconds ago (negative: not done yet)."""
+        with self._lock:
+            self.calls[rtype] = self.calls.get(rtype, 0) + 1
+            key = (rtype, name)
+            self.per_res[key] = self.per_res.get(key, 0) + 1
+            if done_for >= 0:
+                self.late.setdefault(rtype, []).append(done_for)
+
+    def snapshot(self):
+        with self._lock:
+            return {t: {"checks": n, "done": len(self.late.get(t, ())),
+                        "late_s": list(self.late.get(t, ())),
+                        "max_per_res": max(c for (rt, _), c in
+                                           self.per_res.items()
+                                           if rt == t)}
+                    for t, n in self.calls.items()}
+
+
+CHECKS = CheckCounter()
+
+
 def register_plugins(orch, create_secs=0.05):
     """Register the bench types on ``orch``:
 
@@ -102,8 +142,16 @@ def register_plugins(orch, create_secs=0.05):
     - ``HeatflowBench::Timed``: its create takes ``create_secs`` of wall
       time, by polling (``handle_create`` returns the start time,
       ``check_create_complete`` is False until the time has passed), so no
-      worker sleeps inside the plugin; update and delete are instant.
+      worker sleeps inside the plugin and the engine's back-off decides
+      when it is asked; update and delete are instant.
+    - ``HeatflowBench::TimedDelay``: the same, but its check raises
+      ``resource.PollDelay`` for the time left, as a plugin that knows
+      when its wait ends should (registered only where heatflow has
+      PollDelay, so the bench can measure older code).
+
+    Their checks are counted in :data:`CHECKS`.
     """
+    from heatflow import resource
     from heatflow.plugins import none
 
     class BenchNone(none.NoneResource):
@@ -116,11 +164,25 @@ def register_plugins(orch, create_secs=0.05):
             self.resource_id_set(self.physical_resource_name())
             return {"started_at": time.time(), "secs": self.secs}
 
+        def _left(self, token):
+            left = token["started_at"] + token["secs"] - time.time()
+            CHECKS.checked(self.type, self.name, -left)
+            return left
+
         def check_create_complete(self, token):
-            return time.time() - token["started_at"] >= token["secs"]
+            return self._left(token) <= 0
+
+    class TimedDelay(Timed):
+        def check_create_complete(self, token):
+            left = self._left(token)
+            if left > 0:
+                raise resource.PollDelay(left)
+            return True
 
     orch.register_plugin(ALT_NONE_TYPE, BenchNone)
     orch.register_plugin(TIMED_TYPE, Timed)
+    if hasattr(resource, "PollDelay"):
+        orch.register_plugin(TIMED_DELAY_TYPE, TimedDelay)
 
 
 # -- statement counter --------------------------------------------------------
