@@ -178,7 +178,8 @@ def _run(plugin, action, args=(), *, deadline=None, poll=POLL_INTERVAL,
                 _serialisable(token):
             save_token(token)
     first_delay, max_delay = poll
-    backoff = min(first_delay, max_delay)
+    # (Not from 0: a doubling zero would poll without pause for ever.)
+    backoff = min(max(first_delay, 0.001), max_delay)
     while True:
         try:
             if check(token):

@@ -74,6 +74,19 @@ def test_pauses_double_from_the_first_up_to_the_longest(monkeypatch):
     assert set(clock.sleeps[7:]) == {1.0}
 
 
+def test_a_first_pause_of_zero_still_backs_off(monkeypatch):
+    clock = Clock(monkeypatch)
+
+    class Bounded(Slow):
+        def check_create_complete(self, token):
+            assert len(self.polls) < 30, "polled without pause"
+            return super().check_create_complete(token)
+
+    plugin = Bounded(clock, 30.0)
+    driver.run(plugin, "CREATE", poll=(0, 10.0))
+    assert max(clock.sleeps) == 10.0
+
+
 def test_completion_is_seen_at_most_twice_as_late(monkeypatch):
     first, longest = driver.POLL_INTERVAL
     for secs in (0.05, 0.3, 2.0, 7.0, 45.0):
