@@ -96,4 +96,3 @@ def test_an_overdue_operation_without_rollback_is_only_failed(monkeypatch):
                         lambda: T0 + datetime.timedelta(seconds=10))
     dog.patrol()
     assert calls == [("failed", "DELETE")]
-
