@@ -328,7 +328,7 @@ def _worded(decision, name, defn, row, pending):
     template = _REASONS.get(decision.reason)
     if template is not None:
         return action, template.format(
-            status=row and "%s_%s" % (row.action, row.status),
+            status=row and states.joined(row.action, row.status),
             old_type=row and row.type, new_type=defn.type)
     prop_diff, keys = decision.prop_diff, list(decision.keys)
     if decision.reason == convergence.IMMUTABLE:

@@ -26,6 +26,22 @@ STATUSES = (IN_PROGRESS, FAILED, COMPLETE)
 #: The actions a stack's operation has (a resource's may also be INIT).
 STACK_ACTIONS = (CREATE, UPDATE, DELETE, ROLLBACK)
 
+
+def joined(action, status):
+    """The name a user sees for an action and a status:
+    ``CREATE_COMPLETE``."""
+    return "%s_%s" % (action, status)
+
+
+class ResourceStatus:
+    """``resource_status``: the joined name of a view's ``action`` and
+    ``status`` (a mixin of the views that have both)."""
+
+    @property
+    def resource_status(self):
+        return joined(self.action, self.status)
+
+
 # -- a stack operation's phases ---------------------------------------------
 
 #: Converging until every resource of the target has converged, then

@@ -29,7 +29,7 @@ class Progress:
 
 
 @dataclasses.dataclass(frozen=True)
-class Waiting:
+class Waiting(states.ResourceStatus):
     """A resource the current operation has not finished with: running
     (IN_PROGRESS) or pending, and the resources it depends on that have
     not converged yet (``waiting_on``, in template order)."""
@@ -39,10 +39,6 @@ class Waiting:
     status: str
     waiting_on: tuple
     running: bool
-
-    @property
-    def resource_status(self):
-        return "%s_%s" % (self.action, self.status)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 from typing import Any, Optional
 
+from heatflow import states
 from heatflow import template as template_mod
 
 HIDDEN = "******"
@@ -40,11 +41,11 @@ class Stack:
 
     @property
     def stack_status(self):
-        return "%s_%s" % (self.action, self.status)
+        return states.joined(self.action, self.status)
 
 
 @dataclasses.dataclass(frozen=True)
-class Resource:
+class Resource(states.ResourceStatus):
     name: str
     type: str
     physical_resource_id: Optional[str]
@@ -54,13 +55,9 @@ class Resource:
     attributes: dict
     updated_at: Optional[datetime.datetime] = None
 
-    @property
-    def resource_status(self):
-        return "%s_%s" % (self.action, self.status)
-
 
 @dataclasses.dataclass(frozen=True)
-class Event:
+class Event(states.ResourceStatus):
     id: int
     time: datetime.datetime
     resource_name: str
@@ -68,10 +65,6 @@ class Event:
     status: str
     reason: str
     physical_resource_id: Optional[str] = None
-
-    @property
-    def resource_status(self):
-        return "%s_%s" % (self.action, self.status)
 
 
 def stack_view(row, tmpl_row):
