@@ -82,6 +82,31 @@ def storage_failure(exc):
     return None
 
 
+class RecentlySeen:
+    """A set that forgets its oldest members beyond ``size``: what a
+    long-lived process remembers of the runs it has seen, without
+    growing for ever.  Thread-safe."""
+
+    def __init__(self, size=4096):
+        self.size = size
+        self._seen = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, key):
+        """Remember ``key``; True if it was not remembered already."""
+        with self._lock:
+            new = key not in self._seen
+            self._seen[key] = True
+            self._seen.move_to_end(key)
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+            return new
+
+    def __contains__(self, key):
+        with self._lock:
+            return key in self._seen
+
+
 class OperationExecutor:
     def __init__(self, db, runtime, runtime_key, executor):
         self.db = db
@@ -90,11 +115,7 @@ class OperationExecutor:
         self.executor = executor
         # The runs of flows this process has run lately (a flow another
         # run started is a takeover), the oldest forgotten first.
-        self._ran = collections.OrderedDict()
-        self._ran_lock = threading.Lock()
-
-    #: How many flow runs :attr:`_ran` remembers.
-    REMEMBERED_RUNS = 4096
+        self._ran = RecentlySeen()
 
     def run_flow(self, plan):
         """Run one flow to its end; returns the plan of the flow that
@@ -111,13 +132,9 @@ class OperationExecutor:
         op = plan.op
         run = op.run
         fd = load_operation(self.db, op.flow_uuid)
-        with self._ran_lock:
-            if fd.state not in (None, tf_states.PENDING) and \
-                    (op.flow_uuid, run) not in self._ran:
-                metrics.takeover()      # another run had started it
-            self._ran[(op.flow_uuid, run)] = True
-            while len(self._ran) > self.REMEMBERED_RUNS:
-                self._ran.popitem(last=False)
+        if self._ran.add((op.flow_uuid, run)) and \
+                fd.state not in (None, tf_states.PENDING):
+            metrics.takeover()      # another run had started it
         # What an earlier run of this flow in this process remembered
         # writing may be stale (another process may have run it since).
         self.db.taskflow.forget_flow(op.flow_uuid)

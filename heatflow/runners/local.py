@@ -242,7 +242,7 @@ class DetachedRunner(LocalRunner):
         # The runs this process has asked a worker to take over: one
         # worker each (resume_orphans at open, then resume_stack, would
         # start two; the second would find the run taken and exit).
-        self._asked = set()
+        self._asked = execution.RecentlySeen()
 
     def start(self, plan):
         execution.save_operation(self.db, plan)
@@ -256,10 +256,8 @@ class DetachedRunner(LocalRunner):
         finds it taken and exits."""
         if self.run_alive(stack_row.run_token):
             return False
-        with self._mutex:
-            if stack_row.run_token in self._asked:
-                return True
-            self._asked.add(stack_row.run_token)
+        if not self._asked.add(stack_row.run_token):
+            return True
         self._spawn(stack_row.id)
         return True
 

@@ -61,3 +61,17 @@ def test_other_failures_are_not_the_databases():
             raise ValueError("the plugin's own")
     except ValueError as exc:
         assert execution.storage_failure(exc) is None
+
+
+def test_a_long_lived_process_remembers_recent_runs_only():
+    # A conductor or a service's DetachedRunner sees runs for weeks: what
+    # it remembers of them must not grow with them.
+    seen = execution.RecentlySeen(size=3)
+    assert seen.add("a") and seen.add("b") and seen.add("c")
+    assert not seen.add("a")            # seen: and now the most recent
+    assert seen.add("d")                # forgets b, the oldest
+    assert "b" not in seen
+    assert "a" in seen and "c" in seen and "d" in seen
+    for i in range(1000):
+        seen.add(i)
+    assert len(seen._seen) == 3
