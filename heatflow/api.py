@@ -400,7 +400,7 @@ class Orchestrator:
         tmpl, env = self._lifecycle.create_inputs(template, parameters,
                                                   files, environment)
         stack_def = self._lifecycle.definition(tmpl, env, name, "")
-        return preview.plan([], stack_def, self.registry)
+        return preview.dry_run([], stack_def, self.registry)
 
     def preview_update(self, name, template=None, parameters=None,
                        files=None, existing=False, environment=None):
@@ -428,14 +428,14 @@ class Orchestrator:
                 return recorded(res).resources[res.name].deletion_policy
             except Exception:
                 return None
-        return preview.plan(self.db.store.list_resources(row.id), stack_def,
-                            self.registry,
-                            current_template_id=row.template_id,
-                            deletion_policy_of=deletion_policy_of,
-                            resource_data=self.db.store.resource_data,
-                            class_of=class_of,
-                            definition_of=lambda tid: self.runtime.definition(
-                                tid, row.name, row.id))
+        return preview.dry_run(
+            self.db.store.list_resources(row.id), stack_def, self.registry,
+            current_template_id=row.template_id,
+            deletion_policy_of=deletion_policy_of,
+            resource_data=self.db.store.resource_data,
+            class_of=class_of,
+            definition_of=lambda tid: self.runtime.definition(
+                tid, row.name, row.id))
 
 
 def _check_name(name):

@@ -127,10 +127,10 @@ def _live_attribute(cls, row, attr, data, stack_def):
     return plugin.get_attribute(attr)
 
 
-def plan(rows, stack_def, registry, current_template_id=None,
-         deletion_policy_of=None, resource_data=None, class_of=None,
-         definition_of=None):
-    """The plan of converging ``rows`` (a stack's recorded resource rows,
+def dry_run(rows, stack_def, registry, current_template_id=None,
+            deletion_policy_of=None, resource_data=None, class_of=None,
+            definition_of=None):
+    """The dry run of converging ``rows`` (a stack's recorded resource rows,
     ``[]`` for a new stack) to ``stack_def`` (None: delete everything).
 
     ``deletion_policy_of(row)``, optional: the row's recorded deletion
