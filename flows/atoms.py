@@ -418,7 +418,8 @@ class CleanupResource(_Atom):
         tell the finish atom why."""
         msg = _message(exc)
         self.store.finish_resource(row.id, self.fence, states.DELETE,
-                                   states.FAILED, msg)
+                                   states.FAILED, msg,
+                                   driver.failure_detail(exc))
         # Clean-up failures never revert the converged stack; the
         # operation ends FAILED and a retry picks the row up again.
         return _failed_marker("Resource DELETE failed: %s: %s"

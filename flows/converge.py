@@ -10,6 +10,7 @@ from heatflow import exception
 from heatflow import resource as resource_mod
 from heatflow import states
 from heatflow.flows import convergence
+from heatflow.flows import driver
 from heatflow.flows.atoms import (SUPERSEDED, _Atom, _attr_key,
                                   _failed_marker, _halted, _json_attribute,
                                   _message)
@@ -410,7 +411,8 @@ class ConvergeResource(Undo, _Atom):
         if row.lock_run == self.fence.run or \
                 self.acquire(row.id, action) is not None:
             self.store.finish_resource(row.id, self.fence, action,
-                                       states.FAILED, msg)
+                                       states.FAILED, msg,
+                                       driver.failure_detail(exc))
         reason = "Resource %s failed: %s: %s" % (action, self.resource_name,
                                                  msg)
         self.stack_failed(reason)

@@ -6,6 +6,7 @@ with the plugin's persistent bits going to the database.
 
 import logging
 import time
+import traceback
 
 from heatflow import exception
 from heatflow import logs
@@ -97,6 +98,16 @@ def _serialisable(token):
 # The default pauses and their growth (flows/polling.py says why).
 POLL_INTERVAL = polling.POLL_INTERVAL
 BACKOFF = polling.BACKOFF
+
+
+def failure_detail(exc):
+    """What a failure's event keeps beyond its one-line reason: the
+    traceback of an exception that is not one of heatflow's (those a
+    plugin raises on purpose, and their message says it all); else None.
+    Its author needs it to find the bug."""
+    if isinstance(exc, exception.HeatflowError):
+        return None
+    return "".join(traceback.format_exception(exc)).rstrip()
 
 
 def run(plugin, action, args=(), **options):

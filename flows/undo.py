@@ -94,7 +94,8 @@ class Undo:
             raise
         except Exception as exc:
             store.finish_resource(row.id, self.fence,
-                                  states.DELETE, states.FAILED, _message(exc))
+                                  states.DELETE, states.FAILED, _message(exc),
+                                  driver.failure_detail(exc))
             raise
         store.finish_delete(row.id, self.fence, "rollback")
 
@@ -140,7 +141,8 @@ class Undo:
             raise
         except Exception as exc:
             store.finish_resource(row.id, self.fence,
-                                  states.UPDATE, states.FAILED, _message(exc))
+                                  states.UPDATE, states.FAILED, _message(exc),
+                                  driver.failure_detail(exc))
             raise
         attrs, ref = self._read_back(plugin, row, before)
         store.finish_resource(row.id, self.fence,

@@ -13,6 +13,7 @@ background.  Invalid input raises :class:`heatflow.exception.
 StackValidationFailed` before anything is written.
 """
 
+import dataclasses
 import logging
 import os
 import threading
@@ -307,12 +308,31 @@ class Orchestrator:
                 updated_at=r.updated_at or r.created_at))
         return out
 
+    def get_resource(self, name, resource_name):
+        """One resource of the stack ``name``, with the traceback of its
+        failure (``status_detail``) when its plugin raised one of its own
+        exceptions; raises ResourceNotFound."""
+        for res in self.list_resources(name):
+            if res.name == resource_name:
+                break
+        else:
+            raise exception.ResourceNotFound(name, resource_name)
+        if res.status != states.FAILED:
+            return res
+        row = self.db.store.find_stack(name)
+        event = self.db.store.last_event(row.id, resource_name)
+        if event is None or event.status != states.FAILED or \
+                event.physical_resource_id != res.physical_resource_id:
+            return res
+        return dataclasses.replace(res, status_detail=event.detail)
+
     def list_events(self, name, after=0):
         row = self.db.store.find_stack(name)
         return [Event(id=e.id, time=e.created_at,
                       resource_name=e.resource_name or row.name,
                       action=e.action, status=e.status, reason=e.reason,
-                      physical_resource_id=e.physical_resource_id)
+                      physical_resource_id=e.physical_resource_id,
+                      detail=e.detail)
                 for e in self.db.store.list_events(row.id, after)]
 
     def operation(self, name):

@@ -137,4 +137,6 @@ events = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("reason", sa.Text, nullable=False, default=""),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # A failure's detail: the traceback of a plugin's own exception.
+    sa.Column("detail", sa.Text, nullable=True),
 )

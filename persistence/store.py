@@ -278,3 +278,12 @@ class Store(Resources):
             return conn.execute(sa.select(m.events).where(
                 m.events.c.stack_id == stack_id,
                 m.events.c.id > after_id).order_by(m.events.c.id)).all()
+
+    def last_event(self, stack_id, resource_name):
+        """The latest event of one resource of a stack, or None."""
+        e = m.events
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(e).where(
+                e.c.stack_id == stack_id,
+                e.c.resource_name == resource_name).order_by(
+                    e.c.id.desc()).limit(1)).first()
