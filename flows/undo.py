@@ -156,7 +156,8 @@ class Undo:
     def _update_in_flight(self, row):
         """The token of this operation's own update of ``row`` that a run
         which died left in flight, or None."""
-        if (row.action, row.status) == ("UPDATE", "IN_PROGRESS") and \
+        if row.action == states.UPDATE and \
+                row.status == states.IN_PROGRESS and \
                 row.lock_traversal == self.op.traversal and \
                 row.status_reason != "rollback":
             return row.action_token
