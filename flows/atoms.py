@@ -130,7 +130,7 @@ class _Atom(Guard, task.Task):
         return resource_mod.make_plugin(
             cls, row.name, defn, props, stack_view.for_atom(self),
             storage=driver.DbStorage(self.store, row, self.fence),
-            metadata=metadata, action=action, status="IN_PROGRESS")
+            metadata=metadata, action=action, status=states.IN_PROGRESS)
 
     def plugin_to_delete(self, cls, defn, row):
         """The plugin that deletes ``row`` (DELETE lock taken); None if it
@@ -176,7 +176,8 @@ class _Atom(Guard, task.Task):
                     save_token=lambda t: store.update_resource(
                         row.id, fence, action_token=t),
                     resume_token=resume_token, resuming=resuming,
-                    timeout_message=message, taken_over=self.taken_over)
+                    timeout_message=message, taken_over=self.taken_over,
+                    sleep=lambda secs: self.rt.pause(self.op.run, secs))
                 if self._orphan(plugin) is None:
                     return token
                 raise self._abandon(plugin, row)

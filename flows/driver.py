@@ -145,7 +145,7 @@ def run(plugin, action, args=(), **options):
 
 def _run(plugin, action, args=(), *, deadline=None, poll=POLL_INTERVAL,
          save_token=None, resume_token=None, resuming=False,
-         timeout_message=None, taken_over=None):
+         timeout_message=None, taken_over=None, sleep=None):
     """Run ``action`` (CREATE, UPDATE, DELETE) of ``plugin`` to completion.
 
     ``deadline`` is an absolute ``time.time()``; past it the action fails
@@ -167,10 +167,12 @@ def _run(plugin, action, args=(), *, deadline=None, poll=POLL_INTERVAL,
     double (BACKOFF) up to ``longest``.  ``check`` may instead raise
     :class:`resource.PollDelay`: the next poll is then that many seconds
     later (never sooner than ``first``: the shortest pause there is), and
-    the back-off resumes where it was after it.
+    the back-off resumes where it was after it.  ``sleep(seconds)``
+    pauses; it may end early (when the run is fenced: Runtime.pause).
     """
     name = action.lower()
     check = getattr(plugin, "check_%s_complete" % name)
+    sleep = sleep or time.sleep
     # The deadline is wall-clock time (it was computed by whichever
     # process started the operation); pauses are counted, not timed.
     if resuming:
@@ -208,7 +210,7 @@ def _run(plugin, action, args=(), *, deadline=None, poll=POLL_INTERVAL,
         late = deadline is not None and now + pause >= deadline
         if late:
             pause = deadline - now
-        time.sleep(max(pause, 0))
+        sleep(max(pause, 0))
         if taken_over is not None and taken_over():
             raise exception.Superseded("another run took the operation "
                                        "over")

@@ -13,6 +13,7 @@ import collections
 import contextlib
 import logging
 import threading
+import time
 
 from heatflow import environment as environment_mod
 from heatflow.flows import polling
@@ -94,6 +95,9 @@ class Runtime:
         # session.
         self._fenced = set()
         self._all_fenced = False
+        # Notified when a run is fenced: its actions' pauses between polls
+        # end at once (see pause()).
+        self._fencing = threading.Condition()
         self.liveness = self.ownership = None
         self.waits = WaitHooks()
 
@@ -230,12 +234,29 @@ class Runtime:
     # -- fencing ------------------------------------------------------------
 
     def fence_run(self, run):
-        self._fenced.add(run)
+        with self._fencing:
+            self._fenced.add(run)
+            self._fencing.notify_all()
 
     def fence_all(self, fenced=True):
         """Stop acting for every run (a conductor whose ZooKeeper session
         is suspended or lost)."""
-        self._all_fenced = fenced
+        with self._fencing:
+            self._all_fenced = fenced
+            self._fencing.notify_all()
+
+    def pause(self, run, seconds):
+        """Sleep ``seconds`` between two polls of one of ``run``'s actions,
+        or less: until ``run`` is fenced.  A pause is up to the longest
+        poll interval (10 s by default); a fenced run's actions stop
+        there and then instead of holding their threads that long."""
+        deadline = time.monotonic() + seconds
+        with self._fencing:
+            while not self.is_fenced(run):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._fencing.wait(left)
 
     def is_fenced(self, run):
         return self._all_fenced or run in self._fenced
