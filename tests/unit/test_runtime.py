@@ -136,7 +136,6 @@ def test_unregistering_the_default_runtime_makes_another_the_default(
         runtime_mod.get("elsewhere")
 
 
-
 class NeverDone(resource_mod.Resource):
     """A create the cloud never finishes."""
     checks = 0
