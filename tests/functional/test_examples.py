@@ -111,3 +111,8 @@ def test_the_documented_commands_run_with_the_shipped_templates(tmp_path):
                        "w", "-t", t + "widgets.yaml", "--wait")
     assert widgets.returncode == 0, widgets.stderr
     assert "CREATE_COMPLETE" in widgets.stdout
+    # docs/conductors.rst's takeover template, here without the waiting
+    slow = heatflow("stack", "create", "slow", "-t", t + "slow.yaml",
+                    "--parameter", "seconds=0", "--wait")
+    assert slow.returncode == 0, slow.stderr
+    assert "[slow]: CREATE_COMPLETE" in slow.stdout
