@@ -266,9 +266,14 @@ class Conductor:
             plan = execution.load_plan(self.db, row.flow_uuid, self._key,
                                        run)
             op = plan.op
+            # The line an operator greps for: it names the operation in
+            # the JSON fields too, as the lines of the run itself do.
             LOG.info("conductor %s runs job %s: %s of stack %s (run %s)",
                      self.name, job.uuid, op.action, op.stack_name,
-                     run)
+                     run, extra={"stack": op.stack_name,
+                                 "stack_id": op.stack_id,
+                                 "action": op.action,
+                                 "traversal": op.traversal})
             with self._mutex:
                 self._runs[run] = op
                 if self._epoch != epoch or self._disconnected:
