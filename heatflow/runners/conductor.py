@@ -119,7 +119,8 @@ class Conductor:
                  root=jobs.DEFAULT_ROOT, watchdog_interval=1.0,
                  repost_grace=5.0, registry=None,
                  poll_interval=polling.POLL_INTERVAL,
-                 zookeeper_auth=None, limits=None, encryption_key=None):
+                 zookeeper_auth=None, limits=None, encryption_key=None,
+                 connect_timeout=None):
         if not zookeeper:
             raise exception.HeatflowError(
                 "a conductor needs ZooKeeper (--zookeeper or "
@@ -153,7 +154,7 @@ class Conductor:
                                        auth=zookeeper_auth)
         self.client.add_listener(self._session_changed)
         try:
-            self.client.start()
+            jobs.start_client(self.client, zookeeper, connect_timeout)
             self.client.ensure_path(jobs.runs_path(root))
             self.board = jobs.make_board(self.name, self.client,
                                          self.db.taskflow, root)
