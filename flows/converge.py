@@ -357,6 +357,8 @@ class ConvergeResource(Undo, _Atom):
             tmpl_diff["Metadata"] = metadata
         timeout = defn.timeout or cls.default_timeout
         try:
+            if resource_mod.validates_itself(cls):
+                props.validate()    # (not done by properties_for)
             # Asked with the lock taken, as Heat asks inside its update.
             verdict = convergence.plugin_verdict(
                 decision, lambda: plugin.needs_replace_with_prop_diff(
@@ -364,7 +366,7 @@ class ConvergeResource(Undo, _Atom):
             if verdict.action == convergence.REPLACE:
                 raise exception.UpdateReplace(defn.name)
             self.run_action(plugin, row, states.UPDATE,
-                            (defn, tmpl_diff, prop_diff), timeout=timeout,
+                            (plugin.t, tmpl_diff, prop_diff), timeout=timeout,
                             retries=defn.retries)
             attrs = self._attributes(plugin, needed)
             ref = plugin.get_reference_id()

@@ -17,6 +17,7 @@ import secrets
 from heatflow import clients
 from heatflow import exception
 from heatflow import properties as properties_mod
+from heatflow import rsrc_defn
 from heatflow import states
 from heatflow import stack_view
 from heatflow import support
@@ -104,7 +105,9 @@ def properties_for(cls, name, data, *, plugin=None, client_resolve=True,
     validates them builds them here, so translation applies alike to
     validation, the dry run and every action.  ``given`` on the result is
     ``data`` as it was before translation (what :meth:`Resource.reparse`
-    translates again)."""
+    translates again).  A plugin class with a ``validate()`` of its own
+    checks its properties there (Heat's rule: see :func:`validate_plugin`),
+    not here."""
     if strict is None:
         strict = getattr(cls, "strict_properties", True)
     out = translated_data(cls, name, data, plugin=plugin,
@@ -114,9 +117,28 @@ def properties_for(cls, name, data, *, plugin=None, client_resolve=True,
         cls.properties_schema, out, path=("resources", name, "properties"),
         strict=strict)
     props.given = data
-    if validate:
+    if validate and not validates_itself(cls):
         props.validate()
     return props
+
+
+def validates_itself(cls):
+    """Does plugin class ``cls`` override ``validate()``?  Then that is
+    where its properties are checked (the base's checks the schema; Heat's
+    ``OS::Heat::None`` overrides it to take any properties)."""
+    own = getattr(cls, "validate", None)
+    return own is not None and own is not Resource.validate
+
+
+def validate_plugin(cls, name, definition, props, stack, **kwargs):
+    """Heat's validation of one resource before anything is made: its
+    plugin's ``validate()`` with ``props`` as resolved so far (the
+    schema's checks, unless the plugin's own leaves them out).  A
+    plugin without a ``validate()`` of its own needs no object."""
+    if not validates_itself(cls):
+        props.validate()
+        return
+    make_plugin(cls, name, definition, props, stack, **kwargs).validate()
 
 
 _HEAT_STYLE = {}
@@ -153,6 +175,19 @@ def make_plugin(cls, name, definition, properties, stack, **kwargs):
     plugin = cls(name, definition, properties, **kwargs)
     plugin.stack = stack
     return plugin
+
+
+class TypeName(str):
+    """The resource's type: a string, and callable for plugins that ask
+    for it as Heat's ``self.type()``."""
+
+    def __new__(cls, value):
+        if value is None:
+            return None
+        return super().__new__(cls, value)
+
+    def __call__(self):
+        return str(self)
 
 
 class PollDelay(Exception):
@@ -263,10 +298,14 @@ class Resource:
         #: The stack, read-only (heatflow.stack_view); set by make_plugin.
         self.stack = None
         self.name = name
-        self.t = definition
-        self.type = getattr(definition, "type", None)
+        self.type = TypeName(getattr(definition, "type", None))
         self.properties = properties
         self.metadata = metadata or {}
+        #: The definition, its values resolved (Heat's ``self.t``).
+        self.t = rsrc_defn.ResourceDefinition.of(
+            definition, name, self.type,
+            getattr(properties, "given", getattr(properties, "data", None)),
+            self.metadata)
         self.stack_name = stack_name
         self.stack_id = stack_id
         self.action = action
@@ -288,7 +327,7 @@ class Resource:
         inst = make_plugin(cls, name, None, props,
                            stack_view.StackView(stack_name, ""),
                            storage=storage)
-        inst.type = type_name
+        inst.type = TypeName(type_name)
         return inst
 
     # -- persistent state ---------------------------------------------------
@@ -368,10 +407,29 @@ class Resource:
         self.properties = self.translate_properties(
             self.properties, client_resolve=client_resolve)
 
+    @property
+    def context(self):
+        """The request context of the operation's caller
+        (:class:`heatflow.context.RequestContext`), or None when the
+        caller gave none."""
+        return getattr(self.stack, "context", None)
+
+    def frozen_definition(self):
+        """Heat's: the definition with the property values this plugin
+        was given (as recorded, before translation)."""
+        return self.t.freeze(properties=getattr(
+            self.properties, "given", self.properties.data))
+
     # -- lifecycle hooks (all optional) -------------------------------------
 
     def validate(self):
-        """Plugin-specific validation beyond the property schema."""
+        """Validation before anything is made.  The default checks the
+        properties against the schema (Heat's): a plugin overriding it
+        calls ``super().validate()`` to keep that, as in Heat (one that
+        does not, such as Heat's ``OS::Heat::None``, takes any
+        properties)."""
+        if self.properties is not None:
+            self.properties.validate()
 
     def handle_create(self):
         return None

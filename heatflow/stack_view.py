@@ -14,6 +14,7 @@ resource as inputs), never a live plugin.
 """
 
 import copy
+import math
 
 from heatflow import states
 
@@ -88,10 +89,11 @@ class StackView:
         return getattr(row, "timeout_mins", None)
 
     def timeout_secs(self):
-        """The stack's timeout in seconds; None when it has none (Heat
-        falls back to its configured default; heatflow has none)."""
+        """The stack's timeout in seconds; infinity when it has none (Heat
+        falls back to its configured default; heatflow has none, and a
+        plugin compares with it, as OS::Heat::Delay does)."""
         mins = self.timeout_mins
-        return None if mins is None else 60 * mins
+        return math.inf if mins is None else 60 * mins
 
     # -- its resources ---------------------------------------------------
 

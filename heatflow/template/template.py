@@ -464,6 +464,9 @@ class StackDefinition:
     def _validate(self, registry):
         from heatflow import properties as props_mod  # written in parallel
         from heatflow import resource as resource_mod
+        from heatflow import stack_view
+        view = stack_view.StackView(self.stack_name, self.stack_id,
+                                    definition=self)
         for name, defn in self.resources.items():
             cls = registry.get_class(defn.type,
                                      path="resources.%s.type" % name)
@@ -473,8 +476,9 @@ class StackDefinition:
             # Translated first, as Heat validates: a deprecated property
             # its rules move elsewhere is checked where it lands.  (No
             # client is asked before anything is created.)
-            resource_mod.properties_for(cls, name, values,
-                                        client_resolve=False)
+            props = resource_mod.properties_for(
+                cls, name, values, client_resolve=False, validate=False)
+            resource_mod.validate_plugin(cls, name, defn, props, view)
 
     def resolve_outputs(self, refs, attrs):
         out = {}
