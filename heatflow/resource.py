@@ -17,6 +17,7 @@ import secrets
 from heatflow import clients
 from heatflow import exception
 from heatflow import properties as properties_mod
+from heatflow import rpc_client
 from heatflow import rsrc_defn
 from heatflow import states
 from heatflow import stack_view
@@ -122,12 +123,18 @@ def properties_for(cls, name, data, *, plugin=None, client_resolve=True,
     return props
 
 
+def _overrides(cls, hook):
+    own = getattr(cls, hook, None)
+    return own is not None and own is not getattr(Resource, hook)
+
+
 def validates_itself(cls):
-    """Does plugin class ``cls`` override ``validate()``?  Then that is
-    where its properties are checked (the base's checks the schema; Heat's
-    ``OS::Heat::None`` overrides it to take any properties)."""
-    own = getattr(cls, "validate", None)
-    return own is not None and own is not Resource.validate
+    """Does plugin class ``cls`` override ``validate()`` or ``reparse()``?
+    Then its plugin object checks its properties (the base ``validate()``
+    checks them against the schema; Heat's ``OS::Heat::None`` overrides it
+    to take any properties, and ``OS::Heat::Value`` retypes its ``value``
+    in ``reparse()``)."""
+    return _overrides(cls, "validate") or _overrides(cls, "reparse")
 
 
 def validate_plugin(cls, name, definition, props, stack, **kwargs):
@@ -142,6 +149,7 @@ def validate_plugin(cls, name, definition, props, stack, **kwargs):
 
 
 _HEAT_STYLE = {}
+_memory_configs = {}
 
 
 def heat_constructor(cls):
@@ -170,10 +178,15 @@ def make_plugin(cls, name, definition, properties, stack, **kwargs):
     kwargs.setdefault("stack_name", stack.name)
     kwargs.setdefault("stack_id", stack.id)
     if heat_constructor(cls):
-        return cls(name, definition, stack.constructing(
+        plugin = cls(name, definition, stack.constructing(
             dict(kwargs, properties=properties)))
-    plugin = cls(name, definition, properties, **kwargs)
-    plugin.stack = stack
+    else:
+        plugin = cls(name, definition, properties, **kwargs)
+        plugin.stack = stack
+    if _overrides(cls, "reparse") and properties is not None:
+        # Heat's constructor reparses: a plugin's own reparse() reshapes
+        # its properties (without client lookups, as there).
+        plugin.reparse(client_resolve=False)
     return plugin
 
 
@@ -407,6 +420,17 @@ class Resource:
         self.properties = self.translate_properties(
             self.properties, client_resolve=client_resolve)
 
+    def rpc_client(self):
+        """Heat's engine API as plugins call it: software configs
+        (heatflow.rpc_client), kept in the stack's database."""
+        configs = getattr(self.stack, "software_configs", None)
+        if configs is None:
+            # Built without the engine: one store per plugin class, so a
+            # plugin's unit test sees what it made.
+            configs = _memory_configs.setdefault(type(self),
+                                                 rpc_client.MemoryConfigs())
+        return rpc_client.EngineClient(configs)
+
     @property
     def context(self):
         """The request context of the operation's caller
@@ -494,6 +518,13 @@ class Resource:
         return True
 
     # -- intrinsic functions ------------------------------------------------
+
+    def physical_resource_name_or_FnGetRefId(self):
+        """Heat's: the physical name, else the reference id."""
+        name = self.physical_resource_name()
+        if name is not None:
+            return str(name)
+        return Resource.get_reference_id(self)
 
     def get_reference_id(self):
         """What ``get_resource`` returns."""

@@ -33,14 +33,21 @@ class StackView:
     strict_validate = True
 
     def __init__(self, name, stack_id, *, definition=None, refs=None,
-                 attrs=None, rows=None, stack_row=None):
+                 attrs=None, rows=None, stack_row=None, software_configs=None,
+                 context=None, timeout_mins=None):
         self.name = name
         self.id = stack_id
+        #: Where plugins' software configs go (heatflow.rpc_client): the
+        #: stack's database; None without one.
+        self.software_configs = software_configs
+        #: The request context of the operation (heatflow.context).
+        self.context = context
         self._definition = definition
         self._refs = refs or {}
         self._attrs = attrs
         self._rows_of = rows
         self._stack_row_of = stack_row
+        self._timeout_mins = timeout_mins     # known before there is a row
         self._cache = {}
         # Construction arguments for a plugin with Heat's constructor
         # (see heatflow.resource.make_plugin); None on a shared view.
@@ -83,6 +90,8 @@ class StackView:
 
     @property
     def timeout_mins(self):
+        if self._timeout_mins is not None:
+            return self._timeout_mins
         if self._stack_row_of is None:
             return None
         row = self._lazy("stack", self._stack_row_of)
@@ -217,4 +226,5 @@ def for_atom(atom):
         op.stack_name, op.stack_id, definition=atom.definition,
         refs=refs, attrs=get_attr,
         rows=lambda: atom.store.list_resources(op.stack_id),
-        stack_row=lambda: atom.store.get_stack_by_id(op.stack_id))
+        stack_row=lambda: atom.store.get_stack_by_id(op.stack_id),
+        software_configs=atom.store)

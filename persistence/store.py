@@ -16,6 +16,7 @@ from heatflow import exception
 from heatflow import states
 from heatflow.persistence import models as m
 from heatflow.persistence.resources import Resources
+from heatflow.persistence.software_configs import SoftwareConfigs
 from heatflow.persistence.sql import (  # noqa: F401 (re-exported)
     _B, _STACK_IS, Fence, _fence_params, new_id, utcnow)
 
@@ -25,9 +26,10 @@ _STACK_POSITION = sa.select(
     m.stacks.c.status).where(m.stacks.c.id == _B("sid"))
 
 
-class Store(Resources):
+class Store(Resources, SoftwareConfigs):
     """``db.store``: stacks, templates and events here; resource rows and
-    plugin data inherited (see the module's docstring)."""
+    plugin data, and software configs, inherited (see the module's
+    docstring)."""
 
     # -- templates ----------------------------------------------------------
 

@@ -22,7 +22,8 @@ LAYERS = [
     ("plugin contract and templates", [
         "heatflow.constraints", "heatflow.properties",
         "heatflow.translation", "heatflow.clients", "heatflow.resource",
-        "heatflow.stack_view", "heatflow.rsrc_defn",
+        "heatflow.stack_view", "heatflow.rsrc_defn", "heatflow.rpc_api",
+        "heatflow.rpc_client", "heatflow.software_config_io",
         "heatflow.plugins", "heatflow.registry", "heatflow.template",
         "heatflow.environment", "heatflow.template_format"]),
     ("persistence", ["heatflow.persistence"]),
