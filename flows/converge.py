@@ -358,7 +358,8 @@ class ConvergeResource(Undo, _Atom):
         timeout = defn.timeout or cls.default_timeout
         try:
             if resource_mod.validates_itself(cls):
-                props.validate()    # (not done by properties_for)
+                # (not done by properties_for; reparse() may have retyped)
+                plugin.properties.validate()
             # Asked with the lock taken, as Heat asks inside its update.
             verdict = convergence.plugin_verdict(
                 decision, lambda: plugin.needs_replace_with_prop_diff(

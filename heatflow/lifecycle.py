@@ -54,13 +54,14 @@ class Lifecycle:
         if missing:
             raise exception.PluginNotLoaded(row.name, action, missing)
 
-    def definition(self, tmpl, env, name, stack_id):
+    def definition(self, tmpl, env, name, stack_id, timeout_mins=None):
         """Bind and fully validate: ``env`` holds the final parameter
-        values and the type aliases."""
+        values and the type aliases; ``timeout_mins`` the stack's timeout
+        (plugins' validate() may compare with it)."""
         registry = env.registry(self.registry)
         stack_def = tmpl.bind(env.parameters, stack_name=name,
                               stack_id=stack_id, registry=registry)
-        stack_def.validate(registry)
+        stack_def.validate(registry, timeout_mins)
         return stack_def
 
     def create_inputs(self, template, parameters, files, environment):
@@ -100,7 +101,7 @@ class Lifecycle:
         tmpl, env = self.create_inputs(template, parameters, files,
                                        environment)
         stack_id = str(uuid.uuid4())
-        stack_def = self.definition(tmpl, env, name, stack_id)
+        stack_def = self.definition(tmpl, env, name, stack_id, timeout_mins)
         traversal = str(uuid.uuid4())
         deadline = self._deadline(timeout_mins)
         op = self._op(stack_id, name, traversal, states.CREATE, None,
@@ -179,12 +180,13 @@ class Lifecycle:
         self.check_plugins(row, states.UPDATE)
         tmpl, env = self.update_inputs(row, template, parameters, files,
                                        existing, environment)
-        stack_def = self.definition(tmpl, env, row.name, row.id)
+        if timeout_mins is None:
+            timeout_mins = row.timeout_mins
+        stack_def = self.definition(tmpl, env, row.name, row.id,
+                                    timeout_mins)
         self.check_immutable(row, stack_def)
         if disable_rollback is None:
             disable_rollback = row.disable_rollback
-        if timeout_mins is None:
-            timeout_mins = row.timeout_mins
         return self._begin(row, states.UPDATE, stack_def, tmpl=tmpl, env=env,
                            timeout_mins=timeout_mins,
                            disable_rollback=disable_rollback)
