@@ -386,8 +386,8 @@ class Resource:
         exception.ClientNotAvailable when none is registered."""
         name = clients.client_name(self, name)
         if getattr(self, "_clients", None) is None:
-            # No request context yet: client plugins get None.
-            self._clients = clients.Clients(context=None)
+            # The operation's request context (None if none was given).
+            self._clients = clients.Clients(context=self.context)
         return self._clients.client_plugin(name)
 
     def _default_client_plugin(self):

@@ -40,8 +40,8 @@ class StackView:
         #: Where plugins' software configs go (heatflow.rpc_client): the
         #: stack's database; None without one.
         self.software_configs = software_configs
-        #: The request context of the operation (heatflow.context).
-        self.context = context
+        # The request context (heatflow.context), or a callable reading it.
+        self._context = context
         self._definition = definition
         self._refs = refs or {}
         self._attrs = attrs
@@ -66,6 +66,13 @@ class StackView:
         return self._cache[key]
 
     # -- the stack's own -------------------------------------------------
+
+    @property
+    def context(self):
+        """The operation's request context (heatflow.context), or None."""
+        if callable(self._context):
+            self._context = self._lazy("context", self._context)
+        return self._context
 
     @property
     def definition(self):
@@ -227,4 +234,7 @@ def for_atom(atom):
         refs=refs, attrs=get_attr,
         rows=lambda: atom.store.list_resources(op.stack_id),
         stack_row=lambda: atom.store.get_stack_by_id(op.stack_id),
-        software_configs=atom.store)
+        software_configs=atom.store,
+        context=lambda: atom.rt.context_of(
+            op.stack_id, op.traversal,
+            lambda: atom.store.get_stack_by_id(op.stack_id)))

@@ -54,6 +54,11 @@ stacks = sa.Table(
     # Absolute, so that it survives the death of whoever runs the operation.
     sa.Column("deadline", sa.DateTime, nullable=True),
     sa.Column("outputs", Sealed(), nullable=True),
+    # The project of the context that created the stack (OS::project_id)
+    # and the request context of its latest operation, sealed
+    # (heatflow/context.py: the token only when encrypted).
+    sa.Column("project_id", sa.String(255), nullable=True),
+    sa.Column("context", Sealed(), nullable=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=True),
     sa.Column("deleted_at", sa.DateTime, nullable=True),

@@ -52,7 +52,8 @@ class Store(Resources, SoftwareConfigs):
     def create_stack(self, *, stack_id, name, template, files, environment,
                      parameters, action,
                      traversal, run, status_reason, disable_rollback,
-                     timeout_mins, deadline, flow_uuid):
+                     timeout_mins, deadline, flow_uuid, project_id=None,
+                     context=None):
         """Insert a stack and its first template; StackExists if the name
         is taken by a live stack."""
         now = utcnow()
@@ -69,6 +70,7 @@ class Store(Resources, SoftwareConfigs):
                     traversal=traversal, run_token=run, flow_uuid=flow_uuid,
                     disable_rollback=disable_rollback,
                     timeout_mins=timeout_mins, deadline=deadline,
+                    project_id=project_id, context=context,
                     created_at=now, updated_at=now))
                 self._event(conn, stack_id, "", None, action,
                             states.IN_PROGRESS, status_reason, now)

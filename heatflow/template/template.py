@@ -456,19 +456,20 @@ class StackDefinition:
             self._attr_index = index
         return frozenset(index.get(name, ()))
 
-    def validate(self, registry, timeout_mins=None):
+    def validate(self, registry, timeout_mins=None, context=None):
         """Full validation, properties included, against ``registry``;
         ``timeout_mins``: the stack's timeout, for plugins' validate()."""
         with _hiding(self.template, self.parameters):
-            self._validate(registry, timeout_mins)
+            self._validate(registry, timeout_mins, context)
 
-    def _validate(self, registry, timeout_mins):
+    def _validate(self, registry, timeout_mins, context):
         from heatflow import properties as props_mod  # written in parallel
         from heatflow import resource as resource_mod
         from heatflow import stack_view
         view = stack_view.StackView(self.stack_name, self.stack_id,
                                     definition=self,
-                                    timeout_mins=timeout_mins)
+                                    timeout_mins=timeout_mins,
+                                    context=context)
         for name, defn in self.resources.items():
             cls = registry.get_class(defn.type,
                                      path="resources.%s.type" % name)

@@ -18,7 +18,7 @@ LAYERS = [
     ("foundation", ["heatflow.exception", "heatflow.states", "heatflow.logs",
                     "heatflow.metrics", "heatflow.support",
                     "heatflow.attributes", "heatflow.password_gen",
-                    "heatflow.i18n"]),
+                    "heatflow.i18n", "heatflow.context"]),
     ("plugin contract and templates", [
         "heatflow.constraints", "heatflow.properties",
         "heatflow.translation", "heatflow.clients", "heatflow.resource",

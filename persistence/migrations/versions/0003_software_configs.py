@@ -1,6 +1,7 @@
 """Software configs: what OS::Heat::SoftwareConfig and its kin store
 through ``rpc_client().create_software_config`` (Heat keeps them in its
-database, outside any stack).
+database, outside any stack); and a stack's project and request context
+(heatflow/context.py).
 
 Revision ID: 0003
 Revises: 0002
@@ -26,7 +27,12 @@ def upgrade():
         sa.Column("config", sa.JSON, nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
     )
+    op.add_column("hf_stacks",
+                  sa.Column("project_id", sa.String(255), nullable=True))
+    op.add_column("hf_stacks", sa.Column("context", sa.JSON, nullable=True))
 
 
 def downgrade():
+    op.drop_column("hf_stacks", "context")
+    op.drop_column("hf_stacks", "project_id")
     op.drop_table("hf_software_configs")
