@@ -37,6 +37,7 @@ from oslo_utils import reflection
 from taskflow import task
 
 from heatflow import exception
+from heatflow import registry
 from heatflow import resource as resource_mod
 from heatflow import stack_view
 from heatflow import states
@@ -283,8 +284,9 @@ def _json_attribute(plugin, name):
     except (TypeError, ValueError) as exc:
         raise exception.PluginError(
             "attribute %r of resource %s is not JSON-serialisable (%s): "
-            "a plugin's attribute values must be JSON data"
-            % (_attr_key(name), plugin.name, exc)) from None
+            "a plugin's attribute values must be JSON data (plugin %s)"
+            % (_attr_key(name), plugin.name, exc,
+               registry.plugin_name(type(plugin)))) from None
     return value
 
 

@@ -12,11 +12,13 @@ a plugin must remember between actions goes through ``resource_id_set`` and
 """
 
 import inspect
+import logging
 import secrets
 
 from heatflow import clients
 from heatflow import exception
 from heatflow import properties as properties_mod
+from heatflow import registry
 from heatflow import rpc_client
 from heatflow import rsrc_defn
 from heatflow import states
@@ -148,6 +150,7 @@ def validate_plugin(cls, name, definition, props, stack, **kwargs):
     make_plugin(cls, name, definition, props, stack, **kwargs).validate()
 
 
+LOG = logging.getLogger(__name__)
 _HEAT_STYLE = {}
 _memory_configs = {}
 
@@ -177,11 +180,22 @@ def make_plugin(cls, name, definition, properties, stack, **kwargs):
     (``self.stack``)."""
     kwargs.setdefault("stack_name", stack.name)
     kwargs.setdefault("stack_id", stack.id)
-    if heat_constructor(cls):
-        plugin = cls(name, definition, stack.constructing(
-            dict(kwargs, properties=properties)))
-    else:
-        plugin = cls(name, definition, properties, **kwargs)
+    try:
+        if heat_constructor(cls):
+            plugin = cls(name, definition, stack.constructing(
+                dict(kwargs, properties=properties)))
+        else:
+            plugin = cls(name, definition, properties, **kwargs)
+    except exception.HeatflowError:
+        raise
+    except Exception as exc:
+        # A plugin bug: say whose, and log where.
+        LOG.info("constructing plugin %s failed", cls, exc_info=True)
+        raise exception.PluginError(
+            "plugin %s could not be constructed for resource %s: %s: %s" % (
+                registry.plugin_name(cls), name, type(exc).__name__,
+                exc)) from exc
+    if not heat_constructor(cls):
         plugin.stack = stack
     if _overrides(cls, "reparse") and properties is not None:
         # Heat's constructor reparses: a plugin's own reparse() reshapes
