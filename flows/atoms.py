@@ -442,6 +442,12 @@ class CleanupResource(_Atom):
         if what == convergence.RETAIN:
             store.purge_resource(row.id, self.fence)
             return {"retained": row.id}
+        if self._id_taken_over(row):
+            # Its physical id names its replacement now (a plugin's
+            # prepare_for_replace freed it, OS::Nova::KeyPair's name): a
+            # delete through it would delete the replacement.
+            store.purge_resource(row.id, self.fence)
+            return {"deleted": row.id}
         cls = self.class_of(row)
         row = self.acquire(row.id, states.DELETE)
         if row is None:
@@ -463,6 +469,15 @@ class CleanupResource(_Atom):
             return self._failed(row, exc)
         store.finish_delete(row.id, self.fence)
         return {"deleted": row.id}
+
+    def _id_taken_over(self, row):
+        """Does another incarnation of ``row``'s resource hold its
+        physical id?"""
+        if row.physical_resource_id is None or row.replaced_by is None:
+            return False
+        return any(r.id != row.id and r.name == row.name and
+                   r.physical_resource_id == row.physical_resource_id
+                   for r in self.store.list_resources(self.op.stack_id))
 
 
 class FinishStack(_Atom):

@@ -531,6 +531,15 @@ class Resource:
     def needs_replace_failed(self):
         return True
 
+    def prepare_for_replace(self):
+        """Heat's hook: called on an incarnation about to be replaced,
+        before its replacement is created (OS::Nova::KeyPair deletes its
+        key pair there, to free the name).  The default does nothing."""
+
+    def restore_prev_rsrc(self, convergence=False):
+        """Heat's hook for undoing prepare_for_replace in a rollback:
+        heatflow does not call it (docs/plugins.rst)."""
+
     # -- intrinsic functions ------------------------------------------------
 
     def physical_resource_name_or_FnGetRefId(self):

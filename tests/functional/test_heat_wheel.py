@@ -186,6 +186,15 @@ CASES = {
         {"public_key": [any_text] * 3,
          "private_key": [any_text, any_text, ""]},
         metadata={"m": 1}),
+    # Replaced under the same name: its prepare_for_replace() deletes the
+    # key pair first, as Heat has it do (names are unique in Nova).
+    "nova_keypair_same_name": Case(
+        "OS::Nova::KeyPair", {"name": "k1", "save_private_key": True},
+        {"name": "k1", "save_private_key": True},
+        {"name": "k1", "save_private_key": False},
+        {"public_key": [any_text] * 3,
+         "private_key": [any_text, any_text, ""]},
+        metadata={"m": 1}),
     "neutron_net": Case(
         "OS::Neutron::Net", {"name": "n1"},
         {"name": "n2", "admin_state_up": False},
