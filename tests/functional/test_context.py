@@ -155,3 +155,27 @@ def test_the_token_is_never_shown():
     assert "auth_token" not in ctx.to_dict(secrets=False)
     assert ctx.tenant_id == "p-1" and ctx.region == "north"
     assert context_mod.RequestContext(roles=["admin"]).is_admin
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_a_detached_worker_runs_with_the_callers_context(
+        tmp_path, monkeypatch, cloud, encrypted):
+    """The command line without --wait: the operation runs in a worker
+    process of its own, which reads the context stored with the stack."""
+    import os
+    monkeypatch.delenv(sealing.ENV_KEY, raising=False)
+    key = sealing.generate_key() if encrypted else None
+    url = "sqlite:///" + str(tmp_path / "w.db")
+    plugins = os.path.join(os.path.dirname(__file__), "..", "plugins")
+    t = {"heat_template_version": "2018-08-31",
+         "resources": {"r": {"type": "Test::Caller"}}}
+    with heatflow.Orchestrator(url, detach=True, resume=False,
+                               plugin_dirs=[plugins], encryption_key=key,
+                               context=ALICE) as orch:
+        stack = orch.create_stack("s", t).wait(60)
+        assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+    [seen] = [j for j in cloud.journal() if j["event"] == "caller"]
+    assert seen["id"] != os.getpid()        # another process ran it
+    assert seen["props"] == {
+        "user_id": "alice", "project_id": "p-1",
+        "token": ALICE["auth_token"] if encrypted else None}
