@@ -37,6 +37,7 @@ from oslo_utils import reflection
 from taskflow import task
 
 from heatflow import exception
+from heatflow import registry
 from heatflow import resource as resource_mod
 from heatflow import stack_view
 from heatflow import states
@@ -284,8 +285,9 @@ def _json_attribute(plugin, name):
     except (TypeError, ValueError) as exc:
         raise exception.PluginError(
             "attribute %r of resource %s is not JSON-serialisable (%s): "
-            "a plugin's attribute values must be JSON data"
-            % (_attr_key(name), plugin.name, exc)) from None
+            "a plugin's attribute values must be JSON data (plugin %s)"
+            % (_attr_key(name), plugin.name, exc,
+               registry.plugin_name(type(plugin)))) from None
     return value
 
 
@@ -442,6 +444,12 @@ class CleanupResource(_Atom):
         if what == convergence.RETAIN:
             store.purge_resource(row.id, self.fence)
             return {"retained": row.id}
+        if self._id_taken_over(row):
+            # Its physical id names its replacement now (a plugin's
+            # prepare_for_replace freed it, OS::Nova::KeyPair's name): a
+            # delete through it would delete the replacement.
+            store.purge_resource(row.id, self.fence)
+            return {"deleted": row.id}
         cls = self.class_of(row)
         row = self.acquire(row.id, states.DELETE)
         if row is None:
@@ -463,6 +471,15 @@ class CleanupResource(_Atom):
             return self._failed(row, exc)
         store.finish_delete(row.id, self.fence)
         return {"deleted": row.id}
+
+    def _id_taken_over(self, row):
+        """Does another incarnation of ``row``'s resource hold its
+        physical id?"""
+        if row.physical_resource_id is None or row.replaced_by is None:
+            return False
+        return any(r.id != row.id and r.name == row.name and
+                   r.physical_resource_id == row.physical_resource_id
+                   for r in self.store.list_resources(self.op.stack_id))
 
 
 class FinishStack(_Atom):

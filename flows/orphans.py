@@ -100,8 +100,9 @@ def undo(store, fence, plugin, row_id, physical_id, run_alive,
     storage = resource_mod.ResourceStorage(
         physical_id, getattr(plugin._storage, "_data", None),
         plugin._storage.physical_name)
-    deleter = type(plugin)(
-        plugin.name, plugin.t, plugin.properties, storage=storage,
+    deleter = resource_mod.make_plugin(
+        type(plugin), plugin.name, plugin.t, plugin.properties,
+        plugin.stack, storage=storage,
         stack_name=plugin.stack_name, stack_id=plugin.stack_id,
         metadata=plugin.metadata, action=resource_mod.DELETE,
         status=resource_mod.IN_PROGRESS)

@@ -135,7 +135,7 @@ class Undo:
                 for k in properties_mod.diff(same(current), same(target))}
         try:
             self.run_action(plugin, row, states.UPDATE,
-                            (defn, {"Properties": target}, diff),
+                            (plugin.t, {"Properties": target}, diff),
                             stack_bound=False)
         except _Superseded:
             raise
