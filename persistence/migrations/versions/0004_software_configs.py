@@ -3,15 +3,15 @@ through ``rpc_client().create_software_config`` (Heat keeps them in its
 database, outside any stack); and a stack's project and request context
 (heatflow/context.py).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
