@@ -38,7 +38,7 @@ from taskflow import task
 
 from heatflow import exception
 from heatflow import registry
-from heatflow import resource as resource_mod
+from heatflow import plugin_factory
 from heatflow import stack_view
 from heatflow import states
 from heatflow.flows import convergence
@@ -128,7 +128,7 @@ class _Atom(Guard, task.Task):
         return (registry or self.rt.registry).get_class(row.type)
 
     def plugin(self, cls, defn, props, row, metadata=None, action=states.INIT):
-        return resource_mod.make_plugin(
+        return plugin_factory.make_plugin(
             cls, row.name, defn, props, stack_view.for_atom(self),
             storage=driver.DbStorage(self.store, row, self.fence),
             metadata=metadata, action=action, status=states.IN_PROGRESS)
@@ -139,7 +139,7 @@ class _Atom(Guard, task.Task):
         to delete), else PluginError saying why.  A failing translation
         rule gives the recorded data rather than refuse the delete."""
         try:
-            props = resource_mod.properties_for(
+            props = plugin_factory.properties_for(
                 cls, row.name, row.properties or {}, validate=False,
                 strict=False, ignore_errors=True)
             return self.plugin(cls, defn, props, row, row.rsrc_metadata,

@@ -7,6 +7,7 @@ records the outcome; its revert is flows/undo.py.
 import logging
 
 from heatflow import exception
+from heatflow import plugin_factory
 from heatflow import resource as resource_mod
 from heatflow import states
 from heatflow.flows import convergence
@@ -81,7 +82,7 @@ class ConvergeResource(Undo, _Atom):
         self.known_inputs = (refs, get_attr)
         data = defn.resolve_properties(refs, get_attr)
         metadata = defn.resolve_metadata(refs, get_attr)
-        props = resource_mod.properties_for(cls, defn.name, data)
+        props = plugin_factory.properties_for(cls, defn.name, data)
         return cls, data, metadata, props
 
     def _create_fresh(self, inputs):
@@ -246,7 +247,7 @@ class ConvergeResource(Undo, _Atom):
             plugin_changed=lambda: self._plugin_changed(row, defn, cls),
             replace_failed=lambda: make_plugin().needs_replace_failed(),
             resumed=row.lock_traversal == self.op.traversal,
-            translate=resource_mod.comparable(cls, defn.name),
+            translate=plugin_factory.comparable(cls, defn.name),
             update_allowed=getattr(cls, "update_allowed_properties", ()),
             needs_update=convergence.needs_update_question(
                 cls, defn.name, make_plugin, defn, self._built_from(row),
@@ -273,7 +274,7 @@ class ConvergeResource(Undo, _Atom):
                 resource_mod.Resource.prepare_for_replace:
             return
         defn = self._built_from(row)
-        props = resource_mod.properties_for(
+        props = plugin_factory.properties_for(
             cls, row.name, row.properties or {}, validate=False,
             strict=False, ignore_errors=True)
         self.plugin(cls, defn, props, row, row.rsrc_metadata,
@@ -382,7 +383,7 @@ class ConvergeResource(Undo, _Atom):
             tmpl_diff["Metadata"] = metadata
         timeout = defn.timeout or cls.default_timeout
         try:
-            if resource_mod.validates_itself(cls):
+            if plugin_factory.validates_itself(cls):
                 # (not done by properties_for; reparse() may have retyped)
                 plugin.properties.validate()
             # Asked with the lock taken, as Heat asks inside its update.

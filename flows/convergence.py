@@ -26,6 +26,7 @@ import functools
 
 from heatflow import exception
 from heatflow import properties as properties_mod
+from heatflow import plugin_factory
 from heatflow import resource as resource_mod
 from heatflow import states
 
@@ -330,7 +331,7 @@ def needs_update_question(cls, name, make_plugin, after, before, data,
 
     def ask():
         def props(values):
-            return resource_mod.properties_for(
+            return plugin_factory.properties_for(
                 cls, name, values or {}, client_resolve=False,
                 validate=False, ignore_errors=True)
         try:

@@ -29,6 +29,7 @@ undoing would be invisible.  See docs/semantics.rst.
 import logging
 import time
 
+from heatflow import plugin_factory
 from heatflow import resource as resource_mod
 from heatflow import states
 from heatflow.flows import driver
@@ -100,7 +101,7 @@ def undo(store, fence, plugin, row_id, physical_id, run_alive,
     storage = resource_mod.ResourceStorage(
         physical_id, getattr(plugin._storage, "_data", None),
         plugin._storage.physical_name)
-    deleter = resource_mod.make_plugin(
+    deleter = plugin_factory.make_plugin(
         type(plugin), plugin.name, plugin.t, plugin.properties,
         plugin.stack, storage=storage,
         stack_name=plugin.stack_name, stack_id=plugin.stack_id,

@@ -10,7 +10,7 @@ from taskflow.types import failure as tf_failure
 
 from heatflow import exception
 from heatflow import properties as properties_mod
-from heatflow import resource as resource_mod
+from heatflow import plugin_factory
 from heatflow import states
 from heatflow.flows import convergence
 from heatflow.flows import driver
@@ -123,14 +123,14 @@ class Undo:
         if forward is not None:
             self._let_finish(cls, defn, row, forward, current)
         target = before["properties"] or {}
-        props = resource_mod.properties_for(
+        props = plugin_factory.properties_for(
             cls, row.name, target, validate=False, strict=False,
             ignore_errors=True)
         plugin = self.plugin(cls, defn, props, row, before["metadata"],
                              states.UPDATE)
         # Compared as the engine decides (translated, no client lookups);
         # the values as the plugin sees them.
-        same = resource_mod.comparable(cls, row.name)
+        same = plugin_factory.comparable(cls, row.name)
         diff = {k: props.data.get(k)
                 for k in properties_mod.diff(same(current), same(target))}
         try:
@@ -168,7 +168,7 @@ class Undo:
         back: the cloud may refuse a second update while one is in flight,
         or apply the two out of order.  How it ends does not matter (the
         update back follows either way)."""
-        props = resource_mod.properties_for(
+        props = plugin_factory.properties_for(
             cls, row.name, current, validate=False, strict=False,
             ignore_errors=True)
         plugin = self.plugin(cls, defn, props, row, None, states.UPDATE)

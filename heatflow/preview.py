@@ -22,6 +22,7 @@ never their values (a value may come from a hidden parameter).
 """
 
 from heatflow import exception
+from heatflow import plugin_factory
 from heatflow import resource as resource_mod
 from heatflow import stack_view
 from heatflow import states
@@ -94,7 +95,7 @@ def _plugin(cls, name, defn, props, row, metadata):
     storage = resource_mod.ResourceStorage(
         row.physical_resource_id if row is not None else None,
         physical_name=getattr(row, "physical_name", None))
-    return resource_mod.make_plugin(
+    return plugin_factory.make_plugin(
         cls, name, defn, props, _view(defn.stack_definition),
         storage=storage, metadata=metadata,
         action=row.action if row is not None else states.INIT,
@@ -115,12 +116,12 @@ def _live_attribute(cls, row, attr, data, stack_def):
     recorded (nothing read it before): asked of its plugin ``cls``, as the
     engine does, with the recorded properties and an in-memory copy of its
     data (a plugin's attribute resolution only reads)."""
-    props = resource_mod.properties_for(
+    props = plugin_factory.properties_for(
         cls, row.name, dict(row.properties or {}), client_resolve=False,
         validate=False, ignore_errors=True)
     storage = resource_mod.ResourceStorage(
         row.physical_resource_id, data, row.physical_name)
-    plugin = resource_mod.make_plugin(
+    plugin = plugin_factory.make_plugin(
         cls, row.name, None, props, _view(stack_def), storage=storage,
         metadata=row.rsrc_metadata, action=row.action, status=row.status)
     plugin.type = row.type
@@ -269,8 +270,8 @@ def _decide(name, defn, row, registry, class_of, refs, get_attr, pending,
             return _worded(decision, name, defn, row, pending)
         return UPDATE, "reference to %s changes" % _names(deps)
     try:
-        props = resource_mod.properties_for(cls, name, data,
-                                            client_resolve=False)
+        props = plugin_factory.properties_for(cls, name, data,
+                                              client_resolve=False)
     except Exception:
         props = None
 
@@ -280,7 +281,7 @@ def _decide(name, defn, row, registry, class_of, refs, get_attr, pending,
         row, defn.type, data, metadata, cls.properties_schema,
         cls.strict_properties, plugin_changed=plugin_changed,
         replace_failed=replace_failed,
-        translate=resource_mod.comparable(cls, name),
+        translate=plugin_factory.comparable(cls, name),
         update_allowed=getattr(cls, "update_allowed_properties", ()),
         needs_update=None if props is None else
         convergence.needs_update_question(

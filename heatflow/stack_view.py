@@ -50,7 +50,7 @@ class StackView:
         self._timeout_mins = timeout_mins     # known before there is a row
         self._cache = {}
         # Construction arguments for a plugin with Heat's constructor
-        # (see heatflow.resource.make_plugin); None on a shared view.
+        # (see heatflow.plugin_factory.make_plugin); None on a shared view.
         self._init_args = None
 
     def constructing(self, args):

@@ -33,8 +33,8 @@ unresolved function.
 
 :func:`translate_properties` applies a plugin's rules to raw property data
 and returns the translated copy.  The engine applies them through
-:func:`heatflow.resource.properties_for`, before validation, in the dry run
-and before every action.
+:func:`heatflow.plugin_factory.properties_for`, before validation, in the
+dry run and before every action.
 """
 
 import copy

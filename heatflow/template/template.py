@@ -463,8 +463,8 @@ class StackDefinition:
             self._validate(registry, timeout_mins, context)
 
     def _validate(self, registry, timeout_mins, context):
+        from heatflow import plugin_factory
         from heatflow import properties as props_mod  # written in parallel
-        from heatflow import resource as resource_mod
         from heatflow import stack_view
         view = stack_view.StackView(self.stack_name, self.stack_id,
                                     definition=self,
@@ -479,9 +479,9 @@ class StackDefinition:
             # Translated first, as Heat validates: a deprecated property
             # its rules move elsewhere is checked where it lands.  (No
             # client is asked before anything is created.)
-            props = resource_mod.properties_for(
+            props = plugin_factory.properties_for(
                 cls, name, values, client_resolve=False, validate=False)
-            resource_mod.validate_plugin(cls, name, defn, props, view)
+            plugin_factory.validate_plugin(cls, name, defn, props, view)
 
     def resolve_outputs(self, refs, attrs):
         out = {}

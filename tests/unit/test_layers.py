@@ -22,6 +22,7 @@ LAYERS = [
     ("plugin contract and templates", [
         "heatflow.constraints", "heatflow.properties",
         "heatflow.translation", "heatflow.clients", "heatflow.resource",
+        "heatflow.plugin_factory",
         "heatflow.stack_view", "heatflow.rsrc_defn", "heatflow.rpc_api",
         "heatflow.rpc_client", "heatflow.software_config_io",
         "heatflow.plugins", "heatflow.registry", "heatflow.template",

@@ -319,10 +319,11 @@ def fake_properties(monkeypatch):
     import heatflow
     monkeypatch.setitem(sys.modules, "heatflow.properties", mod)
     monkeypatch.setattr(heatflow, "properties", mod, raising=False)
-    # Validation builds a plugin's properties through heatflow.resource
-    # (translated first), which imported the real module.
-    from heatflow import resource
-    monkeypatch.setattr(resource, "properties_mod", mod)
+    # Validation builds a plugin's properties through
+    # heatflow.plugin_factory (translated first), which imported the real
+    # module.
+    from heatflow import plugin_factory
+    monkeypatch.setattr(plugin_factory, "properties_mod", mod)
     return mod
 
 
