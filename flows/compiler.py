@@ -20,6 +20,7 @@ from taskflow.patterns import graph_flow
 from heatflow import exception
 from heatflow import resource as resource_mod
 from heatflow.flows import atoms
+from heatflow.flows import cleanup
 from heatflow.flows import converge
 from heatflow.flows import convergence
 from heatflow.flows import plan as plan_mod
@@ -109,7 +110,7 @@ def build_flow(plan):
     gathers, top = _fan_in(op, "converging", ["ref:" + n for n in names])
     nodes.extend(gathers)
     nodes.append(atoms.Converged(op, top))
-    nodes.extend(atoms.CleanupResource(op, row_id, after_rows)
+    nodes.extend(cleanup.CleanupResource(op, row_id, after_rows)
                  for row_id, after_rows in plan.cleanup)
     gathers, cleaned = _fan_in(op, "cleaning",
                                ["gone:%d" % c[0] for c in plan.cleanup])

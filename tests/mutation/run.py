@@ -46,7 +46,8 @@ CONDUCTORS = ["tests/functional/test_conductor.py",
               "tests/functional/test_outages.py",
               "tests/functional/test_zombies.py"]
 
-# What the atoms' modules (flows/atoms.py, converge.py, undo.py, guard.py:
+# What the atoms' modules (flows/atoms.py, converge.py, undo.py, guard.py,
+# cleanup.py:
 # one file until the split of issue 17) are tested by.  The API tests and
 # the timeout tests are where a failure's reason is checked word for word
 # (fast: in-process, seconds).
@@ -60,6 +61,7 @@ TARGETS = {
     "flows/atoms.py": ATOM_TESTS,
     "flows/converge.py": ["tests/unit/test_convergence.py"] + ATOM_TESTS,
     "flows/undo.py": ATOM_TESTS,
+    "flows/cleanup.py": ATOM_TESTS,
     "flows/guard.py": ATOM_TESTS,
     "flows/convergence.py": ["tests/unit/test_convergence.py", UNIT,
                              SCENARIOS],

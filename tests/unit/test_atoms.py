@@ -5,6 +5,7 @@ import pytest
 from taskflow import task
 
 from heatflow.flows import atoms
+from heatflow.flows import cleanup
 from heatflow.flows import converge
 from heatflow.flows import plan
 
@@ -18,7 +19,7 @@ KINDS = {
     "converge-alone": lambda: converge.ConvergeResource(OP, "lone", 8, []),
     "gather": lambda: atoms.Gather(OP, "g1", ["ref:a", "ref:b"]),
     "converged": lambda: atoms.Converged(OP, ["ref:server", "g1"]),
-    "cleanup": lambda: atoms.CleanupResource(OP, 3, [1, 2]),
+    "cleanup": lambda: cleanup.CleanupResource(OP, 3, [1, 2]),
     "finish": lambda: atoms.FinishStack(OP, ["gone:3"], ["server"]),
 }
 
