@@ -98,11 +98,21 @@ class Cluster:
     def jobs(self, stack_name):
         """The stack's jobs on the board now: [(job uuid, owner or None)]
         (the owner: the name of the conductor holding the claim)."""
+        board = self._observer()
+        stack_id = self.orch.db.store.find_stack(stack_name).id
+        return [(j.uuid, board.find_owner(j))
+                for j in jobs_for(board, stack_id)]
+
+    def trashed(self):
+        """The jobs TaskFlow threw away: a job whose dispatch raised goes
+        to its trash, said only in TaskFlow's log, which is quiet."""
+        path = self._observer().trash_path
+        return self.zk.get_children(path) if self.zk.exists(path) else []
+
+    def _observer(self):
         if self._board is None:
             self._board = jobs.make_board("test-observer", self.zk, None)
-        stack_id = self.orch.db.store.find_stack(stack_name).id
-        return [(j.uuid, self._board.find_owner(j))
-                for j in jobs_for(self._board, stack_id)]
+        return self._board
 
     def audit_writes(self):
         """From now on, note every row any process inserts, updates or

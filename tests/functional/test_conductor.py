@@ -278,3 +278,55 @@ def test_update_supersedes_a_create_running_on_another_conductor(cluster,
           j["props"]["name"] == "a1"]
     assert len(a1) == 1
     assert cloud.reality()[a1[0]]["name"] == "renamed"
+
+
+def test_sigterm_while_the_operation_is_cancelled(patient_cluster, cloud):
+    """SIGTERM reaches the conductor running a create just as the user
+    cancels it (no rollback): the action in flight finishes, the
+    conductor exits cleanly, without a traceback, and the cancelled
+    operation's job is consumed, not left for another conductor."""
+    cluster = patient_cluster
+    orch = cluster.orch
+    orch.create_stack("c", chain(delay=2.0, n=2))
+    owner = cluster.wait_owner("c")
+    wait_for(lambda: [a["name"] for a in _attempts(cloud)] == ["a0"], 30,
+             "a0's create started")
+    cluster.procs[owner].send_signal(signal.SIGTERM)
+    orch.cancel_update("c", rollback=False)
+    cluster.procs[owner].wait(30)
+    assert cluster.procs[owner].returncode == 0, cluster.logs()
+    with open("%s/%s.log" % (cluster.log_dir, owner),
+              errors="replace") as f:
+        assert "Traceback" not in f.read(), cluster.logs()
+    wait_for(lambda: cluster.jobs("c") == [], 10, "the job consumed")
+    # Consumed, not thrown away as by a dispatch that raised.
+    assert cluster.trashed() == [], cluster.logs()
+    stack = orch.get_stack("c")
+    assert (stack.stack_status, stack.status_reason) == (
+        "CREATE_FAILED", "Stack CREATE cancelled"), cluster.logs()
+
+
+def test_sigterm_as_the_operation_fails_consumes_its_job(patient_cluster,
+                                                         cloud):
+    """SIGTERM reaches the only conductor while the action that ends the
+    operation is in flight (it runs past the stack's deadline): the
+    operation fails, and its job is consumed -- not released as if the
+    operation still needed a conductor."""
+    cluster = patient_cluster
+    orch = cluster.orch
+    orch.create_stack("f", chain(delay=6.0, n=1), timeout_mins=0.05)
+    owner = cluster.wait_owner("f")
+    for name in cluster.procs:
+        if name != owner:
+            cluster.kill(name, signal.SIGTERM)
+    wait_for(lambda: [a["name"] for a in _attempts(cloud)] == ["a0"], 30,
+             "a0's create started")
+    cluster.procs[owner].send_signal(signal.SIGTERM)
+    cluster.procs[owner].wait(30)
+    assert cluster.procs[owner].returncode == 0, cluster.logs()
+    stack = orch.get_stack("f")
+    assert (stack.stack_status, stack.status_reason) == (
+        "CREATE_FAILED", "Resource CREATE failed: a0: Stack CREATE timed "
+        "out"), cluster.logs()
+    assert cluster.jobs("f") == [], cluster.logs()
+    assert "releasing job" not in cluster.logs()

@@ -21,6 +21,13 @@ def one_conductor(pg_url, zk_hosts, zk_path, zk_client, cloud, tmp_path):
                                    tmp_path, size=1)
 
 
+@pytest.fixture
+def no_conductor(pg_url, zk_hosts, zk_path, zk_client, cloud, tmp_path):
+    """A cluster whose conductors the test starts itself."""
+    yield from cluster_mod.running(pg_url, zk_hosts, zk_path, zk_client,
+                                   tmp_path, size=0)
+
+
 def full_log(cluster, name):
     with open(os.path.join(cluster.log_dir, name + ".log"),
               errors="replace") as f:
@@ -83,3 +90,30 @@ def test_conductors_without_the_plugin_leave_the_job(one_conductor, cloud):
     wait_for(lambda: "p" not in [s.name for s in orch.list_stacks()], 60,
              "the delete", cluster)
     assert cloud.reality() == {}
+
+
+def test_a_conductor_leaves_every_job_it_declined_alone(no_conductor):
+    """Declining one job does not make the conductor forget another it
+    declined: each is left alone for a while, not claimed and declined
+    again and again, in turn with the other."""
+    cluster, orch = no_conductor, no_conductor.orch
+    [lacking] = [cluster.start_conductor(plugins=False)]
+    names = ["p1", "p2"]
+    for name in names:
+        orch.create_stack(name, {
+            "heat_template_version": "2018-08-31", "resources": {
+                "a": {"type": "Test::Thing", "properties": {"name": name}}}})
+    for name in names:
+        wait_for(lambda: orch.get_stack(name).status_reason.startswith(
+            WAITING), 60, "stack %s to say why it waits" % name, cluster)
+    # Many rounds of the conductor's claiming loop (0.5 s each).
+    time.sleep(4)
+    text = full_log(cluster, lacking)
+    for name in names:
+        assert text.count("of stack %s) needs the plugin" % name) == 1, text
+    assert "Traceback" not in text, text
+    # Both jobs still there for a conductor with the plugin, none thrown
+    # away as by a dispatch that raised.
+    assert [owner for name in names for _, owner in cluster.jobs(name)] \
+        == [None, None]
+    assert cluster.trashed() == [], cluster.logs()

@@ -55,8 +55,11 @@ def reality():
     out = {}
     for name in os.listdir(cloud_dir()):
         if name.startswith("thing-"):
-            with open(os.path.join(cloud_dir(), name)) as f:
-                out[name] = json.load(f)
+            try:
+                with open(os.path.join(cloud_dir(), name)) as f:
+                    out[name] = json.load(f)
+            except FileNotFoundError:
+                pass        # deleted since the listing: it no longer exists
     return out
 
 
