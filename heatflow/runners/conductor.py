@@ -221,7 +221,27 @@ class Conductor:
     def dispatch(self, job):
         """Run the operation a claimed job names.  Returns True to consume
         the job (the operation settled, or was superseded), False to
-        release it for another conductor."""
+        release it for another conductor.  Never raises: TaskFlow's
+        conductor throws away a job whose dispatch raised (it is then off
+        the board until the watchdog posts it again), so any trouble --
+        the database away before, during or after the run -- releases
+        it."""
+        try:
+            return self._dispatch(job)
+        except Exception as exc:
+            failure = _database_away(exc)
+            if failure is not None:
+                # The database is away (a PostgreSQL restart): expected,
+                # said in one line; the job goes back for a conductor to
+                # claim once it is back.
+                LOG.warning("job %s: the database failed (%s); released",
+                            job.uuid, failure)
+            else:
+                LOG.exception("job %s failed in conductor %s", job.uuid,
+                              self.name)
+            return False
+
+    def _dispatch(self, job):
         details = job.details or {}
         stack_id, traversal = details.get("stack_id"), details.get(
             "traversal")
@@ -289,18 +309,6 @@ class Conductor:
             finally:
                 with self._mutex:
                     self._runs.pop(run, None)
-        except Exception as exc:
-            failure = _database_away(exc)
-            if failure is not None:
-                # The database is away (a PostgreSQL restart): expected,
-                # said in one line; the job goes back for a conductor to
-                # claim once it is back.
-                LOG.warning("job %s: the database failed (%s); released",
-                            job.uuid, failure)
-            else:
-                LOG.exception("job %s failed in conductor %s", job.uuid,
-                              self.name)
-            return False
         finally:
             try:
                 self.client.delete(node)
