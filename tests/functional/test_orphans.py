@@ -1,7 +1,7 @@
 """Operations nobody runs, on the embedded default, through the command
 line as a user meets them: Ctrl-C on --wait stops the waiting, not the
 operation; a worker killed mid-operation is noticed by whoever follows
-the stack and finished by one worker on ``stack resume`` (or by the next
+the stack and finished by one worker on ``stack continue`` (or by the next
 write command), never half run by a command that then exits."""
 
 import collections
@@ -122,13 +122,13 @@ def test_a_killed_worker_is_noticed_and_one_worker_finishes_it(
     assert code == 1
     assert err.strip() == (
         "ERROR: nobody is running the CREATE of stack s any more (the "
-        "process running it ended); resume it with: heatflow stack "
-        "resume s")
+        "process running it ended); continue it with: heatflow stack "
+        "continue s")
     assert status(cli, "s") == "CREATE_IN_PROGRESS"
 
-    # Two users resume it at once: one worker runs it, nothing twice.
-    first = cli.start("stack", "resume", "s", "--wait")
-    code, out, err = cli("stack", "resume", "s", "--wait")
+    # Two users continue it at once: one worker runs it, nothing twice.
+    first = cli.start("stack", "continue", "s", "--wait")
+    code, out, err = cli("stack", "continue", "s", "--wait")
     assert code == 0, err
     assert first.wait(timeout=60) == 0
     assert status(cli, "s") == "CREATE_COMPLETE"
@@ -139,10 +139,10 @@ def test_a_killed_worker_is_noticed_and_one_worker_finishes_it(
     assert sorted(props["name"] for props in cloud.reality().values()) \
         == ["t0", "t1", "t2"]
 
-    code, _, err = cli("stack", "resume", "s")
+    code, _, err = cli("stack", "continue", "s")
     assert code == 1
     assert err.strip() == ("ERROR: stack s is CREATE_COMPLETE: no operation "
-                           "is in progress to resume")
+                           "is in progress to continue")
 
 
 def test_the_next_write_command_hands_an_orphan_to_a_worker(
