@@ -304,6 +304,19 @@ class Orchestrator:
         operation in progress."""
         return self._operation(self._lifecycle.continue_stack(name))
 
+    def mark_resource_unhealthy(self, name, resource_name,
+                                mark_unhealthy=True, reason=None):
+        """Mark the resource ``resource_name`` of the stack ``name``
+        unhealthy (Heat's): ``CHECK_FAILED`` with ``reason``, and an event;
+        the next update replaces it.  With ``mark_unhealthy=False`` a
+        ``CHECK_FAILED`` resource goes back to ``CHECK_COMPLETE`` (any
+        other is left alone).  A resource being deleted is left alone;
+        one with an action in flight raises
+        :class:`exception.ActionNotAllowed`."""
+        from heatflow import lifecycle
+        lifecycle.mark_unhealthy(self.db.store, name, resource_name,
+                                 mark_unhealthy, reason)
+
     def _operation(self, started):
         return Operation(self, started.stack_id, started.traversal,
                          started.action)

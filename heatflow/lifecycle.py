@@ -366,6 +366,35 @@ class Lifecycle:
         return Started(row.id, row.traversal, row.action)
 
 
+def mark_unhealthy(store, name, resource_name, unhealthy=True, reason=None):
+    """Orchestrator.mark_resource_unhealthy."""
+    from heatflow.flows import convergence
+    if not isinstance(unhealthy, bool):
+        raise exception.StackValidationFailed(
+            "mark_unhealthy must be true or false, not %r" % (unhealthy,),
+            "mark_unhealthy")
+    if reason is not None and not isinstance(reason, str):
+        raise exception.StackValidationFailed(
+            "a reason must be a string, not %r" % (reason,), "reason")
+    row = store.find_stack(name)
+    found = convergence.choose_rows(
+        store.list_resources(row.id), [resource_name],
+        target_template_id=row.template_id,
+        prev_template_id=row.template_id).get(resource_name)
+    if found is None:
+        raise exception.ResourceNotFound(row.name, resource_name)
+    reason = reason or ("marked unhealthy" if unhealthy
+                        else "marked healthy again")
+    done, now = store.mark_resource(found.id, row.id, unhealthy, reason)
+    if not done and now is not None and now.lock_run is not None:
+        # Heat's ActionInProgress: its action's outcome would overwrite it.
+        raise exception.ActionNotAllowed(
+            "resource %s of stack %s is %s_%s: try again once it settles"
+            % (resource_name, row.name, now.action, now.status))
+    # Otherwise, as in Heat, nothing to do: a resource being deleted is not
+    # marked, and only a CHECK_FAILED one is reset.
+
+
 #: How a refusal words each resource action.
 _DONE = {states.CHECK: "checked", states.SUSPEND: "suspended",
          states.RESUME: "resumed"}

@@ -316,3 +316,10 @@ def cmd_stack_continue(ctx, args):
         ctx.note("Stack %s: its %s goes on." % (args.name, op.action))
         return 0
     return _finish_operation(ctx, orch, op, args.name, after, True)
+
+
+def cmd_resource_mark(ctx, args):
+    ctx.orchestrator().mark_resource_unhealthy(
+        args.name, args.resource, mark_unhealthy=not args.reset,
+        reason=args.reason)
+    return 0

@@ -200,6 +200,15 @@ def build_parser():
     p = stack_command(resources, "show", "stacks.cmd_resource_show",
                       "show a resource")
     p.add_argument("resource", metavar="RESOURCE")
+    mark = group(resources, "mark", "mark a resource")
+    p = stack_command(mark, "unhealthy", "operations.cmd_resource_mark",
+                      "mark a resource unhealthy (CHECK_FAILED): the next "
+                      "update replaces it")
+    p.add_argument("resource", metavar="RESOURCE")
+    p.add_argument("reason", metavar="REASON", nargs="?",
+                   help="why (its status reason)")
+    _flag(p, "--reset", help="mark it healthy again (CHECK_COMPLETE)")
+
     stack_template = group(stack, "template", "a stack's template")
     stack_command(stack_template, "show", "stacks.cmd_template_show",
                   "show the template a stack was last created or updated "

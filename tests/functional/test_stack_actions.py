@@ -353,6 +353,76 @@ def test_a_failure_stops_what_has_not_started_on_other_branches(orch, stack):
     assert ("after", "SUSPEND") not in CALLS
 
 
+# -- mark unhealthy --------------------------------------------------------
+
+def test_a_resource_marked_unhealthy_is_replaced_by_the_next_update(
+        orch, stack):
+    stack()
+    orch.mark_resource_unhealthy("s", "server", reason="disk gone")
+    assert statuses(orch)["server"] == ("CHECK_FAILED", "disk gone")
+    assert ("server", "CHECK_FAILED", "disk gone") in events(orch)
+    # The stack's own state is not touched.
+    assert orch.get_stack("s").stack_status == "CREATE_COMPLETE"
+    st = orch.update_stack("s", CHAIN).wait(timeout=60)
+    assert st.stack_status == "UPDATE_COMPLETE", st.status_reason
+    got = statuses(orch)
+    assert got["server"][0] == "CREATE_COMPLETE"     # a new incarnation
+    # Created anew, then the unhealthy one deleted in clean-up; nothing
+    # else was acted on.
+    after = events(orch)
+    after = after[after.index(("server", "CHECK_FAILED", "disk gone")):]
+    assert [(n, s) for n, s, _ in after if n != "s"] == [
+        ("server", "CHECK_FAILED"),
+        ("server", "CREATE_IN_PROGRESS"), ("server", "CREATE_COMPLETE"),
+        ("server", "DELETE_IN_PROGRESS"), ("server", "DELETE_COMPLETE")]
+
+
+def test_reset_marks_it_healthy_and_the_update_leaves_it(orch, stack):
+    stack()
+    orch.mark_resource_unhealthy("s", "server")
+    assert statuses(orch)["server"] == ("CHECK_FAILED", "marked unhealthy")
+    orch.mark_resource_unhealthy("s", "server", mark_unhealthy=False)
+    assert statuses(orch)["server"] == ("CHECK_COMPLETE",
+                                        "marked healthy again")
+    # Resetting a healthy resource does nothing (Heat's rule).
+    orch.mark_resource_unhealthy("s", "net", mark_unhealthy=False)
+    assert statuses(orch)["net"][0] == "CREATE_COMPLETE"
+    st = orch.update_stack("s", CHAIN).wait(timeout=60)
+    assert st.stack_status == "UPDATE_COMPLETE"
+    assert {s for s, _ in statuses(orch).values()} == {"CREATE_COMPLETE",
+                                                       "CHECK_COMPLETE"}
+
+
+def test_marking_names_what_is_wrong(orch, stack):
+    stack()
+    with pytest.raises(exception.ResourceNotFound, match="'nope'"):
+        orch.mark_resource_unhealthy("s", "nope")
+    with pytest.raises(exception.StackValidationFailed, match="reason"):
+        orch.mark_resource_unhealthy("s", "net", reason=42)
+    with pytest.raises(exception.StackNotFound):
+        orch.mark_resource_unhealthy("nope", "net")
+    assert {s for s, _ in statuses(orch).values()} == {"CREATE_COMPLETE"}
+
+
+def test_a_resource_in_the_middle_of_an_action_is_not_marked(orch, stack,
+                                                             cloud):
+    orch.register_plugin("Test::Thing", cloud.Thing)
+    orch.create_stack("busy", hot({"t": {"type": "Test::Thing", "properties":
+                                         {"name": "t", "delay": 2}}}))
+    end = time.monotonic() + 30
+    while statuses(orch, "busy").get("t", ("",))[0] != \
+            "CREATE_IN_PROGRESS" and time.monotonic() < end:
+        time.sleep(0.02)
+    with pytest.raises(exception.ActionNotAllowed,
+                       match="resource t of stack busy is "
+                             "CREATE_IN_PROGRESS: try again once it "
+                             "settles"):
+        orch.mark_resource_unhealthy("busy", "t")
+    st = orch.operation("busy").wait(timeout=60)
+    assert st.stack_status == "CREATE_COMPLETE"
+    assert statuses(orch, "busy")["t"][0] == "CREATE_COMPLETE"
+
+
 # -- the command line --------------------------------------------------------
 
 def test_the_commands(run, tmp_path):
@@ -375,6 +445,16 @@ def test_the_commands(run, tmp_path):
     code, out, err = run("stack", "resume", "s", "--wait")
     assert code == 0, err
     assert "RESUME_COMPLETE" in out
+    code, out, err = run("stack", "resource", "mark", "unhealthy", "s", "b",
+                         "it smells")
+    assert (code, out, err) == (0, "", "")
+    code, out, _ = run("-f", "json", "stack", "resource", "show", "s", "b")
+    assert '"CHECK_FAILED"' in out and "it smells" in out
+    code, out, err = run("stack", "resource", "mark", "unhealthy", "s", "b",
+                         "--reset")
+    assert code == 0, err
+    code, out, _ = run("-f", "json", "stack", "resource", "show", "s", "b")
+    assert '"CHECK_COMPLETE"' in out
     code, _, err = run("stack", "continue", "s")
     assert (code, err.strip()) == (1, "ERROR: stack s is RESUME_COMPLETE: "
                                       "no operation is in progress to "
