@@ -450,6 +450,8 @@ class Orchestrator:
         arguments; see :meth:`preview_create`)."""
         from heatflow import preview
         row = self.db.store.find_stack(name)
+        # (Refused as the update would be: a suspended stack, say.)
+        self._lifecycle.check_supersede(row, states.UPDATE)
         tmpl, env = self._lifecycle.update_inputs(
             row, template, parameters, files, existing, environment)
         stack_def = self._lifecycle.definition(tmpl, env, row.name, row.id)

@@ -353,6 +353,40 @@ def test_a_failure_stops_what_has_not_started_on_other_branches(orch, stack):
     assert ("after", "SUSPEND") not in CALLS
 
 
+class Hanging(Server):
+    """A check that never ends."""
+
+    def handle_check(self):
+        self._seen("CHECK")
+
+    def check_check_complete(self, token):
+        return False
+
+
+def test_a_check_that_never_ends_times_out_with_the_stack(orch, stack):
+    orch.register_plugin("Act::Hanging", Hanging)
+    st = orch.create_stack("t", hot({"h": {"type": "Act::Hanging"}}),
+                           timeout_mins=0.03).wait(timeout=60)
+    assert st.stack_status == "CREATE_COMPLETE"
+    started = time.monotonic()
+    st = orch.check_stack("t").wait(timeout=60)
+    # The stack's timeout (1.8 s) counts from the check's start.
+    assert time.monotonic() - started < 30
+    assert st.stack_status == "CHECK_FAILED"
+    assert st.status_reason == ("Resource CHECK failed: h: Stack CHECK "
+                                "timed out")
+    assert statuses(orch, "t")["h"] == ("CHECK_FAILED",
+                                        "Stack CHECK timed out")
+
+
+def test_a_dry_run_of_an_update_of_a_suspended_stack_is_refused_too(
+        orch, stack):
+    stack()
+    orch.suspend_stack("s").wait(timeout=60)
+    with pytest.raises(exception.ActionNotAllowed, match="resume it first"):
+        orch.preview_update("s", CHAIN)
+
+
 # -- mark unhealthy --------------------------------------------------------
 
 def test_a_resource_marked_unhealthy_is_replaced_by_the_next_update(
