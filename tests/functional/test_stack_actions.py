@@ -411,6 +411,16 @@ def test_a_resource_marked_unhealthy_is_replaced_by_the_next_update(
         ("server", "DELETE_IN_PROGRESS"), ("server", "DELETE_COMPLETE")]
 
 
+def test_the_dry_run_says_the_unhealthy_resource_will_be_replaced(
+        orch, stack):
+    stack()
+    orch.mark_resource_unhealthy("s", "server")
+    plan = {e["resource_name"]: e["action"]
+            for e in orch.preview_update("s", CHAIN)}
+    assert plan["server"] == "replace"
+    assert plan["net"] == "unchanged"
+
+
 def test_reset_marks_it_healthy_and_the_update_leaves_it(orch, stack):
     stack()
     orch.mark_resource_unhealthy("s", "server")
