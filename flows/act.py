@@ -117,6 +117,17 @@ class ActOnResource(_Atom):
             return SUPERSEDED
         except exception.EngineStorageError as exc:
             return self.engine_failed(exc)
+        except Exception as exc:
+            # Not the plugin's failure (handled where it happens) but this
+            # resource's all the same -- its template no longer binds, the
+            # stack's deadline passed while it waited for the row: the
+            # resource fails (as it is), never the engine.  (Raised out of
+            # the atom, it would make TaskFlow revert a flow that has
+            # nothing to revert.)
+            LOG.info("the %s of %s failed", self.op.action,
+                     self.resource_name, exc_info=not isinstance(
+                         exc, exception.HeatflowError))
+            return self._failed(_message(exc))
 
     def _act(self, row):
         action = self.op.action

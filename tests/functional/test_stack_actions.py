@@ -379,6 +379,27 @@ def test_a_check_that_never_ends_times_out_with_the_stack(orch, stack):
                                         "Stack CHECK timed out")
 
 
+def test_trouble_outside_the_plugin_fails_the_resource_not_the_engine(
+        orch, stack, monkeypatch):
+    """Whatever goes wrong around a resource's action (here: its plugin
+    class cannot be found any more) is that resource's failure, as for
+    any action: never an engine error, never a 'rollback'."""
+    from heatflow.flows import act
+    stack()
+    real = act.ActOnResource.class_of
+
+    def class_of(atom, row):
+        if row.name == "server":
+            raise RuntimeError("no class for server")
+        return real(atom, row)
+    monkeypatch.setattr(act.ActOnResource, "class_of", class_of)
+    st = orch.suspend_stack("s").wait(timeout=60)
+    assert st.stack_status == "SUSPEND_FAILED"
+    assert st.status_reason == ("Resource SUSPEND failed: server: "
+                                "RuntimeError: no class for server")
+    assert CALLS == [("app", "SUSPEND")]
+
+
 def test_a_dry_run_of_an_update_of_a_suspended_stack_is_refused_too(
         orch, stack):
     stack()
