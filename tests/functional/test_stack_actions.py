@@ -400,6 +400,19 @@ def test_trouble_outside_the_plugin_fails_the_resource_not_the_engine(
     assert CALLS == [("app", "SUSPEND")]
 
 
+def test_an_engine_error_ends_the_action_failed_not_rolled_back(
+        orch, stack, monkeypatch):
+    from heatflow.flows import act
+
+    def broken(atom, **inputs):
+        raise RuntimeError("the last step broke")
+    monkeypatch.setattr(act.FinishAction, "execute", broken)
+    stack()
+    st = orch.check_stack("s").wait(timeout=60)
+    assert (st.stack_status, st.status_reason) == (
+        "CHECK_FAILED", "Stack CHECK failed: the last step broke")
+
+
 def test_a_dry_run_of_an_update_of_a_suspended_stack_is_refused_too(
         orch, stack):
     stack()
