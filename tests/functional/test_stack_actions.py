@@ -329,6 +329,21 @@ class Slow(Server):
         return True
 
 
+def test_progress_counts_what_the_suspend_has_done(orch, stack):
+    orch.register_plugin("Act::Slow", Slow)
+    stack(hot({"first": {"type": "Act::Server"},
+               "then": {"type": "Act::Slow", "depends_on": "first"}}))
+    # Dependents first: "then" for a second, "first" waiting for it.
+    op = orch.suspend_stack("s")
+    end = time.monotonic() + 30
+    while ("then", "SUSPEND") not in CALLS and time.monotonic() < end:
+        time.sleep(0.01)
+    mid = op.progress()
+    assert (mid.action, mid.done, mid.total) == ("SUSPEND", 0, 2)
+    op.wait(timeout=60)
+    assert (op.progress().done, op.progress().total) == (2, 2)
+
+
 def test_a_failure_stops_what_has_not_started_on_other_branches(orch, stack):
     orch.register_plugin("Act::Slow", Slow)
     # Suspended first: "slow" (then "after", which it depends on) and,
