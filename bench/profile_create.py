@@ -120,6 +120,9 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--interval", type=float, default=0.002)
+    ap.add_argument("--op", choices=("create", "delete"), default="create",
+                    help="the operation sampled (a delete's stack is "
+                    "created first, unsampled)")
     args = ap.parse_args(argv)
     import heatflow
     workdir = tempfile.mkdtemp(prefix="heatflow-bench-prof-")
@@ -129,17 +132,23 @@ def main(argv=None):
         try:
             tmpl = common.template(args.shape, args.n)
             sampler = Sampler(args.interval)
+            if args.op == "delete":
+                orch.create_stack("bench", tmpl).wait(900)
+                common.collect_garbage()
             t0 = time.perf_counter()
             sampler.start()
             try:
-                stack = orch.create_stack("bench", tmpl).wait(900)
+                if args.op == "delete":
+                    stack = orch.delete_stack("bench").wait(900)
+                else:
+                    stack = orch.create_stack("bench", tmpl).wait(900)
             finally:
                 sampler.stop()
             secs = time.perf_counter() - t0
         finally:
             orch.close()
-        print("create of %d %s resources: %.2f s, %s"
-              % (args.n, args.shape, secs, stack.stack_status))
+        print("%s of %d %s resources: %.2f s, %s"
+              % (args.op, args.n, args.shape, secs, stack.stack_status))
         sampler.report(args.top)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

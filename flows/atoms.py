@@ -37,6 +37,7 @@ from oslo_utils import reflection
 from taskflow import task
 
 from heatflow import exception
+from heatflow import registry
 from heatflow import resource as resource_mod
 from heatflow import stack_view
 from heatflow import states
@@ -130,7 +131,7 @@ class _Atom(Guard, task.Task):
         return resource_mod.make_plugin(
             cls, row.name, defn, props, stack_view.for_atom(self),
             storage=driver.DbStorage(self.store, row, self.fence),
-            metadata=metadata, action=action, status="IN_PROGRESS")
+            metadata=metadata, action=action, status=states.IN_PROGRESS)
 
     def plugin_as_recorded(self, cls, defn, row, action):
         """The plugin of ``row`` for ``action``, with the properties and
@@ -182,7 +183,8 @@ class _Atom(Guard, task.Task):
                     save_token=lambda t: store.update_resource(
                         row.id, fence, action_token=t),
                     resume_token=resume_token, resuming=resuming,
-                    timeout_message=message, taken_over=self.taken_over)
+                    timeout_message=message, taken_over=self.taken_over,
+                    sleep=lambda secs: self.rt.pause(self.op.run, secs))
                 if self._orphan(plugin) is None:
                     return token
                 raise self._abandon(plugin, row)
@@ -289,8 +291,9 @@ def _json_attribute(plugin, name):
     except (TypeError, ValueError) as exc:
         raise exception.PluginError(
             "attribute %r of resource %s is not JSON-serialisable (%s): "
-            "a plugin's attribute values must be JSON data"
-            % (_attr_key(name), plugin.name, exc)) from None
+            "a plugin's attribute values must be JSON data (plugin %s)"
+            % (_attr_key(name), plugin.name, exc,
+               registry.plugin_name(type(plugin)))) from None
     return value
 
 
@@ -424,7 +427,8 @@ class CleanupResource(_Atom):
         tell the finish atom why."""
         msg = _message(exc)
         self.store.finish_resource(row.id, self.fence, states.DELETE,
-                                   states.FAILED, msg)
+                                   states.FAILED, msg,
+                                   driver.failure_detail(exc))
         # Clean-up failures never revert the converged stack; the
         # operation ends FAILED and a retry picks the row up again.
         return _failed_marker("Resource DELETE failed: %s: %s"
@@ -446,6 +450,12 @@ class CleanupResource(_Atom):
         if what == convergence.RETAIN:
             store.purge_resource(row.id, self.fence)
             return {"retained": row.id}
+        if self._id_taken_over(row):
+            # Its physical id names its replacement now (a plugin's
+            # prepare_for_replace freed it, OS::Nova::KeyPair's name): a
+            # delete through it would delete the replacement.
+            store.purge_resource(row.id, self.fence)
+            return {"deleted": row.id}
         cls = self.class_of(row)
         row = self.acquire(row.id, states.DELETE)
         if row is None:
@@ -467,6 +477,15 @@ class CleanupResource(_Atom):
             return self._failed(row, exc)
         store.finish_delete(row.id, self.fence)
         return {"deleted": row.id}
+
+    def _id_taken_over(self, row):
+        """Does another incarnation of ``row``'s resource hold its
+        physical id?"""
+        if row.physical_resource_id is None or row.replaced_by is None:
+            return False
+        return any(r.id != row.id and r.name == row.name and
+                   r.physical_resource_id == row.physical_resource_id
+                   for r in self.store.list_resources(self.op.stack_id))
 
 
 class FinishStack(_Atom):

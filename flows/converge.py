@@ -10,6 +10,7 @@ from heatflow import exception
 from heatflow import resource as resource_mod
 from heatflow import states
 from heatflow.flows import convergence
+from heatflow.flows import driver
 from heatflow.flows.atoms import (SUPERSEDED, _Atom, _attr_key,
                                   _failed_marker, _halted, _json_attribute,
                                   _message)
@@ -178,6 +179,12 @@ class ConvergeResource(Undo, _Atom):
             except exception.UpdateReplace:
                 what = convergence.update_replaced(decision).action
         if what == convergence.REPLACE:
+            try:
+                self._prepare_for_replace(row)
+            except _Superseded:
+                raise
+            except Exception as exc:
+                return self._fail(row, states.UPDATE, exc)
             row = self._replacement_row(row, defn)
         return self._create(row, defn, cls, props, data, metadata, needed,
                             replaced=(what == convergence.REPLACE))
@@ -253,6 +260,24 @@ class ConvergeResource(Undo, _Atom):
             return self.definition(row.template_id).resources.get(row.name)
         except Exception:
             return None
+
+    def _prepare_for_replace(self, row):
+        """Heat's hook on the incarnation about to be replaced, before its
+        replacement is created: a plugin whose physical name must be
+        unique (OS::Nova::KeyPair) frees it.  Only for a plugin that
+        overrides it, and only for an incarnation with a physical id."""
+        if row.physical_resource_id is None:
+            return
+        cls = self.class_of(row)
+        if getattr(cls, "prepare_for_replace", None) is \
+                resource_mod.Resource.prepare_for_replace:
+            return
+        defn = self._built_from(row)
+        props = resource_mod.properties_for(
+            cls, row.name, row.properties or {}, validate=False,
+            strict=False, ignore_errors=True)
+        self.plugin(cls, defn, props, row, row.rsrc_metadata,
+                    row.action).prepare_for_replace()
 
     def _replacement_row(self, row, defn):
         """A new INIT incarnation that replaces ``row``; the original stays
@@ -357,6 +382,9 @@ class ConvergeResource(Undo, _Atom):
             tmpl_diff["Metadata"] = metadata
         timeout = defn.timeout or cls.default_timeout
         try:
+            if resource_mod.validates_itself(cls):
+                # (not done by properties_for; reparse() may have retyped)
+                plugin.properties.validate()
             # Asked with the lock taken, as Heat asks inside its update.
             verdict = convergence.plugin_verdict(
                 decision, lambda: plugin.needs_replace_with_prop_diff(
@@ -364,7 +392,7 @@ class ConvergeResource(Undo, _Atom):
             if verdict.action == convergence.REPLACE:
                 raise exception.UpdateReplace(defn.name)
             self.run_action(plugin, row, states.UPDATE,
-                            (defn, tmpl_diff, prop_diff), timeout=timeout,
+                            (plugin.t, tmpl_diff, prop_diff), timeout=timeout,
                             retries=defn.retries)
             attrs = self._attributes(plugin, needed)
             ref = plugin.get_reference_id()
@@ -410,7 +438,8 @@ class ConvergeResource(Undo, _Atom):
         if row.lock_run == self.fence.run or \
                 self.acquire(row.id, action) is not None:
             self.store.finish_resource(row.id, self.fence, action,
-                                       states.FAILED, msg)
+                                       states.FAILED, msg,
+                                       driver.failure_detail(exc))
         reason = "Resource %s failed: %s: %s" % (action, self.resource_name,
                                                  msg)
         self.stack_failed(reason)

@@ -6,6 +6,7 @@ with the plugin's persistent bits going to the database.
 
 import logging
 import time
+import traceback
 
 from heatflow import exception
 from heatflow import logs
@@ -99,6 +100,16 @@ POLL_INTERVAL = polling.POLL_INTERVAL
 BACKOFF = polling.BACKOFF
 
 
+def failure_detail(exc):
+    """What a failure's event keeps beyond its one-line reason: the
+    traceback of an exception that is not one of heatflow's (those a
+    plugin raises on purpose, and their message says it all); else None.
+    Its author needs it to find the bug."""
+    if isinstance(exc, exception.HeatflowError):
+        return None
+    return "".join(traceback.format_exception(exc)).rstrip()
+
+
 def run(plugin, action, args=(), **options):
     """Run ``action`` of ``plugin`` (see :func:`_run`), counted in the
     metrics by its outcome and duration."""
@@ -134,7 +145,7 @@ def run(plugin, action, args=(), **options):
 
 def _run(plugin, action, args=(), *, deadline=None, poll=POLL_INTERVAL,
          save_token=None, resume_token=None, resuming=False,
-         timeout_message=None, taken_over=None):
+         timeout_message=None, taken_over=None, sleep=None):
     """Run ``action`` (CREATE, UPDATE, DELETE, CHECK, ...) of ``plugin`` to
     completion.
 
@@ -157,7 +168,8 @@ def _run(plugin, action, args=(), *, deadline=None, poll=POLL_INTERVAL,
     double (BACKOFF) up to ``longest``.  ``check`` may instead raise
     :class:`resource.PollDelay`: the next poll is then that many seconds
     later (never sooner than ``first``: the shortest pause there is), and
-    the back-off resumes where it was after it.
+    the back-off resumes where it was after it.  ``sleep(seconds)``
+    pauses; it may end early (when the run is fenced: Runtime.pause).
     """
     name = action.lower()
     # Heat's _do_action: a plugin without the handler or the poll of an
@@ -165,6 +177,7 @@ def _run(plugin, action, args=(), *, deadline=None, poll=POLL_INTERVAL,
     check = getattr(plugin, "check_%s_complete" % name, None) or \
         (lambda token: True)
     handle = getattr(plugin, "handle_" + name, None) or (lambda *a: None)
+    sleep = sleep or time.sleep
     # The deadline is wall-clock time (it was computed by whichever
     # process started the operation); pauses are counted, not timed.
     if resuming:
@@ -202,7 +215,7 @@ def _run(plugin, action, args=(), *, deadline=None, poll=POLL_INTERVAL,
         late = deadline is not None and now + pause >= deadline
         if late:
             pause = deadline - now
-        time.sleep(max(pause, 0))
+        sleep(max(pause, 0))
         if taken_over is not None and taken_over():
             raise exception.Superseded("another run took the operation "
                                        "over")

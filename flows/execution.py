@@ -180,7 +180,7 @@ class OperationExecutor:
         row = self.db.store.get_stack_by_id(op.stack_id)
         if row.traversal != op.traversal:
             metrics.operation_finished(op.action, metrics.SUPERSEDED)
-        elif row.status != "IN_PROGRESS":
+        elif row.status != states.IN_PROGRESS:
             metrics.operation_finished(row.action, row.status)
 
     def pending_rollback(self, op):
@@ -189,7 +189,8 @@ class OperationExecutor:
         disabled suspends the flow; resuming it reverts)."""
         row = self.db.store.get_stack_by_id(op.stack_id)
         if (row.traversal, row.run_token) != (op.traversal, op.run) \
-                or row.action != "ROLLBACK" or row.status != "IN_PROGRESS":
+                or row.action != states.ROLLBACK or \
+                row.status != states.IN_PROGRESS:
             return None
         if load_operation(self.db, row.flow_uuid).state != \
                 tf_states.SUSPENDED:

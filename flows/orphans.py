@@ -14,8 +14,8 @@ stable ``physical_resource_name()``, find and record this very resource),
 or while the operation's current run is alive and could still create the
 incarnation; then
 
-* a row of the stack records the physical id: the owner adopted it, it
-  stays;
+* a row of the stack records the physical id, and no live run is acting
+  on that row (it may be deleting it): the owner adopted it, it stays;
 * otherwise it is deleted through a fresh plugin object whose persistent
   bits live in memory only (the run may write nothing), and an event says
   so.
@@ -48,8 +48,15 @@ def verdict(store, fence, row_id, physical_id, run_alive):
     still record it) or DELETE (no one can: it is an orphan).
     ``run_alive``: the runtime's (a run it cannot tell about is alive)."""
     row, position = store.resource_and_position(row_id, fence.stack_id)
-    if any(r.physical_resource_id == physical_id
-           for r in store.list_resources(fence.stack_id)):
+    holders = [r for r in store.list_resources(fence.stack_id)
+               if r.physical_resource_id == physical_id]
+    if any(r.lock_run not in (None, fence.run) and run_alive(r.lock_run)
+           for r in holders):
+        # Its owner is acting on it, and may be deleting it: a name the row
+        # still records is no adoption if the owner's delete of that name
+        # came before this run's create (a chaos soak trial leaked so).
+        return WAIT
+    if holders:
         return KEEP
     if row is None:
         # The incarnation is gone, and its name with it.
@@ -93,8 +100,9 @@ def undo(store, fence, plugin, row_id, physical_id, run_alive,
     storage = resource_mod.ResourceStorage(
         physical_id, getattr(plugin._storage, "_data", None),
         plugin._storage.physical_name)
-    deleter = type(plugin)(
-        plugin.name, plugin.t, plugin.properties, storage=storage,
+    deleter = resource_mod.make_plugin(
+        type(plugin), plugin.name, plugin.t, plugin.properties,
+        plugin.stack, storage=storage,
         stack_name=plugin.stack_name, stack_id=plugin.stack_id,
         metadata=plugin.metadata, action=resource_mod.DELETE,
         status=resource_mod.IN_PROGRESS)

@@ -13,8 +13,11 @@ import collections
 import contextlib
 import logging
 import threading
+import time
 
+from heatflow import context as context_mod
 from heatflow import environment as environment_mod
+from heatflow import exception
 from heatflow.flows import polling
 from heatflow.environment import Environment
 from heatflow import states
@@ -85,6 +88,7 @@ class Runtime:
         # few polls of a cloud API for slow ones (see flows/driver.py).
         self.poll_interval = poll_interval
         self._definitions = collections.OrderedDict()
+        self._contexts = collections.OrderedDict()
         self._def_lock = threading.Lock()
         self._building = {}
         # flow uuid -> engine, for the engines this process is running.
@@ -94,6 +98,9 @@ class Runtime:
         # session.
         self._fenced = set()
         self._all_fenced = False
+        # Notified when a run is fenced: its actions' pauses between polls
+        # end at once (see pause()).
+        self._fencing = threading.Condition()
         self.liveness = self.ownership = None
         self.waits = WaitHooks()
 
@@ -111,6 +118,34 @@ class Runtime:
         None: the database must be asked.)"""
         self.liveness = liveness
         self.ownership = ownership
+
+    # -- request contexts (heatflow/context.py) -----------------------------
+
+    #: How many operations' contexts this process remembers.
+    CONTEXTS = 1000
+
+    def remember_context(self, stack_id, traversal, context):
+        """The context an operation started here was given, auth token
+        included (the stored copy may lack it: no encryption key)."""
+        if context is None:
+            return
+        with self._def_lock:
+            self._contexts[(stack_id, traversal)] = context
+            while len(self._contexts) > self.CONTEXTS:
+                self._contexts.popitem(last=False)
+
+    def remembered_context(self, stack_id, traversal):
+        with self._def_lock:
+            return self._contexts.get((stack_id, traversal))
+
+    def context_of(self, stack_id, traversal, stack_row):
+        """The operation's context: as given in this process, else as
+        stored with the stack (``stack_row()`` reads it), else None."""
+        known = self.remembered_context(stack_id, traversal)
+        if known is not None:
+            return known
+        stored = getattr(stack_row(), "context", None)
+        return context_mod.RequestContext.coerce(stored)
 
     # -- parsed stack definitions, shared by all atoms of an operation -----
 
@@ -147,8 +182,13 @@ class Runtime:
         tmpl = Template.from_dict(row.content, files=row.files,
                                   limits=self.limits)
         env = Environment.load(row.environment)
+        try:
+            project = self.store.get_stack_by_id(stack_id).project_id
+        except exception.NotFound:
+            project = None
         d = tmpl.bind(env.parameters, stack_name=stack_name,
-                      stack_id=stack_id, registry=env.registry(self.registry))
+                      stack_id=stack_id, project_id=project or "",
+                      registry=env.registry(self.registry))
         d.environment = env         # a plugin's self.stack.env
         return d
 
@@ -230,12 +270,29 @@ class Runtime:
     # -- fencing ------------------------------------------------------------
 
     def fence_run(self, run):
-        self._fenced.add(run)
+        with self._fencing:
+            self._fenced.add(run)
+            self._fencing.notify_all()
 
     def fence_all(self, fenced=True):
         """Stop acting for every run (a conductor whose ZooKeeper session
         is suspended or lost)."""
-        self._all_fenced = fenced
+        with self._fencing:
+            self._all_fenced = fenced
+            self._fencing.notify_all()
+
+    def pause(self, run, seconds):
+        """Sleep ``seconds`` between two polls of one of ``run``'s actions,
+        or less: until ``run`` is fenced.  A pause is up to the longest
+        poll interval (10 s by default); a fenced run's actions stop
+        there and then instead of holding their threads that long."""
+        deadline = time.monotonic() + seconds
+        with self._fencing:
+            while not self.is_fenced(run):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._fencing.wait(left)
 
     def is_fenced(self, run):
         return self._all_fenced or run in self._fenced

@@ -94,7 +94,8 @@ class Undo:
             raise
         except Exception as exc:
             store.finish_resource(row.id, self.fence,
-                                  states.DELETE, states.FAILED, _message(exc))
+                                  states.DELETE, states.FAILED, _message(exc),
+                                  driver.failure_detail(exc))
             raise
         store.finish_delete(row.id, self.fence, "rollback")
 
@@ -134,13 +135,14 @@ class Undo:
                 for k in properties_mod.diff(same(current), same(target))}
         try:
             self.run_action(plugin, row, states.UPDATE,
-                            (defn, {"Properties": target}, diff),
+                            (plugin.t, {"Properties": target}, diff),
                             stack_bound=False)
         except _Superseded:
             raise
         except Exception as exc:
             store.finish_resource(row.id, self.fence,
-                                  states.UPDATE, states.FAILED, _message(exc))
+                                  states.UPDATE, states.FAILED, _message(exc),
+                                  driver.failure_detail(exc))
             raise
         attrs, ref = self._read_back(plugin, row, before)
         store.finish_resource(row.id, self.fence,
@@ -154,7 +156,8 @@ class Undo:
     def _update_in_flight(self, row):
         """The token of this operation's own update of ``row`` that a run
         which died left in flight, or None."""
-        if (row.action, row.status) == ("UPDATE", "IN_PROGRESS") and \
+        if row.action == states.UPDATE and \
+                row.status == states.IN_PROGRESS and \
                 row.lock_traversal == self.op.traversal and \
                 row.status_reason != "rollback":
             return row.action_token

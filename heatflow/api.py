@@ -13,11 +13,13 @@ background.  Invalid input raises :class:`heatflow.exception.
 StackValidationFailed` before anything is written.
 """
 
+import dataclasses
 import logging
 import os
 import threading
 import time
 
+from heatflow import context as context_mod
 from heatflow import exception
 from heatflow.flows import polling
 from heatflow import runners
@@ -131,6 +133,15 @@ class Orchestrator:
     ``HEATFLOW_ENCRYPTION_KEY``, else no encryption (see
     :mod:`heatflow.persistence.sealing`).
 
+    ``context``: the request context (user, project, region, auth token,
+    roles: :class:`heatflow.context.RequestContext` or a mapping of its
+    fields) of every operation not given one of its own
+    (``create_stack(..., context=...)``, ``update_stack``,
+    ``delete_stack``); plugins see it as ``self.context``, client plugins
+    as theirs, and the template as ``OS::project_id``.  An operation
+    given none runs with the stack's last.  Stored with the stack, its
+    auth token only when encrypted (:mod:`heatflow.context`).
+
     ``poll_interval``: ``(first, longest)`` seconds between two polls of
     a plugin's ``check_<action>_complete``: the first pause, doubled at
     each poll up to the longest (default 0.05 and 10: an action that
@@ -155,8 +166,12 @@ class Orchestrator:
                  max_workers=32, resume=True, registry=None,
                  poll_interval=polling.POLL_INTERVAL, detach=False,
                  zookeeper_auth=None, limits=None, encryption_key=None,
-                 create_database=True, zookeeper_connect_timeout=None):
+                 create_database=True, zookeeper_connect_timeout=None,
+                 context=None):
         self.limits = limits or DEFAULT_LIMITS
+        #: The request context of every operation not given its own
+        #: (heatflow.context.RequestContext, or a mapping of its fields).
+        self.context = context_mod.RequestContext.coerce(context)
         self._host = runners.Host(db_url, plugin_dirs=plugin_dirs,
                                   registry=registry,
                                   poll_interval=poll_interval,
@@ -229,23 +244,30 @@ class Orchestrator:
     def register_plugin(self, type_name, cls):
         self.registry.register(type_name, cls)
 
+    def _context(self, context):
+        """The operation's request context: given, else this
+        Orchestrator's (None: the stack keeps its last)."""
+        given = context_mod.RequestContext.coerce(context)
+        return given if given is not None else self.context
+
     def create_stack(self, name, template, parameters=None, files=None,
                      timeout_mins=None, disable_rollback=True,
-                     environment=None):
+                     environment=None, context=None):
         _check_name(name)
         return self._operation(self._lifecycle.create(
             name, template, parameters, files, timeout_mins,
-            disable_rollback, environment))
+            disable_rollback, environment, context=self._context(context)))
 
     def update_stack(self, name, template=None, parameters=None, files=None,
                      existing=False, timeout_mins=None,
-                     disable_rollback=None, environment=None):
+                     disable_rollback=None, environment=None, context=None):
         return self._operation(self._lifecycle.update(
             name, template, parameters, files, existing, timeout_mins,
-            disable_rollback, environment))
+            disable_rollback, environment, context=self._context(context)))
 
-    def delete_stack(self, name):
-        return self._operation(self._lifecycle.delete(name))
+    def delete_stack(self, name, context=None):
+        return self._operation(self._lifecycle.delete(
+            name, context=self._context(context)))
 
     def rollback_stack(self, name):
         """Roll the stack back to its last known-good state.
@@ -349,12 +371,31 @@ class Orchestrator:
                 updated_at=r.updated_at or r.created_at))
         return out
 
+    def get_resource(self, name, resource_name):
+        """One resource of the stack ``name``, with the traceback of its
+        failure (``status_detail``) when its plugin raised one of its own
+        exceptions; raises ResourceNotFound."""
+        for res in self.list_resources(name):
+            if res.name == resource_name:
+                break
+        else:
+            raise exception.ResourceNotFound(name, resource_name)
+        if res.status != states.FAILED:
+            return res
+        row = self.db.store.find_stack(name)
+        event = self.db.store.last_event(row.id, resource_name)
+        if event is None or event.status != states.FAILED or \
+                event.physical_resource_id != res.physical_resource_id:
+            return res
+        return dataclasses.replace(res, status_detail=event.detail)
+
     def list_events(self, name, after=0):
         row = self.db.store.find_stack(name)
         return [Event(id=e.id, time=e.created_at,
                       resource_name=e.resource_name or row.name,
                       action=e.action, status=e.status, reason=e.reason,
-                      physical_resource_id=e.physical_resource_id)
+                      physical_resource_id=e.physical_resource_id,
+                      detail=e.detail)
                 for e in self.db.store.list_events(row.id, after)]
 
     def operation(self, name):

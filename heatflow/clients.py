@@ -26,10 +26,12 @@ Client plugins are registered with :func:`register_client_plugin` or found
 through entry points in the group ``heatflow.clients`` (name: the client
 name, value: the ClientPlugin subclass); a registered one wins.
 
-Credentials: Heat gives a client plugin the request context of the stack's
-user (``self.context``: token, project, region).  heatflow has no context
-yet; ``context`` is None until it has, so a client plugin takes its
-credentials from its own configuration (environment, clouds.yaml).
+Credentials: as in Heat, a client plugin gets the operation's request
+context (``self.context``: token, project, region; heatflow.context).  It
+is None when the caller gave none, and has no token in a process other
+than the caller's unless the database is encrypted: then a client plugin
+takes its credentials from its own configuration (environment,
+clouds.yaml).
 """
 
 import functools
@@ -94,7 +96,7 @@ class ClientPlugin:
     supported_versions = []
 
     def __init__(self, context=None):
-        # None until heatflow has a request context (see the module's
+        # The operation's request context, or None (see the module's
         # description).
         self.context = context
         self.invalidate()

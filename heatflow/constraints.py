@@ -45,6 +45,17 @@ def _fmt(number):
     return str(number)
 
 
+class Schema:
+    """Heat's ``constraints.Schema``: the type names a property or
+    attribute schema takes (``heatflow.properties.Schema`` declares
+    properties)."""
+
+    #: The key naming a type in a schema's dict form.
+    TYPE = "type"
+    TYPES = (INTEGER, STRING, NUMBER, BOOLEAN, MAP, LIST, ANY) = (
+        "Integer", "String", "Number", "Boolean", "Map", "List", "Any")
+
+
 class Constraint:
     """Base class: subclasses implement ``_check(value)`` returning None or
     a default error text."""
@@ -158,13 +169,24 @@ class AllowedValues(Constraint):
     def _check(self, value):
         if value in self.allowed:
             return None
+        if isinstance(value, list):
+            # Heat's rule for a list (OS::Heat::Delay's ``actions``): every
+            # item is one of the allowed values.
+            bad = [v for v in value if self._check(v) is not None]
+            if not bad:
+                return None
+            return "%s is not an allowed value %s" % (
+                _quote(bad[0]), self._listed())
         # Parameters hold numbers as text ("2") while the template may list
         # them as numbers (2) or the other way round: compare as text too.
         if not isinstance(value, (list, dict)) and str(value) in [
                 str(a) for a in self.allowed]:
             return None
         return "%s is not an allowed value %s" % (
-            _quote(value), "[%s]" % ", ".join(_quote(a) for a in self.allowed))
+            _quote(value), self._listed())
+
+    def _listed(self):
+        return "[%s]" % ", ".join(_quote(a) for a in self.allowed)
 
 
 def _quote(value):

@@ -33,6 +33,7 @@ import uuid
 from kazoo import client as kazoo_client
 from kazoo import exceptions as kazoo_exc
 from kazoo import security as kazoo_security
+from kazoo.handlers import threading as kazoo_handlers
 from taskflow.jobs import base as tf_jobs
 from taskflow.jobs.backends import impl_zookeeper
 
@@ -66,6 +67,27 @@ def make_client(hosts, session_timeout=10.0, auth=None):
             user, password, all=True)]
     return kazoo_client.KazooClient(hosts=hosts, timeout=session_timeout,
                                     **kwargs)
+
+
+#: Seconds to reach ZooKeeper before saying it is unreachable, by default
+#: (kazoo tries the ensemble's members in turn, so a member that is down
+#: must not fail a healthy ensemble).
+CONNECT_TIMEOUT = 15.0
+
+
+def start_client(client, hosts, timeout=None):
+    """Connect ``client`` to ZooKeeper at ``hosts``; a HeatflowError that
+    says where it looked when nothing answers within ``timeout`` seconds
+    (the client is then stopped and closed)."""
+    timeout = timeout or CONNECT_TIMEOUT
+    try:
+        client.start(timeout=timeout)
+    except kazoo_handlers.KazooTimeoutError:
+        client.stop()
+        client.close()
+        raise exception.HeatflowError(
+            "ZooKeeper at %s did not answer within %g s: is it running, "
+            "and is that its address?" % (hosts, timeout)) from None
 
 
 def jobs_path(root=DEFAULT_ROOT):

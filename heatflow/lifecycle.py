@@ -58,13 +58,20 @@ class Lifecycle:
         if missing:
             raise exception.PluginNotLoaded(row.name, action, missing)
 
-    def definition(self, tmpl, env, name, stack_id):
+    def definition(self, tmpl, env, name, stack_id, timeout_mins=None,
+                   context=None, project_id=None):
         """Bind and fully validate: ``env`` holds the final parameter
-        values and the type aliases."""
+        values and the type aliases; ``timeout_mins`` the stack's timeout
+        and ``context`` the request context (plugins' validate() may look
+        at them); ``project_id`` is OS::project_id (default: the
+        context's)."""
         registry = env.registry(self.registry)
+        if project_id is None:
+            project_id = getattr(context, "project_id", None)
         stack_def = tmpl.bind(env.parameters, stack_name=name,
-                              stack_id=stack_id, registry=registry)
-        stack_def.validate(registry)
+                              stack_id=stack_id, project_id=project_id or "",
+                              registry=registry)
+        stack_def.validate(registry, timeout_mins, context)
         return stack_def
 
     def create_inputs(self, template, parameters, files, environment):
@@ -99,12 +106,19 @@ class Lifecycle:
             base_settled=base is None or base.status == states.COMPLETE,
             base_template_id=None if base is None else base.template_id)
 
+    def _stored(self, context):
+        """The context as stored with the stack: its token only when the
+        database seals it (heatflow/context.py)."""
+        return context.to_dict(secrets=self.db.cipher is not None)
+
     def create(self, name, template, parameters=None, files=None,
-               timeout_mins=None, disable_rollback=True, environment=None):
+               timeout_mins=None, disable_rollback=True, environment=None,
+               context=None):
         tmpl, env = self.create_inputs(template, parameters, files,
                                        environment)
         stack_id = str(uuid.uuid4())
-        stack_def = self.definition(tmpl, env, name, stack_id)
+        stack_def = self.definition(tmpl, env, name, stack_id, timeout_mins,
+                                    context)
         traversal = str(uuid.uuid4())
         deadline = self._deadline(timeout_mins)
         op = self._op(stack_id, name, traversal, states.CREATE, None,
@@ -116,7 +130,10 @@ class Lifecycle:
             traversal=traversal, run=op.run,
             status_reason="Stack CREATE started",
             disable_rollback=disable_rollback, timeout_mins=timeout_mins,
-            deadline=_as_datetime(deadline), flow_uuid=op.flow_uuid)
+            deadline=_as_datetime(deadline), flow_uuid=op.flow_uuid,
+            project_id=getattr(context, "project_id", None),
+            context=self._stored(context) if context is not None else None)
+        self.runtime.remember_context(stack_id, traversal, context)
         row = self.db.store.get_stack_by_id(stack_id)
         # The snapshot's id is known only once create_stack stored it.
         op = dataclasses.replace(op, template_id=row.template_id)
@@ -177,29 +194,34 @@ class Lifecycle:
 
     def update(self, name, template=None, parameters=None, files=None,
                existing=False, timeout_mins=None, disable_rollback=None,
-               environment=None):
+               environment=None, context=None):
         row = self.db.store.find_stack(name)
         self.check_supersede(row, states.UPDATE)
         self.check_plugins(row, states.UPDATE)
         tmpl, env = self.update_inputs(row, template, parameters, files,
                                        existing, environment)
-        stack_def = self.definition(tmpl, env, row.name, row.id)
+        if timeout_mins is None:
+            timeout_mins = row.timeout_mins
+        stack_def = self.definition(
+            tmpl, env, row.name, row.id, timeout_mins,
+            context or self.runtime.context_of(row.id, row.traversal,
+                                               lambda: row),
+            project_id=row.project_id)
         self.check_immutable(row, stack_def)
         if disable_rollback is None:
             disable_rollback = row.disable_rollback
-        if timeout_mins is None:
-            timeout_mins = row.timeout_mins
         return self._begin(row, states.UPDATE, stack_def, tmpl=tmpl, env=env,
                            timeout_mins=timeout_mins,
-                           disable_rollback=disable_rollback)
+                           disable_rollback=disable_rollback,
+                           context=context)
 
-    def delete(self, name):
+    def delete(self, name, context=None):
         row = self.db.store.find_stack(name)
         self.check_supersede(row, states.DELETE)
         self.check_plugins(row, states.DELETE)
         return self._begin(row, states.DELETE, None,
                            timeout_mins=row.timeout_mins,
-                           disable_rollback=True)
+                           disable_rollback=True, context=context)
 
     def act(self, name, action):
         """check_stack, suspend_stack, resume_stack: an operation acting on
@@ -229,9 +251,14 @@ class Lifecycle:
                            disable_rollback=row.disable_rollback)
 
     def _begin(self, row, action, stack_def, tmpl=None, env=None,
-               timeout_mins=None, disable_rollback=True, **extra):
+               timeout_mins=None, disable_rollback=True, context=None,
+               **extra):
         """Start an operation on an existing stack, superseding any running
-        one."""
+        one.  ``context``: its caller's; None keeps the stack's last."""
+        if context is None:
+            context = self.runtime.remembered_context(row.id, row.traversal)
+        else:
+            extra["context"] = self._stored(context)
         traversal = str(uuid.uuid4())
         deadline = self._deadline(timeout_mins)
         op = self._op(row.id, row.name, traversal, action, row.template_id,
@@ -260,6 +287,7 @@ class Lifecycle:
             raise exception.ActionNotAllowed(
                 "stack %s changed while the %s was being started; try again"
                 % (row.name, action.lower()))
+        self.runtime.remember_context(row.id, traversal, context)
         fresh = self.db.store.get_stack_by_id(row.id)
         op = dataclasses.replace(op, template_id=fresh.template_id)
         # Prefer the incarnations of the template the stack was at (or

@@ -2,11 +2,11 @@
 services did, for dashboards and alerts.
 
 Optional: with ``prometheus_client`` installed (``pip install
-'heatflow[metrics]'``) the recorders below count into :data:`REGISTRY`, a
-registry of heatflow's own (a service mounts it beside its own metrics,
-or serves it with :func:`serve`; ``heatflow conductor --metrics-port``
-does); without it every recorder does nothing, so the engine calls them
-unconditionally and costs nothing extra.
+prometheus-client``, or the ``[metrics]`` extra) the recorders below count
+into :data:`REGISTRY`, a registry of heatflow's own (a service mounts it
+beside its own metrics, or serves it with :func:`serve`; ``heatflow
+conductor --metrics-port`` does); without it every recorder does nothing,
+so the engine calls them unconditionally and costs nothing extra.
 
 Names follow Prometheus' conventions (``heatflow_`` prefix, ``_total``
 counters, ``_seconds`` histograms); label values are few (actions,
@@ -124,5 +124,6 @@ def serve(port, addr="0.0.0.0"):
     daemon thread; raises RuntimeError without prometheus_client."""
     if prometheus_client is None:
         raise RuntimeError("metrics need prometheus_client: pip install "
-                           "'heatflow[metrics]'")
+                           "prometheus-client (from a clone of heatflow: "
+                           "pip install -e '.[metrics]')")
     prometheus_client.start_http_server(port, addr=addr, registry=REGISTRY)

@@ -16,6 +16,7 @@ import collections.abc
 import json
 import numbers
 
+from heatflow import constraints
 from heatflow import exception
 
 __all__ = ["DEFERRED", "Schema", "Properties", "diff", "update_forbidden",
@@ -79,11 +80,8 @@ class _AnyIndex(collections.abc.Mapping):
         return "{'*': %r}" % (self.item,)
 
 
-class Schema:
+class Schema(constraints.Schema):
     """The declaration of one property."""
-
-    TYPES = (INTEGER, STRING, NUMBER, BOOLEAN, MAP, LIST, ANY) = (
-        "Integer", "String", "Number", "Boolean", "Map", "List", "Any")
 
     def __init__(self, data_type, description=None, default=None, schema=None,
                  required=False, constraints=None, implemented=True,
@@ -306,6 +304,13 @@ class Properties(collections.abc.Mapping):
     def _at(self, key):
         return self.path + [key]
 
+    @property
+    def props(self):
+        """Heat's ``{name: Property}``: a plugin that sets one gives that
+        property a schema of its own on this object (Heat's
+        ``OS::Heat::Value`` types its ``value`` so)."""
+        return _PropertyMap(self)
+
     def validate(self):
         """Raise StackValidationFailed for the first problem found."""
         if self.data is DEFERRED:
@@ -361,6 +366,41 @@ class Properties(collections.abc.Mapping):
 
     def __repr__(self):
         return "Properties(%r)" % (self.data,)
+
+
+class Property:
+    """Heat's: one property's schema under its name, for
+    ``Properties.props``."""
+
+    def __init__(self, schema, name=None, context=None, path=None):
+        self.schema = schema
+        self.name = name
+
+
+class _PropertyMap(collections.abc.MutableMapping):
+    def __init__(self, owner):
+        self._owner = owner
+
+    def __getitem__(self, key):
+        return Property(self._owner.schema[key], key)
+
+    def __setitem__(self, key, prop):
+        schema = getattr(prop, "schema", prop)
+        if not isinstance(schema, Schema):
+            raise TypeError("%r is not a property schema" % (prop,))
+        # Copied: the plugin class's schema is shared by every object.
+        owner = self._owner
+        owner.schema = dict(owner.schema, **{key: schema})
+
+    def __delitem__(self, key):
+        owner = self._owner
+        owner.schema = {k: v for k, v in owner.schema.items() if k != key}
+
+    def __iter__(self):
+        return iter(self._owner.schema)
+
+    def __len__(self):
+        return len(self._owner.schema)
 
 
 def diff(old, new):

@@ -47,6 +47,40 @@ def _is_resource_class(obj):
     return inspect.isclass(obj) and issubclass(obj, _resource_base())
 
 
+_DIR_MODULE = "heatflow_plugin_"
+
+
+def plugin_name(cls):
+    """A plugin class as errors name it: ``module.Class``, or for one
+    from a plugin directory ``file.py:Class`` (its module's name is made
+    up)."""
+    module = cls.__module__
+    if module.startswith(_DIR_MODULE):
+        path = getattr(sys.modules.get(module), "__file__", None) or module
+        return "%s:%s" % (os.path.basename(path), cls.__qualname__)
+    return "%s.%s" % (module, cls.__qualname__)
+
+
+def contract_problem(cls):
+    """What is wrong with the schemas of plugin class ``cls`` (a schema
+    that is not a dict of name -> Schema), or None.  Found when the class
+    is registered rather than when a template first uses it."""
+    from heatflow import attributes, properties
+    for what, kind in (("properties_schema", properties.Schema),
+                       ("attributes_schema", attributes.Schema)):
+        schema = getattr(cls, what, None)
+        if not isinstance(schema, dict):
+            return "%s must be a dict, not %s" % (
+                what, type(schema).__name__)
+        for key, value in schema.items():
+            if not isinstance(key, str):
+                return "%s: name %r is not a string" % (what, key)
+            if not isinstance(value, kind):
+                return "%s[%r] must be a %s.%s, not %r" % (
+                    what, key, kind.__module__, kind.__name__, value)
+    return None
+
+
 class Registry:
     """Maps resource type names to plugin classes."""
 
@@ -87,6 +121,10 @@ class Registry:
             raise exception.PluginError(
                 "%s: %r is not a subclass of heatflow.resource.Resource"
                 % (type_name, cls))
+        problem = contract_problem(cls)
+        if problem is not None:
+            raise exception.PluginError("%s (plugin %s): %s" % (
+                type_name, plugin_name(cls), problem))
         self._types[type_name] = cls
 
     def _register_mapping(self, mapping, source):
@@ -208,7 +246,7 @@ def _import_file(filepath):
         digest = hashlib.sha1(
             os.path.dirname(filepath).encode("utf-8")).hexdigest()[:12]
         stem = os.path.splitext(os.path.basename(filepath))[0]
-        mod_name = "heatflow_plugin_%s_%s" % (digest, stem)
+        mod_name = "%s%s_%s" % (_DIR_MODULE, digest, stem)
         spec = importlib.util.spec_from_file_location(mod_name, filepath)
         if spec is None or spec.loader is None:
             raise exception.PluginError("%s: cannot be imported" % filepath)

@@ -12,11 +12,15 @@ a plugin must remember between actions goes through ``resource_id_set`` and
 """
 
 import inspect
+import logging
 import secrets
 
 from heatflow import clients
 from heatflow import exception
 from heatflow import properties as properties_mod
+from heatflow import registry
+from heatflow import rpc_client
+from heatflow import rsrc_defn
 from heatflow import states
 from heatflow import stack_view
 from heatflow import support
@@ -104,7 +108,9 @@ def properties_for(cls, name, data, *, plugin=None, client_resolve=True,
     validates them builds them here, so translation applies alike to
     validation, the dry run and every action.  ``given`` on the result is
     ``data`` as it was before translation (what :meth:`Resource.reparse`
-    translates again)."""
+    translates again).  A plugin class with a ``validate()`` of its own
+    checks its properties there (Heat's rule: see :func:`validate_plugin`),
+    not here."""
     if strict is None:
         strict = getattr(cls, "strict_properties", True)
     out = translated_data(cls, name, data, plugin=plugin,
@@ -114,12 +120,39 @@ def properties_for(cls, name, data, *, plugin=None, client_resolve=True,
         cls.properties_schema, out, path=("resources", name, "properties"),
         strict=strict)
     props.given = data
-    if validate:
+    if validate and not validates_itself(cls):
         props.validate()
     return props
 
 
+def _overrides(cls, hook):
+    own = getattr(cls, hook, None)
+    return own is not None and own is not getattr(Resource, hook)
+
+
+def validates_itself(cls):
+    """Does plugin class ``cls`` override ``validate()`` or ``reparse()``?
+    Then its plugin object checks its properties (the base ``validate()``
+    checks them against the schema; Heat's ``OS::Heat::None`` overrides it
+    to take any properties, and ``OS::Heat::Value`` retypes its ``value``
+    in ``reparse()``)."""
+    return _overrides(cls, "validate") or _overrides(cls, "reparse")
+
+
+def validate_plugin(cls, name, definition, props, stack, **kwargs):
+    """Heat's validation of one resource before anything is made: its
+    plugin's ``validate()`` with ``props`` as resolved so far (the
+    schema's checks, unless the plugin's own leaves them out).  A
+    plugin without a ``validate()`` of its own needs no object."""
+    if not validates_itself(cls):
+        props.validate()
+        return
+    make_plugin(cls, name, definition, props, stack, **kwargs).validate()
+
+
+LOG = logging.getLogger(__name__)
 _HEAT_STYLE = {}
+_memory_configs = {}
 
 
 def heat_constructor(cls):
@@ -147,12 +180,41 @@ def make_plugin(cls, name, definition, properties, stack, **kwargs):
     (``self.stack``)."""
     kwargs.setdefault("stack_name", stack.name)
     kwargs.setdefault("stack_id", stack.id)
-    if heat_constructor(cls):
-        return cls(name, definition, stack.constructing(
-            dict(kwargs, properties=properties)))
-    plugin = cls(name, definition, properties, **kwargs)
-    plugin.stack = stack
+    try:
+        if heat_constructor(cls):
+            plugin = cls(name, definition, stack.constructing(
+                dict(kwargs, properties=properties)))
+        else:
+            plugin = cls(name, definition, properties, **kwargs)
+    except exception.HeatflowError:
+        raise
+    except Exception as exc:
+        # A plugin bug: say whose, and log where.
+        LOG.info("constructing plugin %s failed", cls, exc_info=True)
+        raise exception.PluginError(
+            "plugin %s could not be constructed for resource %s: %s: %s" % (
+                registry.plugin_name(cls), name, type(exc).__name__,
+                exc)) from exc
+    if not heat_constructor(cls):
+        plugin.stack = stack
+    if _overrides(cls, "reparse") and properties is not None:
+        # Heat's constructor reparses: a plugin's own reparse() reshapes
+        # its properties (without client lookups, as there).
+        plugin.reparse(client_resolve=False)
     return plugin
+
+
+class TypeName(str):
+    """The resource's type: a string, and callable for plugins that ask
+    for it as Heat's ``self.type()``."""
+
+    def __new__(cls, value):
+        if value is None:
+            return None
+        return super().__new__(cls, value)
+
+    def __call__(self):
+        return str(self)
 
 
 class PollDelay(Exception):
@@ -263,10 +325,14 @@ class Resource:
         #: The stack, read-only (heatflow.stack_view); set by make_plugin.
         self.stack = None
         self.name = name
-        self.t = definition
-        self.type = getattr(definition, "type", None)
+        self.type = TypeName(getattr(definition, "type", None))
         self.properties = properties
         self.metadata = metadata or {}
+        #: The definition, its values resolved (Heat's ``self.t``).
+        self.t = rsrc_defn.ResourceDefinition.of(
+            definition, name, self.type,
+            getattr(properties, "given", getattr(properties, "data", None)),
+            self.metadata)
         self.stack_name = stack_name
         self.stack_id = stack_id
         self.action = action
@@ -288,7 +354,7 @@ class Resource:
         inst = make_plugin(cls, name, None, props,
                            stack_view.StackView(stack_name, ""),
                            storage=storage)
-        inst.type = type_name
+        inst.type = TypeName(type_name)
         return inst
 
     # -- persistent state ---------------------------------------------------
@@ -334,8 +400,8 @@ class Resource:
         exception.ClientNotAvailable when none is registered."""
         name = clients.client_name(self, name)
         if getattr(self, "_clients", None) is None:
-            # No request context yet: client plugins get None.
-            self._clients = clients.Clients(context=None)
+            # The operation's request context (None if none was given).
+            self._clients = clients.Clients(context=self.context)
         return self._clients.client_plugin(name)
 
     def _default_client_plugin(self):
@@ -368,10 +434,40 @@ class Resource:
         self.properties = self.translate_properties(
             self.properties, client_resolve=client_resolve)
 
+    def rpc_client(self):
+        """Heat's engine API as plugins call it: software configs
+        (heatflow.rpc_client), kept in the stack's database."""
+        configs = getattr(self.stack, "software_configs", None)
+        if configs is None:
+            # Built without the engine: one store per plugin class, so a
+            # plugin's unit test sees what it made.
+            configs = _memory_configs.setdefault(type(self),
+                                                 rpc_client.MemoryConfigs())
+        return rpc_client.EngineClient(configs)
+
+    @property
+    def context(self):
+        """The request context of the operation's caller
+        (:class:`heatflow.context.RequestContext`), or None when the
+        caller gave none."""
+        return getattr(self.stack, "context", None)
+
+    def frozen_definition(self):
+        """Heat's: the definition with the property values this plugin
+        was given (as recorded, before translation)."""
+        return self.t.freeze(properties=getattr(
+            self.properties, "given", self.properties.data))
+
     # -- lifecycle hooks (all optional) -------------------------------------
 
     def validate(self):
-        """Plugin-specific validation beyond the property schema."""
+        """Validation before anything is made.  The default checks the
+        properties against the schema (Heat's): a plugin overriding it
+        calls ``super().validate()`` to keep that, as in Heat (one that
+        does not, such as Heat's ``OS::Heat::None``, takes any
+        properties)."""
+        if self.properties is not None:
+            self.properties.validate()
 
     def handle_create(self):
         return None
@@ -435,7 +531,23 @@ class Resource:
     def needs_replace_failed(self):
         return True
 
+    def prepare_for_replace(self):
+        """Heat's hook: called on an incarnation about to be replaced,
+        before its replacement is created (OS::Nova::KeyPair deletes its
+        key pair there, to free the name).  The default does nothing."""
+
+    def restore_prev_rsrc(self, convergence=False):
+        """Heat's hook for undoing prepare_for_replace in a rollback:
+        heatflow does not call it (docs/plugins.rst)."""
+
     # -- intrinsic functions ------------------------------------------------
+
+    def physical_resource_name_or_FnGetRefId(self):
+        """Heat's: the physical name, else the reference id."""
+        name = self.physical_resource_name()
+        if name is not None:
+            return str(name)
+        return Resource.get_reference_id(self)
 
     def get_reference_id(self):
         """What ``get_resource`` returns."""

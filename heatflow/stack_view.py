@@ -14,6 +14,7 @@ resource as inputs), never a live plugin.
 """
 
 import copy
+import math
 
 from heatflow import states
 
@@ -32,14 +33,21 @@ class StackView:
     strict_validate = True
 
     def __init__(self, name, stack_id, *, definition=None, refs=None,
-                 attrs=None, rows=None, stack_row=None):
+                 attrs=None, rows=None, stack_row=None, software_configs=None,
+                 context=None, timeout_mins=None):
         self.name = name
         self.id = stack_id
+        #: Where plugins' software configs go (heatflow.rpc_client): the
+        #: stack's database; None without one.
+        self.software_configs = software_configs
+        # The request context (heatflow.context), or a callable reading it.
+        self._context = context
         self._definition = definition
         self._refs = refs or {}
         self._attrs = attrs
         self._rows_of = rows
         self._stack_row_of = stack_row
+        self._timeout_mins = timeout_mins     # known before there is a row
         self._cache = {}
         # Construction arguments for a plugin with Heat's constructor
         # (see heatflow.resource.make_plugin); None on a shared view.
@@ -58,6 +66,13 @@ class StackView:
         return self._cache[key]
 
     # -- the stack's own -------------------------------------------------
+
+    @property
+    def context(self):
+        """The operation's request context (heatflow.context), or None."""
+        if callable(self._context):
+            self._context = self._lazy("context", self._context)
+        return self._context
 
     @property
     def definition(self):
@@ -82,16 +97,19 @@ class StackView:
 
     @property
     def timeout_mins(self):
+        if self._timeout_mins is not None:
+            return self._timeout_mins
         if self._stack_row_of is None:
             return None
         row = self._lazy("stack", self._stack_row_of)
         return getattr(row, "timeout_mins", None)
 
     def timeout_secs(self):
-        """The stack's timeout in seconds; None when it has none (Heat
-        falls back to its configured default; heatflow has none)."""
+        """The stack's timeout in seconds; infinity when it has none (Heat
+        falls back to its configured default; heatflow has none, and a
+        plugin compares with it, as OS::Heat::Delay does)."""
         mins = self.timeout_mins
-        return None if mins is None else 60 * mins
+        return math.inf if mins is None else 60 * mins
 
     # -- its resources ---------------------------------------------------
 
@@ -215,4 +233,8 @@ def for_atom(atom):
         op.stack_name, op.stack_id, definition=atom.definition,
         refs=refs, attrs=get_attr,
         rows=lambda: atom.store.list_resources(op.stack_id),
-        stack_row=lambda: atom.store.get_stack_by_id(op.stack_id))
+        stack_row=lambda: atom.store.get_stack_by_id(op.stack_id),
+        software_configs=atom.store,
+        context=lambda: atom.rt.context_of(
+            op.stack_id, op.traversal,
+            lambda: atom.store.get_stack_by_id(op.stack_id)))

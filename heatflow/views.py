@@ -54,6 +54,9 @@ class Resource(states.ResourceStatus):
     status_reason: str
     attributes: dict
     updated_at: Optional[datetime.datetime] = None
+    #: Of a FAILED resource shown on its own: the traceback of the plugin's
+    #: exception, when it raised one of its own.
+    status_detail: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Event(states.ResourceStatus):
     status: str
     reason: str
     physical_resource_id: Optional[str] = None
+    #: A failure's traceback (see Resource.status_detail).
+    detail: Optional[str] = None
 
 
 def stack_view(row, tmpl_row):

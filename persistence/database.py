@@ -175,12 +175,21 @@ def create_engine(url, pool_size=20, create=True):
     try:
         return _create_engine(u, pool_size)
     except ModuleNotFoundError as exc:
-        hint = "pip install 'heatflow[postgresql]'" \
-            if u.get_backend_name() == "postgresql" else \
-            "install the driver"
+        hint = _driver_hint(u)
         raise exception.DatabaseDriverMissing(
             "the database driver of %s is not installed (%s): %s"
             % (u.drivername, exc.name, hint)) from None
+
+
+def _driver_hint(u):
+    # Package names pip finds: heatflow itself is installed from a clone,
+    # so 'heatflow[postgresql]' is no name to give a user.
+    if u.get_backend_name() != "postgresql":
+        return "install the driver"
+    if u.drivername == "postgresql+psycopg":     # named by the user
+        return "pip install 'psycopg[binary]'"
+    return ("pip install psycopg2-binary (from a clone of heatflow: "
+            "pip install -e '.[postgresql]')")
 
 
 def _create_engine(u, pool_size):

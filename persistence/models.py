@@ -14,6 +14,8 @@ resources   one row per *incarnation* of a resource: a replacement gets a new
             can be kept for rollback and cleaned up later.
 resource_data   a plugin's ``data_set`` values.
 events      every state transition, in order.
+software_configs    Heat's software configs (persistence/software_configs.py):
+            immutable, owned by a project, not by a stack.
 
 Columns typed :class:`Sealed` hold users' and plugins' values: with an
 encryption key configured they are stored encrypted (``sealing.py``).
@@ -52,6 +54,11 @@ stacks = sa.Table(
     # Absolute, so that it survives the death of whoever runs the operation.
     sa.Column("deadline", sa.DateTime, nullable=True),
     sa.Column("outputs", Sealed(), nullable=True),
+    # The project of the context that created the stack (OS::project_id)
+    # and the request context of its latest operation, sealed
+    # (heatflow/context.py: the token only when encrypted).
+    sa.Column("project_id", sa.String(255), nullable=True),
+    sa.Column("context", Sealed(), nullable=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=True),
     sa.Column("deleted_at", sa.DateTime, nullable=True),
@@ -136,5 +143,19 @@ events = sa.Table(
     sa.Column("action", sa.String(16), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    # A failure's detail: the traceback of a plugin's own exception.
+    sa.Column("detail", sa.Text, nullable=True),
+)
+
+software_configs = sa.Table(
+    "hf_software_configs", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    # The owner's project (None: made without a request context).
+    sa.Column("project", sa.String(255), nullable=True, index=True),
+    sa.Column("name", sa.String(255), nullable=True),
+    sa.Column("group", sa.String(255), nullable=False),
+    # {"config", "inputs", "outputs", "options"}: may hold secrets.
+    sa.Column("config", Sealed(), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )

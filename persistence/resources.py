@@ -329,10 +329,11 @@ class Resources(Base):
                             states.FAILED, reason, now)
 
     def finish_resource(self, resource_id, fence, action, status, reason="",
-                        **fields):
+                        detail=None, **fields):
         """Record the outcome of an action and release the lock (fenced on
         holding it, and on the run still owning the operation: a run that
-        was taken over may not record the action the new run resumes)."""
+        was taken over may not record the action the new run resumes).
+        ``detail``: the event's, e.g. a failing plugin's traceback."""
         now = utcnow()
         values = dict(lock_traversal=None, lock_run=None, action=action,
                       status=status, status_reason=reason, updated_at=now,
@@ -347,7 +348,7 @@ class Resources(Base):
                 return False
             self._event(conn, fence.stack_id, done.name,
                         done.physical_resource_id, action, status, reason,
-                        now)
+                        now, detail)
         return True
 
     def mark_resource(self, resource_id, stack_id, unhealthy, reason):

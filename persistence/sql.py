@@ -61,7 +61,7 @@ _STACK_IS = (m.stacks.c.id == _B("f_sid"),
              m.stacks.c.traversal == _B("f_trav"),
              m.stacks.c.run_token == _B("f_run"))
 _EVENT_COLUMNS = ("stack_id", "resource_name", "physical_resource_id",
-                  "action", "status", "reason", "created_at")
+                  "action", "status", "reason", "created_at", "detail")
 _INSERT_EVENT = m.events.insert().values(
     {c: _B("e_" + c) for c in _EVENT_COLUMNS})
 
@@ -131,9 +131,9 @@ class Base(metaclass=_OutageTolerant):
         return self._statements.run(conn, statement, values)
 
     def _event(self, conn, stack_id, resource_name, physical_id, action,
-               status, reason, when):
+               status, reason, when, detail=None):
         self._run(conn, _INSERT_EVENT, {
             "e_stack_id": stack_id, "e_resource_name": resource_name,
             "e_physical_resource_id": physical_id, "e_action": action,
             "e_status": status, "e_reason": reason or "",
-            "e_created_at": when})
+            "e_created_at": when, "e_detail": detail})

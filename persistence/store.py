@@ -16,6 +16,7 @@ from heatflow import exception
 from heatflow import states
 from heatflow.persistence import models as m
 from heatflow.persistence.resources import Resources
+from heatflow.persistence.software_configs import SoftwareConfigs
 from heatflow.persistence.sql import (  # noqa: F401 (re-exported)
     _B, _STACK_IS, Fence, _fence_params, new_id, utcnow)
 
@@ -25,9 +26,10 @@ _STACK_POSITION = sa.select(
     m.stacks.c.status).where(m.stacks.c.id == _B("sid"))
 
 
-class Store(Resources):
+class Store(Resources, SoftwareConfigs):
     """``db.store``: stacks, templates and events here; resource rows and
-    plugin data inherited (see the module's docstring)."""
+    plugin data, and software configs, inherited (see the module's
+    docstring)."""
 
     # -- templates ----------------------------------------------------------
 
@@ -50,7 +52,8 @@ class Store(Resources):
     def create_stack(self, *, stack_id, name, template, files, environment,
                      parameters, action,
                      traversal, run, status_reason, disable_rollback,
-                     timeout_mins, deadline, flow_uuid):
+                     timeout_mins, deadline, flow_uuid, project_id=None,
+                     context=None):
         """Insert a stack and its first template; StackExists if the name
         is taken by a live stack."""
         now = utcnow()
@@ -67,6 +70,7 @@ class Store(Resources):
                     traversal=traversal, run_token=run, flow_uuid=flow_uuid,
                     disable_rollback=disable_rollback,
                     timeout_mins=timeout_mins, deadline=deadline,
+                    project_id=project_id, context=context,
                     created_at=now, updated_at=now))
                 self._event(conn, stack_id, "", None, action,
                             states.IN_PROGRESS, status_reason, now)
@@ -278,3 +282,12 @@ class Store(Resources):
             return conn.execute(sa.select(m.events).where(
                 m.events.c.stack_id == stack_id,
                 m.events.c.id > after_id).order_by(m.events.c.id)).all()
+
+    def last_event(self, stack_id, resource_name):
+        """The latest event of one resource of a stack, or None."""
+        e = m.events
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(e).where(
+                e.c.stack_id == stack_id,
+                e.c.resource_name == resource_name).order_by(
+                    e.c.id.desc()).limit(1)).first()

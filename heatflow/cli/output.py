@@ -93,7 +93,7 @@ def output_record(output):
 
 
 def resource_record(res):
-    return {
+    record = {
         "name": res.name,
         "type": res.type,
         "physical_resource_id": res.physical_resource_id,
@@ -104,10 +104,13 @@ def resource_record(res):
         "attributes": dict(res.attributes or {}),
         "updated_time": iso_time(res.updated_at),
     }
+    if res.status_detail:
+        record["status_detail"] = res.status_detail
+    return record
 
 
 def event_record(event):
-    return {
+    record = {
         "id": event.id,
         "time": iso_time(event.time),
         "resource_name": event.resource_name,
@@ -117,6 +120,9 @@ def event_record(event):
         "reason": event.reason,
         "physical_resource_id": event.physical_resource_id,
     }
+    if event.detail:
+        record["detail"] = event.detail
+    return record
 
 
 def waiting_record(waiting):

@@ -270,7 +270,7 @@ def build_parser():
                    "(default 10 s)")
     p.add_argument("--metrics-port", type=int, metavar="PORT",
                    help="serve Prometheus metrics on this port (needs "
-                        "prometheus_client: pip install 'heatflow[metrics]')")
+                        "prometheus_client: pip install prometheus-client)")
     p.add_argument("--watchdog-interval", type=float, default=1.0,
                    metavar="S", help=argparse.SUPPRESS)
 

@@ -79,11 +79,9 @@ def cmd_resource_list(ctx, args):
 
 
 def cmd_resource_show(ctx, args):
-    for res in ctx.orchestrator().list_resources(args.name):
-        if res.name == args.resource:
-            ctx.show(output.resource_record(res))
-            return 0
-    raise exception.ResourceNotFound(args.name, args.resource)
+    res = ctx.orchestrator().get_resource(args.name, args.resource)
+    ctx.show(output.resource_record(res))
+    return 0
 
 
 def _event_text(ctx, event):

@@ -85,6 +85,7 @@ class RandomString(resource.Resource):
         return found
 
     def validate(self):
+        super().validate()
         path = ("resources", self.name, "properties")
         props = self.properties
         if _has_deferred([props["length"],

@@ -68,6 +68,7 @@ class Value(resource.Resource):
                                      path=path[:-1])["value"]
 
     def validate(self):
+        super().validate()
         self._typed_value()
 
     def handle_create(self):

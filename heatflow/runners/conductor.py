@@ -119,7 +119,8 @@ class Conductor:
                  root=jobs.DEFAULT_ROOT, watchdog_interval=1.0,
                  repost_grace=5.0, registry=None,
                  poll_interval=polling.POLL_INTERVAL,
-                 zookeeper_auth=None, limits=None, encryption_key=None):
+                 zookeeper_auth=None, limits=None, encryption_key=None,
+                 connect_timeout=None):
         if not zookeeper:
             raise exception.HeatflowError(
                 "a conductor needs ZooKeeper (--zookeeper or "
@@ -153,7 +154,7 @@ class Conductor:
                                        auth=zookeeper_auth)
         self.client.add_listener(self._session_changed)
         try:
-            self.client.start()
+            jobs.start_client(self.client, zookeeper, connect_timeout)
             self.client.ensure_path(jobs.runs_path(root))
             self.board = jobs.make_board(self.name, self.client,
                                          self.db.taskflow, root)
@@ -266,9 +267,14 @@ class Conductor:
             plan = execution.load_plan(self.db, row.flow_uuid, self._key,
                                        run)
             op = plan.op
+            # The line an operator greps for: it names the operation in
+            # the JSON fields too, as the lines of the run itself do.
             LOG.info("conductor %s runs job %s: %s of stack %s (run %s)",
                      self.name, job.uuid, op.action, op.stack_name,
-                     run)
+                     run, extra={"stack": op.stack_name,
+                                 "stack_id": op.stack_id,
+                                 "action": op.action,
+                                 "traversal": op.traversal})
             with self._mutex:
                 self._runs[run] = op
                 if self._epoch != epoch or self._disconnected:

@@ -5,9 +5,7 @@ itself."""
 
 import uuid
 
-from kazoo.handlers import threading as kazoo_handlers
 
-from heatflow import exception
 from heatflow.flows import execution
 from heatflow import jobs
 from heatflow.runners import base
@@ -15,24 +13,12 @@ from heatflow.runners import base
 
 class JobboardRunner(base.Runner):
 
-    #: Seconds to reach ZooKeeper before saying it is unreachable, by
-    #: default (kazoo's: it tries the ensemble's members in turn, so a
-    #: member that is down must not fail a healthy ensemble).
-    CONNECT_TIMEOUT = 15.0
-
     def __init__(self, host, zookeeper, zookeeper_auth=None,
                  root=jobs.DEFAULT_ROOT, connect_timeout=None):
         self.db = host.db
         self.root = root
         self.client = jobs.make_client(zookeeper, auth=zookeeper_auth)
-        timeout = connect_timeout or self.CONNECT_TIMEOUT
-        try:
-            self.client.start(timeout=timeout)
-        except kazoo_handlers.KazooTimeoutError:
-            self._stop_client()
-            raise exception.HeatflowError(
-                "ZooKeeper at %s did not answer within %g s: is it running, "
-                "and is that its address?" % (zookeeper, timeout)) from None
+        jobs.start_client(self.client, zookeeper, connect_timeout)
         try:
             self.board = jobs.make_board("orchestrator-" + str(uuid.uuid4()),
                                          self.client, host.db.taskflow, root)

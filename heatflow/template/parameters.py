@@ -16,6 +16,15 @@ from heatflow import constraints, exception
 
 TYPES = ("string", "number", "boolean", "json", "comma_delimited_list")
 
+
+class HOTParamSchema:
+    """Heat's names of the HOT parameter types (``OS::Heat::Value``'s
+    ``type`` takes them)."""
+
+    TYPES = (STRING, NUMBER, LIST, MAP, BOOLEAN) = (
+        "string", "number", "comma_delimited_list", "json", "boolean")
+
+
 PSEUDO_PARAMETERS = ("OS::stack_name", "OS::stack_id", "OS::project_id")
 
 _TRUE = frozenset(("true", "t", "yes", "y", "on", "1"))

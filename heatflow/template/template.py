@@ -456,14 +456,20 @@ class StackDefinition:
             self._attr_index = index
         return frozenset(index.get(name, ()))
 
-    def validate(self, registry):
-        """Full validation, properties included, against ``registry``."""
+    def validate(self, registry, timeout_mins=None, context=None):
+        """Full validation, properties included, against ``registry``;
+        ``timeout_mins``: the stack's timeout, for plugins' validate()."""
         with _hiding(self.template, self.parameters):
-            self._validate(registry)
+            self._validate(registry, timeout_mins, context)
 
-    def _validate(self, registry):
+    def _validate(self, registry, timeout_mins, context):
         from heatflow import properties as props_mod  # written in parallel
         from heatflow import resource as resource_mod
+        from heatflow import stack_view
+        view = stack_view.StackView(self.stack_name, self.stack_id,
+                                    definition=self,
+                                    timeout_mins=timeout_mins,
+                                    context=context)
         for name, defn in self.resources.items():
             cls = registry.get_class(defn.type,
                                      path="resources.%s.type" % name)
@@ -473,8 +479,9 @@ class StackDefinition:
             # Translated first, as Heat validates: a deprecated property
             # its rules move elsewhere is checked where it lands.  (No
             # client is asked before anything is created.)
-            resource_mod.properties_for(cls, name, values,
-                                        client_resolve=False)
+            props = resource_mod.properties_for(
+                cls, name, values, client_resolve=False, validate=False)
+            resource_mod.validate_plugin(cls, name, defn, props, view)
 
     def resolve_outputs(self, refs, attrs):
         out = {}
@@ -489,7 +496,15 @@ class StackDefinition:
 
 
 def _check_attribute(cls, resource, attr, path):
+    from heatflow import resource as resource_mod  # (layering: below)
     if not getattr(cls, "strict_attributes", True):
+        return
+    own = getattr(cls, "get_attribute", None)
+    if own is not None and isinstance(cls, type) and \
+            issubclass(cls, resource_mod.Resource) and \
+            own is not resource_mod.Resource.get_attribute:
+        # Heat's rule: a plugin resolving attributes itself (OS::Heat::None
+        # answers any name) is not held to its schema.
         return
     schema = getattr(cls, "attributes_schema", None) or {}
     if attr not in schema and attr != "show":

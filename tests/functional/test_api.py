@@ -324,6 +324,33 @@ def test_an_unexpected_error_keeps_its_traceback_in_the_log(orch, caplog):
     assert "handle_create" in caplog.text       # the plugin's frame
 
 
+class FailsOnPurpose(resource.Resource):
+    def handle_create(self):
+        raise exception.Error("quota exceeded")
+
+
+def test_the_traceback_of_a_plugins_own_error_is_kept_with_the_failure(orch):
+    # Shown by `stack resource show` and on the failure's event: the
+    # plugin's author finds the line without the engine's log.
+    orch.register_plugin("T::Crashes", Crashes)
+    orch.register_plugin("T::Refuses", FailsOnPurpose)
+    orch.create_stack("x", hot({"a": {"type": "T::Crashes"},
+                                "b": {"type": "T::Refuses"}})).wait(30)
+    a = orch.get_resource("x", "a")
+    assert a.resource_status == "CREATE_FAILED"
+    assert a.status_detail.startswith("Traceback (most recent call last)")
+    assert "in handle_create" in a.status_detail
+    assert a.status_detail.endswith("RuntimeError: disk on fire")
+    (event,) = [e for e in orch.list_events("x")
+                if e.resource_name == "a" and e.status == "FAILED"]
+    assert event.detail == a.status_detail
+    # A failure the plugin raised on purpose says it all in its reason.
+    b = orch.get_resource("x", "b")
+    assert (b.status_reason, b.status_detail) == ("quota exceeded", None)
+    with pytest.raises(exception.ResourceNotFound):
+        orch.get_resource("x", "nothing")
+
+
 def test_cancel_without_rollback_then_rollback(orch, cloud):
     orch.create_stack("c", hot({"a": thing(name="a")})).wait(30)
     orch.update_stack("c", hot({"a": thing(name="a"),

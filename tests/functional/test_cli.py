@@ -665,26 +665,53 @@ def test_invalid_yaml_template(run, tmp_path):
     assert len(err.splitlines()) == 1
 
 
-def test_plugin_dir(run, tmp_path):
-    write(tmp_path, "plugins/widget.py", """\
-        from heatflow import resource
-
-        class Widget(resource.Resource):
-            pass
-
-        def resource_mapping():
-            return {"CliTest::Widget": Widget}
-        """)
-    path = write(tmp_path, "t.yaml", """\
+def plugin_and_template(tmp_path, type_name, body):
+    """plugins/plugin.py: one class of ``body`` (indented 4) registered as
+    ``type_name``; t.yaml: one resource ``r`` of it.  Returns t.yaml."""
+    write(tmp_path, "plugins/plugin.py",
+          "from heatflow import resource\n\n\n"
+          "class Plugin(resource.Resource):\n%s\n\n\n"
+          "def resource_mapping():\n"
+          "    return {%r: Plugin}\n" % (textwrap.indent(
+              textwrap.dedent(body), "    "), type_name))
+    return write(tmp_path, "t.yaml", """\
         heat_template_version: 2018-08-31
         resources:
-          w: {type: CliTest::Widget}
-        """)
+          r: {type: %s}
+        """ % type_name)
+
+
+def test_plugin_dir(run, tmp_path):
+    path = plugin_and_template(tmp_path, "CliTest::Widget", "pass")
     code, _, err = run("template", "validate", "-t", path, db=False)
     assert code == 1 and "CliTest::Widget" in err
     code, out, err = run("--plugin-dir", str(tmp_path / "plugins"),
                          "template", "validate", "-t", path, db=False)
     assert (code, err) == (0, "")
+
+
+def test_resource_show_has_the_traceback_of_a_plugins_crash(run, tmp_path):
+    # The create runs in a detached worker process; the traceback of the
+    # plugin's exception is read back from the database, not a log.
+    plugins = tmp_path / "plugins"
+    path = plugin_and_template(tmp_path, "CliTest::Crash", """\
+        def handle_create(self):
+            return {}["size"]
+        """)
+    code, _, err = run("--plugin-dir", str(plugins), "stack", "create", "s",
+                       "-t", path, "--wait")
+    assert code == 1 and "KeyError: 'size'" in err
+    assert "Traceback" not in err           # the one-line reason only
+    code, out, err = run("stack", "resource", "show", "s", "r", "-f", "json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["resource_status"] == "CREATE_FAILED"
+    detail = shown["status_detail"]
+    assert detail.startswith("Traceback (most recent call last)")
+    assert str(plugins / "plugin.py") in detail and "in handle_create" in detail
+    assert detail.endswith("KeyError: 'size'")
+    code, out, err = run("stack", "event", "list", "s", "-f", "json")
+    assert [e["detail"] for e in json.loads(out) if "detail" in e] == [detail]
 
 
 # -- global options, errors ---------------------------------------------------

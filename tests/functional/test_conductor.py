@@ -228,8 +228,10 @@ def test_sigterm_releases_the_job_at_once(patient_cluster, cloud):
     wait_for(lambda: cluster.jobs("g") == [(job, other)], 10,
              "the same job claimed by %s" % other)
     taken = time.time() - sent
-    # At once: the in-flight action (at most 0.8 s) and a moment.
-    assert taken < 2.0, taken
+    # At once: the in-flight action (0.8 s, seen done by the poll at 1.55 s
+    # on the back-off) and a moment -- half the 8 s the owner's session
+    # would take to expire if the job were not released.
+    assert taken < 4.0, taken
     cluster.procs[owner].wait(30)
     # It exits cleanly once its in-flight action has finished ...
     assert cluster.procs[owner].returncode == 0, cluster.logs()

@@ -88,13 +88,16 @@ def test_the_documented_commands_run_with_the_shipped_templates(tmp_path):
     t = "examples/templates/"
     assert heatflow("stack", "create", "demo", "-t", t + "demo.yaml",
                     "--wait").returncode == 0
+    assert heatflow("stack", "update", "demo", "--existing", "--parameter",
+                    "db_name=shop", "--wait").returncode == 0
+    # demo-v2 without --existing: db_name is back to its default
     plan = heatflow("-f", "json", "stack", "update", "demo", "-t",
                     t + "demo-v2.yaml", "--dry-run")
     assert plan.returncode == 0, plan.stderr
     import json
     assert {r["resource_name"]: r["action"] for r in json.loads(
-        plan.stdout)} == {"db_password": "replace", "database": "unchanged",
-                          "web1": "unchanged", "cache": "create",
+        plan.stdout)} == {"db_password": "replace", "database": "update",
+                          "web1": "may update", "cache": "create",
                           "web2": "delete"}
     refused = heatflow("stack", "create", "x", "-t", t + "unknown-type.yaml")
     assert (refused.returncode, refused.stderr.strip()) == (
@@ -108,3 +111,8 @@ def test_the_documented_commands_run_with_the_shipped_templates(tmp_path):
                        "w", "-t", t + "widgets.yaml", "--wait")
     assert widgets.returncode == 0, widgets.stderr
     assert "CREATE_COMPLETE" in widgets.stdout
+    # docs/conductors.rst's takeover template, here without the waiting
+    slow = heatflow("stack", "create", "slow", "-t", t + "slow.yaml",
+                    "--parameter", "seconds=0", "--wait")
+    assert slow.returncode == 0, slow.stderr
+    assert "[slow]: CREATE_COMPLETE" in slow.stdout

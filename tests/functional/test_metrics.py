@@ -163,6 +163,9 @@ def test_a_conductor_logs_json_lines_naming_the_operation(cluster):
     assert about, text
     assert {line["action"] for line in about} == {"CREATE"}
     assert all(line["traversal"] and line["stack_id"] for line in about)
+    # the line that says which conductor took the job names it too
+    assert any(line["message"].startswith("conductor %s runs job" % name)
+               for line in about), text
     assert any(line.get("resource") == "t" or "t" in line["message"]
                for line in about)
 

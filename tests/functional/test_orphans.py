@@ -26,6 +26,13 @@ CHAIN = {"heat_template_version": "2018-08-31", "resources": {
     for i in range(3)}}
 
 
+def _ctrl_c_as_at_a_terminal():
+    # A shell starts background jobs with SIGINT ignored, and Python then
+    # never turns it into KeyboardInterrupt: a suite run as `tox &` would
+    # see Ctrl-C do nothing.  The command gets it as a user's would.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def cli(db_url, cloud, tmp_path):
     template = tmp_path / "chain.yaml"
@@ -42,7 +49,7 @@ def cli(db_url, cloud, tmp_path):
              "--plugin-dir", conftest.PLUGIN_DIR] + [
                 files.get(a, a) for a in args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            cwd=str(tmp_path))
+            cwd=str(tmp_path), preexec_fn=_ctrl_c_as_at_a_terminal)
 
     def run(*args, timeout=90):
         proc = start(*args)

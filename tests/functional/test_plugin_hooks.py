@@ -2,6 +2,8 @@
 rules applied before validation, in the dry run and before every action;
 ``update_allowed_properties``; ``_needs_update`` overrides."""
 
+import pytest
+
 from heatflow import attributes
 from heatflow import exception
 from heatflow import properties
@@ -38,6 +40,7 @@ class Renamed(resource.Resource):
         return [TR(props, TR.REPLACE, ["new"], value_path=["old"])]
 
     def validate(self):
+        super().validate()
         if self.properties["new"] == "bad":
             raise exception.StackValidationFailed("new must not be bad",
                                                   ("new",))
@@ -124,9 +127,11 @@ def test_random_string_deprecated_sequence_takes_effect(orch):
 def test_translation_before_validation_and_every_action(orch):
     register(orch)
     bad = hot({"r": {"type": "Test::Renamed", "properties": {"old": "bad"}}})
-    stack = orch.create_stack("tr-bad", bad).wait(30)
-    assert stack.stack_status == "CREATE_FAILED"
-    assert "new must not be bad" in stack.status_reason
+    # validate() sees the translated data, before anything is written.
+    with pytest.raises(exception.StackValidationFailed,
+                       match="new must not be bad"):
+        orch.create_stack("tr-bad", bad)
+    assert orch.list_stacks() == []
 
     t = hot({"r": {"type": "Test::Renamed", "properties": {"old": "a"}}})
     stack = orch.create_stack("tr", t).wait(30)

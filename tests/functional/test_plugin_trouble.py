@@ -40,9 +40,15 @@ PLUGINS = """\
         def handle_create(self):
             self.resource_id_set("fragile-1")
 
+    class BrokenLikeHeat(resource.Resource):
+        # Heat's constructor
+        def __init__(self, name, definition, stack):
+            raise RuntimeError("broken the Heat way")
+
     def resource_mapping():
         return {"Test::Opaque": Opaque, "Test::Broken": Broken,
-                "Test::Fragile": Fragile}
+                "Test::Fragile": Fragile,
+                "Test::BrokenLikeHeat": BrokenLikeHeat}
     """
 
 
@@ -76,6 +82,7 @@ def test_an_attribute_that_is_not_json_fails_its_resource(orch, plugin_dir):
     assert "\n" not in reason and "SQL" not in reason, reason
     assert reason.startswith("Resource CREATE failed: a: ")
     assert "attribute 'handle'" in reason and "JSON" in reason, reason
+    assert "(plugin trouble.py:Opaque)" in reason, reason
     [res] = orch.list_resources("s")
     assert res.resource_status == "CREATE_FAILED"
     assert "attribute 'handle'" in res.status_reason
@@ -107,18 +114,65 @@ def _settled(op, limit=15):
 
 
 @pytest.mark.parametrize("rollback", [False, True])
-def test_a_plugin_whose_constructor_raises_can_be_deleted(orch, plugin_dir,
-                                                          rollback):
+@pytest.mark.parametrize("plugin, message", [
+    ("Broken", "broken plugin"), ("BrokenLikeHeat", "broken the Heat way")])
+def test_a_plugin_whose_constructor_raises_can_be_deleted(
+        orch, plugin_dir, rollback, plugin, message):
     orch.registry.load_plugin_dir(plugin_dir)
-    t = hot({"a": {"type": "Test::Broken"},
+    t = hot({"a": {"type": "Test::" + plugin},
              "b": {"type": "Test::Thing", "properties": {"name": "b"}}})
     stack = orch.create_stack("s", t, disable_rollback=not rollback).wait(15)
     assert stack.stack_status == ("ROLLBACK_COMPLETE" if rollback
                                   else "CREATE_FAILED"), stack.status_reason
-    assert any("broken plugin" in e.reason for e in orch.list_events("s"))
+    # The failure names the plugin that broke.
+    assert any("plugin trouble.py:%s could not be constructed for resource a: "
+               "RuntimeError: %s" % (plugin, message) in e.reason
+               for e in orch.list_events("s")), \
+        [e.reason for e in orch.list_events("s")]
     stack, took = _settled(orch.delete_stack("s"))
     assert stack.stack_status == "DELETE_COMPLETE", stack.status_reason
     assert took < 10
+
+
+BAD_SCHEMAS = """\
+    from heatflow import attributes, properties, resource
+
+    class Stringly(resource.Resource):
+        properties_schema = {"size": "integer"}
+
+    def resource_mapping():
+        return {"Test::Stringly": Stringly}
+    """
+
+
+@pytest.mark.parametrize("schemas, problem", [
+    ({"properties_schema": {"size": "integer"}},
+     "properties_schema['size'] must be a heatflow.properties.Schema, "
+     "not 'integer'"),
+    ({"attributes_schema": {"url": None}},
+     "attributes_schema['url'] must be a heatflow.attributes.Schema"),
+    ({"properties_schema": [1]}, "properties_schema must be a dict, not list"),
+])
+def test_a_bad_schema_is_refused_at_registration(orch, schemas, problem):
+    from heatflow import resource
+    bad = type("BadSchema", (resource.Resource,), dict(schemas))
+    with pytest.raises(exception.PluginError) as err:
+        orch.register_plugin("Test::Bad", bad)
+    assert str(err.value).startswith(
+        "Test::Bad (plugin %s.BadSchema): " % __name__), str(err.value)
+    assert problem in str(err.value)
+    # Not registered: a template naming it is an unknown type.
+    with pytest.raises(exception.StackValidationFailed):
+        orch.create_stack("s", hot({"a": {"type": "Test::Bad"}}))
+    assert orch.list_stacks() == []
+
+
+def test_a_plugin_dir_with_a_bad_schema_names_the_file(orch, tmp_path):
+    (tmp_path / "schemas.py").write_text(textwrap.dedent(BAD_SCHEMAS))
+    with pytest.raises(exception.PluginError) as err:
+        orch.registry.load_plugin_dir(str(tmp_path))
+    assert "schemas.py" in str(err.value), str(err.value)
+    assert "Test::Stringly (plugin " in str(err.value)
 
 
 def test_a_plugin_that_cannot_be_made_to_delete_fails_promptly(orch,

@@ -232,5 +232,17 @@ class SlowThing(Thing):
         return super().handle_delete()
 
 
+class Caller(resource.Resource):
+    """Journals the request context its create ran with (its token as
+    whether there was one), wherever it ran."""
+
+    def handle_create(self):
+        ctx = self.context
+        _journal("caller", os.getpid(), None if ctx is None else {
+            "user_id": ctx.user_id, "project_id": ctx.project_id,
+            "token": ctx.auth_token})
+
+
 def resource_mapping():
-    return {"Test::Thing": Thing, "Test::SlowThing": SlowThing}
+    return {"Test::Thing": Thing, "Test::SlowThing": SlowThing,
+            "Test::Caller": Caller}

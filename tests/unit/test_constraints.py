@@ -82,6 +82,14 @@ class TestAllowedValues:
         with pytest.raises(ValueError):
             c.AllowedValues("abc")
 
+    def test_a_list_value_checks_each_item(self):
+        # Heat's rule: OS::Heat::Delay's actions: [CREATE, DELETE].
+        allowed = c.AllowedValues(["CREATE", "DELETE", "SUSPEND"])
+        allowed.validate(["CREATE", "DELETE"])
+        allowed.validate([])
+        assert error(allowed, ["CREATE", "ADOPT"]) == \
+            '"ADOPT" is not an allowed value ["CREATE", "DELETE", "SUSPEND"]'
+
 
 class TestAllowedPattern:
     def test_whole_string_must_match(self):

@@ -100,7 +100,12 @@ def test_postgresql_without_a_driver_gets_the_installed_one(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg", None)
     with pytest.raises(exception.DatabaseDriverMissing) as err:
         database.create_engine("postgresql://u@127.0.0.1:1/db")
-    assert "pip install 'heatflow[postgresql]'" in str(err.value)
+    # names what pip can install (heatflow is not on an index)
+    assert "pip install psycopg2-binary (from a clone of heatflow: pip " \
+        "install -e '.[postgresql]')" in str(err.value)
+    with pytest.raises(exception.DatabaseDriverMissing) as err:
+        database.create_engine("postgresql+psycopg://u@127.0.0.1:1/db")
+    assert "(psycopg): pip install 'psycopg[binary]'" in str(err.value)
 
 
 # -- opening without alembic or TaskFlow (issue 22) ---------------------------

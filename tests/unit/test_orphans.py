@@ -148,6 +148,29 @@ def test_it_waits_while_the_owner_may_still_record_it(orch, monkeypatch):
     assert _eventually(lambda: DELETED == [made]), DELETED
 
 
+def test_a_row_being_deleted_under_the_same_name_adopts_nothing(
+        orch, monkeypatch):
+    # The new run recorded the resource under the same physical name, then
+    # deleted it (a rollback) before the held handler's create landed: the
+    # row still names it while the delete runs, but what the handler made
+    # is nobody's once the delete is done.
+    new, row, made = _taken_over(orch)
+    store = orch.db.store
+    alive = orch.runtime.run_alive
+    monkeypatch.setattr(orch.runtime, "run_alive",
+                        lambda run: run == "new-run" or alive(run))
+    assert store.acquire_resource(row.id, new, "CREATE") is not None
+    assert store.update_resource(row.id, new, physical_resource_id=made)
+    assert store.finish_resource(row.id, new, "CREATE", "COMPLETE")
+    assert store.acquire_resource(row.id, new, "DELETE") is not None
+    GO.set()
+    time.sleep(0.3)
+    assert DELETED == [] and made in CLOUD     # waits for the delete
+    assert store.finish_delete(row.id, new)
+    assert _eventually(lambda: DELETED == [made]), DELETED
+    assert CLOUD == {}
+
+
 def test_an_orphan_that_cannot_be_deleted_is_reported(orch):
     new, row, made = _taken_over(orch)
     store = orch.db.store

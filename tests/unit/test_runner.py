@@ -84,7 +84,7 @@ def test_an_unreachable_zookeeper_is_said_at_once(tmp_path):
     import pytest
 
     import heatflow
-    from heatflow.runners import jobboard
+    from heatflow import jobs
     before = threading.active_count()
     started = time.monotonic()
     with pytest.raises(heatflow.exception.HeatflowError) as err:
@@ -94,6 +94,28 @@ def test_an_unreachable_zookeeper_is_said_at_once(tmp_path):
     assert time.monotonic() - started < 1.5 + 2
     assert str(err.value).startswith("ZooKeeper at 127.0.0.1:1 did not "
                                      "answer within 1.5 s")
-    assert jobboard.JobboardRunner.CONNECT_TIMEOUT == 15
+    assert jobs.CONNECT_TIMEOUT == 15
+    time.sleep(0.5)
+    assert threading.active_count() <= before
+
+
+def test_a_conductor_says_an_unreachable_zookeeper_as_the_client_does(
+        tmp_path):
+    """`heatflow conductor` with a mistyped ZooKeeper address: the same
+    one-line message (not kazoo's bare "Connection time-out"), and nothing
+    left running."""
+    import threading
+    import time
+
+    import pytest
+
+    import heatflow
+    before = threading.active_count()
+    with pytest.raises(heatflow.exception.HeatflowError) as err:
+        heatflow.Conductor("sqlite:///" + str(tmp_path / "z.db"),
+                           "127.0.0.1:1", connect_timeout=1.5)
+    assert str(err.value) == ("ZooKeeper at 127.0.0.1:1 did not answer "
+                              "within 1.5 s: is it running, and is that its "
+                              "address?")
     time.sleep(0.5)
     assert threading.active_count() <= before

@@ -5,6 +5,8 @@ import threading
 
 import pytest
 
+import heatflow
+from heatflow import resource as resource_mod
 from heatflow.flows import runtime as runtime_mod
 from heatflow.template import template as template_mod
 
@@ -132,3 +134,40 @@ def test_unregistering_the_default_runtime_makes_another_the_default(
     runtime_mod.unregister("second")
     with pytest.raises(RuntimeError):
         runtime_mod.get("elsewhere")
+
+
+class NeverDone(resource_mod.Resource):
+    """A create the cloud never finishes."""
+    checks = 0
+
+    def check_create_complete(self, token):
+        NeverDone.checks += 1
+        return False
+
+
+def test_a_fenced_run_lets_go_of_its_threads_without_waiting_out_a_pause(
+        db_url):
+    # A conductor that lost its ZooKeeper session fences its runs; their
+    # actions, between two polls up to 10 s apart (here 300), stop there
+    # and then, without asking the plugin again.
+    orch = heatflow.Orchestrator(db_url, poll_interval=(300, 300))
+    try:
+        orch.register_plugin("T::NeverDone", NeverDone)
+        NeverDone.checks = 0
+        orch.create_stack("s", {"heat_template_version": "2018-08-31",
+                                "resources": {"a": {"type": "T::NeverDone"}}})
+        while not NeverDone.checks:     # polled once: now in its pause
+            threading.Event().wait(0.01)
+        (run,) = orch._runner.running()
+        orch.runtime.fence_run(orch.db.store.find_stack("s").run_token)
+        run.join(60)                    # not 300 s: the pause ended
+        assert not run.is_alive()
+        assert NeverDone.checks == 1
+        stack = orch.db.store.find_stack("s")
+        (row,) = orch.db.store.list_resources(stack.id)
+        # A fenced run records nothing: the run that takes over finds it
+        # as it was.
+        assert (stack.status, row.action, row.status) == (
+            "IN_PROGRESS", "CREATE", "IN_PROGRESS")
+    finally:
+        orch.close()
