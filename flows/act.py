@@ -30,6 +30,7 @@ import logging
 from heatflow import exception
 from heatflow import states
 from heatflow.flows import convergence
+from heatflow.flows import driver
 from heatflow.flows import plan as plan_mod
 from heatflow.flows.atoms import (SUPERSEDED, _Atom, _failed_marker,
                                   _gathered, _halted, _message)
@@ -166,7 +167,8 @@ class ActOnResource(_Atom):
         except exception.EngineStorageError:
             raise
         except Exception as exc:
-            return self._finish(locked, states.FAILED, _message(exc))
+            return self._finish(locked, states.FAILED, _message(exc),
+                                driver.failure_detail(exc))
         return self._finish(locked, states.COMPLETE, "state changed")
 
     def _record(self, row, status, reason):
@@ -176,9 +178,10 @@ class ActOnResource(_Atom):
             return {"row": self.row_id}
         return self._finish(locked, status, reason)
 
-    def _finish(self, row, status, reason):
+    def _finish(self, row, status, reason, detail=None):
+        """Record the outcome; ``detail``: a plugin's crash's traceback."""
         if not self.store.finish_resource(row.id, self.fence, self.op.action,
-                                          status, reason):
+                                          status, reason, detail):
             raise _Superseded()
         return self._outcome(status, reason)
 
