@@ -131,17 +131,23 @@ class _Atom(Guard, task.Task):
             storage=driver.DbStorage(self.store, row, self.fence),
             metadata=metadata, action=action, status=states.IN_PROGRESS)
 
+    def plugin_as_recorded(self, cls, defn, row, action):
+        """The plugin of ``row`` for ``action``, with the properties and
+        metadata it records (Heat's frozen properties): an action on a
+        resource as it is, not as a template now says.  A failing
+        translation rule gives the recorded data."""
+        props = plugin_factory.properties_for(
+            cls, row.name, row.properties or {}, validate=False,
+            strict=False, ignore_errors=True)
+        return self.plugin(cls, defn, props, row, row.rsrc_metadata, action)
+
     def plugin_to_delete(self, cls, defn, row):
         """The plugin that deletes ``row`` (DELETE lock taken); None if it
         cannot be constructed and no physical resource is recorded (nothing
         to delete), else PluginError saying why.  A failing translation
         rule gives the recorded data rather than refuse the delete."""
         try:
-            props = plugin_factory.properties_for(
-                cls, row.name, row.properties or {}, validate=False,
-                strict=False, ignore_errors=True)
-            return self.plugin(cls, defn, props, row, row.rsrc_metadata,
-                               states.DELETE)
+            return self.plugin_as_recorded(cls, defn, row, states.DELETE)
         except Exception as exc:
             why = "its plugin (%s) cannot be constructed: %s" % (
                 row.type, _message(exc))

@@ -19,6 +19,8 @@ from taskflow.patterns import graph_flow
 
 from heatflow import exception
 from heatflow import resource as resource_mod
+from heatflow import states
+from heatflow.flows import act
 from heatflow.flows import atoms
 from heatflow.flows import cleanup
 from heatflow.flows import converge
@@ -33,6 +35,9 @@ def plan_operation(store, op, stack_def, prev_template_id=None,
     ``op`` is the :class:`plan.OperationHeader` the atoms carry.  Raises
     :class:`exception.Superseded` if another operation started meanwhile.
     """
+    if op.action in states.RESOURCE_ACTIONS:
+        # A check, suspend or resume acts on the stack as it is.
+        return act.plan_resource_action(store, op, stack_def)
     rows = store.list_resources(op.stack_id)
     target = stack_def.resources if stack_def is not None else {}
     found = convergence.choose_rows(
@@ -102,6 +107,13 @@ def build_flow(plan):
     op = plan.op
     flow = graph_flow.Flow("stack-%s-%s" % (op.action.lower(),
                                             op.traversal))
+    if op.action in states.RESOURCE_ACTIONS:
+        nodes = [act.ActOnResource(op, name, row_id, first)
+                 for name, row_id, first in plan.act]
+        gathers, top = _fan_in(op, "acting",
+                               [act.ACTED + c[0] for c in plan.act])
+        flow.add(*(nodes + gathers + [act.FinishAction(op, top)]))
+        return flow
     names = [c[0] for c in plan.converge]
     fresh = set(plan.fresh)
     nodes = [converge.ConvergeResource(op, name, row_id, requires,

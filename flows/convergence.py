@@ -227,9 +227,11 @@ def decide_by_state(row, new_type, *, plugin_changed, replace_failed=True,
         return _decision(CREATE, NO_ROW)
     made = row.physical_resource_id is not None
     if row.status == states.FAILED and not resumed and \
-            (made or row.action != states.CREATE) and _answer(replace_failed):
+            (made or row.action != states.CREATE) and \
+            (row.action == states.CHECK or _answer(replace_failed)):
         # Heat's rule: what a failed action left behind is replaced, and
-        # the wreck cleaned up, unless the plugin says otherwise.
+        # the wreck cleaned up, unless the plugin says otherwise -- which
+        # it may not for a failed check (or a resource marked unhealthy).
         return _decision(REPLACE, FAILED)
     if row.action == states.INIT:
         return _decision(CREATE, NOT_CREATED)

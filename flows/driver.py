@@ -146,7 +146,8 @@ def run(plugin, action, args=(), **options):
 def _run(plugin, action, args=(), *, deadline=None, poll=POLL_INTERVAL,
          save_token=None, resume_token=None, resuming=False,
          timeout_message=None, taken_over=None, sleep=None):
-    """Run ``action`` (CREATE, UPDATE, DELETE) of ``plugin`` to completion.
+    """Run ``action`` (CREATE, UPDATE, DELETE, CHECK, ...) of ``plugin`` to
+    completion.
 
     ``deadline`` is an absolute ``time.time()``; past it the action fails
     with :class:`exception.Timeout` (the plugin is not interrupted while in
@@ -171,7 +172,11 @@ def _run(plugin, action, args=(), *, deadline=None, poll=POLL_INTERVAL,
     pauses; it may end early (when the run is fenced: Runtime.pause).
     """
     name = action.lower()
-    check = getattr(plugin, "check_%s_complete" % name)
+    # Heat's _do_action: a plugin without the handler or the poll of an
+    # action (a suspend, say) has nothing to do for it, or to wait for.
+    check = getattr(plugin, "check_%s_complete" % name, None) or \
+        (lambda token: True)
+    handle = getattr(plugin, "handle_" + name, None) or (lambda *a: None)
     sleep = sleep or time.sleep
     # The deadline is wall-clock time (it was computed by whichever
     # process started the operation); pauses are counted, not timed.
@@ -186,7 +191,7 @@ def _run(plugin, action, args=(), *, deadline=None, poll=POLL_INTERVAL,
         if taken_over is not None and taken_over():
             raise exception.Superseded("another run took the operation "
                                        "over")
-        token = getattr(plugin, "handle_" + name)(*args)
+        token = handle(*args)
         if save_token is not None and token is not None and \
                 _serialisable(token):
             save_token(token)

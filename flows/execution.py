@@ -9,7 +9,8 @@ long-lived pool, and handle what TaskFlow's outcome means for the stack:
   rollback disabled or was superseded): the atoms recorded everything;
 - engine.run() raised after TaskFlow reverted the flow: the rollback is
   complete, or continues by converging to the last known-good template when
-  the reverted operation had started from a state that never settled;
+  the reverted operation had started from a state that never settled (a
+  check, suspend or resume, which has nothing to revert, fails instead);
 - a rollback was requested after the engine stopped: resume the flow,
   which now reverts;
 - heatflow's database failed under the engine (disk full, unreachable past
@@ -157,6 +158,13 @@ class OperationExecutor:
             failure = storage_failure(exc)
             if failure is not None:
                 self.fail(op, "Stack %s failed: %s" % (op.action, failure))
+                return None
+            if op.action in states.RESOURCE_ACTIONS:
+                # A check, suspend or resume has nothing to revert: what
+                # stopped it is its failure.
+                LOG.warning("the %s of stack %s stopped: %s", op.action,
+                            op.stack_name, exc)
+                self.fail(op, "Stack %s failed: %s" % (op.action, exc))
                 return None
             return self._after_revert(op, engine, exc)
         finally:

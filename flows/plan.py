@@ -35,7 +35,8 @@ class OperationHeader:
     run: Optional[str]
     #: The TaskFlow logbook and flow detail uuid of this flow.
     flow_uuid: str
-    #: CREATE, UPDATE, DELETE or ROLLBACK.
+    #: CREATE, UPDATE, DELETE or ROLLBACK (converging), or CHECK, SUSPEND
+    #: or RESUME (acting on each resource: flows/act.py).
     action: str
     #: The template converged to; None converges to nothing.
     template_id: Optional[int]
@@ -86,6 +87,10 @@ class Plan:
     output_refs: Optional[Sequence] = None
     #: Rows this planning inserted: their atoms lock them without reading.
     fresh: Sequence = ()
+    #: A resource action's (CHECK, SUSPEND, RESUME; converge and cleanup
+    #: are then empty): [name, row id, sorted names to act on first] per
+    #: resource of the stack.
+    act: Sequence = ()
 
     def for_run(self, runtime_key, run):
         """This plan as the run ``run`` executes it (see
@@ -100,6 +105,8 @@ class Plan:
         # reader of the dict form defaults a missing key only.
         if self.output_refs is not None:
             data["output_refs"] = self.output_refs
+        if self.act:
+            data["act"] = self.act
         return data
 
     @classmethod
@@ -107,4 +114,4 @@ class Plan:
         return cls(op=OperationHeader.from_json(data["op"]),
                    converge=data["converge"], cleanup=data["cleanup"],
                    output_refs=data.get("output_refs"),
-                   fresh=data.get("fresh", ()))
+                   fresh=data.get("fresh", ()), act=data.get("act", ()))

@@ -67,7 +67,7 @@ class Operation:
     def orphaned(self):
         """Is the operation still IN_PROGRESS with nobody running it (the
         process running it died), as far as this host can tell?  Then
-        :meth:`Orchestrator.resume_stack` runs it again.  Never for an
+        :meth:`Orchestrator.continue_stack` runs it again.  Never for an
         operation conductors run (their watchdog looks after those) or
         one whose worker has not started yet."""
         row = self._orch.db.store.get_stack_by_id(self.stack_id)
@@ -287,15 +287,57 @@ class Orchestrator:
         and the stack is left ``<ACTION>_FAILED``."""
         return self._operation(self._lifecycle.cancel(name, rollback))
 
+    def check_stack(self, name):
+        """Check every resource of the stack is what its plugin expects
+        (Heat's stack check): each plugin's ``handle_check``, in
+        dependency order; the stack ends ``CHECK_COMPLETE`` or
+        ``CHECK_FAILED``, a failed resource ``CHECK_FAILED`` with its
+        plugin's reason (an event says so too; the next update replaces
+        it).  A resource whose plugin has no ``handle_check`` is passed
+        over (``CHECK_COMPLETE``, "CHECK not supported for ...") and the
+        stack's reason says the check was not complete.  Raises
+        :class:`exception.ActionNotAllowed` while an operation is in
+        progress."""
+        return self._operation(self._lifecycle.act(name, states.CHECK))
+
+    def suspend_stack(self, name):
+        """Suspend the stack (Heat's): each resource's ``handle_suspend``,
+        dependents first; ``SUSPEND_COMPLETE``, or ``SUSPEND_FAILED`` at
+        the first failure.  A suspended stack is not updated until it is
+        resumed (it can be deleted).  Nothing to do if it is suspended
+        already."""
+        return self._operation(self._lifecycle.act(name, states.SUSPEND))
+
     def resume_stack(self, name):
+        """Resume a suspended stack (Heat's): each resource's
+        ``handle_resume``, in dependency order; ``RESUME_COMPLETE``, or
+        ``RESUME_FAILED`` at the first failure (a resource that is not
+        suspended fails it, as in Heat).  Nothing to do if it was resumed
+        already.  (To run again an operation nobody runs any more:
+        :meth:`continue_stack`.)"""
+        return self._operation(self._lifecycle.act(name, states.RESUME))
+
+    def continue_stack(self, name):
         """Run the stack's operation in progress again, from where it
         stopped, if nobody runs it any more (the process running it died:
         :meth:`Operation.orphaned`); in a worker process of its own when
         this Orchestrator detaches.  Its :class:`Operation` either way.
         Raises :class:`exception.ActionNotAllowed` when the stack has no
-        operation in progress.  (Not Heat's resume of a suspended stack;
-        the two never meet: that one starts from SUSPEND_COMPLETE.)"""
-        return self._operation(self._lifecycle.resume_stack(name))
+        operation in progress."""
+        return self._operation(self._lifecycle.continue_stack(name))
+
+    def mark_resource_unhealthy(self, name, resource_name,
+                                mark_unhealthy=True, reason=None):
+        """Mark the resource ``resource_name`` of the stack ``name``
+        unhealthy (Heat's): ``CHECK_FAILED`` with ``reason``, and an event;
+        the next update replaces it.  With ``mark_unhealthy=False`` a
+        ``CHECK_FAILED`` resource goes back to ``CHECK_COMPLETE`` (any
+        other is left alone).  A resource being deleted is left alone;
+        one with an action in flight raises
+        :class:`exception.ActionNotAllowed`."""
+        from heatflow import lifecycle
+        lifecycle.mark_unhealthy(self.db.store, name, resource_name,
+                                 mark_unhealthy, reason)
 
     def _operation(self, started):
         return Operation(self, started.stack_id, started.traversal,
@@ -449,6 +491,8 @@ class Orchestrator:
         arguments; see :meth:`preview_create`)."""
         from heatflow import preview
         row = self.db.store.find_stack(name)
+        # (Refused as the update would be: a suspended stack, say.)
+        self._lifecycle.check_supersede(row, states.UPDATE)
         tmpl, env = self._lifecycle.update_inputs(
             row, template, parameters, files, existing, environment)
         stack_def = self._lifecycle.definition(tmpl, env, row.name, row.id)

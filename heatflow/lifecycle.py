@@ -37,13 +37,17 @@ class Lifecycle:
     @staticmethod
     def check_supersede(row, action):
         """Refuse an update or delete the stack's state does not allow
-        (states.SUPERSEDE_FROM: today every state of a live stack does)."""
-        if states.supersede_outcome(row.action, row.status) != \
+        (states.SUPERSEDE_FROM: every state of a live stack, and
+        states.UPDATE_FROM: not a suspended one)."""
+        if states.supersede_outcome(row.action, row.status, action) != \
                 states.SUPERSEDE:
+            hint = " (resume it first)" if row.action == states.SUSPEND \
+                else ""
             raise exception.ActionNotAllowed(
-                "stack %s is %s_%s: it cannot be %s now"
+                "stack %s is %s_%s: it cannot be %s now%s"
                 % (row.name, row.action, row.status,
-                   "updated" if action == states.UPDATE else "deleted"))
+                   "updated" if action == states.UPDATE else "deleted",
+                   hint))
 
     def check_plugins(self, row, action):
         """Refuse, before anything is written, an operation on the stack
@@ -219,6 +223,33 @@ class Lifecycle:
                            timeout_mins=row.timeout_mins,
                            disable_rollback=True, context=context)
 
+    def act(self, name, action):
+        """check_stack, suspend_stack, resume_stack: an operation acting on
+        each resource of the stack's current template as it is (Heat's
+        stack_task; see flows/act.py), from a settled stack only."""
+        row = self.db.store.find_stack(name)
+        outcome = states.resource_action_outcome(action, row.action,
+                                                 row.status)
+        if outcome == states.ALREADY:
+            return Started(row.id, row.traversal, row.action)
+        if outcome != states.START:
+            hint = ""
+            if row.status == states.IN_PROGRESS:
+                hint = " (if nobody runs it any more, heatflow stack " \
+                    "continue %s runs it again)" % row.name
+            raise exception.ActionNotAllowed(
+                "stack %s is %s_%s: it cannot be %s while an operation is "
+                "in progress%s" % (row.name, row.action, row.status,
+                                   _DONE[action], hint))
+        self.check_plugins(row, action)
+        stack_def = None
+        if row.template_id is not None:
+            stack_def = self.runtime.definition(row.template_id, row.name,
+                                                row.id)
+        return self._begin(row, action, stack_def,
+                           timeout_mins=row.timeout_mins,
+                           disable_rollback=row.disable_rollback)
+
     def _begin(self, row, action, stack_def, tmpl=None, env=None,
                timeout_mins=None, disable_rollback=True, context=None,
                **extra):
@@ -232,6 +263,11 @@ class Lifecycle:
         deadline = self._deadline(timeout_mins)
         op = self._op(row.id, row.name, traversal, action, row.template_id,
                       disable_rollback, deadline, base=row)
+        if action in states.RESOURCE_ACTIONS:
+            # Never reverted (Heat has no rollback of them): a failure
+            # leaves the stack <ACTION>_FAILED, whatever the stack's
+            # rollback setting, which is kept for its next update.
+            op = dataclasses.replace(op, rollback=False)
         fields = {"flow_uuid": op.flow_uuid,
                   "disable_rollback": disable_rollback,
                   "timeout_mins": timeout_mins,
@@ -345,17 +381,51 @@ class Lifecycle:
         """Make sure someone runs the stack's current operation."""
         return self.runner.resume(row)
 
-    def resume_stack(self, name):
-        """Orchestrator.resume_stack: the stack's operation in progress,
+    def continue_stack(self, name):
+        """Orchestrator.continue_stack: the stack's operation in progress,
         run again from where it stopped if nobody runs it."""
         row = self.db.store.find_stack(name)
         if row.status != states.IN_PROGRESS or not row.flow_uuid:
             raise exception.ActionNotAllowed(
-                "stack %s is %s_%s: no operation is in progress to resume"
+                "stack %s is %s_%s: no operation is in progress to continue"
                 % (row.name, row.action, row.status))
         self.check_plugins(row, row.action)
         self.resume(row)
         return Started(row.id, row.traversal, row.action)
+
+
+def mark_unhealthy(store, name, resource_name, unhealthy=True, reason=None):
+    """Orchestrator.mark_resource_unhealthy."""
+    from heatflow.flows import convergence
+    if not isinstance(unhealthy, bool):
+        raise exception.StackValidationFailed(
+            "mark_unhealthy must be true or false, not %r" % (unhealthy,),
+            "mark_unhealthy")
+    if reason is not None and not isinstance(reason, str):
+        raise exception.StackValidationFailed(
+            "a reason must be a string, not %r" % (reason,), "reason")
+    row = store.find_stack(name)
+    found = convergence.choose_rows(
+        store.list_resources(row.id), [resource_name],
+        target_template_id=row.template_id,
+        prev_template_id=row.template_id).get(resource_name)
+    if found is None:
+        raise exception.ResourceNotFound(row.name, resource_name)
+    reason = reason or ("marked unhealthy" if unhealthy
+                        else "marked healthy again")
+    done, now = store.mark_resource(found.id, row.id, unhealthy, reason)
+    if not done and now is not None and now.lock_run is not None:
+        # Heat's ActionInProgress: its action's outcome would overwrite it.
+        raise exception.ActionNotAllowed(
+            "resource %s of stack %s is %s_%s: try again once it settles"
+            % (resource_name, row.name, now.action, now.status))
+    # Otherwise, as in Heat, nothing to do: a resource being deleted is not
+    # marked, and only a CHECK_FAILED one is reset.
+
+
+#: How a refusal words each resource action.
+_DONE = {states.CHECK: "checked", states.SUSPEND: "suspended",
+         states.RESUME: "resumed"}
 
 
 def _as_datetime(epoch):

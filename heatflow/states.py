@@ -23,8 +23,14 @@ ACTIONS = (INIT, CREATE, DELETE, UPDATE, ROLLBACK, SUSPEND, RESUME, ADOPT,
 IN_PROGRESS, COMPLETE, FAILED = "IN_PROGRESS", "COMPLETE", "FAILED"
 STATUSES = (IN_PROGRESS, FAILED, COMPLETE)
 
+#: The operations that act on each resource as it is, changing no template
+#: (Heat's stack_task): a check, a suspend, a resume.
+RESOURCE_ACTIONS = (CHECK, SUSPEND, RESUME)
+#: Of those, the ones that go in reverse dependency order (dependents
+#: first, as a delete does); the others go in dependency order.
+REVERSE_ORDER_ACTIONS = (SUSPEND,)
 #: The actions a stack's operation has (a resource's may also be INIT).
-STACK_ACTIONS = (CREATE, UPDATE, DELETE, ROLLBACK)
+STACK_ACTIONS = (CREATE, UPDATE, DELETE, ROLLBACK) + RESOURCE_ACTIONS
 
 
 def joined(action, status):
@@ -64,10 +70,33 @@ STOP = "stop"
 #: Refused (exception.ActionNotAllowed).
 REFUSE = None
 
-#: update_stack and delete_stack, by the stack's (action, status): from any
-#: state of a live stack (a deleted one is not found), superseding whatever
-#: runs.
+#: delete_stack, by the stack's (action, status): from any state of a live
+#: stack (a deleted one is not found), superseding whatever runs.
 SUPERSEDE_FROM = {(a, s): SUPERSEDE for a in STACK_ACTIONS for s in STATUSES}
+
+#: update_stack, by the stack's (action, status): as a delete, except that
+#: a suspended stack (or one being suspended, or whose suspend failed) is
+#: not updated: resume it first (Heat refuses it too).
+UPDATE_FROM = {(a, s): outcome for (a, s), outcome in SUPERSEDE_FROM.items()
+               if a != SUSPEND}
+
+#: A resource action (RESOURCE_ACTIONS) the stack is already settled in:
+#: nothing to do (Heat's suspend of a suspended stack, resume of a resumed
+#: one).
+ALREADY = "already"
+#: A new operation acting on each resource.
+START = "start"
+
+#: check_stack, suspend_stack and resume_stack, by the stack's (action,
+#: status): from any settled state, never while an operation runs (Heat's
+#: stack lock: ActionInProgress); a suspend of a suspended stack and a
+#: resume of a resumed one do nothing.  Whether each resource may be
+#: suspended or resumed is its own state's affair (flows/act.py).
+RESOURCE_ACTION_FROM = {
+    request: {(a, s): (ALREADY if (a, s) == (request, COMPLETE) and
+                       request != CHECK else START)
+              for a in STACK_ACTIONS for s in (COMPLETE, FAILED)}
+    for request in RESOURCE_ACTIONS}
 
 #: rollback_stack, by the stack's (action, status); what is not here is
 #: refused ("there is nothing to roll back").
@@ -111,6 +140,14 @@ def cancel_outcome(action, status):
     return CANCEL_FROM.get((action, status), REFUSE)
 
 
-def supersede_outcome(action, status):
-    """What update_stack or delete_stack does to a stack in this state."""
-    return SUPERSEDE_FROM.get((action, status), REFUSE)
+def supersede_outcome(action, status, request=DELETE):
+    """What update_stack (``request`` UPDATE) or delete_stack does to a
+    stack in this state."""
+    table = UPDATE_FROM if request == UPDATE else SUPERSEDE_FROM
+    return table.get((action, status), REFUSE)
+
+
+def resource_action_outcome(request, action, status):
+    """What check_stack, suspend_stack or resume_stack (``request``: CHECK,
+    SUSPEND, RESUME) does to a stack in this state."""
+    return RESOURCE_ACTION_FROM[request].get((action, status), REFUSE)

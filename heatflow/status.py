@@ -22,7 +22,8 @@ from heatflow import states
 @dataclasses.dataclass(frozen=True)
 class Progress:
     """``done`` of ``total`` resources of an operation: converged to its
-    template, or, for a delete, gone."""
+    template, or, for a delete, gone, or, for a check, suspend or resume,
+    acted on by it."""
     action: str
     done: int
     total: int
@@ -132,8 +133,15 @@ class ProgressCounter:
                     current_definition(store, row).resources))
             names = self._names[1]
         chosen = chosen_rows(store, row, names)
-        done = sum(1 for r in chosen.values()
-                   if _converged(r, row.template_id))
+        if self.action in states.RESOURCE_ACTIONS:
+            # Already converged: what counts is what this operation did.
+            done = sum(1 for r in chosen.values()
+                       if r.traversal == row.traversal and
+                       r.action == self.action and
+                       r.status != states.IN_PROGRESS)
+        else:
+            done = sum(1 for r in chosen.values()
+                       if _converged(r, row.template_id))
         return Progress(self.action, done, len(names))
 
 

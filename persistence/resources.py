@@ -351,6 +351,36 @@ class Resources(Base):
                         now, detail)
         return True
 
+    def mark_resource(self, resource_id, stack_id, unhealthy, reason):
+        """Heat's resource_mark_unhealthy, as one statement: ``unhealthy``
+        sets the resource CHECK_FAILED (unless it is being deleted),
+        otherwise a CHECK_FAILED one goes back to CHECK_COMPLETE; with its
+        event.  Only while no action is in flight on it (its lock is free:
+        the action's own outcome would overwrite the mark).  Not fenced on
+        an operation: it is none.  Returns (done, the row as it is)."""
+        now = utcnow()
+        t = m.resources
+        if unhealthy:
+            when = (t.c.action != states.DELETE,)
+            status = states.FAILED
+        else:
+            when = (t.c.action == states.CHECK, t.c.status == states.FAILED)
+            status = states.COMPLETE
+        with self.engine.begin() as conn:
+            res = conn.execute(t.update().where(
+                t.c.id == resource_id, t.c.stack_id == stack_id,
+                t.c.lock_run.is_(None), *when).values(
+                    action=states.CHECK, status=status,
+                    status_reason=reason, updated_at=now))
+            row = conn.execute(sa.select(t).where(
+                t.c.id == resource_id)).one_or_none()
+            if res.rowcount != 1:
+                conn.rollback()
+                return False, row
+            self._event(conn, stack_id, row.name, row.physical_resource_id,
+                        states.CHECK, status, reason, now)
+        return True, row
+
     def update_resource(self, resource_id, fence, **fields):
         """A fenced write of a few columns of a row this run holds."""
         fields["updated_at"] = utcnow()

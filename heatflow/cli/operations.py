@@ -76,7 +76,7 @@ def follow(ctx, orch, op, name, after):
     final stack view.  On a terminal (table format) a progress bar is
     redrawn under the events.  Ctrl-C stops the waiting, not the
     operation (:class:`StoppedWaiting`); an operation nobody runs any
-    more is a :class:`CommandError` saying how to resume it."""
+    more is a :class:`CommandError` saying how to continue it."""
     visible = True
     finished = False
     stack = None
@@ -114,7 +114,7 @@ def follow(ctx, orch, op, name, after):
             "heatflow stack event list %s --follow" % (op.action, name, name)
             if ctx.detached else
             "Interrupted: the %s of stack %s stopped with this process; "
-            "resume it with: heatflow stack resume %s"
+            "continue it with: heatflow stack continue %s"
             % (op.action, name, name)) from None
     finally:
         if bar is not None:
@@ -146,7 +146,8 @@ class OrphanWatch:
         elif now - self._since >= self.grace:
             raise CommandError(
                 "nobody is running the %s of stack %s any more (the process "
-                "running it ended); resume it with: heatflow stack resume %s"
+                "running it ended); continue it with: heatflow stack "
+                "continue %s"
                 % (self.op.action, self.name, self.name))
 
 
@@ -287,11 +288,38 @@ def cmd_stack_delete(ctx, args):
     return status
 
 
-def cmd_stack_resume(ctx, args):
+def _act(ctx, args, method):
+    """stack check, suspend, resume: ``method`` of the Orchestrator."""
     orch = ctx.orchestrator(starts_operation=True, detach=True)
     after = _last_event_id(orch, args.name)
-    op = orch.resume_stack(args.name)
+    op = getattr(orch, method)(args.name)
+    return _finish_operation(ctx, orch, op, args.name, after, args.wait)
+
+
+def cmd_stack_check(ctx, args):
+    return _act(ctx, args, "check_stack")
+
+
+def cmd_stack_suspend(ctx, args):
+    return _act(ctx, args, "suspend_stack")
+
+
+def cmd_stack_resume(ctx, args):
+    return _act(ctx, args, "resume_stack")
+
+
+def cmd_stack_continue(ctx, args):
+    orch = ctx.orchestrator(starts_operation=True, detach=True)
+    after = _last_event_id(orch, args.name)
+    op = orch.continue_stack(args.name)
     if not args.wait:
         ctx.note("Stack %s: its %s goes on." % (args.name, op.action))
         return 0
     return _finish_operation(ctx, orch, op, args.name, after, True)
+
+
+def cmd_resource_mark(ctx, args):
+    ctx.orchestrator().mark_resource_unhealthy(
+        args.name, args.resource, mark_unhealthy=not args.reset,
+        reason=args.reason)
+    return 0

@@ -155,10 +155,23 @@ def build_parser():
                       "roll a stack back to its last known-good state")
     _wait_option(p, "rollback")
 
-    p = stack_command(stack, "resume", "operations.cmd_stack_resume",
+    p = stack_command(stack, "continue", "operations.cmd_stack_continue",
                       "run a stack's operation again where it stopped, if "
                       "nobody runs it any more (its process died)")
     _wait_option(p, "operation")
+
+    p = stack_command(stack, "check", "operations.cmd_stack_check",
+                      "check that a stack's resources are as their plugins "
+                      "expect")
+    _wait_option(p, "check")
+
+    p = stack_command(stack, "suspend", "operations.cmd_stack_suspend",
+                      "suspend a stack")
+    _wait_option(p, "suspend")
+
+    p = stack_command(stack, "resume", "operations.cmd_stack_resume",
+                      "resume a suspended stack")
+    _wait_option(p, "resume")
 
     p = stack_command(stack, "cancel", "operations.cmd_stack_cancel",
                       "cancel a stack's running create or update")
@@ -187,6 +200,14 @@ def build_parser():
     p = stack_command(resources, "show", "stacks.cmd_resource_show",
                       "show a resource")
     p.add_argument("resource", metavar="RESOURCE")
+    mark = group(resources, "mark", "mark a resource")
+    p = stack_command(mark, "unhealthy", "operations.cmd_resource_mark",
+                      "mark a resource unhealthy (CHECK_FAILED): the next "
+                      "update replaces it")
+    p.add_argument("resource", metavar="RESOURCE")
+    p.add_argument("reason", metavar="REASON", nargs="?",
+                   help="why (its status reason)")
+    _flag(p, "--reset", help="mark it healthy again (CHECK_COMPLETE)")
 
     stack_template = group(stack, "template", "a stack's template")
     stack_command(stack_template, "show", "stacks.cmd_template_show",

@@ -240,7 +240,7 @@ class DetachedRunner(LocalRunner):
         self.detach_args = list(detach_args)
         self.log_dir = host.log_dir()
         # The runs this process has asked a worker to take over: one
-        # worker each (resume_orphans at open, then resume_stack, would
+        # worker each (resume_orphans at open, then continue_stack, would
         # start two; the second would find the run taken and exit).
         self._asked = execution.RecentlySeen()
 

@@ -1,8 +1,9 @@
 """Operations nobody runs, on the embedded default, through the command
 line as a user meets them: Ctrl-C on --wait stops the waiting, not the
 operation; a worker killed mid-operation is noticed by whoever follows
-the stack and finished by one worker on ``stack resume`` (or by the next
-write command), never half run by a command that then exits."""
+the stack and finished by one worker on ``stack continue`` (or by the next
+write command), never half run by a command that then exits; a suspend
+too (``stack resume`` is Heat's, of a suspended stack)."""
 
 import collections
 import glob
@@ -129,13 +130,13 @@ def test_a_killed_worker_is_noticed_and_one_worker_finishes_it(
     assert code == 1
     assert err.strip() == (
         "ERROR: nobody is running the CREATE of stack s any more (the "
-        "process running it ended); resume it with: heatflow stack "
-        "resume s")
+        "process running it ended); continue it with: heatflow stack "
+        "continue s")
     assert status(cli, "s") == "CREATE_IN_PROGRESS"
 
-    # Two users resume it at once: one worker runs it, nothing twice.
-    first = cli.start("stack", "resume", "s", "--wait")
-    code, out, err = cli("stack", "resume", "s", "--wait")
+    # Two users continue it at once: one worker runs it, nothing twice.
+    first = cli.start("stack", "continue", "s", "--wait")
+    code, out, err = cli("stack", "continue", "s", "--wait")
     assert code == 0, err
     assert first.wait(timeout=60) == 0
     assert status(cli, "s") == "CREATE_COMPLETE"
@@ -146,10 +147,10 @@ def test_a_killed_worker_is_noticed_and_one_worker_finishes_it(
     assert sorted(props["name"] for props in cloud.reality().values()) \
         == ["t0", "t1", "t2"]
 
-    code, _, err = cli("stack", "resume", "s")
+    code, _, err = cli("stack", "continue", "s")
     assert code == 1
     assert err.strip() == ("ERROR: stack s is CREATE_COMPLETE: no operation "
-                           "is in progress to resume")
+                           "is in progress to continue")
 
 
 def test_the_next_write_command_hands_an_orphan_to_a_worker(
@@ -166,3 +167,27 @@ def test_the_next_write_command_hands_an_orphan_to_a_worker(
     finishing = {j["pid"] for j in cloud.journal()
                  if j["event"] == "create" and j["props"]["name"] == "t2"}
     assert finishing and other.pid not in finishing
+
+
+def test_a_suspend_whose_worker_died_is_continued(cli, cloud, db_url):
+    code, _, err = cli("stack", "create", "s", "-t", "TEMPLATE", "--wait")
+    assert code == 0, err
+    code, _, err = cli("stack", "suspend", "s")
+    assert code == 0, err
+
+    def suspended():
+        return [j["props"]["name"] for j in cloud.journal()
+                if j["event"] == "suspend"]
+    wait_for(suspended, 30, "the first suspend")
+    (worker,) = workers(db_url)
+    os.kill(worker, signal.SIGKILL)
+    assert status(cli, "s") == "SUSPEND_IN_PROGRESS"
+    # "resume" is Heat's, of a suspended stack: not this.
+    code, _, err = cli("stack", "resume", "s")
+    assert code == 1 and "heatflow stack continue s" in err
+    code, out, err = cli("stack", "continue", "s", "--wait")
+    assert code == 0, err
+    assert status(cli, "s") == "SUSPEND_COMPLETE"
+    # Dependents first, each once (the one in flight was polled to its
+    # end, not started again).
+    assert suspended() == ["t2", "t1", "t0"]

@@ -72,6 +72,11 @@ TARGETS = {
                          "tests/functional/test_plugin_trouble.py"],
     "flows/engine.py": ["tests/unit/test_engine.py", UNIT, SCENARIOS]
     + RESUME,
+    # (check, suspend, resume: their stories in-process first, then on
+    # conductors, a conductor killed mid-action)
+    "flows/act.py": ["tests/functional/test_stack_actions.py",
+                     "tests/unit/test_states.py",
+                     "tests/functional/test_stack_actions_conductors.py"],
     "flows/orphans.py": ["tests/unit/test_orphans.py",
                          "tests/functional/test_zombies.py"],
     "persistence/store.py": ["tests/unit/test_store.py", UNIT, SCENARIOS]

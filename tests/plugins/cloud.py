@@ -1,7 +1,9 @@
 """A test cloud: physical resources are files in a directory.
 
 ``Test::Thing`` creates a file per physical resource and deletes it again,
-and appends every physical create and delete to a journal, so tests can
+checks it is still there (``stack check``), suspends and resumes it (a
+journal entry each), and appends every physical create and delete to a
+journal, so tests can
 check reality (what exists, with which properties) and count duplicates and
 leaks independently of heatflow's own records.  The directory comes from
 the ``HEATFLOW_TEST_CLOUD`` environment variable, so conductor and worker
@@ -165,6 +167,27 @@ class Thing(resource.Resource):
         if name in ("name", "size"):
             return self.properties[name]
         return None
+
+    def handle_check(self):
+        _journal("check", self.resource_id, name="calls")
+        if self.resource_id is None or not os.path.exists(self._path()):
+            raise exception.HeatflowError("thing %s is gone"
+                                          % self.resource_id)
+
+    def _pause(self, event):
+        _journal(event, self.resource_id, {"name": self.properties["name"]})
+        return {"until": time.time() + float(self.properties["delay"])}
+
+    def handle_suspend(self):
+        return self._pause("suspend")
+
+    def check_suspend_complete(self, token):
+        return token is None or time.time() >= token["until"]
+
+    def handle_resume(self):
+        return self._pause("resume")
+
+    check_resume_complete = check_suspend_complete
 
 
 class SlowThing(Thing):

@@ -14,7 +14,8 @@ import heatflow
 from heatflow import exception, resource, states
 from heatflow.persistence import models as m
 
-ACTIONS = ("CREATE", "UPDATE", "DELETE", "ROLLBACK")
+ACTIONS = ("CREATE", "UPDATE", "DELETE", "ROLLBACK", "CHECK", "SUSPEND",
+           "RESUME")
 STATUSES = ("IN_PROGRESS", "COMPLETE", "FAILED")
 PHASES = ("converge", "cleanup")
 
@@ -33,22 +34,40 @@ CANCEL_EXPECTED = {("CREATE", "IN_PROGRESS"): "stop",
                    ("UPDATE", "IN_PROGRESS"): "stop"}
 
 
+#: check, suspend, resume (Heat's): from any settled state ("start"), never
+#: while an operation runs; suspending a suspended stack or resuming a
+#: resumed one does nothing ("already").
+ACTING = ("check", "suspend", "resume")
+
+
 def expected(request, action, status, phase):
+    if request == "update" and action == "SUSPEND":
+        return None                   # resume it first (Heat)
     if request in ("update", "delete"):
         return "supersede"            # from anything, whatever runs
+    if request in ACTING:
+        if status == "IN_PROGRESS":
+            return None
+        if (action, status) == (request.upper(), "COMPLETE") and \
+                request != "check":
+            return "already"
+        return "start"
     if request == "cancel":
         return CANCEL_EXPECTED.get((action, status))
     both = ROLLBACK_EXPECTED.get((action, status))
     return None if both is None else both[PHASES.index(phase)]
 
 
-CASES = list(itertools.product(("update", "delete", "rollback", "cancel"),
-                               ACTIONS, STATUSES, PHASES))
+CASES = list(itertools.product(("update", "delete", "rollback", "cancel") +
+                               ACTING, ACTIONS, STATUSES, PHASES))
 
 
 def outcome_of(request, action, status, phase):
     if request in ("update", "delete"):
-        return states.supersede_outcome(action, status)
+        return states.supersede_outcome(action, status, request.upper())
+    if request in ACTING:
+        return states.resource_action_outcome(request.upper(), action,
+                                              status)
     if request == "cancel":
         return states.cancel_outcome(action, status)
     return states.rollback_outcome(action, status, phase)
@@ -126,11 +145,21 @@ def _request(orch, request, name):
         return orch.delete_stack(name)
     if request == "rollback":
         return orch.rollback_stack(name)
+    if request in ACTING:
+        return getattr(orch, request + "_stack")(name)
     return orch.cancel_update(name, rollback=False)
 
 
 def _seen(before, op, after):
     """What the request did, in the table's words."""
+    if op.action in ("CHECK", "SUSPEND", "RESUME"):
+        if op.traversal == before.traversal:
+            assert (after.action, after.status) == (before.action,
+                                                    before.status)
+            return "already"
+        assert (after.traversal, after.action, after.status) == \
+            (op.traversal, op.action, "IN_PROGRESS")
+        return "start"
     if op.traversal == before.traversal:
         assert after.action == "ROLLBACK"
         return "join" if before.action == "ROLLBACK" else "revert"
@@ -153,8 +182,16 @@ def test_the_orchestrator_does_what_the_table_says(orch, request_, action,
     if want is None:
         with pytest.raises(exception.ActionNotAllowed) as err:
             _request(orch, request_, name)
-        why = ("there is nothing to roll back" if request_ == "rollback"
-               else "only a running create or update can be cancelled")
+        why = {"rollback": "there is nothing to roll back",
+               "cancel": "only a running create or update can be "
+                         "cancelled",
+               "update": "it cannot be updated now (resume it first)",
+               }.get(request_)
+        if request_ in ACTING:
+            why = ("it cannot be %sed while an operation is in progress "
+                   "(if nobody runs it any more, heatflow stack continue "
+                   "%s runs it again)"
+                   % (request_.rstrip("e"), name))
         assert str(err.value) == "stack %s is %s_%s: %s" % (
             name, action, status, why)
         after = orch.db.store.get_stack_by_id(before.id)
