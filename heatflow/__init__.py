@@ -13,7 +13,7 @@ from heatflow import exception  # noqa: F401
 # only reads a template, should not pay for.
 _LAZY = {
     "Orchestrator": "heatflow.api",
-    "Operation": "heatflow.api",
+    "Operation": "heatflow.operation",
     "Stack": "heatflow.api",
     "Resource": "heatflow.api",
     "Event": "heatflow.api",

@@ -33,7 +33,7 @@ LAYERS = [
                   "heatflow.status", "heatflow.standalone",
                   "heatflow.views"]),
     ("runners", ["heatflow.runners", "heatflow.jobs"]),
-    ("API", ["heatflow.api"]),
+    ("API", ["heatflow.api", "heatflow.operation"]),
     ("command line", ["heatflow.cli", "heatflow.worker",
                       "heatflow.__main__"]),
 ]
