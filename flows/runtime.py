@@ -236,6 +236,12 @@ class Runtime:
         for template_id in template_ids - {None}:
             check(None, template_id)
         check(unconverged, stack.template_id)
+        if unconverged:
+            # Their class comes from binding the stack's template, and a
+            # definition is bound whole: every type of it is needed (a
+            # delete would otherwise fail half way on a resource that was
+            # never even started).
+            check(None, stack.template_id)
         return sorted(missing)
 
     def _cached_definition(self, key):

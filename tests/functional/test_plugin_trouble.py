@@ -289,6 +289,34 @@ def test_operations_needing_a_plugin_not_loaded_are_refused(db_url, cloud):
     assert cloud.reality() == {}
 
 
+def test_a_delete_that_must_bind_the_template_needs_all_its_plugins(
+        db_url, cloud):
+    # b waited on a, which failed: nothing of b exists, but a's class comes
+    # from binding the stack's template, which names b's type too.  The
+    # delete is refused up front, nothing changed -- not DELETE_FAILED
+    # half way.
+    with heatflow.Orchestrator(db_url) as first:
+        first.register_plugin("Test::Thing", cloud.Thing)
+        stack = first.create_stack("s", hot({
+            "a": {"type": "OS::Heat::TestResource",
+                  "properties": {"fail": True}},
+            "b": dict(_thing(name="b"), depends_on="a")})).wait(30)
+        assert stack.stack_status == "CREATE_FAILED"
+        assert {r.name: r.resource_status for r in first.list_resources(
+            "s")} == {"a": "CREATE_FAILED", "b": "INIT_COMPLETE"}
+    before = _snapshot(db_url)
+    with heatflow.Orchestrator(db_url) as second:      # no Test::Thing
+        with pytest.raises(exception.PluginNotLoaded) as info:
+            second.delete_stack("s")
+        assert info.value.types == ["Test::Thing"]
+    assert _snapshot(db_url) == before
+    with heatflow.Orchestrator(db_url) as third:
+        third.register_plugin("Test::Thing", cloud.Thing)
+        assert third.delete_stack("s").wait(30).stack_status == \
+            "DELETE_COMPLETE"
+    assert cloud.reality() == {}
+
+
 def test_cli_delete_without_the_plugin_dir_is_refused(run, tmp_path, cloud):
     from tests import conftest
     (tmp_path / "t.yaml").write_text(
