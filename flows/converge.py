@@ -273,12 +273,8 @@ class ConvergeResource(Undo, _Atom):
         if getattr(cls, "prepare_for_replace", None) is \
                 resource_mod.Resource.prepare_for_replace:
             return
-        defn = self._built_from(row)
-        props = plugin_factory.properties_for(
-            cls, row.name, row.properties or {}, validate=False,
-            strict=False, ignore_errors=True)
-        self.plugin(cls, defn, props, row, row.rsrc_metadata,
-                    row.action).prepare_for_replace()
+        self.plugin_as_recorded(cls, self._built_from(row), row,
+                                row.action).prepare_for_replace()
 
     def _replacement_row(self, row, defn):
         """A new INIT incarnation that replaces ``row``; the original stays
