@@ -270,8 +270,7 @@ class ConvergeResource(Undo, _Atom):
         if row.physical_resource_id is None:
             return
         cls = self.class_of(row)
-        if getattr(cls, "prepare_for_replace", None) is \
-                resource_mod.Resource.prepare_for_replace:
+        if not plugin_factory.overrides(cls, "prepare_for_replace"):
             return
         self.plugin_as_recorded(cls, self._built_from(row), row,
                                 row.action).prepare_for_replace()

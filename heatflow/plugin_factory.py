@@ -102,7 +102,8 @@ def properties_for(cls, name, data, *, plugin=None, client_resolve=True,
     return props
 
 
-def _overrides(cls, hook):
+def overrides(cls, hook):
+    """Does plugin class ``cls`` define Heat's hook ``hook`` itself?"""
     own = getattr(cls, hook, None)
     return own is not None and own is not getattr(resource.Resource, hook)
 
@@ -113,7 +114,7 @@ def validates_itself(cls):
     checks them against the schema; Heat's ``OS::Heat::None`` overrides it
     to take any properties, and ``OS::Heat::Value`` retypes its ``value``
     in ``reparse()``)."""
-    return _overrides(cls, "validate") or _overrides(cls, "reparse")
+    return overrides(cls, "validate") or overrides(cls, "reparse")
 
 
 def validate_plugin(cls, name, definition, props, stack, **kwargs):
@@ -169,7 +170,7 @@ def make_plugin(cls, name, definition, properties, stack, **kwargs):
                 exc)) from exc
     if not heat_constructor(cls):
         plugin.stack = stack
-    if _overrides(cls, "reparse") and properties is not None:
+    if overrides(cls, "reparse") and properties is not None:
         # Heat's constructor reparses: a plugin's own reparse() reshapes
         # its properties (without client lookups, as there).
         plugin.reparse(client_resolve=False)
