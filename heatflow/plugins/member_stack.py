@@ -156,33 +156,44 @@ def removed_names(policies, mode, removed, created, members, refs_map):
 
 def attribute_paths(template_data, resource_name):
     """{(key, path)} of every ``get_attr`` of ``resource_name`` written in
-    ``template_data`` (the parent's raw template) whose path items are
-    written literally.  Only the ``attributes`` key needs them (its first
-    path item names the members' attribute); the engine tells the
+    ``template_data`` (the parent's raw template) whose path items are all
+    written literally (one computed by a function is not known before the
+    parent's resources are).  Only the ``attributes`` key needs them (its
+    first path item names the members' attribute); the engine tells the
     attribute names."""
     found = set()
-    for args in _get_attr_args(template_data):
-        if not args or args[0] != resource_name or len(args) < 2:
-            continue
-        path = []
-        for item in args[2:]:
-            if not isinstance(item, (str, int)) or isinstance(item, bool):
-                break
-            path.append(item)
-        if isinstance(args[1], str):
-            found.add((args[1], tuple(path)))
+    for _, args in _get_attr_reads(template_data, resource_name):
+        path = tuple(args[2:])
+        if isinstance(args[1], str) and all(_literal(p) for p in path):
+            found.add((args[1], path))
     return found
 
 
-def _get_attr_args(data):
+def bare_attributes_reads(template_data, resource_name):
+    """The places in ``template_data`` reading ``attributes`` of
+    ``resource_name`` without saying which of the members' attributes."""
+    return [where for where, args in _get_attr_reads(template_data,
+                                                     resource_name)
+            if args[1:] == [ATTRIBUTES]]
+
+
+def _literal(item):
+    return isinstance(item, (str, int)) and not isinstance(item, bool)
+
+
+def _get_attr_reads(data, resource_name, where=()):
+    """(place, arguments) of every ``get_attr`` of ``resource_name`` with
+    an attribute name."""
     if isinstance(data, dict):
         for key, value in data.items():
-            if key == "get_attr" and isinstance(value, list):
-                yield value
-            yield from _get_attr_args(value)
+            if key == "get_attr" and isinstance(value, list) and \
+                    len(value) > 1 and value[0] == resource_name:
+                yield where + (key,), value
+            yield from _get_attr_reads(value, resource_name, where + (key,))
     elif isinstance(data, list):
-        for value in data:
-            yield from _get_attr_args(value)
+        for index, value in enumerate(data):
+            yield from _get_attr_reads(value, resource_name,
+                                       where + (index,))
 
 
 def wanted_attributes(names, paths):
@@ -248,6 +259,20 @@ class MemberAttributes:
 
     #: Not held to attributes_schema: any name is a members' attribute.
     strict_attributes = False
+
+    def validate(self):
+        super().validate()
+        definition = getattr(self.stack, "definition", None)
+        if definition is None or \
+                ATTRIBUTES not in definition.attribute_refs(self.name):
+            return
+        bare = bare_attributes_reads(definition.template.to_dict(),
+                                     self.name)
+        if bare:
+            raise exception.StackValidationFailed(
+                "get_attr of %r needs the name of the members' attribute "
+                "to read: [%s, %s, NAME]" % (ATTRIBUTES, self.name,
+                                             ATTRIBUTES), bare[0])
 
     def removed_member_names(self):
         return []
@@ -356,12 +381,10 @@ class MemberAttributes:
     def _one_member(self, name, path):
         member, attr = split_member_key(name)
         if attr is None:
-            refs_map = self._refs_map()
-            if member not in refs_map:
-                raise exception.NotFound(
-                    "member %r not found in group resource %r"
-                    % (member, self.name))
-            return attributes.select_from_attribute(refs_map[member], path)
+            # A member that is not there is null (Heat's is an error, kept
+            # for whatever reads it; the engine would fail the group).
+            value = self._refs_map().get(member)
+            return attributes.select_from_attribute(value, path)
         try:
             value = self._output(name)
         except OutputMissing:

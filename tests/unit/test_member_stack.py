@@ -158,7 +158,12 @@ class Row:
         self.replaced_by = None
 
 
-class FakeGroup(ms.MemberAttributes):
+class StackResourceStandIn:
+    def validate(self):
+        pass
+
+
+class FakeGroup(ms.MemberAttributes, StackResourceStandIn):
     """What MemberAttributes asks of the StackResource it is mixed
     into, over a child stack given as rows and output values."""
 
@@ -250,10 +255,8 @@ class TestAttributes:
     def test_member_reference_and_a_missing_member(self):
         group = self.group()
         assert group.get_attribute("resource.2") == "id2"
-        with pytest.raises(exception.NotFound) as info:
-            group.get_attribute("resource.1")
-        assert "member '1' not found in group resource 'g'" in \
-            str(info.value)
+        assert group.get_attribute("resource.1") is None
+        assert group.get_attribute("resource.1.value") is None
 
     def test_heat_style_calls_with_a_path(self):
         group = self.group()
@@ -303,4 +306,17 @@ def test_attribute_paths_found_in_the_raw_template():
     assert ms.attribute_paths(PARENT, "user") == set()
     computed = {"x": {"get_attr": ["g", "attributes",
                                    {"get_param": "p"}, "k"]}}
-    assert ms.attribute_paths(computed, "g") == {("attributes", ())}
+    # A computed path is not known before the parent's resources are.
+    assert ms.attribute_paths(computed, "g") == set()
+
+
+def test_attributes_read_without_a_name_is_refused_naming_the_place():
+    parent = dict(PARENT, outputs={
+        "ok": {"value": {"get_attr": ["g", "attributes", "name"]}},
+        "bad": {"value": {"list": [{"get_attr": ["g", "attributes"]}]}}})
+    group = FakeGroup(["0"], rows=[], parent=parent)
+    with pytest.raises(exception.StackValidationFailed) as info:
+        group.validate()
+    assert "outputs.bad.value.list[0].get_attr: " in str(info.value)
+    assert "needs the name of the members' attribute" in str(info.value)
+    FakeGroup(["0"], rows=[]).validate()
