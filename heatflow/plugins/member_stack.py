@@ -34,6 +34,18 @@ REFS, REFS_MAP, ATTRIBUTES, REMOVED = (
 MEMBER_PREFIX = "resource."
 
 
+#: The attributes every group resource declares (any other name is
+#: accepted too: that attribute of every member).
+ATTRIBUTES_SCHEMA = {
+    REFS: attributes.Schema(
+        "The reference ids of the members, in order.",
+        type=attributes.Schema.LIST),
+    ATTRIBUTES: attributes.Schema(
+        "A map of member names to the attribute named next in get_attr's "
+        "path.", type=attributes.Schema.MAP),
+}
+
+
 class OutputMissing(Exception):
     """The child stack has no such output (or no child stack yet)."""
 
@@ -77,15 +89,16 @@ def member_definition(resource_type, properties=None, metadata=None,
     return defn
 
 
-def group_members(names, resource_def, index_var):
-    """ResourceGroup's members: {name: entry} of ``resource_def``
-    (``type``, ``properties``, ``metadata``) for each of ``names``, with
-    ``index_var`` in its property strings replaced by the member's name."""
+def group_members(definitions, index_var):
+    """ResourceGroup's members: {name: entry} of each ``(name,
+    resource_def)`` in ``definitions`` (``type``, ``properties``,
+    ``metadata``), with ``index_var`` in its property strings replaced by
+    the member's name."""
     return {name: member_definition(
         resource_def["type"],
         replace_index(resource_def.get("properties") or {}, index_var, name),
         resource_def.get("metadata"))
-        for name in names}
+        for name, resource_def in definitions}
 
 
 def chain_members(types, properties, concurrent):
@@ -119,10 +132,11 @@ def load_removed(stored):
 
 
 def dump_removed(names):
-    return json.dumps(sorted(names, key=_name_order))
+    return json.dumps(sorted(names, key=name_order))
 
 
-def _name_order(name):
+def name_order(name):
+    """Sort key of member names: numbers in numeric order first."""
     return (0, int(name), "") if name.isdigit() else (1, 0, name)
 
 

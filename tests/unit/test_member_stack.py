@@ -24,13 +24,13 @@ class TestMembers:
         assert ms.member_names(0, {"0"}) == []
 
     def test_group_members_replace_the_index_in_property_strings(self):
-        members = ms.group_members(["0", "3"], {
-            "type": "OS::Heat::Value",
-            "properties": {"value": {"name": "web-%index%",
-                                     "list": ["%index%", 7, None],
-                                     "%index%": "key kept"},
-                           "type": None},
-            "metadata": {"m": "%index%"}}, "%index%")
+        defn = {"type": "OS::Heat::Value",
+                "properties": {"value": {"name": "web-%index%",
+                                         "list": ["%index%", 7, None],
+                                         "%index%": "key kept"},
+                               "type": None},
+                "metadata": {"m": "%index%"}}
+        members = ms.group_members([("0", defn), ("3", defn)], "%index%")
         assert members == {
             "0": {"type": "OS::Heat::Value",
                   "properties": {"value": {"name": "web-0",
@@ -45,9 +45,9 @@ class TestMembers:
         }
 
     def test_group_members_with_another_index_var(self):
-        members = ms.group_members(["1"], {
+        members = ms.group_members([("1", {
             "type": "OS::Heat::None",
-            "properties": {"a": "n-$$-%index%"}}, "$$")
+            "properties": {"a": "n-$$-%index%"}})], "$$")
         assert members == {"1": {"type": "OS::Heat::None",
                                  "properties": {"a": "n-1-%index%"}}}
 
@@ -67,9 +67,9 @@ class TestMembers:
 
     def test_the_child_template_is_one_the_engine_takes(self):
         names = ["0", "2"]
-        members = ms.group_members(names, {
-            "type": "OS::Heat::Value", "properties": {"value": "v%index%"}},
-            "%index%")
+        defn = {"type": "OS::Heat::Value",
+                "properties": {"value": "v%index%"}}
+        members = ms.group_members([(n, defn) for n in names], "%index%")
         outputs = ms.member_outputs(names, [
             ("refs", ()), ("value", ()), ("attributes", ("value",)),
             ("resource.2.value", ()), ("resource.9.value", ())])
