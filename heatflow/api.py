@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 
+from heatflow import child_stacks
 from heatflow import context as context_mod
 from heatflow import exception
 from heatflow.flows import polling
@@ -153,6 +154,9 @@ class Orchestrator:
                                                   *self._runner_args)
                 self._running = (runner, lifecycle.Lifecycle(
                     self._host, runner, self.limits))
+                # Nested stacks started by resources acting in this
+                # process run through the same runner.
+                child_stacks.serve(self.runtime, self._running[1])
             return self._running
 
     @property
@@ -278,8 +282,11 @@ class Orchestrator:
     def get_stack(self, name):
         return self._stack_view(self.db.store.find_stack(name))
 
-    def list_stacks(self):
-        return [self._stack_view(r) for r in self.db.store.list_stacks()]
+    def list_stacks(self, nested=False):
+        """The live stacks; with ``nested``, their nested stacks too
+        (each view names its ``parent``)."""
+        return [self._stack_view(r)
+                for r in self.db.store.list_stacks(nested=nested)]
 
     def list_resources(self, name):
         row = self.db.store.find_stack(name)

@@ -38,6 +38,10 @@ class Stack:
     #: The environment the stack was last created or updated with (hidden
     #: parameters' values masked).
     environment: dict = dataclasses.field(default_factory=dict)
+    #: A nested stack's parent stack (its id) and the parent's resource
+    #: holding it; None for a top-level stack.
+    parent: Optional[str] = None
+    parent_resource: Optional[str] = None
 
     @property
     def stack_status(self):
@@ -96,7 +100,8 @@ def stack_view(row, tmpl_row):
         updated_at=row.updated_at, output_details=tuple(details),
         timeout_mins=row.timeout_mins,
         disable_rollback=row.disable_rollback,
-        environment=_masked_environment(environment or {}, hidden))
+        environment=_masked_environment(environment or {}, hidden),
+        parent=row.owner_id, parent_resource=row.parent_resource)
 
 
 def _masked_environment(environment, hidden):

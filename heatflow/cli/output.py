@@ -75,6 +75,9 @@ def stack_record(stack, full=True):
         "updated_time": iso_time(stack.updated_at),
     }
     if full:
+        if stack.parent is not None:
+            rec["parent"] = stack.parent
+            rec["parent_resource"] = stack.parent_resource
         rec.update({
             "timeout_mins": stack.timeout_mins,
             "disable_rollback": stack.disable_rollback,

@@ -179,7 +179,8 @@ def build_parser():
           help="leave the stack FAILED instead of rolling back")
     _flag(p, "--wait", help="wait until the stack settles, showing events")
 
-    command(stack, "list", "stacks.cmd_stack_list", "list stacks")
+    p = command(stack, "list", "stacks.cmd_stack_list", "list stacks")
+    _flag(p, "--nested", help="list nested stacks too, with their parent")
 
     stack_command(stack, "show", "stacks.cmd_stack_show", "show a stack")
 

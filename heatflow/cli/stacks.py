@@ -13,9 +13,15 @@ FOLLOW_POLL_INTERVAL = 0.5
 
 
 def cmd_stack_list(ctx, args):
-    stacks = ctx.orchestrator().list_stacks()
-    ctx.show([output.stack_record(s, full=False) for s in stacks],
-             output.STACK_LIST_COLUMNS)
+    stacks = ctx.orchestrator().list_stacks(nested=args.nested)
+    columns = list(output.STACK_LIST_COLUMNS)
+    records = [output.stack_record(s, full=False) for s in stacks]
+    if args.nested:
+        # openstack stack list --nested's column: the parent's id.
+        columns.append("parent")
+        for rec, stack in zip(records, stacks):
+            rec["parent"] = stack.parent
+    ctx.show(records, columns)
     return 0
 
 

@@ -1,0 +1,241 @@
+"""Nested stacks (issue 19): a template resource (``type: server.yaml``, or
+an environment alias to one) and ``OS::Heat::Stack`` make a child stack
+that is a real stack, changed only through its parent: created, updated in
+place, rolled back and deleted with it, its outputs the resource's
+attributes.  The test cloud (tests/plugins/cloud.py) says what exists."""
+
+import json
+
+import pytest
+import yaml
+
+from heatflow import exception
+
+SERVER = {
+    "heat_template_version": "2018-08-31",
+    "parameters": {"label": {"type": "string"},
+                   "size": {"type": "number", "default": 1},
+                   "fail": {"type": "boolean", "default": False}},
+    "resources": {
+        "box": {"type": "Test::Thing",
+                "properties": {"name": {"get_param": "label"},
+                               "size": {"get_param": "size"},
+                               "fail": {"get_param": "fail"}}},
+        "disk": {"type": "Test::Thing",
+                 "properties": {"name": {"list_join": [
+                     "-", [{"get_param": "label"}, "disk"]]},
+                     "ref": {"get_resource": "box"}}},
+    },
+    "outputs": {"box_name": {"value": {"get_attr": ["box", "name"]}},
+                "box_id": {"value": {"get_resource": "box"}}},
+}
+
+
+def files(**templates):
+    return {name: yaml.safe_dump(t) for name, t in templates.items()}
+
+
+def parent(label="web", size=1, fail=False, extra=None, kind="server.yaml"):
+    resources = {
+        "server": {"type": kind,
+                   "properties": {"label": label, "size": size,
+                                  "fail": fail}},
+        "after": {"type": "Test::Thing",
+                  "properties": {"name": {"get_attr": ["server",
+                                                       "box_name"]}}},
+    }
+    resources.update(extra or {})
+    return {"heat_template_version": "2018-08-31", "resources": resources,
+            "outputs": {
+                "box": {"value": {"get_attr": ["server", "box_name"]}},
+                "disk_ref": {"value": {"get_attr": [
+                    "server", "resource.disk.name"]}}}}
+
+
+def names(cloud):
+    return sorted(p["name"] for p in cloud.reality().values())
+
+
+def child_of(orch, name="s", resource="server"):
+    kids = [s for s in orch.list_stacks(nested=True)
+            if s.parent == orch.get_stack(name).id and
+            s.parent_resource == resource]
+    assert len(kids) == 1, kids
+    return kids[0]
+
+
+def test_a_template_resource_is_a_child_stack_created_updated_and_deleted(
+        orch, cloud):
+    stack = orch.create_stack("s", parent(), files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+    # The child's outputs are the resource's attributes.
+    assert stack.outputs == {"box": "web", "disk_ref": "web-disk"}
+    assert names(cloud) == ["web", "web", "web-disk"]
+    child = child_of(orch)
+    assert child.stack_status == "CREATE_COMPLETE"
+    # get_resource of the template resource is the child stack's id
+    server, = [r for r in orch.list_resources("s") if r.name == "server"]
+    assert server.physical_resource_id == child.id
+    # Only the top-level stack is listed by default.
+    assert [s.name for s in orch.list_stacks()] == ["s"]
+
+    # The same template again: the child is updated, nothing in it acts.
+    made = len(cloud.journal())
+    orch.update_stack("s", parent(), files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    assert [j["event"] for j in cloud.journal()[made:]] == []
+    assert child_of(orch).id == child.id
+
+    # A property change flows into the child, updated in place.
+    stack = orch.update_stack("s", parent(label="api"), files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    assert stack.outputs == {"box": "api", "disk_ref": "api-disk"}
+    assert names(cloud) == ["api", "api", "api-disk"]
+    assert child_of(orch).id == child.id
+    assert child_of(orch).stack_status == "UPDATE_COMPLETE"
+
+    # A change of the template file itself updates the child too.
+    bigger = json.loads(json.dumps(SERVER))
+    bigger["resources"]["extra"] = {"type": "Test::Thing",
+                                    "properties": {"name": "extra"}}
+    stack = orch.update_stack("s", parent(label="api"), files=files(
+        **{"server.yaml": bigger})).wait(60)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    assert child_of(orch).id == child.id
+    assert names(cloud) == ["api", "api", "api-disk", "extra"]
+
+    orch.delete_stack("s").wait(60)
+    assert cloud.reality() == {}
+    assert orch.list_stacks(nested=True) == []
+
+
+def test_a_child_changes_only_through_its_parent(orch, cloud):
+    orch.create_stack("s", parent(), files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    child = child_of(orch)
+    for attempt in (lambda: orch.update_stack(child.name, SERVER),
+                    lambda: orch.delete_stack(child.name),
+                    lambda: orch.suspend_stack(child.name),
+                    lambda: orch.rollback_stack(child.name),
+                    lambda: orch.cancel_update(child.name)):
+        with pytest.raises(exception.ActionNotAllowed) as info:
+            attempt()
+        assert "changes only through its parent" in str(info.value)
+    assert child_of(orch).stack_status == "CREATE_COMPLETE"
+    assert names(cloud) == ["web", "web", "web-disk"]
+
+
+def test_a_failed_child_update_is_rolled_back_with_its_parent(orch, cloud):
+    orch.create_stack("s", parent(label="good"), disable_rollback=False,
+                      files=files(**{"server.yaml": SERVER})).wait(60)
+    # The child's box refuses its update: the parent's update fails and
+    # rolls back, which updates the child back to what it was.
+    stack = orch.update_stack("s", parent(label="bad", fail=True),
+                              files=files(**{"server.yaml": SERVER})
+                              ).wait(60)
+    assert stack.stack_status == "ROLLBACK_COMPLETE", stack.status_reason
+    assert stack.outputs["box"] == "good"
+    assert names(cloud) == ["good", "good", "good-disk"]
+    assert child_of(orch).stack_status in ("UPDATE_COMPLETE",
+                                           "ROLLBACK_COMPLETE")
+
+
+def test_a_failed_child_create_fails_its_parent_with_the_childs_reason(
+        orch, cloud):
+    stack = orch.create_stack("s", parent(fail=True), files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    assert stack.stack_status == "CREATE_FAILED"
+    assert "refused to be created" in stack.status_reason
+    orch.delete_stack("s").wait(60)
+    assert cloud.reality() == {}
+    assert orch.list_stacks(nested=True) == []
+
+
+def test_os_heat_stack_and_an_environment_alias_nest_too(orch, cloud):
+    inner = {"heat_template_version": "2018-08-31",
+             "parameters": {"n": {"type": "string"}},
+             "resources": {"t": {"type": "Test::Thing",
+                                 "properties": {"name": {"get_param": "n"}}}},
+             "outputs": {"n": {"value": {"get_attr": ["t", "name"]}}}}
+    tmpl = {"heat_template_version": "2018-08-31", "resources": {
+        "stack": {"type": "OS::Heat::Stack", "properties": {
+            "template": {"get_file": "inner.yaml"},
+            "parameters": {"n": "via-stack"}}},
+        "aliased": {"type": "My::Inner", "properties": {"n": "via-alias"}}},
+        "outputs": {"a": {"value": {"get_attr": ["stack", "outputs", "n"]}},
+                    "b": {"value": {"get_attr": ["aliased", "n"]}}}}
+    stack = orch.create_stack(
+        "s", tmpl, files=files(**{"inner.yaml": inner}),
+        environment={"resource_registry": {"My::Inner": "inner.yaml"}}
+    ).wait(60)
+    assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+    assert stack.outputs == {"a": "via-stack", "b": "via-alias"}
+    assert names(cloud) == ["via-alias", "via-stack"]
+    orch.delete_stack("s").wait(60)
+    assert cloud.reality() == {} and orch.list_stacks(nested=True) == []
+
+
+def _nesting(name, child):
+    return {"heat_template_version": "2018-08-31",
+            "resources": {"r": {"type": child}}}
+
+
+def test_a_cycle_of_template_files_is_refused_before_anything_is_written(
+        orch, cloud):
+    with pytest.raises(exception.StackValidationFailed) as info:
+        orch.create_stack("s", _nesting("top", "a.yaml"), files=files(**{
+            "a.yaml": _nesting("a", "b.yaml"),
+            "b.yaml": _nesting("b", "a.yaml")}))
+    assert "a.yaml -> b.yaml -> a.yaml" in str(info.value)
+    assert orch.list_stacks(nested=True) == []
+
+
+def test_nesting_deeper_than_the_limit_is_refused(orch, cloud):
+    chain = {"f%d.yaml" % i: _nesting("f%d" % i, "f%d.yaml" % (i + 1))
+             for i in range(6)}
+    chain["f6.yaml"] = {"heat_template_version": "2018-08-31"}
+    with pytest.raises(exception.RequestLimitExceeded) as info:
+        orch.create_stack("s", _nesting("top", "f0.yaml"),
+                          files=files(**chain))
+    assert "max_nested_stack_depth" in str(info.value)
+    assert orch.list_stacks(nested=True) == []
+    # Five levels below the top are allowed (Heat's default).
+    del chain["f5.yaml"]
+    chain["f4.yaml"] = {"heat_template_version": "2018-08-31"}
+    stack = orch.create_stack("s", _nesting("top", "f0.yaml"),
+                              files=files(**chain)).wait(60)
+    assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+    assert len(orch.list_stacks(nested=True)) == 6
+
+
+@pytest.mark.parametrize("kind,message", [
+    ("http://example.com/server.yaml", "fetches nothing"),
+    ("missing.yaml", "not in the files map"),
+])
+def test_a_template_type_that_cannot_be_read_is_refused(orch, cloud, kind,
+                                                        message):
+    with pytest.raises(exception.StackValidationFailed) as info:
+        orch.create_stack("s", parent(kind=kind), files=files(
+            **{"server.yaml": SERVER}))
+    assert message in str(info.value)
+    assert "resources.server" in str(info.value)
+    assert orch.list_stacks(nested=True) == []
+
+
+def test_the_command_line_reads_nested_templates_beside_the_template(
+        run, tmp_path, cloud):
+    (tmp_path / "server.yaml").write_text(yaml.safe_dump(SERVER))
+    (tmp_path / "top.yaml").write_text(yaml.safe_dump(parent()))
+    plugin = "--plugin-dir=" + __import__("tests").conftest.PLUGIN_DIR
+    code, out, err = run("stack", "create", "s", "-t",
+                         str(tmp_path / "top.yaml"), "--wait", plugin)
+    assert code == 0, err
+    code, out, err = run("-f", "json", "stack", "list", "--nested", plugin)
+    listed = json.loads(out)
+    top, = [s for s in listed if s["name"] == "s"]
+    child, = [s for s in listed if s["parent"] == top["id"]]
+    code, out, err = run("stack", "delete", "-y", child["name"], plugin)
+    assert code == 1 and "changes only through its parent" in err
+    assert names(cloud) == ["web", "web", "web-disk"]
