@@ -2,6 +2,8 @@
 stacks on the embedded default, members of the test cloud's Test::Thing
 (tests/plugins/cloud.py) so that what exists outside the stack is seen."""
 
+import pathlib
+
 import pytest
 
 from heatflow import exception
@@ -280,3 +282,30 @@ def test_rolling_update_keeps_members_in_service(orch, cloud):
     assert len(extra) == 1
     assert [j["id"] for j in journal if j["event"] == "delete"] == extra
     assert sorted(living(cloud)) == sorted(refs)
+
+
+CORPUS = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / \
+    "hot-corpus" / "resource_group"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="no HOT corpus here")
+def test_the_corpus_groups_run(orch):
+    """openstack/heat-templates' ResourceGroup examples that need no
+    cloud: created, updated to the same template (nothing is touched: the
+    random strings stay), deleted."""
+    files = {"random.yaml": (CORPUS / "random.yaml").read_text()}
+    text = (CORPUS / "resource_group.yaml").read_text()
+    stack = create(orch, text)
+    out = stack.outputs
+    assert out["all_values"] == [out["resource1_id"], out["resource2_id"]]
+    assert out["resource1_value"] == out["resource1_id"]
+    assert len(set(out["all_values"])) == 2
+    assert update(orch, text).outputs == out
+    settled(orch.delete_stack("s"), "DELETE_COMPLETE")
+
+    text = (CORPUS / "resource_group_index_lookup.yaml").read_text()
+    stack = create(orch, text, files=files)
+    # Each member's length is the list's item at its index.
+    assert [len(v) for v in stack.outputs["all_values"]] == [4, 5, 6]
+    assert update(orch, text, files=files).outputs == stack.outputs
+    settled(orch.delete_stack("s"), "DELETE_COMPLETE")
