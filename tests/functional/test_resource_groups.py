@@ -2,11 +2,19 @@
 stacks on the embedded default, members of the test cloud's Test::Thing
 (tests/plugins/cloud.py) so that what exists outside the stack is seen."""
 
+import json
+import os
 import pathlib
+import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 
+import heatflow
 from heatflow import exception
+from tests import conftest
 
 
 def hot(resources, outputs=None):
@@ -309,3 +317,46 @@ def test_the_corpus_groups_run(orch):
     assert [len(v) for v in stack.outputs["all_values"]] == [4, 5, 6]
     assert update(orch, text, files=files).outputs == stack.outputs
     settled(orch.delete_stack("s"), "DELETE_COMPLETE")
+
+
+BATCHED_SCRIPT = textwrap.dedent("""
+    import sys, time, json
+    import heatflow
+    orch = heatflow.Orchestrator(sys.argv[1], plugin_dirs=[sys.argv[2]])
+    orch.create_stack("s", json.loads(sys.argv[3]))
+    time.sleep(600)
+""")
+
+
+def test_a_batched_create_killed_between_batches_carries_on(db_url, cloud):
+    """The process running a batch_create dies after its second batch's
+    member is made: the next Orchestrator resumes the group's action,
+    which starts the third batch (not the first again)."""
+    g = dict(group(3), update_policy={"batch_create": {
+        "max_batch_size": 1, "pause_time": 0.5}})
+    made = lambda: len([j for j in cloud.journal()  # noqa: E731
+                        if j["event"] == "create"])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BATCHED_SCRIPT, db_url, conftest.PLUGIN_DIR,
+         json.dumps(hot({"g": g}, OUTPUTS))], env=dict(os.environ))
+    try:
+        deadline = time.time() + 30
+        while made() < 2 and time.time() < deadline:
+            time.sleep(0.02)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert made() == 2
+    orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR])
+    try:
+        stack = settled(heatflow.api.Operation(
+            orch, orch.get_stack("s").id,
+            orch.db.store.find_stack("s").traversal, "CREATE"),
+            "CREATE_COMPLETE")
+        assert stack.outputs["names"] == ["web-0", "web-1", "web-2"]
+        creates = [j["props"]["name"] for j in cloud.journal()
+                   if j["event"] == "create"]
+        assert creates == ["web-0", "web-1", "web-2"]
+        assert sorted(living(cloud)) == sorted(stack.outputs["refs"])
+    finally:
+        orch.close()
