@@ -237,14 +237,14 @@ def split_member_key(key):
 
 
 def member_outputs(names, wanted):
-    """{output name: value} for the child template: ``refs_map`` always,
-    and one output per attribute in ``wanted`` (see wanted_attributes)
-    over the members ``names``."""
+    """{output name: value} for the child template: ``refs_map`` always
+    (``refs`` is read from it: an output over every member costs the
+    engine more than the group's reading of it), and one output per
+    attribute in ``wanted`` (see wanted_attributes) over the members
+    ``names``."""
     outputs = {REFS_MAP: {n: {"get_resource": n} for n in names}}
     for key, path in wanted:
-        if key == REFS:
-            outputs[REFS] = [{"get_resource": n} for n in names]
-        elif key in (REFS_MAP, REMOVED):
+        if key in (REFS, REFS_MAP, REMOVED):
             continue
         elif key == ATTRIBUTES:
             outputs[attributes_output(path)] = {
@@ -349,12 +349,9 @@ class MemberAttributes:
         if name == REFS_MAP:
             return self._refs_map()
         if name == REFS:
-            try:
-                refs = self._output(REFS)
-            except OutputMissing:
-                refs_map = self._refs_map()
-                refs = [refs_map.get(n) for n in self.member_names()]
-            return attributes.select_from_attribute(refs, path)
+            refs_map = self._refs_map()
+            return attributes.select_from_attribute(
+                [refs_map.get(n) for n in self.member_names()], path)
         if name == ATTRIBUTES:
             return self._member_attribute_map(path)
         if name.startswith(MEMBER_PREFIX):

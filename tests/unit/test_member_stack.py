@@ -76,16 +76,14 @@ class TestMembers:
         child = bind(ms.child_template(members, outputs, "g"))
         assert list(child.resources) == names
         assert sorted(child.outputs) == [
-            "attributes, value", "refs", "refs_map", "resource.2.value",
-            "value"]
+            "attributes, value", "refs_map", "resource.2.value", "value"]
         refs = {"0": "id0", "2": "id2"}
 
         def attrs(member, attr):
             return "%s.%s" % (member, attr)
         got = {k: v["value"] for k, v in
                child.resolve_outputs(refs, attrs).items()}
-        assert got == {"refs": ["id0", "id2"],
-                       "refs_map": {"0": "id0", "2": "id2"},
+        assert got == {"refs_map": {"0": "id0", "2": "id2"},
                        "value": ["0.value", "2.value"],
                        "attributes, value": {"0": "0.value",
                                              "2": "2.value"},
@@ -249,7 +247,7 @@ class TestAttributes:
     def test_outputs_only_for_what_the_parent_reads(self):
         group = self.group()
         assert sorted(group.member_outputs(["0"])) == [
-            "attributes, info, k", "attributes, name", "refs", "refs_map",
+            "attributes, info, k", "attributes, name", "refs_map",
             "resource.0.info", "resource.0.value", "value"]
 
     def test_member_reference_and_a_missing_member(self):
