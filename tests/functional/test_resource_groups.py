@@ -170,6 +170,16 @@ def test_bad_group_definitions_are_refused_naming_the_place(orch, cloud):
     assert cloud.reality() == {}
 
 
+def test_pauses_longer_than_the_timeout_fail_before_any_member(orch, cloud):
+    g = dict(group(3), update_policy={"batch_create": {
+        "max_batch_size": 1, "pause_time": 1800}})
+    stack = create(orch, hot({"g": g}), status="CREATE_FAILED",
+                   timeout_mins=60)
+    assert "would outlast the stack's timeout (3600 s)" in \
+        stack.status_reason
+    assert cloud.reality() == {}
+
+
 def test_chain_creates_in_order_and_deletes_in_reverse(orch, cloud):
     t = hot({"c": {"type": "OS::Heat::ResourceChain", "properties": {
         "resources": ["Test::Thing"] * 3,
