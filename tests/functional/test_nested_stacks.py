@@ -273,6 +273,26 @@ def test_the_command_line_reads_nested_templates_beside_the_template(
     child, = [s for s in listed if s["parent"] == top["id"]]
     code, out, err = run("stack", "delete", "-y", child["name"], plugin)
     assert code == 1 and "changes only through its parent" in err
+    # --nested-depth lists the child's resources and events with the
+    # parent's, each naming its stack.
+    code, out, err = run("-f", "json", "stack", "resource", "list", "s",
+                         "--nested-depth", "1", plugin)
+    assert code == 0, err
+    assert sorted((r["stack_name"], r["name"]) for r in json.loads(out)) \
+        == sorted([("s", "server"), ("s", "after"),
+                   (child["name"], "box"), (child["name"], "disk")])
+    code, out, err = run("-f", "json", "stack", "resource", "list", "s",
+                         plugin)
+    assert sorted(r["name"] for r in json.loads(out)) == ["after", "server"]
+    code, out, err = run("-f", "json", "stack", "event", "list", "s",
+                         "--nested-depth", "1", plugin)
+    events = json.loads(out)
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+    assert ("disk", child["name"]) in {(e["resource_name"], e["stack_name"])
+                                       for e in events}
+    code, out, err = run("stack", "event", "list", "s", "--nested-depth",
+                         "-1", plugin)
+    assert code == 2 and "0 or more" in err
     assert names(cloud) == ["web", "web", "web-disk"]
 
 
