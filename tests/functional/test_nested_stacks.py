@@ -356,3 +356,21 @@ def test_a_process_killed_mid_child_create_is_resumed_with_its_tree(
         assert child_of(orch).stack_status == "CREATE_COMPLETE"
     finally:
         orch.close()
+
+
+def test_the_readme_example_tree_runs(run):
+    import os
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "examples",
+                        "templates", "tree.yaml")
+    code, out, err = run("stack", "create", "tree", "-t", path, "--wait")
+    assert code == 0, err
+    code, out, err = run("-f", "json", "stack", "list", "--nested")
+    assert len(json.loads(out)) == 3
+    code, out, err = run("-f", "json", "stack", "output", "show", "tree",
+                         "names")
+    front, back = json.loads(out)["output_value"]
+    assert front.startswith("front-") and back.startswith("back-")
+    code, out, err = run("stack", "delete", "tree", "--wait", "-y")
+    assert code == 0, err
+    code, out, err = run("-f", "json", "stack", "list", "--nested")
+    assert json.loads(out) == []
