@@ -188,6 +188,34 @@ def test_starting_a_child_again_finds_the_one_started(orch, cloud):
             context=None)
 
 
+def test_a_timed_out_nested_resource_cancels_its_childs_create(orch,
+                                                               cloud):
+    tmpl = parent()
+    tmpl["resources"]["server"]["timeout"] = 1
+    stack = orch.create_stack("s", tmpl, files=files(
+        **{"server.yaml": slow_server(5)})).wait(60)
+    assert stack.stack_status == "CREATE_FAILED"
+    assert "timed out after 1 s" in stack.status_reason
+    # The child's create was stopped where it was, not left running.
+    child = child_of(orch)
+    assert child.stack_status == "CREATE_FAILED", child.status_reason
+    assert "cancelled" in child.status_reason
+    orch.delete_stack("s").wait(60)
+    assert cloud.reality() == {}
+    assert orch.list_stacks(nested=True) == []
+
+
+def test_check_suspend_and_resume_reach_the_child(orch, cloud):
+    orch.create_stack("s", parent(), files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    for act, done in ((orch.check_stack, "CHECK_COMPLETE"),
+                      (orch.suspend_stack, "SUSPEND_COMPLETE"),
+                      (orch.resume_stack, "RESUME_COMPLETE")):
+        stack = act("s").wait(60)
+        assert stack.stack_status == done, stack.status_reason
+        assert child_of(orch).stack_status == done
+
+
 def test_os_heat_stack_and_an_environment_alias_nest_too(orch, cloud):
     inner = {"heat_template_version": "2018-08-31",
              "parameters": {"n": {"type": "string"}},
