@@ -53,6 +53,15 @@ class StackResource(resource.Resource):
                 feature="a nested stack outside a running operation")
         return service
 
+    def _starting(self):
+        """The child service, once this run is known to still hold the
+        resource: a run that lost it (a zombie) must not start an
+        operation on the child, which is not fenced by the parent's
+        run."""
+        service = self._children()
+        self._storage.check_held()
+        return service
+
     def child_environment(self, params):
         """The child's environment: ``params``, and the parent's type
         aliases but the one naming this resource's own type."""
@@ -84,7 +93,7 @@ class StackResource(resource.Resource):
         the create is polled with)."""
         if user_params is None:
             user_params = self.child_params()
-        started = self._children().create(
+        started = self._starting().create(
             owner_id=self.stack.id, parent_resource=self.name,
             name=self.physical_resource_name(), template=child_template,
             files=self._files(),
@@ -102,7 +111,7 @@ class StackResource(resource.Resource):
                 child_template, user_params, timeout_mins)}
         if user_params is None:
             user_params = self.child_params()
-        started = self._children().update(
+        started = self._starting().update(
             self.resource_id, template=child_template, files=self._files(),
             environment=self.child_environment(user_params),
             timeout_mins=self._timeout(timeout_mins), context=self.context)
@@ -113,7 +122,7 @@ class StackResource(resource.Resource):
         no child (left to delete)."""
         if self.resource_id is None:
             return None
-        started = self._children().delete(self.resource_id,
+        started = self._starting().delete(self.resource_id,
                                           context=self.context)
         return None if started is None else started.traversal
 
@@ -186,7 +195,7 @@ class StackResource(resource.Resource):
         if self.resource_id is None:
             raise exception.ResourceFailure(
                 self.name, action, "its nested stack was never created")
-        return self._children().act(self.resource_id, action).traversal
+        return self._starting().act(self.resource_id, action).traversal
 
     def handle_suspend(self):
         return self._act(states.SUSPEND)
@@ -209,7 +218,7 @@ class StackResource(resource.Resource):
     def handle_create_cancel(self, token):
         """The parent's create timed out: stop the child's (Heat's)."""
         if self.resource_id is not None:
-            self._children().cancel(self.resource_id)
+            self._starting().cancel(self.resource_id)
 
     handle_update_cancel = handle_create_cancel
 

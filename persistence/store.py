@@ -292,9 +292,14 @@ class Store(Resources, SoftwareConfigs):
             conn.execute(t.insert().from_select(list(values), sel))
 
     def list_events(self, stack_id, after_id=0):
+        return self.list_events_of([stack_id], after_id)
+
+    def list_events_of(self, stack_ids, after_id=0):
+        """The events of the stacks ``stack_ids`` after ``after_id``, in
+        the order they happened (one sequence over all stacks)."""
         with self.engine.connect() as conn:
             return conn.execute(sa.select(m.events).where(
-                m.events.c.stack_id == stack_id,
+                m.events.c.stack_id.in_(list(stack_ids)),
                 m.events.c.id > after_id).order_by(m.events.c.id)).all()
 
     def last_event(self, stack_id, resource_name):

@@ -5,11 +5,13 @@ place, rolled back and deleted with it, its outputs the resource's
 attributes.  The test cloud (tests/plugins/cloud.py) says what exists."""
 
 import json
+import time
 
 import pytest
 import yaml
 
 from heatflow import exception
+from tests.functional.test_conductor import settle
 
 SERVER = {
     "heat_template_version": "2018-08-31",
@@ -153,6 +155,67 @@ def test_a_failed_child_create_fails_its_parent_with_the_childs_reason(
     assert orch.list_stacks(nested=True) == []
 
 
+def test_a_rolled_back_create_deletes_the_child_it_made(orch, cloud):
+    broken = parent(extra={"bad": {"type": "Test::Thing", "properties": {
+        "name": "bad", "fail": True,
+        "ref": {"get_attr": ["server", "box_name"]}}}})
+    stack = orch.create_stack("s", broken, disable_rollback=False,
+                              files=files(**{"server.yaml": SERVER})
+                              ).wait(60)
+    assert stack.stack_status == "ROLLBACK_COMPLETE", stack.status_reason
+    assert cloud.reality() == {}
+    assert [s.name for s in orch.list_stacks(nested=True)] == ["s"]
+
+
+def test_starting_a_child_again_finds_the_one_started(orch, cloud):
+    """A parent action started again after a crash between creating its
+    child and recording the child's id gets the same child."""
+    orch.create_stack("s", parent(), files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    child = child_of(orch)
+    again = orch.runtime.child_stacks.create(
+        owner_id=orch.get_stack("s").id, parent_resource="server",
+        name=child.name, template=SERVER, files={}, environment={},
+        timeout_mins=None, context=None)
+    assert again.stack_id == child.id
+    assert len(orch.list_stacks(nested=True)) == 2
+    # Another resource's child of that name is not it: refused.
+    with pytest.raises(exception.StackExists):
+        orch.runtime.child_stacks.create(
+            owner_id=orch.get_stack("s").id, parent_resource="after",
+            name=child.name, template=SERVER, files={},
+            environment={"parameters": {"label": "x"}}, timeout_mins=None,
+            context=None)
+
+
+def test_a_timed_out_nested_resource_cancels_its_childs_create(orch,
+                                                               cloud):
+    tmpl = parent()
+    tmpl["resources"]["server"]["timeout"] = 1
+    stack = orch.create_stack("s", tmpl, files=files(
+        **{"server.yaml": slow_server(5)})).wait(60)
+    assert stack.stack_status == "CREATE_FAILED"
+    assert "timed out after 1 s" in stack.status_reason
+    # The child's create was stopped where it was, not left running.
+    child = child_of(orch)
+    assert child.stack_status == "CREATE_FAILED", child.status_reason
+    assert "cancelled" in child.status_reason
+    orch.delete_stack("s").wait(60)
+    assert cloud.reality() == {}
+    assert orch.list_stacks(nested=True) == []
+
+
+def test_check_suspend_and_resume_reach_the_child(orch, cloud):
+    orch.create_stack("s", parent(), files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    for act, done in ((orch.check_stack, "CHECK_COMPLETE"),
+                      (orch.suspend_stack, "SUSPEND_COMPLETE"),
+                      (orch.resume_stack, "RESUME_COMPLETE")):
+        stack = act("s").wait(60)
+        assert stack.stack_status == done, stack.status_reason
+        assert child_of(orch).stack_status == done
+
+
 def test_os_heat_stack_and_an_environment_alias_nest_too(orch, cloud):
     inner = {"heat_template_version": "2018-08-31",
              "parameters": {"n": {"type": "string"}},
@@ -238,4 +301,104 @@ def test_the_command_line_reads_nested_templates_beside_the_template(
     child, = [s for s in listed if s["parent"] == top["id"]]
     code, out, err = run("stack", "delete", "-y", child["name"], plugin)
     assert code == 1 and "changes only through its parent" in err
+    # --nested-depth lists the child's resources and events with the
+    # parent's, each naming its stack.
+    code, out, err = run("-f", "json", "stack", "resource", "list", "s",
+                         "--nested-depth", "1", plugin)
+    assert code == 0, err
+    assert sorted((r["stack_name"], r["name"]) for r in json.loads(out)) \
+        == sorted([("s", "server"), ("s", "after"),
+                   (child["name"], "box"), (child["name"], "disk")])
+    code, out, err = run("-f", "json", "stack", "resource", "list", "s",
+                         plugin)
+    assert sorted(r["name"] for r in json.loads(out)) == ["after", "server"]
+    code, out, err = run("-f", "json", "stack", "event", "list", "s",
+                         "--nested-depth", "1", plugin)
+    events = json.loads(out)
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+    assert ("disk", child["name"]) in {(e["resource_name"], e["stack_name"])
+                                       for e in events}
+    code, out, err = run("stack", "event", "list", "s", "--nested-depth",
+                         "-1", plugin)
+    assert code == 2 and "0 or more" in err
     assert names(cloud) == ["web", "web", "web-disk"]
+
+
+def slow_server(seconds=0.5):
+    slow = json.loads(json.dumps(SERVER))
+    for res in slow["resources"].values():
+        res["properties"]["delay"] = seconds
+    return slow
+
+
+def test_an_update_superseding_a_running_nested_update_settles_on_the_last(
+        orch, cloud):
+    tmpl_files = files(**{"server.yaml": slow_server()})
+    orch.create_stack("s", parent(label="a"), files=tmpl_files).wait(60)
+    child = child_of(orch)
+    orch.update_stack("s", parent(label="b"), files=tmpl_files)
+    settle_child = time.time() + 30
+    while child_of(orch).action != "UPDATE" and \
+            time.time() < settle_child:
+        time.sleep(0.01)
+    # The child's update to b is under way; c supersedes it.
+    stack = orch.update_stack("s", parent(label="c"),
+                              files=tmpl_files).wait(60)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    assert stack.outputs == {"box": "c", "disk_ref": "c-disk"}
+    assert names(cloud) == ["c", "c", "c-disk"]
+    assert child_of(orch).id == child.id
+    assert child_of(orch).stack_status == "UPDATE_COMPLETE"
+
+
+KILLED_CREATE = """
+import json, sys, time
+import heatflow
+orch = heatflow.Orchestrator(sys.argv[1], plugin_dirs=[sys.argv[2]])
+orch.create_stack("s", json.loads(sys.argv[3]),
+                  files=json.loads(sys.argv[4]))
+time.sleep(600)
+"""
+
+
+# (bounded: a child nobody resumes leaves its parent polling for ever)
+@pytest.mark.timeout(120)
+def test_a_process_killed_mid_child_create_is_resumed_with_its_tree(
+        db_url, cloud):
+    import heatflow
+    from tests import conftest
+    from tests.functional.test_resume import _killed_when
+    tmpl_files = files(**{"server.yaml": slow_server()})
+    # Killed once the child's first thing exists, its create unfinished.
+    _killed_when(lambda: [j["event"] for j in cloud.journal()
+                          ].count("create") >= 1,
+                 KILLED_CREATE, db_url, conftest.PLUGIN_DIR,
+                 json.dumps(parent()), json.dumps(tmpl_files))
+    orch = heatflow.Orchestrator(db_url, plugin_dirs=[conftest.PLUGIN_DIR],
+                                 poll_interval=(0.005, 0.05))
+    try:
+        # Resumed by the open: the parent and its child.
+        stack = settle(orch, "s")
+        assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+        assert names(cloud) == ["web", "web", "web-disk"]
+        assert child_of(orch).stack_status == "CREATE_COMPLETE"
+    finally:
+        orch.close()
+
+
+def test_the_readme_example_tree_runs(run):
+    import os
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "examples",
+                        "templates", "tree.yaml")
+    code, out, err = run("stack", "create", "tree", "-t", path, "--wait")
+    assert code == 0, err
+    code, out, err = run("-f", "json", "stack", "list", "--nested")
+    assert len(json.loads(out)) == 3
+    code, out, err = run("-f", "json", "stack", "output", "show", "tree",
+                         "names")
+    front, back = json.loads(out)["output_value"]
+    assert front.startswith("front-") and back.startswith("back-")
+    code, out, err = run("stack", "delete", "tree", "--wait", "-y")
+    assert code == 0, err
+    code, out, err = run("-f", "json", "stack", "list", "--nested")
+    assert json.loads(out) == []
