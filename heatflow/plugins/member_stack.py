@@ -7,9 +7,8 @@ A group's members are the resources of its child stack, named "0", "1",
 into the child template for the attributes the parent stack asks of it
 (Heat's way): a member's attribute is only known to the engine where
 something in its own stack reads it, so an output is what makes it
-readable from outside.  ``refs_map`` ({member: reference id}) is always
-there: removal policies name members by reference id, and ``resource.N``
-is read from it.
+readable from outside.  ``refs``, ``refs_map`` and ``resource.N`` are read
+from one output, ``refs_map`` ({member: reference id}).
 
 Nothing here touches the engine: functions of plain data, and
 :class:`MemberAttributes`, the attribute side of a group plugin, which
@@ -140,14 +139,15 @@ def name_order(name):
     return (0, int(name), "") if name.isdigit() else (1, 0, name)
 
 
-def removed_names(policies, mode, removed, created, members, refs_map):
+def removed_names(policies, mode, removed, created, members, name_of_ref):
     """The names never to be used (again) after this action: Heat's rules.
 
     ``policies``: the ``removal_policies`` property; ``mode``: "append"
     (what was removed stays removed) or "update" (only what the policies
     name now); ``removed``: the names removed so far; ``created``: whether
     the group exists already; ``members``: its members' names now;
-    ``refs_map``: {member: reference id}.
+    ``name_of_ref(ref)``: the member whose reference id is ``ref``, or
+    None (asked only for entries that are not names).
 
     An entry is taken as a name when it is one already removed, a member's,
     or the group is not created yet (then nothing can be looked up and a
@@ -155,14 +155,15 @@ def removed_names(policies, mode, removed, created, members, refs_map):
     reference id of a member (removing that member)."""
     keep = set(removed) if mode == "append" else set()
     members = set(members)
-    by_ref = {str(ref): name for name, ref in (refs_map or {}).items()}
     for policy in policies or ():
         for entry in policy.get("resource_list") or ():
             text = str(entry)
             if text in removed or not created or text in members:
                 keep.add(text)
-            elif isinstance(entry, str) and entry in by_ref:
-                keep.add(by_ref[entry])
+            elif isinstance(entry, str):
+                name = name_of_ref(entry)
+                if name is not None:
+                    keep.add(name)
     return keep
 
 
@@ -237,14 +238,17 @@ def split_member_key(key):
 
 
 def member_outputs(names, wanted):
-    """{output name: value} for the child template: ``refs_map`` always
-    (``refs`` is read from it: an output over every member costs the
-    engine more than the group's reading of it), and one output per
-    attribute in ``wanted`` (see wanted_attributes) over the members
-    ``names``."""
-    outputs = {REFS_MAP: {n: {"get_resource": n} for n in names}}
+    """{output name: value} for the child template: one per attribute in
+    ``wanted`` (see wanted_attributes) over the members ``names``.
+    ``refs``, ``refs_map`` and ``resource.N`` share ``refs_map``.  (Only
+    what is read: an output over every member costs the engine about as
+    much as a tenth of the members do.)"""
+    outputs = {}
     for key, path in wanted:
-        if key in (REFS, REFS_MAP, REMOVED):
+        if key in (REFS, REFS_MAP) or (key.startswith(MEMBER_PREFIX) and
+                                       split_member_key(key)[1] is None):
+            outputs[REFS_MAP] = {n: {"get_resource": n} for n in names}
+        elif key == REMOVED:
             continue
         elif key == ATTRIBUTES:
             outputs[attributes_output(path)] = {
@@ -331,6 +335,18 @@ class MemberAttributes:
                 return {}
             return {n: nested[n].FnGetRefId() for n in self.member_names()
                     if n in nested}
+
+    def member_of_ref(self, ref):
+        """The name of the member whose reference id is ``ref``, or None:
+        from ``refs_map`` when the child has it, else asked of the child
+        (a scan of its resources)."""
+        try:
+            refs_map = self._output(REFS_MAP) or {}
+        except OutputMissing:
+            nested = self._nested()
+            found = nested.resource_by_refid(ref) if nested else None
+            return None if found is None else found.name
+        return next((n for n, r in refs_map.items() if r == ref), None)
 
     def _recorded(self, member, attr, path=()):
         nested = self._nested()

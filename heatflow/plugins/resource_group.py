@@ -115,8 +115,7 @@ class ResourceGroup(member_stack.MemberAttributes,
         now = member_stack.removed_names(
             self.properties["removal_policies"],
             self.properties["removal_policies_mode"], set(removed),
-            self.resource_id is not None, members,
-            self._refs_map() if members else {})
+            self.resource_id is not None, members, self.member_of_ref)
         if now != set(removed):
             self.data_set(REMOVED_KEY, member_stack.dump_removed(now))
 

@@ -116,6 +116,18 @@ def test_group_create_scale_up_scale_down_and_delete(orch, cloud):
     deleted_without_a_trace(orch, cloud)
 
 
+def test_removal_by_reference_id_when_nothing_reads_the_group(orch, cloud):
+    """Without refs read, the child has no refs_map output: the member a
+    reference id names is found among the child's resources."""
+    create(orch, hot({"g": group(3)}))
+    child = orch.db.store.get_stack_by_id(child_of(orch, "s", "g"))
+    ids = {r.name: r.physical_resource_id
+           for r in orch.list_resources(child.name)}
+    update(orch, hot({"g": group(2, removal_policies=[
+        {"resource_list": [ids["1"]]}])}))
+    assert living(cloud) == {ids["0"]: "web-0", ids["2"]: "web-2"}
+
+
 def test_a_changed_definition_updates_the_members_in_place(orch, cloud):
     stack = create(orch, hot({"g": group(2)}, OUTPUTS))
     refs = stack.outputs["refs"]

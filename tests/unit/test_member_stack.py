@@ -95,8 +95,9 @@ class TestRemovalPolicies:
 
     def removed(self, entries, mode="append", removed=(), created=True,
                 members=("0", "1", "2")):
+        by_ref = {ref: name for name, ref in self.refs.items()}
         return ms.removed_names([{"resource_list": entries}], mode,
-                                set(removed), created, members, self.refs)
+                                set(removed), created, members, by_ref.get)
 
     def test_by_name_and_by_reference_id(self):
         assert self.removed(["1"]) == {"1"}
@@ -278,6 +279,21 @@ class TestAttributes:
         assert group.get_attribute("resource.0.value") == "v0"
         assert group.get_attribute("attributes", "name") == \
             {"0": "n0", "2": None}
+
+    def test_a_member_found_by_reference_id(self):
+        group = self.group()
+        assert group.member_of_ref("id2") == "2"
+        assert group.member_of_ref("nobody") is None
+        # A child written without refs_map: its resources are asked.
+        rows = [Row(1, "0", "id0"), Row(2, "2", "id2")]
+        group = FakeGroup(["0", "2"], rows=rows, outputs={})
+        assert group.member_of_ref("id2") == "2"
+        assert group.member_of_ref("nobody") is None
+
+    def test_nothing_read_no_outputs(self):
+        parent = dict(PARENT, outputs={})
+        parent["resources"] = {"g": PARENT["resources"]["g"]}
+        assert FakeGroup(["0"], parent=parent).member_outputs(["0"]) == {}
 
     def test_outside_a_running_operation(self):
         group = FakeGroup(["0"], rows=[])
