@@ -268,12 +268,12 @@ class MemberAttributes:
 
     ``get_attr`` on the group gives: ``refs`` (the members' reference ids,
     in order), ``refs_map``, ``attributes`` with a path (``{member: its
-    attribute at that path}``), ``resource.N`` (member N's reference id),
-    ``resource.N.attr`` (its attribute), ``removed_rsrc_list`` (groups
-    only), and for any other name, that attribute of every member (a
-    list).  Values come from the child's outputs; one the child lacks
-    (written for an older template) from what the engine recorded of the
-    members."""
+    attribute at that path}``), ``resource.N`` (member N's reference id;
+    null if there is no member N), ``resource.N.attr`` (its attribute),
+    ``removed_rsrc_list`` (groups only), and for any other name, that
+    attribute of every member (a list).  Values come from the child's
+    outputs; one the child lacks (written for an older template) from
+    what the engine recorded of the members."""
 
     #: Not held to attributes_schema: any name is a members' attribute.
     strict_attributes = False
