@@ -116,6 +116,20 @@ class Store(Resources, SoftwareConfigs):
         with self.engine.connect() as conn:
             return conn.execute(q.order_by(m.stacks.c.created_at)).all()
 
+    def tree_resource_count(self, stack_id):
+        """How many resource rows the live tree of the stack ``stack_id``
+        holds (its own and its nested stacks', all levels): one count per
+        level of the tree."""
+        total, level = 0, [stack_id]
+        with self.engine.connect() as conn:
+            while level:
+                total += conn.execute(sa.select(sa.func.count()).where(
+                    m.resources.c.stack_id.in_(level))).scalar()
+                level = list(conn.execute(sa.select(m.stacks.c.id).where(
+                    m.stacks.c.deleted_marker == "",
+                    m.stacks.c.owner_id.in_(level))).scalars())
+        return total
+
     def list_children(self, owner_id):
         """The live stacks ``owner_id`` owns (its nested stacks)."""
         with self.engine.connect() as conn:

@@ -216,6 +216,31 @@ def test_check_suspend_and_resume_reach_the_child(orch, cloud):
         assert child_of(orch).stack_status == done
 
 
+def test_resources_are_counted_over_the_whole_tree(db_url, cloud):
+    import heatflow
+    from heatflow.template import Limits
+    orch = heatflow.Orchestrator(db_url, poll_interval=(0.005, 0.05),
+                                 limits=Limits(max_resources=5))
+    orch.register_plugin("Test::Thing", cloud.Thing)
+    try:
+        # 2 here and 2 in the child: within 5.
+        stack = orch.create_stack("s", parent(), files=files(
+            **{"server.yaml": SERVER})).wait(60)
+        assert stack.stack_status == "CREATE_COMPLETE"
+        # 2 here and 4 in the child: over.
+        bigger = json.loads(json.dumps(SERVER))
+        for extra in ("e1", "e2"):
+            bigger["resources"][extra] = {"type": "Test::Thing"}
+        stack = orch.update_stack("s", parent(), files=files(
+            **{"server.yaml": bigger})).wait(60)
+        assert stack.stack_status == "UPDATE_FAILED"
+        assert "6 resources, over the limit of 5 (max_resources)" in \
+            stack.status_reason
+        assert names(cloud) == ["web", "web", "web-disk"]
+    finally:
+        orch.close()
+
+
 def test_os_heat_stack_and_an_environment_alias_nest_too(orch, cloud):
     inner = {"heat_template_version": "2018-08-31",
              "parameters": {"n": {"type": "string"}},
