@@ -105,8 +105,11 @@ class Lifecycle:
         tmpl = Template.load(template, files=files, limits=self.limits)
         env = Environment.load(environment, limits=self.limits)
         values = env.parameter_values(tmpl.parameter_schemas, parameters)
-        return tmpl, Environment(values,
-                                 resource_registry=env.resource_registry)
+        # parameter_defaults are kept (as Heat keeps them) for the nested
+        # stacks, whose parameters they also give defaults to.
+        return tmpl, Environment(
+            values, parameter_defaults=env.parameter_defaults,
+            resource_registry=env.resource_registry)
 
     @staticmethod
     def _deadline(timeout_mins):
@@ -200,7 +203,10 @@ class Lifecycle:
                                            parameters))
         aliases = dict(old.resource_registry)
         aliases.update(new.resource_registry)
-        return tmpl, Environment(values, resource_registry=aliases)
+        defaults = dict(old.parameter_defaults)
+        defaults.update(new.parameter_defaults)
+        return tmpl, Environment(values, parameter_defaults=defaults,
+                                 resource_registry=aliases)
 
     def check_immutable(self, row, stack_def):
         """Refuse an update that changes an ``immutable: true`` parameter

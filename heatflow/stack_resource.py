@@ -65,8 +65,9 @@ class StackResource(resource.Resource):
         return service
 
     def child_environment(self, params):
-        """The child's environment: ``params``, and the parent's type
-        aliases but the one naming this resource's own type."""
+        """The child's environment: ``params``, the parent's
+        ``parameter_defaults``, and the parent's type aliases but the one
+        naming this resource's own type."""
         env = getattr(self.stack, "env", None)
         registry = dict(getattr(env, "resource_registry", None) or {})
         if self.resource_info is not None:
@@ -74,6 +75,10 @@ class StackResource(resource.Resource):
         out = {"parameters": dict(params or {})}
         if registry:
             out["resource_registry"] = registry
+        defaults = getattr(env, "parameter_defaults", None)
+        if defaults:
+            # Heat's: they give defaults to the child's parameters too.
+            out["parameter_defaults"] = dict(defaults)
         return out
 
     def _files(self):

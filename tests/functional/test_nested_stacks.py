@@ -265,6 +265,26 @@ def test_os_heat_stack_and_an_environment_alias_nest_too(orch, cloud):
     assert cloud.reality() == {} and orch.list_stacks(nested=True) == []
 
 
+def test_parameter_defaults_reach_the_nested_stacks(orch, cloud):
+    # size is not given by the parent: the environment's default gives it
+    # (a Thing's size is part of what the cloud records).
+    tmpl = parent()
+    del tmpl["resources"]["server"]["properties"]["size"]
+    stack = orch.create_stack(
+        "s", tmpl, files=files(**{"server.yaml": SERVER}),
+        environment={"parameter_defaults": {"size": 3}}).wait(60)
+    assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+    sizes = sorted(p["size"] for p in cloud.reality().values())
+    assert sizes == [1, 1, 3]        # box (3), disk and after (1)
+    # Kept by an update of the existing stack (Heat's PATCH); a full
+    # update without them drops them, as in Heat.
+    orch.update_stack("s", existing=True).wait(60)
+    assert sorted(p["size"] for p in cloud.reality().values()) == [1, 1, 3]
+    orch.update_stack("s", tmpl, files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    assert sorted(p["size"] for p in cloud.reality().values()) == [1, 1, 1]
+
+
 def _nesting(name, child):
     return {"heat_template_version": "2018-08-31",
             "resources": {"r": {"type": child}}}
