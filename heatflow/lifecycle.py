@@ -396,6 +396,10 @@ class Lifecycle:
             raise exception.ActionNotAllowed(
                 "stack %s is %s_%s: only a running create or update can be "
                 "cancelled" % (row.name, row.action, row.status))
+        # Heat's: the nested stacks being created or updated for the
+        # parent's in-flight resources are cancelled too (without their own
+        # rollback: the parent's undoes them); its actions then end.
+        self._cancel_children(row)
         if rollback:
             return self.rollback(name)
         traversal = str(uuid.uuid4())
@@ -410,6 +414,16 @@ class Lifecycle:
                 "stack %s changed while it was being cancelled; try again"
                 % row.name)
         return Started(row.id, traversal, row.action)
+
+    def _cancel_children(self, row):
+        for child in self.db.store.list_children(row.id):
+            if states.cancel_outcome(child.action, child.status) != \
+                    states.STOP:
+                continue
+            try:
+                self.cancel(child.id, rollback=False, by_parent=True)
+            except (exception.ActionNotAllowed, exception.StackNotFound):
+                pass        # settled meanwhile
 
     def _start(self, op, stack_def, prev_template_id=None):
         plan = compiler.plan_operation(

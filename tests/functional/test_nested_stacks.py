@@ -205,6 +205,31 @@ def test_a_timed_out_nested_resource_cancels_its_childs_create(orch,
     assert orch.list_stacks(nested=True) == []
 
 
+@pytest.mark.parametrize("rollback", [False, True])
+def test_cancelling_the_parent_cancels_its_running_child(orch, cloud,
+                                                         rollback):
+    orch.create_stack("s", parent(label="a"), disable_rollback=False,
+                      files=files(**{"server.yaml": SERVER})).wait(60)
+    orch.update_stack("s", parent(label="b"), files=files(
+        **{"server.yaml": slow_server(3)}))
+    deadline = time.time() + 30
+    while child_of(orch).action != "UPDATE" and time.time() < deadline:
+        time.sleep(0.01)
+    orch.cancel_update("s", rollback=rollback)
+    stack = settle(orch, "s")
+    # The child's update stopped where it was: its disk, which waits for
+    # the box's 3 s update, was never updated (without the child's cancel
+    # the parent's action would have waited for all of it).
+    assert not [j for j in cloud.journal()
+                if (j.get("props") or {}).get("name") == "b-disk"]
+    if rollback:
+        assert stack.stack_status == "ROLLBACK_COMPLETE", stack.status_reason
+        assert names(cloud) == ["a", "a", "a-disk"]
+    else:
+        assert stack.stack_status == "UPDATE_FAILED", stack.status_reason
+        assert "cancelled" in child_of(orch).status_reason
+
+
 def test_check_suspend_and_resume_reach_the_child(orch, cloud):
     orch.create_stack("s", parent(), files=files(
         **{"server.yaml": SERVER})).wait(60)
