@@ -342,9 +342,11 @@ class Lifecycle:
         # asking for its revert (out of its converge phase, or to FAILED):
         # then decide again on what it is now.  Each move is a step towards
         # the operation's end, so this settles in a few tries.
+        row = self.db.store.find_stack(name)
+        self.check_owner(row, False)
+        self._cancel_children(row)
         for _ in range(self.RACE_RETRIES):
             row = self.db.store.find_stack(name)
-            self.check_owner(row, False)
             op = self._request_rollback(row)
             if op is not None:
                 return op
@@ -396,12 +398,9 @@ class Lifecycle:
             raise exception.ActionNotAllowed(
                 "stack %s is %s_%s: only a running create or update can be "
                 "cancelled" % (row.name, row.action, row.status))
-        # Heat's: the nested stacks being created or updated for the
-        # parent's in-flight resources are cancelled too (without their own
-        # rollback: the parent's undoes them); its actions then end.
-        self._cancel_children(row)
         if rollback:
             return self.rollback(name)
+        self._cancel_children(row)
         traversal = str(uuid.uuid4())
         reason = "Stack %s cancelled" % row.action
         # No flow runs for the new traversal: nothing can be reverted; a
@@ -416,6 +415,10 @@ class Lifecycle:
         return Started(row.id, traversal, row.action)
 
     def _cancel_children(self, row):
+        """Heat's: the nested stacks being created or updated for the
+        parent's in-flight resources are cancelled with it (without their
+        own rollback: the parent's undoes what it must), so its actions on
+        them end instead of waiting for the whole of their operations."""
         for child in self.db.store.list_children(row.id):
             if states.cancel_outcome(child.action, child.status) != \
                     states.STOP:

@@ -205,7 +205,7 @@ def test_a_timed_out_nested_resource_cancels_its_childs_create(orch,
     assert orch.list_stacks(nested=True) == []
 
 
-@pytest.mark.parametrize("rollback", [False, True])
+@pytest.mark.parametrize("rollback", [False, True, "explicit"])
 def test_cancelling_the_parent_cancels_its_running_child(orch, cloud,
                                                          rollback):
     orch.create_stack("s", parent(label="a"), disable_rollback=False,
@@ -215,7 +215,10 @@ def test_cancelling_the_parent_cancels_its_running_child(orch, cloud,
     deadline = time.time() + 30
     while child_of(orch).action != "UPDATE" and time.time() < deadline:
         time.sleep(0.01)
-    orch.cancel_update("s", rollback=rollback)
+    if rollback == "explicit":
+        orch.rollback_stack("s")
+    else:
+        orch.cancel_update("s", rollback=rollback)
     stack = settle(orch, "s")
     # The child's update stopped where it was: its disk, which waits for
     # the box's 3 s update, was never updated (without the child's cancel
