@@ -189,6 +189,11 @@ class StackResource(resource.Resource):
                               prev_resource, check_init_complete)
         return True
 
+    def needs_replace_failed(self):
+        # Heat's: a failed nested resource whose child exists is updated
+        # (each of the child's resources then decides), not replaced.
+        return self.resource_id is None
+
     def handle_create(self):
         return self.create_with_template(self.child_template(),
                                          self.child_params())

@@ -269,6 +269,20 @@ def test_resources_are_counted_over_the_whole_tree(db_url, cloud):
         orch.close()
 
 
+def test_a_failed_nested_resource_is_updated_not_replaced(orch, cloud):
+    stack = orch.create_stack("s", parent(fail=True), files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    assert stack.stack_status == "CREATE_FAILED"
+    child = child_of(orch)
+    stack = orch.update_stack("s", parent(), files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    # The same child, its failed box replaced inside it (Heat's rule for a
+    # failed plain resource), the rest kept.
+    assert child_of(orch).id == child.id
+    assert names(cloud) == ["web", "web", "web-disk"]
+
+
 def test_os_heat_stack_and_an_environment_alias_nest_too(orch, cloud):
     inner = {"heat_template_version": "2018-08-31",
              "parameters": {"n": {"type": "string"}},
