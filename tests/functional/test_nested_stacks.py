@@ -79,6 +79,11 @@ def test_a_template_resource_is_a_child_stack_created_updated_and_deleted(
     # get_resource of the template resource is the child stack's id
     server, = [r for r in orch.list_resources("s") if r.name == "server"]
     assert server.physical_resource_id == child.id
+    # A child is also named by its path: parent/resource.
+    assert orch.get_stack("s/server").id == child.id
+    for missing in ("s/nothing", "nobody/server", "s/server/deeper"):
+        with pytest.raises(exception.StackNotFound):
+            orch.get_stack(missing)
     # Only the top-level stack is listed by default.
     assert [s.name for s in orch.list_stacks()] == ["s"]
 
@@ -485,6 +490,8 @@ def test_the_readme_example_tree_runs(run):
                          "names")
     front, back = json.loads(out)["output_value"]
     assert front.startswith("front-") and back.startswith("back-")
+    code, out, err = run("-f", "json", "stack", "show", "tree/front")
+    assert json.loads(out)["parent_resource"] == "front"
     code, out, err = run("stack", "delete", "tree", "--wait", "-y")
     assert code == 0, err
     code, out, err = run("-f", "json", "stack", "list", "--nested")
