@@ -22,6 +22,8 @@ Children never roll themselves back (their parent does: Heat's rule).
 What the engine does for a child is in :mod:`heatflow.child_stacks`.
 """
 
+import time
+
 from heatflow import exception
 from heatflow import resource
 from heatflow import states
@@ -63,8 +65,9 @@ class StackResource(resource.Resource):
         return service
 
     def child_environment(self, params):
-        """The child's environment: ``params``, and the parent's type
-        aliases but the one naming this resource's own type."""
+        """The child's environment: ``params``, the parent's
+        ``parameter_defaults``, and the parent's type aliases but the one
+        naming this resource's own type."""
         env = getattr(self.stack, "env", None)
         registry = dict(getattr(env, "resource_registry", None) or {})
         if self.resource_info is not None:
@@ -72,6 +75,10 @@ class StackResource(resource.Resource):
         out = {"parameters": dict(params or {})}
         if registry:
             out["resource_registry"] = registry
+        defaults = getattr(env, "parameter_defaults", None)
+        if defaults:
+            # Heat's: they give defaults to the child's parameters too.
+            out["parameter_defaults"] = dict(defaults)
         return out
 
     def _files(self):
@@ -151,12 +158,26 @@ class StackResource(resource.Resource):
                 % (row.name, action, row.action, row.status,
                    row.status_reason))
         if row.status == states.IN_PROGRESS:
-            return False
+            raise resource.PollDelay(self._next_poll())
         if row.status == states.FAILED:
             raise exception.ResourceFailure(
                 self.name, action, "nested stack %s %s_FAILED: %s"
                 % (row.name, row.action, row.status_reason))
         return True
+
+    #: The longest pause between two polls of the child (seconds).
+    CHILD_POLL_MAX = 1.0
+
+    def _next_poll(self):
+        """The pause before the next look at the child: a tenth of the time
+        waited so far, from 50 ms up to CHILD_POLL_MAX.  The engine's
+        doubling back-off (meant for cloud APIs) would let a child that
+        took 3 s be noticed up to 3 s late; a row read is cheap."""
+        now = time.monotonic()
+        first = getattr(self, "_first_poll", None)
+        if first is None:
+            first = self._first_poll = now
+        return min(self.CHILD_POLL_MAX, max(0.05, (now - first) / 10.0))
 
     # -- Heat's hooks ---------------------------------------------------
 
@@ -167,6 +188,11 @@ class StackResource(resource.Resource):
         super()._needs_update(after, before, after_props, before_props,
                               prev_resource, check_init_complete)
         return True
+
+    def needs_replace_failed(self):
+        # Heat's: a failed nested resource whose child exists is updated
+        # (each of the child's resources then decides), not replaced.
+        return self.resource_id is None
 
     def handle_create(self):
         return self.create_with_template(self.child_template(),
