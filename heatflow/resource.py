@@ -379,8 +379,11 @@ class Resource:
         key pair there, to free the name).  The default does nothing."""
 
     def restore_prev_rsrc(self, convergence=False):
-        """Heat's hook for undoing prepare_for_replace in a rollback:
-        heatflow does not call it (docs/plugins.rst)."""
+        """Heat's hook for undoing prepare_for_replace: a rollback calls
+        it, ``convergence=True``, on the original of a replacement before
+        the replacement is deleted (``self.replaced_by`` names the
+        replacement's row; docs/plugins.rst).  The default does
+        nothing."""
 
     # -- intrinsic functions ------------------------------------------------
 

@@ -247,3 +247,118 @@ def test_stack_view_and_heat_constructor(orch):
         "by_refid": "first", "env": True, "param": "pv"}
     # Deleted through the same constructor.
     assert orch.delete_stack("sv").wait(30).stack_status == "DELETE_COMPLETE"
+
+
+# -- prepare_for_replace / restore_prev_rsrc --------------------------------
+
+# What the Slot plugins were asked, in order: (hook, what they saw)
+HOOKS = []
+
+
+class Slot(resource.Resource):
+    """A resource holding something another incarnation cannot hold at
+    the same time (Heat's Port and its fixed IPs): it gives it up before
+    it is replaced and takes it back when a rollback restores it."""
+
+    refused = False
+    properties_schema = {
+        "name": P(P.STRING, "Changing it replaces the slot."),
+        "fail": P(P.BOOLEAN, "Fail the create.", default=False),
+    }
+
+    def handle_create(self):
+        if self.properties["fail"]:
+            raise exception.Error("told to fail")
+        self.resource_id_set(self.physical_resource_name())
+
+    def prepare_for_replace(self):
+        HOOKS.append(("prepare", self.resource_id))
+
+    def restore_prev_rsrc(self, convergence=False):
+        HOOKS.append(("restore", self.resource_id, convergence,
+                      self.replaced_by))
+        if self.properties["name"] == "unrestorable" and not Slot.refused:
+            Slot.refused = True         # once
+            raise exception.Error("cannot take it back")
+
+
+class Breaks(resource.Resource):
+    properties_schema = {"after": P(P.STRING, "Ordering only.",
+                                    update_allowed=True),
+                         "fail": P(P.BOOLEAN, "Fail the update.",
+                                   update_allowed=True, default=False)}
+
+    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
+        if prop_diff.get("fail"):
+            raise exception.Error("broken")
+
+
+def slot_stack(orch, name, slot_name="a"):
+    HOOKS.clear()
+    Slot.refused = False
+    orch.register_plugin("Test::Slot", Slot)
+    orch.register_plugin("Test::Breaks", Breaks)
+    t = hot({"s": {"type": "Test::Slot", "properties": {"name": slot_name}},
+             "b": {"type": "Test::Breaks",
+                   "properties": {"after": {"get_resource": "s"}}}})
+    stack = orch.create_stack(name, t).wait(30)
+    assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+    return t, rows(orch, name)["s"]
+
+
+def test_rollback_of_a_failed_replacement_restores_the_original(orch):
+    t, original = slot_stack(orch, "rp")
+    t["resources"]["s"]["properties"].update(name="b", fail=True)
+    stack = orch.update_stack("rp", t, disable_rollback=False).wait(30)
+    assert stack.stack_status == "ROLLBACK_COMPLETE", stack.status_reason
+    pid = original.physical_resource_id
+    [restore] = [h for h in HOOKS if h[0] == "restore"]
+    # Called on the original, in convergence style, the replacement's row
+    # still named.
+    assert HOOKS[0] == ("prepare", pid)
+    assert restore[:3] == ("restore", pid, True)
+    assert restore[3] is not None
+    assert [(r.physical_resource_id, r.action, r.status)
+            for r in orch.list_resources("rp") if r.name == "s"] == [
+        (pid, "CREATE", "COMPLETE")]
+
+
+def test_rollback_after_a_replacement_restores_the_original(orch):
+    t, original = slot_stack(orch, "rq")
+    t["resources"]["s"]["properties"]["name"] = "b"
+    t["resources"]["b"]["properties"]["fail"] = True
+    stack = orch.update_stack("rq", t, disable_rollback=False).wait(30)
+    assert stack.stack_status == "ROLLBACK_COMPLETE", stack.status_reason
+    assert [h[:3] for h in HOOKS] == [
+        ("prepare", original.physical_resource_id),
+        ("restore", original.physical_resource_id, True)]
+    assert [r.physical_resource_id for r in orch.list_resources("rq")
+            if r.name == "s"] == [original.physical_resource_id]
+
+
+def test_replacement_without_rollback_restores_nothing(orch):
+    t, original = slot_stack(orch, "rn")
+    t["resources"]["s"]["properties"]["name"] = "b"
+    stack = orch.update_stack("rn", t, disable_rollback=False).wait(30)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    assert [h[0] for h in HOOKS] == ["prepare"]
+
+
+def test_restore_that_fails_fails_the_rollback(orch):
+    t, original = slot_stack(orch, "rf", slot_name="unrestorable")
+    t["resources"]["s"]["properties"].update(name="b", fail=True)
+    stack = orch.update_stack("rf", t, disable_rollback=False).wait(30)
+    assert stack.stack_status == "ROLLBACK_FAILED", stack.status_reason
+    now = orch.get_resource("rf", "s")
+    assert now.physical_resource_id == original.physical_resource_id
+    assert (now.action, now.status) == ("UPDATE", "FAILED")
+    assert "cannot take it back" in now.status_reason
+    assert all(r.status != "IN_PROGRESS"
+               for r in orch.list_resources("rf"))
+    # Rolled back again: converging back to the original restores it
+    # first (Heat's update_convergence in a rollback), then, as it failed,
+    # replaces it.
+    HOOKS.clear()
+    stack = orch.rollback_stack("rf").wait(30)
+    assert stack.stack_status == "ROLLBACK_COMPLETE", stack.status_reason
+    assert HOOKS[0][:3] == ("restore", original.physical_resource_id, True)
