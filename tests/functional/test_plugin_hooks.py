@@ -362,3 +362,62 @@ def test_restore_that_fails_fails_the_rollback(orch):
     stack = orch.rollback_stack("rf").wait(30)
     assert stack.stack_status == "ROLLBACK_COMPLETE", stack.status_reason
     assert HOOKS[0][:3] == ("restore", original.physical_resource_id, True)
+
+
+# -- handle_metadata_reset ----------------------------------------------------
+
+class Gauge(resource.Resource):
+    """Heat's scaling resources reset metadata left 'in progress' when
+    they are marked healthy again."""
+
+    properties_schema = {"stuck": P(P.BOOLEAN, "Refuse the reset.",
+                                    default=False)}
+
+    def handle_create(self):
+        self.resource_id_set(self.physical_resource_name())
+
+    def handle_metadata_reset(self):
+        resets = self.data().get("resets", 0)
+        HOOKS.append(("reset", self.resource_id, dict(self.metadata),
+                      resets))
+        if self.properties["stuck"]:
+            raise exception.Error("metadata stuck")
+        self.data_set("resets", resets + 1)
+
+
+def test_reset_of_an_unhealthy_resource_resets_its_metadata(orch):
+    HOOKS.clear()
+    orch.register_plugin("Test::Gauge", Gauge)
+    t = hot({"g": {"type": "Test::Gauge", "metadata": {"scaling": True}},
+             "h": {"type": "Test::Gauge"}})
+    assert orch.create_stack("mr", t).wait(30).stack_status == \
+        "CREATE_COMPLETE"
+    pid = orch.get_resource("mr", "g").physical_resource_id
+    # Only the reset of a CHECK_FAILED resource asks the plugin (Heat's).
+    orch.mark_resource_unhealthy("mr", "g")
+    orch.mark_resource_unhealthy("mr", "h", mark_unhealthy=False)
+    assert HOOKS == []
+    orch.mark_resource_unhealthy("mr", "g", mark_unhealthy=False)
+    assert HOOKS == [("reset", pid, {"scaling": True}, 0)]
+    g = orch.get_resource("mr", "g")
+    assert (g.action, g.status) == ("CHECK", "COMPLETE")
+    # What the plugin wrote is kept.
+    orch.mark_resource_unhealthy("mr", "g")
+    orch.mark_resource_unhealthy("mr", "g", mark_unhealthy=False)
+    assert HOOKS[-1] == ("reset", pid, {"scaling": True}, 1)
+
+
+def test_a_reset_that_fails_leaves_the_resource_unhealthy(orch):
+    HOOKS.clear()
+    orch.register_plugin("Test::Gauge", Gauge)
+    t = hot({"g": {"type": "Test::Gauge", "properties": {"stuck": True}}})
+    assert orch.create_stack("ms", t).wait(30).stack_status == \
+        "CREATE_COMPLETE"
+    orch.mark_resource_unhealthy("ms", "g", reason="gone bad")
+    with pytest.raises(exception.ResourceFailure,
+                       match="g: its metadata could not be reset: "
+                             "metadata stuck"):
+        orch.mark_resource_unhealthy("ms", "g", mark_unhealthy=False)
+    g = orch.get_resource("ms", "g")
+    assert (g.action, g.status, g.status_reason) == (
+        "CHECK", "FAILED", "gone bad")
