@@ -5,6 +5,7 @@ rules applied before validation, in the dry run and before every action;
 import pytest
 
 from heatflow import attributes
+from heatflow import constraints
 from heatflow import exception
 from heatflow import properties
 from heatflow import resource
@@ -421,3 +422,56 @@ def test_a_reset_that_fails_leaves_the_resource_unhealthy(orch):
     g = orch.get_resource("ms", "g")
     assert (g.action, g.status, g.status_reason) == (
         "CHECK", "FAILED", "gone bad")
+
+
+# -- what validate() sees of values other resources give ----------------------
+
+class Looks(resource.Resource):
+    """Records what its validate() reads (in Heat: a get_resource is the
+    resource's name, a get_attr None, converted as a null is)."""
+
+    properties_schema = {
+        "ref": P(P.STRING, "A get_resource."),
+        "text": P(P.STRING, "A get_attr.",
+                  constraints=[constraints.AllowedPattern("[a-z]+")]),
+        "count": P(P.INTEGER, "A get_attr.", default=3),
+        "anything": P(P.ANY, "A get_attr."),
+        "items": P(P.LIST, "get_attr items.", schema=P(P.STRING, "One.")),
+    }
+
+    def validate(self):
+        super().validate()
+        props = self.properties
+        HOOKS.append({k: props[k] for k in self.properties_schema})
+        # What a Heat plugin's check does: fine in Heat.
+        if props["text"].startswith("-"):
+            raise exception.StackValidationFailed("bad text", ("text",))
+
+
+def test_validate_sees_what_heat_validation_gives(orch):
+    HOOKS.clear()
+    orch.register_plugin("Test::Looks", Looks)
+    t = hot({"other": {"type": "OS::Heat::Value",
+                       "properties": {"value": "x"}},
+             "l": {"type": "Test::Looks", "properties": {
+                 "ref": {"get_resource": "other"},
+                 "text": {"get_attr": ["other", "value"]},
+                 "count": {"get_attr": ["other", "value"]},
+                 "anything": {"get_attr": ["other", "value"]},
+                 "items": [{"get_attr": ["other", "value"]}, "b"]}}})
+    orch.validate_template(t)
+    assert HOOKS == [{"ref": "other", "text": "", "count": 3,
+                      "anything": None, "items": ["", "b"]}]
+
+
+def test_builtin_plugins_check_again_what_is_not_known_yet(orch):
+    # heatflow's own RandomString and Value leave what depends on another
+    # resource to the check before their create (not Heat's placeholders).
+    t = hot({"n": {"type": "OS::Heat::Value",
+                   "properties": {"value": 40, "type": "number"}},
+             "pw": {"type": "OS::Heat::RandomString", "properties": {
+                 "length": {"get_attr": ["n", "value"]},
+                 "character_classes": [{"class": "digits", "min": 40}]}},
+             "j": {"type": "OS::Heat::Value", "properties": {
+                 "value": {"get_attr": ["n", "value"]}, "type": "json"}}})
+    orch.validate_template(t)
