@@ -251,10 +251,17 @@ def reset_metadata(rt, store, stack, row):
     current one, refused once another starts.  An exception from it
     raises :class:`exception.ResourceFailure` naming the resource."""
     stack_def = None
-    if row.template_id is not None:
-        stack_def = rt.definition(row.template_id, stack.name, stack.id)
-    cls = (stack_def.registry if stack_def is not None
-           else rt.registry).get_class(row.type)
+    try:
+        if row.template_id is not None:
+            stack_def = rt.definition(row.template_id, stack.name, stack.id)
+        cls = (stack_def.registry if stack_def is not None
+               else rt.registry).get_class(row.type)
+    except exception.UnknownResourceType:
+        # Whether it has the hook is not known: refused, as an update or
+        # a delete would be.
+        raise exception.PluginNotLoaded(
+            stack.name, "reset",
+            rt.unloaded_types(stack, states.CHECK) or [row.type]) from None
     if not plugin_factory.overrides(cls, "handle_metadata_reset"):
         return
     view = stack_view.StackView(

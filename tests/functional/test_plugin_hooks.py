@@ -475,3 +475,20 @@ def test_builtin_plugins_check_again_what_is_not_known_yet(orch):
              "j": {"type": "OS::Heat::Value", "properties": {
                  "value": {"get_attr": ["n", "value"]}, "type": "json"}}})
     orch.validate_template(t)
+
+
+def test_a_reset_without_the_plugin_is_refused(orch, db_url):
+    import heatflow
+    orch.register_plugin("Test::Gauge", Gauge)
+    t = hot({"g": {"type": "Test::Gauge"}})
+    assert orch.create_stack("mp", t).wait(30).stack_status == \
+        "CREATE_COMPLETE"
+    with heatflow.Orchestrator(db_url) as bare:
+        bare.mark_resource_unhealthy("mp", "g")     # needs no plugin
+        # Whether the plugin resets anything cannot be known without it.
+        with pytest.raises(exception.PluginNotLoaded,
+                           match="stack mp: the reset needs the plugin of "
+                                 "resource type Test::Gauge"):
+            bare.mark_resource_unhealthy("mp", "g", mark_unhealthy=False)
+    g = orch.get_resource("mp", "g")
+    assert (g.action, g.status) == ("CHECK", "FAILED")
