@@ -7,6 +7,7 @@ from heatflow import exception, plugins, properties, resource
 from heatflow.plugins import none, random_string, test_resource, value
 from heatflow.plugins.none import NoneResource
 from heatflow.plugins.random_string import RandomString
+from heatflow.plugins.nested_stack import NestedStack
 from heatflow.plugins.test_resource import TestResource
 from heatflow.plugins.value import Value
 
@@ -17,6 +18,7 @@ def test_resource_mapping_has_every_builtin():
         "OS::Heat::Value": Value,
         "OS::Heat::RandomString": RandomString,
         "OS::Heat::TestResource": TestResource,
+        "OS::Heat::Stack": NestedStack,
     }
     for module in (none, value, random_string, test_resource):
         assert set(module.resource_mapping()) <= set(
