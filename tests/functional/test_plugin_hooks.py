@@ -492,3 +492,13 @@ def test_a_reset_without_the_plugin_is_refused(orch, db_url):
             bare.mark_resource_unhealthy("mp", "g", mark_unhealthy=False)
     g = orch.get_resource("mp", "g")
     assert (g.action, g.status) == ("CHECK", "FAILED")
+
+
+def test_a_nested_template_another_resource_gives_is_checked_when_known(
+        orch):
+    # (Heat's placeholder for it would be an empty template.)
+    child = "heat_template_version: 2018-08-31\n"
+    t = hot({"v": {"type": "OS::Heat::Value", "properties": {"value": child}},
+             "s": {"type": "OS::Heat::Stack", "properties": {
+                 "template": {"get_attr": ["v", "value"]}}}})
+    orch.validate_template(t)
