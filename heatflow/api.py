@@ -260,12 +260,18 @@ class Orchestrator:
         unhealthy (Heat's): ``CHECK_FAILED`` with ``reason``, and an event;
         the next update replaces it.  With ``mark_unhealthy=False`` a
         ``CHECK_FAILED`` resource goes back to ``CHECK_COMPLETE`` (any
-        other is left alone).  A resource being deleted is left alone;
+        other is left alone), after its plugin's
+        ``handle_metadata_reset()`` (Heat's; if it raises, the resource
+        stays CHECK_FAILED and :class:`exception.ResourceFailure` says
+        why).  A resource being deleted is left alone;
         one with an action in flight raises
         :class:`exception.ActionNotAllowed`."""
         from heatflow import lifecycle
-        lifecycle.mark_unhealthy(self.db.store, name, resource_name,
-                                 mark_unhealthy, reason)
+        from heatflow.flows import act
+        lifecycle.mark_unhealthy(
+            self.db.store, name, resource_name, mark_unhealthy, reason,
+            reset_metadata=lambda stack, res: act.reset_metadata(
+                self.runtime, self.db.store, stack, res))
 
     def _operation(self, started):
         return Operation(self, started.stack_id, started.traversal,

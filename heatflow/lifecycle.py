@@ -453,8 +453,12 @@ class Lifecycle:
         return Started(row.id, row.traversal, row.action)
 
 
-def mark_unhealthy(store, name, resource_name, unhealthy=True, reason=None):
-    """Orchestrator.mark_resource_unhealthy."""
+def mark_unhealthy(store, name, resource_name, unhealthy=True, reason=None,
+                   reset_metadata=None):
+    """Orchestrator.mark_resource_unhealthy.  ``reset_metadata(stack row,
+    resource row)``: Heat's handle_metadata_reset, called before a
+    CHECK_FAILED resource is marked healthy again (if it raises, it is
+    not)."""
     from heatflow.flows import convergence
     if not isinstance(unhealthy, bool):
         raise exception.StackValidationFailed(
@@ -472,6 +476,10 @@ def mark_unhealthy(store, name, resource_name, unhealthy=True, reason=None):
         raise exception.ResourceNotFound(row.name, resource_name)
     reason = reason or ("marked unhealthy" if unhealthy
                         else "marked healthy again")
+    if not unhealthy and reset_metadata is not None and \
+            (found.action, found.status) == (states.CHECK, states.FAILED) \
+            and found.lock_run is None:
+        reset_metadata(row, found)
     done, now = store.mark_resource(found.id, row.id, unhealthy, reason)
     if not done and now is not None and now.lock_run is not None:
         # Heat's ActionInProgress: its action's outcome would overwrite it.

@@ -9,6 +9,7 @@ the command runs, so ``--help`` and a mistyped command start fast.
 import argparse
 
 from heatflow.cli import output
+from heatflow.cli import request_context
 
 ENV_DB_URL = "HEATFLOW_DB_URL"
 ENV_ZOOKEEPER = "HEATFLOW_ZOOKEEPER"
@@ -128,6 +129,7 @@ def build_parser():
     _timeout_option(p)
     _flag(p, "--enable-rollback", help="roll back if the create fails")
     _wait_option(p, "create")
+    request_context.add_options(p)
     _flag(p, "--dry-run", help="show what the create would do; change nothing")
 
     p = stack_command(stack, "update", "operations.cmd_stack_update",
@@ -144,12 +146,14 @@ def build_parser():
     _flag(p, "--dry-run",
           help="show what the update would do (create, update, replace, "
                "delete, unchanged); change nothing")
+    request_context.add_options(p)
 
     p = command(stack, "delete", "operations.cmd_stack_delete",
                 "delete stacks")
     p.add_argument("names", metavar="NAME", nargs="+")
     _wait_option(p, "delete")
     _flag(p, "-y", "--yes", help="do not ask for confirmation")
+    request_context.add_options(p)
 
     p = stack_command(stack, "rollback", "operations.cmd_stack_rollback",
                       "roll a stack back to its last known-good state")
