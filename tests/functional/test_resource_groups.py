@@ -382,3 +382,19 @@ def test_a_batched_create_killed_between_batches_carries_on(db_url, cloud):
         assert sorted(living(cloud)) == sorted(stack.outputs["refs"])
     finally:
         orch.close()
+
+
+def test_count_and_definition_from_other_resources(orch, cloud):
+    """Values other resources give reach the group once they are known
+    (validation sees Heat's placeholders for them)."""
+    resources = {
+        "n": {"type": "OS::Heat::Value",
+              "properties": {"value": 3, "type": "number"}},
+        "label": {"type": "OS::Heat::Value",
+                  "properties": {"value": "x-%index%"}},
+        "g": {"type": "OS::Heat::ResourceGroup", "properties": {
+            "count": {"get_attr": ["n", "value"]},
+            "resource_def": {"type": "Test::Thing", "properties": {
+                "name": {"get_attr": ["label", "value"]}}}}}}
+    t = hot(resources, {"names": {"get_attr": ["g", "name"]}})
+    assert create(orch, t).outputs == {"names": ["x-0", "x-1", "x-2"]}
