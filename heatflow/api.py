@@ -263,6 +263,27 @@ class Orchestrator:
         lifecycle.mark_unhealthy(self.db.store, name, resource_name,
                                  mark_unhealthy, reason)
 
+    def signal_resource(self, name, resource_name, details=None):
+        """Signal the resource ``resource_name`` of the stack ``name``
+        (Heat's resource signal): its plugin's ``handle_signal(details)``
+        runs here, in the caller, and a ``SIGNAL`` event records it
+        (reason "Signal: <what handle_signal returned>", else words for
+        ``details``).  ``details``: JSON data (a wait condition handle
+        takes ``{"status", "reason", "data", "id"}``).  Returns the event's
+        reason (None when the plugin raised ``NoActionRequired``: no
+        event).
+
+        Not an operation: it runs while the stack's operation runs (that
+        is what a WaitCondition waits for) and disturbs no action.  Raises
+        :class:`exception.ActionNotAllowed` when the plugin has no
+        ``handle_signal`` or the resource was never created, is being (or
+        was) suspended or deleted, or its stack is being deleted;
+        :class:`exception.ResourceFailure` when ``handle_signal`` fails
+        (bad details, say)."""
+        from heatflow.flows import signalling
+        return signalling.deliver(self.db.store, self.runtime, name,
+                                  resource_name, details)
+
     def _operation(self, started):
         return Operation(self, started.stack_id, started.traversal,
                          started.action)

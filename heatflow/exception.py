@@ -120,6 +120,11 @@ class ResourceFailure(HeatflowError):
         super().__init__("%s: %s" % (resource_name, message))
 
 
+class NoActionRequired(HeatflowError):
+    """Heat's: a resource's ``handle_signal`` had nothing to do (no event
+    is written for the signal)."""
+
+
 class Timeout(HeatflowError):
     """A resource action or a stack operation ran past its deadline."""
 

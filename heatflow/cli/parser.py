@@ -209,6 +209,18 @@ def build_parser():
                    help="why (its status reason)")
     _flag(p, "--reset", help="mark it healthy again (CHECK_COMPLETE)")
 
+    p = stack_command(resources, "signal", "operations.cmd_resource_signal",
+                      "signal a resource (its plugin's handle_signal: a "
+                      "wait condition handle, say)")
+    p.add_argument("resource", metavar="RESOURCE")
+    data = p.add_mutually_exclusive_group()
+    data.add_argument("--data", metavar="JSON",
+                      help="the signal's details, JSON (a wait condition "
+                           "handle takes {\"status\": \"SUCCESS\" or "
+                           "\"FAILURE\", \"reason\", \"data\", \"id\"})")
+    data.add_argument("--data-file", metavar="FILE",
+                      help="the signal's details, read from a JSON file")
+
     stack_template = group(stack, "template", "a stack's template")
     stack_command(stack_template, "show", "stacks.cmd_template_show",
                   "show the template a stack was last created or updated "
