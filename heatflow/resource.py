@@ -113,9 +113,9 @@ class ResourceStorage:
     def data_add(self, key, value, redact=False):
         """Set ``key`` unless it is set (by this writer or another: a
         concurrent signal, say); True if this call set it."""
-        if key in self.data():
+        if key in self._data:
             return False
-        self.data_set(key, value, redact=redact)
+        self._data[key] = value
         return True
 
     def data_delete(self, key):
@@ -227,6 +227,12 @@ class Resource:
 
     def data_set(self, key, value, redact=False):
         self._storage.data_set(key, value, redact=redact)
+
+    def data_add(self, key, value, redact=False):
+        """Set ``key`` of the data unless it is set already, also by
+        another writer at the same moment (heatflow's; Heat has none):
+        True if this call set it."""
+        return self._storage.data_add(key, value, redact=redact)
 
     def data_delete(self, key):
         self._storage.data_delete(key)
