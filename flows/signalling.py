@@ -16,6 +16,7 @@ that takes the row a moment after the checks refuses the signal's late
 writes.
 """
 
+import hmac
 import json
 import logging
 
@@ -53,10 +54,19 @@ class SignalStorage(driver.DbStorage):
             "is an action's: create or update)")
 
 
-def deliver(store, runtime, stack_name, resource_name, details=None):
+def deliver(store, runtime, stack_name, resource_name, details=None,
+            token=None):
     """Orchestrator.signal_resource: run the resource's ``handle_signal``
-    and record the signal's event.  Returns the event's reason."""
+    and record the signal's event.  Returns the event's reason.
+
+    ``token``: the signal comes from outside (heatflow's HTTP receiver)
+    and must carry the secret the resource keeps as its ``token`` data (a
+    wait condition handle's); checked first, and every refusal reads the
+    same (NotAuthorized), so the receiver tells a stranger nothing of
+    which stacks and resources exist."""
     _check_details(details)
+    if token is not None:
+        _check_token(store, stack_name, resource_name, token)
     stack = store.find_stack(stack_name)
     if stack.action == states.DELETE and stack.status == states.IN_PROGRESS:
         raise exception.ActionNotAllowed(
@@ -90,6 +100,20 @@ def deliver(store, runtime, stack_name, resource_name, details=None):
     if not store.signal_event(fence, row.status, reason):
         raise _changed(stack, row)
     return reason
+
+
+def _check_token(store, stack_name, resource_name, token):
+    try:
+        stack = store.find_stack(stack_name)
+        row = current_incarnation(store, stack, resource_name)
+        kept = store.resource_data(row.id).get("token")
+    except exception.NotFound:
+        kept = None
+    if not isinstance(token, str) or not isinstance(kept, str) or \
+            not hmac.compare_digest(kept.encode(), token.encode()):
+        raise exception.NotAuthorized(
+            "signal refused: no such resource takes signals with this "
+            "token")
 
 
 def _check_details(details):

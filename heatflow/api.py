@@ -263,7 +263,8 @@ class Orchestrator:
         lifecycle.mark_unhealthy(self.db.store, name, resource_name,
                                  mark_unhealthy, reason)
 
-    def signal_resource(self, name, resource_name, details=None):
+    def signal_resource(self, name, resource_name, details=None,
+                        token=None):
         """Signal the resource ``resource_name`` of the stack ``name``
         (Heat's resource signal): its plugin's ``handle_signal(details)``
         runs here, in the caller, and a ``SIGNAL`` event records it
@@ -279,10 +280,15 @@ class Orchestrator:
         ``handle_signal`` or the resource was never created, is being (or
         was) suspended or deleted, or its stack is being deleted;
         :class:`exception.ResourceFailure` when ``handle_signal`` fails
-        (bad details, say)."""
+        (bad details, say).
+
+        ``token``: a signal from outside (heatflow's HTTP receiver) must
+        carry the resource's secret (a wait condition handle's ``token``
+        attribute); without a match it raises
+        :class:`exception.NotAuthorized` and nothing is written."""
         from heatflow.flows import signalling
         return signalling.deliver(self.db.store, self.runtime, name,
-                                  resource_name, details)
+                                  resource_name, details, token=token)
 
     def _operation(self, started):
         return Operation(self, started.stack_id, started.traversal,

@@ -94,6 +94,10 @@ class ActionNotAllowed(HeatflowError):
     """The stack is in a state in which this operation makes no sense."""
 
 
+class NotAuthorized(HeatflowError):
+    """A request whose credentials (a signal's token) do not match."""
+
+
 class OperationTimeout(HeatflowError):
     """Operation.wait() gave up before the operation settled."""
 

@@ -1,7 +1,9 @@
-"""The operator's commands: ``conductor``, ``db upgrade`` and
-``db generate-key``."""
+"""The operator's commands: ``conductor``, ``signal-receiver``, ``db
+upgrade`` and ``db generate-key``."""
 
 import logging
+import signal
+import threading
 
 import heatflow
 from heatflow.cli.context import CommandError
@@ -29,6 +31,29 @@ def cmd_conductor(ctx, args):
                                % (args.metrics_port, exc))
     ctx.note("conductor %s running (stop with SIGTERM)" % cond.name)
     return heatflow.serve_conductor(cond)
+
+
+def cmd_signal_receiver(ctx, args):
+    orch = ctx.orchestrator()
+    try:
+        receiver = heatflow.SignalReceiver(orch, args.host, args.port)
+    except OSError as exc:
+        raise CommandError("cannot listen on %s:%d: %s"
+                           % (args.host, args.port, exc.strerror or exc))
+    logging.getLogger("heatflow").setLevel(
+        logging.DEBUG if ctx.args.debug else logging.INFO)
+    # SIGTERM stops it as Ctrl-C does (shutdown must come from another
+    # thread than the one serving).
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(
+        target=receiver.stop).start())
+    ctx.note("signal receiver at %s (set HEATFLOW_SIGNAL_URL=%s where "
+             "stacks are created; stop with SIGTERM)"
+             % (receiver.url, receiver.url))
+    try:
+        receiver.serve_forever()
+    finally:
+        receiver.close()
+    return 0
 
 
 def cmd_db_upgrade(ctx, args):

@@ -285,5 +285,13 @@ def build_parser():
                         "prometheus_client: pip install prometheus-client)")
     p.add_argument("--watchdog-interval", type=float, default=1.0,
                    metavar="S", help=argparse.SUPPRESS)
+    p = command(groups, "signal-receiver", "admin.cmd_signal_receiver",
+                "serve signals over HTTP: POST /signal/STACK/RESOURCE with "
+                "the resource's token (a wait condition handle's curl_cli)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="the address to listen on (default 127.0.0.1; "
+                        "0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=8000,
+                   help="the port (default 8000; 0: any free one)")
 
     return parser
