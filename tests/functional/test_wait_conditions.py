@@ -117,8 +117,9 @@ def test_count_signals_are_needed_and_an_id_counts_once(orch):
     assert json.loads(st.outputs["data"]) == {"2": None, "3": "x", "a": 2}
 
 
-def test_signals_sent_at_once_without_ids_are_each_counted(orch):
-    """Eight machines signal at the same moment: each gets a number of its
+def eight_signals_at_once(orch):
+    """Create a stack waiting for 8 signals and send them from 8 threads
+    at the same moment, none with an id: each must get a number of its
     own (none overwrites another that read the same count)."""
     op = orch.create_stack("s", template(count=8, timeout=20))
     wait_until(waiting(orch))
@@ -137,6 +138,10 @@ def test_signals_sent_at_once_without_ids_are_each_counted(orch):
     data = json.loads(st.outputs["data"])
     assert sorted(data) == [str(n) for n in range(1, 9)]
     assert sorted(data.values()) == list(range(8))
+
+
+def test_signals_sent_at_once_without_ids_are_each_counted(orch):
+    eight_signals_at_once(orch)
 
 
 def test_signals_sent_before_the_wait_count(orch):
