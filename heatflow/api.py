@@ -334,7 +334,7 @@ class Orchestrator:
         if res.status != states.FAILED:
             return res
         row = self.db.store.find_stack(name)
-        event = self.db.store.last_event(row.id, resource_name)
+        event = self.db.store.last_event(row.id, resource_name, res.action)
         if event is None or event.status != states.FAILED or \
                 event.physical_resource_id != res.physical_resource_id:
             return res

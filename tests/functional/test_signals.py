@@ -44,6 +44,13 @@ class Listener(resource.Resource):
         return "heard %s" % json.dumps(details)
 
 
+class Crashing(Listener):
+    """Takes signals; its create crashes."""
+
+    def handle_create(self):
+        raise RuntimeError("boom")
+
+
 class Deaf(resource.Resource):
     """Takes no signal (no handle_signal)."""
 
@@ -180,6 +187,21 @@ def test_a_signal_whose_resource_is_suspended_meanwhile_records_nothing(
     assert HEARD == [details]
     assert data_of(orch, "s", "ear") == {}
     assert signal_events(orch) == []
+
+
+def test_a_signal_keeps_the_traceback_of_the_failure_shown(orch, stack):
+    """A resource whose create crashed takes signals; its failure's
+    traceback (status_detail) is still the one shown after them."""
+    orch.register_plugin("Sig::Crashing", Crashing)
+    st = orch.create_stack("c", hot({"crash": {"type": "Sig::Crashing"}})
+                           ).wait(timeout=60)
+    assert st.stack_status == "CREATE_FAILED"
+    orch.signal_resource("c", "crash", "after the crash")
+    assert signal_events(orch, "c") == [
+        ("crash", "SIGNAL_FAILED", 'Signal: heard "after the crash"')]
+    res = orch.get_resource("c", "crash")
+    assert res.resource_status == "CREATE_FAILED"
+    assert "RuntimeError: boom" in res.status_detail
 
 
 # -- the command line --------------------------------------------------------
