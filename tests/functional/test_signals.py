@@ -148,6 +148,24 @@ def test_a_suspended_resource_takes_no_signal(orch, stack):
                                     'Signal: heard "hello"')]
 
 
+def test_a_stack_being_deleted_takes_no_signal(orch, stack):
+    """Its resources are not deleted yet (slow, which depends on ear, goes
+    first), but the stack is on its way out."""
+    orch.create_stack("d", hot({
+        "ear": {"type": "Sig::Listener"},
+        "slow": {"type": "Test::Thing", "depends_on": "ear",
+                 "properties": {"delete_delay": 1.5}}})).wait(timeout=60)
+    op = orch.delete_stack("d")
+    with pytest.raises(exception.ActionNotAllowed,
+                       match="^stack d is DELETE_IN_PROGRESS: its resources "
+                             "take no signal$"):
+        orch.signal_resource("d", "ear", "too late")
+    assert HEARD == []
+    op.wait(timeout=60)
+    with pytest.raises(exception.StackNotFound):
+        orch.signal_resource("d", "ear", "too late")
+
+
 def test_a_resource_never_created_takes_no_signal(orch, cloud):
     orch.register_plugin("Sig::Listener", Listener)
     st = orch.create_stack("f", hot({
