@@ -7,7 +7,7 @@ A signal is not an operation: it takes no traversal (it would supersede
 the create that waits for it, a WaitCondition's) and no row lock (an
 action in flight on the resource is not disturbed, as in Heat).  It is
 refused, before the plugin is asked, when the stack is deleted or being
-deleted, the resource has no incarnation, was never created, or is being
+deleted, the resource has no incarnation, has not been created, or is being
 (or was) suspended or deleted (Heat's ``no_signal_actions``), or its
 plugin has no ``handle_signal``.  What the plugin writes (``data_set``)
 and the event are fenced on the same conditions, checked in each write's
@@ -127,7 +127,7 @@ def _check_details(details):
 
 def _check_state(stack, row):
     if row.action in NO_SIGNAL_ACTIONS:
-        why = ("it was never created" if row.action == states.INIT else
+        why = ("it has not been created" if row.action == states.INIT else
                "it cannot be signalled during %s" % row.action)
         raise exception.ActionNotAllowed(
             "resource %s of stack %s is %s: %s" % (

@@ -175,7 +175,7 @@ def test_a_resource_never_created_takes_no_signal(orch, cloud):
     assert st.stack_status == "CREATE_FAILED"
     with pytest.raises(exception.ActionNotAllowed,
                        match="^resource ear of stack f is INIT_COMPLETE: it "
-                             "was never created$"):
+                             "has not been created$"):
         orch.signal_resource("f", "ear", "hello")
 
 
