@@ -53,9 +53,10 @@ class WaitConditionHandle(resource.Resource):
         "signal_transport": P(
             P.STRING,
             "How the signals come: TOKEN_SIGNAL, an HTTP POST to heatflow's "
-            "signal receiver with the handle's token; HEAT_SIGNAL, heatflow's "
-            "API or command line.  (Heat's other transports need services "
-            "heatflow does not have.)",
+            "signal receiver with the handle's token (and the API); "
+            "HEAT_SIGNAL, heatflow's API or command line only (no token: "
+            "the receiver refuses every signal).  (Heat's other transports "
+            "need services heatflow does not have.)",
             default="TOKEN_SIGNAL",
             constraints=[constraints.AllowedValues(["TOKEN_SIGNAL",
                                                     "HEAT_SIGNAL"])]),
@@ -81,6 +82,8 @@ class WaitConditionHandle(resource.Resource):
 
     def handle_create(self):
         self.resource_id_set(self.physical_resource_name())
+        if self.properties["signal_transport"] != "TOKEN_SIGNAL":
+            return              # (HEAT_SIGNAL: the API only, no token)
         self.data_set("token", secrets.token_urlsafe(24), redact=True)
         base = os.environ.get(RECEIVER_URL)
         if base:

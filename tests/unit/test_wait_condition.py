@@ -60,3 +60,18 @@ def test_a_malformed_signal_is_refused_and_nothing_kept(bad):
                                          "JSON object with the keys"):
         h.handle_signal(bad)
     assert h.data() == {}
+
+
+def test_only_a_token_signal_handle_has_a_token(monkeypatch):
+    monkeypatch.setenv(wait_condition.RECEIVER_URL, "http://r:1")
+    h = wait_condition.WaitConditionHandle.for_test("h")
+    h.handle_create()
+    assert len(h.get_attribute("token")) >= 32
+    assert h.get_attribute("endpoint") == "http://r:1/signal//h"
+    api_only = wait_condition.WaitConditionHandle.for_test(
+        "h", {"signal_transport": "HEAT_SIGNAL"})
+    api_only.handle_create()
+    assert [api_only.get_attribute(a) for a in
+            ("token", "endpoint", "curl_cli")] == [None, None, None]
+    assert json.loads(api_only.get_attribute("signal")) == {
+        "stack": "test", "resource": "h"}
