@@ -29,17 +29,36 @@ def cmd_conductor(ctx, args):
             cond.close()
             raise CommandError("--metrics-port %d: %s"
                                % (args.metrics_port, exc))
+    receiver = None
+    if args.signal_port is not None:
+        try:
+            receiver = _receiver(ctx, args.signal_host, args.signal_port)
+        except CommandError:
+            cond.close()
+            raise
+        receiver.start()
+        ctx.note("signal receiver at %s" % receiver.url)
     ctx.note("conductor %s running (stop with SIGTERM)" % cond.name)
-    return heatflow.serve_conductor(cond)
+    try:
+        return heatflow.serve_conductor(cond)
+    finally:
+        if receiver is not None:
+            receiver.close()
+
+
+def _receiver(ctx, host, port):
+    """A signal receiver on the database's stacks (through an
+    Orchestrator that only writes signals: it runs no operation)."""
+    try:
+        return heatflow.SignalReceiver(ctx.orchestrator(serves=True), host,
+                                       port)
+    except OSError as exc:
+        raise CommandError("cannot listen on %s:%d: %s"
+                           % (host, port, exc.strerror or exc))
 
 
 def cmd_signal_receiver(ctx, args):
-    orch = ctx.orchestrator()
-    try:
-        receiver = heatflow.SignalReceiver(orch, args.host, args.port)
-    except OSError as exc:
-        raise CommandError("cannot listen on %s:%d: %s"
-                           % (args.host, args.port, exc.strerror or exc))
+    receiver = _receiver(ctx, args.host, args.port)
     logging.getLogger("heatflow").setLevel(
         logging.DEBUG if ctx.args.debug else logging.INFO)
     # SIGTERM stops it as Ctrl-C does (shutdown must come from another

@@ -285,10 +285,16 @@ def build_parser():
                         "prometheus_client: pip install prometheus-client)")
     p.add_argument("--watchdog-interval", type=float, default=1.0,
                    metavar="S", help=argparse.SUPPRESS)
+    p.add_argument("--signal-port", type=int, metavar="PORT",
+                   help="also serve signals over HTTP on this port (as "
+                        "heatflow signal-receiver does)")
+    p.add_argument("--signal-host", default="127.0.0.1", metavar="HOST",
+                   help="the address the signal receiver listens on "
+                        "(default 127.0.0.1)")
     p = command(groups, "signal-receiver", "admin.cmd_signal_receiver",
                 "serve signals over HTTP: POST /signal/STACK/RESOURCE with "
                 "the resource's token (a wait condition handle's curl_cli)")
-    p.add_argument("--host", default="127.0.0.1",
+    p.add_argument("--host", default="127.0.0.1", metavar="HOST",
                    help="the address to listen on (default 127.0.0.1; "
                         "0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, default=8000,

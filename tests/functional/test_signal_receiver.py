@@ -125,6 +125,19 @@ def test_refused_requests_get_a_4xx_and_write_nothing(orch, receiver):
     assert post(url, headers=good)[0] == 403
 
 
+def handle_token(db_url):
+    """Create a stack ``s`` with a wait condition handle; its token."""
+    with heatflow.Orchestrator(db_url) as orch:
+        st = orch.create_stack("s", {
+            "heat_template_version": "2018-08-31",
+            "resources": {"handle": {
+                "type": "OS::Heat::WaitConditionHandle"}},
+            "outputs": {"token": {"value": {
+                "get_attr": ["handle", "token"]}}}}).wait(timeout=60)
+        assert st.stack_status == "CREATE_COMPLETE", st.status_reason
+        return st.outputs["token"]
+
+
 def test_the_command_serves_until_sigterm(db_url, isolated_cwd):
     proc = subprocess.Popen(
         [sys.executable, "-m", "heatflow", "--db-url", db_url,
@@ -138,6 +151,11 @@ def test_the_command_serves_until_sigterm(db_url, isolated_cwd):
         status, body = post(url + "/signal/s/handle",
                             headers={"X-Auth-Token": "t"})
         assert status == 403
+        # It started before the database existed, and sees it now.
+        token = handle_token(db_url)
+        assert post(url + "/signal/s/handle", headers={
+            "X-Auth-Token": token}) == (200, {
+                "reason": "Signal: Signal 1 received"})
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:

@@ -5,12 +5,14 @@ database), and signals sent at once to a handle on PostgreSQL are each
 counted."""
 
 import json
+import socket
 
 import pytest
 
 import heatflow
 from tests.functional import cluster as cluster_mod
 from tests.functional.test_conductor import wait_for
+from tests.functional.test_signal_receiver import handle_token, post
 from tests.functional.test_wait_conditions import (eight_signals_at_once,
                                                    template)
 
@@ -45,6 +47,24 @@ def test_a_signal_sent_mid_takeover_is_not_lost(cluster):
     assert st.stack_status == "CREATE_COMPLETE", (st, cluster.logs())
     assert orch.db.store.find_stack("s").run_token != run_before
     assert json.loads(st.outputs["data"]) == {"before": 1, "during": 2}
+
+
+def test_a_conductor_serves_signals_on_request(cluster):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cluster.start_conductor(options=["--signal-port", str(port)])
+    token = handle_token(cluster.db_url)
+    url = "http://127.0.0.1:%d/signal/s/handle" % port
+    wait_for(lambda: _listening(port), what="the conductor's receiver")
+    assert post(url, b'{"data": 7}', {"X-Auth-Token": token}) == (
+        200, {"reason": "Signal: Signal 1 received"})
+    assert post(url, b"{}", {"X-Auth-Token": "x" + token})[0] == 403
+
+
+def _listening(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_signals_sent_at_once_each_count_on_postgresql(pg_url, cloud,
