@@ -158,6 +158,27 @@ def test_signals_sent_before_the_wait_count(orch):
     assert st.outputs["data"] == '{"1": "early"}'
 
 
+def test_an_update_raising_count_waits_again(orch):
+    """Heat's: an update of ``count`` waits in place for the signals
+    still missing (those the handle has count); nothing is replaced."""
+    op = orch.create_stack("s", template(count=1))
+    wait_until(waiting(orch))
+    orch.signal_resource("s", "handle", {"data": "first"})
+    assert op.wait(timeout=60).stack_status == "CREATE_COMPLETE"
+    wait_id = [r.physical_resource_id for r in orch.list_resources("s")
+               if r.name == "wait"]
+    op = orch.update_stack("s", template(count=2))
+    wait_until(lambda: state(orch)[0] == "UPDATE_IN_PROGRESS")
+    time.sleep(0.3)
+    assert state(orch)[0] == "UPDATE_IN_PROGRESS"
+    orch.signal_resource("s", "handle", {"data": "second"})
+    st = op.wait(timeout=60)
+    assert st.stack_status == "UPDATE_COMPLETE", st.status_reason
+    assert st.outputs["data"] == '{"1": "first", "2": "second"}'
+    assert [r.physical_resource_id for r in orch.list_resources("s")
+            if r.name == "wait"] == wait_id
+
+
 def test_a_failure_signal_fails_the_create(orch):
     op = orch.create_stack("s", template(count=2))
     wait_until(waiting(orch))
