@@ -232,7 +232,7 @@ class ConvergeResource(Undo, _Atom):
                 row.template_id in (None, self.op.template_id):
             return False
         try:
-            return self.class_of(row) is not cls
+            return not plugin_factory.same_class(self.class_of(row), cls)
         except exception.HeatflowError:
             return True
 

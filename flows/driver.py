@@ -62,6 +62,13 @@ class DbStorage(resource_mod.ResourceStorage):
         self._load()
         return dict(self._data)
 
+    def check_held(self):
+        """A fenced touch of the row: Superseded once this run lost it (a
+        nested stack resource asks before it starts an operation on its
+        child: a zombie must not)."""
+        if not self._store.update_resource(self._row_id, self._fence):
+            raise _refused()
+
     def data_set(self, key, value, redact=False):
         self._load()
         if not self._store.resource_data_set(self._row_id, self._fence,
@@ -221,8 +228,8 @@ def _run(plugin, action, args=(), *, deadline=None, poll=POLL_INTERVAL,
             pause, asked = max(delay.period, first_delay), True
         now = time.time()
         if deadline is not None and now >= deadline:
-            raise exception.Timeout(timeout_message or
-                                    "%s timed out" % action)
+            raise _timed_out(plugin, name, token,
+                             timeout_message or "%s timed out" % action)
         late = deadline is not None and now + pause >= deadline
         if late:
             pause = deadline - now
@@ -234,6 +241,22 @@ def _run(plugin, action, args=(), *, deadline=None, poll=POLL_INTERVAL,
             # The plugin said it would not be done before a time past the
             # deadline: the action times out now, without a poll it
             # asked not to have.
-            raise exception.Timeout(timeout_message or
-                                    "%s timed out" % action)
+            raise _timed_out(plugin, name, token,
+                             timeout_message or "%s timed out" % action)
     return token
+
+
+def _timed_out(plugin, name, token, message):
+    """The Timeout an action that ran past its deadline ends with, once
+    the plugin's ``handle_<action>_cancel(token)`` (Heat's hook: a nested
+    stack stops its child's operation) has been called, if it has one.
+    Its failure is logged, not raised: the action has timed out either
+    way."""
+    cancel = getattr(plugin, "handle_%s_cancel" % name, None)
+    if callable(cancel):
+        try:
+            cancel(token)
+        except Exception:
+            LOG.warning("the %s cancel of resource %s failed", name,
+                        getattr(plugin, "name", None), exc_info=True)
+    return exception.Timeout(message)

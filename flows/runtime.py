@@ -19,6 +19,7 @@ from heatflow import context as context_mod
 from heatflow import environment as environment_mod
 from heatflow import exception
 from heatflow.flows import polling
+from heatflow.plugins import template_resource
 from heatflow.environment import Environment
 from heatflow import states
 from heatflow import template as template_mod
@@ -103,6 +104,9 @@ class Runtime:
         self._fencing = threading.Condition()
         self.liveness = self.ownership = None
         self.waits = WaitHooks()
+        #: How plugins start operations on their nested stacks
+        #: (heatflow.child_stacks.ChildStacks); None until use_child_stacks.
+        self.child_stacks = None
 
     def observe_waits(self, hooks):
         """Tell ``hooks`` (a :class:`WaitHooks`) where engines wait."""
@@ -118,6 +122,12 @@ class Runtime:
         None: the database must be asked.)"""
         self.liveness = liveness
         self.ownership = ownership
+
+    def use_child_stacks(self, child_stacks):
+        """Where the nested stacks of the resources acting here start
+        their operations (a heatflow.child_stacks.ChildStacks, over the
+        runner of whoever runs flows here)."""
+        self.child_stacks = child_stacks
 
     # -- request contexts (heatflow/context.py) -----------------------------
 
@@ -188,7 +198,8 @@ class Runtime:
             project = None
         d = tmpl.bind(env.parameters, stack_name=stack_name,
                       stack_id=stack_id, project_id=project or "",
-                      registry=env.registry(self.registry))
+                      registry=env.registry(self.registry, tmpl.files,
+                                            self.limits))
         d.environment = env         # a plugin's self.stack.env
         return d
 
@@ -231,7 +242,10 @@ class Runtime:
                 types = template_mod.resource_types(tmpl.content)
             for type_name in types:
                 resolved = registry.resolve(type_name)
-                if resolved not in self.registry:
+                # (a template file's type needs its child's types, which
+                # the child's own operations check)
+                if resolved not in self.registry and \
+                        not template_resource.is_template_type(resolved):
                     missing.add(resolved)
         for template_id in template_ids - {None}:
             check(None, template_id)

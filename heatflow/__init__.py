@@ -26,6 +26,7 @@ _LAZY = {
     "validate_template": "heatflow.standalone",
     "dependency_graph": "heatflow.standalone",
     "get_file_references": "heatflow.standalone",
+    "is_template_type": "heatflow.plugins.template_resource",
     "resource_types": "heatflow.standalone",
     "resource_type_schema": "heatflow.standalone",
     "upgrade_database": "heatflow.standalone",

@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 
+from heatflow import child_stacks
 from heatflow import context as context_mod
 from heatflow import exception
 from heatflow.flows import polling
@@ -153,6 +154,9 @@ class Orchestrator:
                                                   *self._runner_args)
                 self._running = (runner, lifecycle.Lifecycle(
                     self._host, runner, self.limits))
+                # Nested stacks started by resources acting in this
+                # process run through the same runner.
+                child_stacks.serve(self.runtime, self._running[1])
             return self._running
 
     @property
@@ -305,21 +309,38 @@ class Orchestrator:
     def get_stack(self, name):
         return self._stack_view(self.db.store.find_stack(name))
 
-    def list_stacks(self):
-        return [self._stack_view(r) for r in self.db.store.list_stacks()]
+    def list_stacks(self, nested=False):
+        """The live stacks; with ``nested``, their nested stacks too
+        (each view names its ``parent``)."""
+        return [self._stack_view(r)
+                for r in self.db.store.list_stacks(nested=nested)]
 
-    def list_resources(self, name):
-        row = self.db.store.find_stack(name)
+    def _tree(self, row, nested_depth):
+        """The stack ``row`` and its nested stacks down to ``nested_depth``
+        levels below it, parents before their children."""
+        found, level = [row], [row]
+        for _ in range(max(0, nested_depth)):
+            level = [c for r in level
+                     for c in self.db.store.list_children(r.id)]
+            found.extend(level)
+        return found
+
+    def list_resources(self, name, nested_depth=0):
+        """The stack's resources; with ``nested_depth``, those of its
+        nested stacks too, that many levels down (each names its
+        ``stack_name``)."""
         out = []
-        for r in self.db.store.list_resources(row.id):
-            attrs = {k: v for k, v in (r.attributes or {}).items()
-                     if k != "*"}
-            out.append(Resource(
-                name=r.name, type=r.type,
-                physical_resource_id=r.physical_resource_id,
-                action=r.action, status=r.status,
-                status_reason=r.status_reason or "", attributes=attrs,
-                updated_at=r.updated_at or r.created_at))
+        for row in self._tree(self.db.store.find_stack(name), nested_depth):
+            for r in self.db.store.list_resources(row.id):
+                attrs = {k: v for k, v in (r.attributes or {}).items()
+                         if k != "*"}
+                out.append(Resource(
+                    name=r.name, type=r.type,
+                    physical_resource_id=r.physical_resource_id,
+                    action=r.action, status=r.status,
+                    status_reason=r.status_reason or "", attributes=attrs,
+                    updated_at=r.updated_at or r.created_at,
+                    stack_name=row.name))
         return out
 
     def get_resource(self, name, resource_name):
@@ -340,14 +361,18 @@ class Orchestrator:
             return res
         return dataclasses.replace(res, status_detail=event.detail)
 
-    def list_events(self, name, after=0):
-        row = self.db.store.find_stack(name)
+    def list_events(self, name, after=0, nested_depth=0):
+        """The stack's events after the event id ``after``, in order; with
+        ``nested_depth``, its nested stacks' too, that many levels down
+        (each names its ``stack_name``)."""
+        names = {r.id: r.name for r in self._tree(
+            self.db.store.find_stack(name), nested_depth)}
         return [Event(id=e.id, time=e.created_at,
-                      resource_name=e.resource_name or row.name,
+                      resource_name=e.resource_name or names[e.stack_id],
                       action=e.action, status=e.status, reason=e.reason,
                       physical_resource_id=e.physical_resource_id,
-                      detail=e.detail)
-                for e in self.db.store.list_events(row.id, after)]
+                      detail=e.detail, stack_name=names[e.stack_id])
+                for e in self.db.store.list_events_of(names, after)]
 
     def operation(self, name):
         """The :class:`Operation` the stack ``name`` is on now (its latest,

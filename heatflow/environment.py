@@ -115,10 +115,14 @@ class Environment:
         values.update(given or {})
         return values
 
-    def registry(self, base):
-        """``base`` seen through this environment's type aliases (``base``
-        itself when there are none).  Every alias must end at a type
-        ``base`` knows."""
+    def registry(self, base, files=None, limits=None):
+        """``base`` seen through this environment's type aliases, where a
+        type naming a template file of ``files`` is a template resource
+        (heatflow/plugins/template_resource.py).  Every alias must end at
+        a type ``base`` knows or a template file."""
+        from heatflow.plugins import template_resource
+        base = template_resource.TemplateTypes(
+            base, files, self.resource_registry, limits=limits)
         if not self.resource_registry:
             return base
         aliased = AliasedRegistry(base, self.resource_registry)
@@ -163,11 +167,10 @@ def _check_registry(registry, path):
             raise exception.StackValidationFailed(
                 "must map to a resource type name, not %r" % (target,),
                 where)
-        if "://" in target or target.endswith((".yaml", ".yml",
-                                               ".template")):
+        if "://" in target:
             raise exception.StackValidationFailed(
-                "%r refused: mapping a type to a template (a nested stack) "
-                "is not supported" % target, where)
+                "%r refused: a type maps to a template of the files map; "
+                "heatflow fetches nothing" % target, where)
         if alias.endswith("*") != target.endswith("*"):
             raise exception.StackValidationFailed(
                 "a wildcard alias maps a prefix to a prefix: both or "

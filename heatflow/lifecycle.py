@@ -49,6 +49,30 @@ class Lifecycle:
                    "updated" if action == states.UPDATE else "deleted",
                    hint))
 
+    @staticmethod
+    def check_owner(row, by_parent):
+        """Refuse an operation on a nested stack that its parent does not
+        ask for (Heat's: a child changes only with its parent)."""
+        if row.owner_id is not None and not by_parent:
+            raise exception.ActionNotAllowed(
+                "stack %s is nested in stack %s (resource %s): it changes "
+                "only through its parent" % (row.name, row.owner_id,
+                                             row.parent_resource))
+
+    def check_depth(self, parent):
+        """Refuse a child deeper than the limit (Heat's
+        max_nested_stack_depth), before anything is written."""
+        if parent is not None and \
+                parent.depth > self.limits.max_nested_stack_depth:
+            raise exception.RequestLimitExceeded(
+                message="Recursion depth exceeds %d (max_nested_stack_depth)"
+                % self.limits.max_nested_stack_depth)
+
+    @staticmethod
+    def started(row):
+        """The operation the stack ``row`` runs (or last ran)."""
+        return Started(row.id, row.traversal, row.action)
+
     def check_plugins(self, row, action):
         """Refuse, before anything is written, an operation on the stack
         ``row`` that needs a plugin this process lacks (a forgotten
@@ -65,7 +89,7 @@ class Lifecycle:
         and ``context`` the request context (plugins' validate() may look
         at them); ``project_id`` is OS::project_id (default: the
         context's)."""
-        registry = env.registry(self.registry)
+        registry = env.registry(self.registry, tmpl.files, self.limits)
         if project_id is None:
             project_id = getattr(context, "project_id", None)
         stack_def = tmpl.bind(env.parameters, stack_name=name,
@@ -81,8 +105,11 @@ class Lifecycle:
         tmpl = Template.load(template, files=files, limits=self.limits)
         env = Environment.load(environment, limits=self.limits)
         values = env.parameter_values(tmpl.parameter_schemas, parameters)
-        return tmpl, Environment(values,
-                                 resource_registry=env.resource_registry)
+        # parameter_defaults are kept (as Heat keeps them) for the nested
+        # stacks, whose parameters they also give defaults to.
+        return tmpl, Environment(
+            values, parameter_defaults=env.parameter_defaults,
+            resource_registry=env.resource_registry)
 
     @staticmethod
     def _deadline(timeout_mins):
@@ -113,7 +140,10 @@ class Lifecycle:
 
     def create(self, name, template, parameters=None, files=None,
                timeout_mins=None, disable_rollback=True, environment=None,
-               context=None):
+               context=None, parent=None):
+        """``parent``: a nested stack's place in its tree
+        (heatflow.child_stacks.Parent)."""
+        self.check_depth(parent)
         tmpl, env = self.create_inputs(template, parameters, files,
                                        environment)
         stack_id = str(uuid.uuid4())
@@ -132,7 +162,10 @@ class Lifecycle:
             disable_rollback=disable_rollback, timeout_mins=timeout_mins,
             deadline=_as_datetime(deadline), flow_uuid=op.flow_uuid,
             project_id=getattr(context, "project_id", None),
-            context=self._stored(context) if context is not None else None)
+            context=self._stored(context) if context is not None else None,
+            **({} if parent is None else dict(
+                owner_id=parent.owner_id, parent_resource=parent.resource,
+                nested_depth=parent.depth)))
         self.runtime.remember_context(stack_id, traversal, context)
         row = self.db.store.get_stack_by_id(stack_id)
         # The snapshot's id is known only once create_stack stored it.
@@ -170,7 +203,10 @@ class Lifecycle:
                                            parameters))
         aliases = dict(old.resource_registry)
         aliases.update(new.resource_registry)
-        return tmpl, Environment(values, resource_registry=aliases)
+        defaults = dict(old.parameter_defaults)
+        defaults.update(new.parameter_defaults)
+        return tmpl, Environment(values, parameter_defaults=defaults,
+                                 resource_registry=aliases)
 
     def check_immutable(self, row, stack_def):
         """Refuse an update that changes an ``immutable: true`` parameter
@@ -194,8 +230,9 @@ class Lifecycle:
 
     def update(self, name, template=None, parameters=None, files=None,
                existing=False, timeout_mins=None, disable_rollback=None,
-               environment=None, context=None):
+               environment=None, context=None, by_parent=False):
         row = self.db.store.find_stack(name)
+        self.check_owner(row, by_parent)
         self.check_supersede(row, states.UPDATE)
         self.check_plugins(row, states.UPDATE)
         tmpl, env = self.update_inputs(row, template, parameters, files,
@@ -215,19 +252,21 @@ class Lifecycle:
                            disable_rollback=disable_rollback,
                            context=context)
 
-    def delete(self, name, context=None):
+    def delete(self, name, context=None, by_parent=False):
         row = self.db.store.find_stack(name)
+        self.check_owner(row, by_parent)
         self.check_supersede(row, states.DELETE)
         self.check_plugins(row, states.DELETE)
         return self._begin(row, states.DELETE, None,
                            timeout_mins=row.timeout_mins,
                            disable_rollback=True, context=context)
 
-    def act(self, name, action):
+    def act(self, name, action, by_parent=False):
         """check_stack, suspend_stack, resume_stack: an operation acting on
         each resource of the stack's current template as it is (Heat's
         stack_task; see flows/act.py), from a settled stack only."""
         row = self.db.store.find_stack(name)
+        self.check_owner(row, by_parent)
         outcome = states.resource_action_outcome(action, row.action,
                                                  row.status)
         if outcome == states.ALREADY:
@@ -305,6 +344,7 @@ class Lifecycle:
         # the operation's end, so this settles in a few tries.
         for _ in range(self.RACE_RETRIES):
             row = self.db.store.find_stack(name)
+            self.check_owner(row, False)
             op = self._request_rollback(row)
             if op is not None:
                 return op
@@ -348,9 +388,10 @@ class Lifecycle:
             "stack %s is %s_%s: there is nothing to roll back"
             % (row.name, row.action, row.status))
 
-    def cancel(self, name, rollback=True):
+    def cancel(self, name, rollback=True, by_parent=False):
         """Orchestrator.cancel_update."""
         row = self.db.store.find_stack(name)
+        self.check_owner(row, by_parent)
         if states.cancel_outcome(row.action, row.status) != states.STOP:
             raise exception.ActionNotAllowed(
                 "stack %s is %s_%s: only a running create or update can be "
@@ -385,6 +426,7 @@ class Lifecycle:
         """Orchestrator.continue_stack: the stack's operation in progress,
         run again from where it stopped if nobody runs it."""
         row = self.db.store.find_stack(name)
+        self.check_owner(row, False)
         if row.status != states.IN_PROGRESS or not row.flow_uuid:
             raise exception.ActionNotAllowed(
                 "stack %s is %s_%s: no operation is in progress to continue"

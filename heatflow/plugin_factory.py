@@ -184,3 +184,14 @@ def make_plugin(cls, name, definition, properties, stack, **kwargs):
         # its properties (without client lookups, as there).
         plugin.reparse(client_resolve=False)
     return plugin
+
+
+def same_class(a, b):
+    """Are ``a`` and ``b`` the same plugin?  A template resource's class is
+    built per binding of its template (heatflow/plugins/
+    template_resource.py): two are the same plugin when they name the same
+    template file, whatever it holds now (Heat updates the nested stack to
+    the file's new content rather than replace it)."""
+    name = getattr(a, "template_name", None)
+    return a is b or (name is not None and
+                      name == getattr(b, "template_name", None))

@@ -121,6 +121,10 @@ class ResourceStorage:
     def data_delete(self, key):
         self._data.pop(key, None)
 
+    def check_held(self):
+        """Raise Superseded unless this run may still act on the resource
+        (in memory: it always may)."""
+
 
 class Resource:
     """Base class of every resource type.

@@ -34,12 +34,16 @@ class StackView:
 
     def __init__(self, name, stack_id, *, definition=None, refs=None,
                  attrs=None, rows=None, stack_row=None, software_configs=None,
-                 context=None, timeout_mins=None, resource_data=None):
+                 context=None, timeout_mins=None, child_stacks=None,
+                 resource_data=None):
         self.name = name
         self.id = stack_id
         #: Where plugins' software configs go (heatflow.rpc_client): the
         #: stack's database; None without one.
         self.software_configs = software_configs
+        #: Where a nested stack resource starts its child's operations
+        #: (heatflow.child_stacks); None outside a running operation.
+        self.child_stacks = child_stacks
         # The request context (heatflow.context), or a callable reading it.
         self._context = context
         self._definition = definition
@@ -245,6 +249,7 @@ def for_atom(atom):
         rows=lambda: atom.store.list_resources(op.stack_id),
         stack_row=lambda: atom.store.get_stack_by_id(op.stack_id),
         software_configs=atom.store, resource_data=atom.store.resource_data,
+        child_stacks=atom.rt.child_stacks,
         context=lambda: atom.rt.context_of(
             op.stack_id, op.traversal,
             lambda: atom.store.get_stack_by_id(op.stack_id)))

@@ -25,7 +25,8 @@ def bind_template(template, parameters=None, files=None, environment=None,
     tmpl = Template.load(template, files=files, limits=limits)
     env = Environment.load(environment, limits=limits)
     values = env.parameter_values(tmpl.parameter_schemas, parameters or {})
-    return tmpl, tmpl.bind(values, registry=env.registry(registry), **names)
+    registry = env.registry(registry, tmpl.files, limits)
+    return tmpl, tmpl.bind(values, registry=registry, **names)
 
 
 def validate_template(template, parameters=None, files=None,
@@ -72,9 +73,11 @@ def dependency_graph(template, parameters=None, files=None,
 
 def get_file_references(template):
     """``[(path, name)]`` for every ``{get_file: name}`` in ``template``
-    (parsed, not bound): the files a caller must pass as ``files``.
-    ``path`` is the key path to the reference, for
+    (parsed, not bound), and every resource type naming a template file
+    (``type: server.yaml``, a nested stack): the files a caller must pass
+    as ``files``.  ``path`` is the key path to the reference, for
     :func:`heatflow.exception.format_path`."""
+    from heatflow.plugins import template_resource
     from heatflow.template import Template
     found = []
 
@@ -88,7 +91,15 @@ def get_file_references(template):
         elif isinstance(data, list):
             for i, value in enumerate(data):
                 walk(value, path + (i,))
-    walk(Template.load(template).to_dict(), ())
+    data = Template.load(template).to_dict()
+    walk(data, ())
+    for section in ("resources", "Resources"):
+        for name, snippet in (data.get(section) or {}).items():
+            rtype = snippet.get("type", snippet.get("Type")) \
+                if isinstance(snippet, dict) else None
+            if template_resource.is_template_type(rtype):
+                key = "type" if "type" in snippet else "Type"
+                found.append(((section, name, key), rtype))
     return found
 
 

@@ -38,6 +38,10 @@ class Stack:
     #: The environment the stack was last created or updated with (hidden
     #: parameters' values masked).
     environment: dict = dataclasses.field(default_factory=dict)
+    #: A nested stack's parent stack (its id) and the parent's resource
+    #: holding it; None for a top-level stack.
+    parent: Optional[str] = None
+    parent_resource: Optional[str] = None
 
     @property
     def stack_status(self):
@@ -57,6 +61,8 @@ class Resource(states.ResourceStatus):
     #: Of a FAILED resource shown on its own: the traceback of the plugin's
     #: exception, when it raised one of its own.
     status_detail: Optional[str] = None
+    #: The stack it belongs to (a nested one's, listed with its parent's).
+    stack_name: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +76,8 @@ class Event(states.ResourceStatus):
     physical_resource_id: Optional[str] = None
     #: A failure's traceback (see Resource.status_detail).
     detail: Optional[str] = None
+    #: The stack it happened in (a nested one's, listed with its parent's).
+    stack_name: Optional[str] = None
 
 
 def stack_view(row, tmpl_row):
@@ -96,7 +104,8 @@ def stack_view(row, tmpl_row):
         updated_at=row.updated_at, output_details=tuple(details),
         timeout_mins=row.timeout_mins,
         disable_rollback=row.disable_rollback,
-        environment=_masked_environment(environment or {}, hidden))
+        environment=_masked_environment(environment or {}, hidden),
+        parent=row.owner_id, parent_resource=row.parent_resource)
 
 
 def _masked_environment(environment, hidden):

@@ -59,6 +59,13 @@ stacks = sa.Table(
     # (heatflow/context.py: the token only when encrypted).
     sa.Column("project_id", sa.String(255), nullable=True),
     sa.Column("context", Sealed(), nullable=True),
+    # A nested stack's owner (the parent stack), the parent's resource that
+    # holds it, and its depth in the tree (0: a top-level stack).  Only
+    # its parent's operations act on a child (heatflow/stack_resource.py).
+    sa.Column("owner_id", sa.String(36), nullable=True, index=True),
+    sa.Column("parent_resource", sa.String(255), nullable=True),
+    sa.Column("nested_depth", sa.Integer, nullable=False, default=0,
+              server_default="0"),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=True),
     sa.Column("deleted_at", sa.DateTime, nullable=True),

@@ -53,9 +53,11 @@ class Store(Resources, SoftwareConfigs):
                      parameters, action,
                      traversal, run, status_reason, disable_rollback,
                      timeout_mins, deadline, flow_uuid, project_id=None,
-                     context=None):
+                     context=None, owner_id=None, parent_resource=None,
+                     nested_depth=0):
         """Insert a stack and its first template; StackExists if the name
-        is taken by a live stack."""
+        is taken by a live stack.  ``owner_id``/``parent_resource``: the
+        parent stack and its resource, for a nested stack."""
         now = utcnow()
         try:
             with self.engine.begin() as conn:
@@ -71,6 +73,8 @@ class Store(Resources, SoftwareConfigs):
                     disable_rollback=disable_rollback,
                     timeout_mins=timeout_mins, deadline=deadline,
                     project_id=project_id, context=context,
+                    owner_id=owner_id, parent_resource=parent_resource,
+                    nested_depth=nested_depth,
                     created_at=now, updated_at=now))
                 self._event(conn, stack_id, "", None, action,
                             states.IN_PROGRESS, status_reason, now)
@@ -104,10 +108,34 @@ class Store(Resources, SoftwareConfigs):
         with self.engine.connect() as conn:
             return self._run(conn, _STACK_POSITION, {"sid": stack_id}).one()
 
-    def list_stacks(self):
+    def list_stacks(self, nested=True):
+        """The live stacks; without ``nested``, the top-level ones only."""
+        q = sa.select(m.stacks).where(m.stacks.c.deleted_marker == "")
+        if not nested:
+            q = q.where(m.stacks.c.owner_id.is_(None))
+        with self.engine.connect() as conn:
+            return conn.execute(q.order_by(m.stacks.c.created_at)).all()
+
+    def tree_resource_count(self, stack_id):
+        """How many resource rows the live tree of the stack ``stack_id``
+        holds (its own and its nested stacks', all levels): one count per
+        level of the tree."""
+        total, level = 0, [stack_id]
+        with self.engine.connect() as conn:
+            while level:
+                total += conn.execute(sa.select(sa.func.count()).where(
+                    m.resources.c.stack_id.in_(level))).scalar()
+                level = list(conn.execute(sa.select(m.stacks.c.id).where(
+                    m.stacks.c.deleted_marker == "",
+                    m.stacks.c.owner_id.in_(level))).scalars())
+        return total
+
+    def list_children(self, owner_id):
+        """The live stacks ``owner_id`` owns (its nested stacks)."""
         with self.engine.connect() as conn:
             return conn.execute(sa.select(m.stacks).where(
-                m.stacks.c.deleted_marker == "").order_by(
+                m.stacks.c.deleted_marker == "",
+                m.stacks.c.owner_id == owner_id).order_by(
                     m.stacks.c.created_at)).all()
 
     def begin_operation(self, stack_id, expected_traversal, *, traversal,
@@ -278,9 +306,14 @@ class Store(Resources, SoftwareConfigs):
             conn.execute(t.insert().from_select(list(values), sel))
 
     def list_events(self, stack_id, after_id=0):
+        return self.list_events_of([stack_id], after_id)
+
+    def list_events_of(self, stack_ids, after_id=0):
+        """The events of the stacks ``stack_ids`` after ``after_id``, in
+        the order they happened (one sequence over all stacks)."""
         with self.engine.connect() as conn:
             return conn.execute(sa.select(m.events).where(
-                m.events.c.stack_id == stack_id,
+                m.events.c.stack_id.in_(list(stack_ids)),
                 m.events.c.id > after_id).order_by(m.events.c.id)).all()
 
     def last_event(self, stack_id, resource_name, action=None):

@@ -44,28 +44,69 @@ def load_environments(paths):
     return heatflow.Environment.merge(envs)
 
 
-def collect_files(source, template_path):
-    """The files map for ``get_file``: each referenced file read relative to
-    the template's directory, keyed by the name used in the template."""
+def collect_files(source, template_path, files=None):
+    """The files map for ``get_file`` and template resources: each file
+    referenced read relative to the directory of the template naming it,
+    keyed by the name used there; a nested template's own references
+    too."""
     base = os.path.dirname(os.path.abspath(template_path))
-    files = {}
+    files = {} if files is None else files
     for path, name in heatflow.get_file_references(source):
-        if name in files:
-            continue
         where = exception.format_path(path)
-        if "://" in name or os.path.isabs(name):
-            raise CommandError(
-                "%s: %r refused: get_file takes a path relative to the "
-                "template's directory" % (where, name))
-        rel = os.path.normpath(name)
-        if rel == os.pardir or rel.startswith(os.pardir + os.sep):
-            raise CommandError("%s: %r refused: it is outside the template's "
-                               "directory" % (where, name))
+        text = _read_referenced(base, name, where)
+        if name in files:
+            if files[name] != text:
+                raise CommandError(
+                    "%s: %r names two different files (the files map keys "
+                    "them by name)" % (where, name))
+            continue
+        files[name] = text
+        if heatflow.is_template_type(name):
+            _collect_nested(text, os.path.join(base, name), files, where)
+    return files
+
+
+def _read_referenced(base, name, where):
+    if "://" in name or os.path.isabs(name):
+        raise CommandError(
+            "%s: %r refused: a file is named by a path relative to the "
+            "template's directory" % (where, name))
+    rel = os.path.normpath(name)
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        raise CommandError("%s: %r refused: it is outside the template's "
+                           "directory" % (where, name))
+    try:
         data = read_bytes(os.path.join(base, rel), "file")
-        try:
-            files[name] = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise CommandError("%s: %r is not UTF-8 text" % (where, name))
+    except CommandError as exc:
+        raise CommandError("%s: %s" % (where, exc))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandError("%s: %r is not UTF-8 text" % (where, name))
+
+
+def _collect_nested(text, path, files, where):
+    try:
+        collect_files(text, path, files)
+    except exception.StackValidationFailed as exc:
+        raise CommandError("%s: nested template %s: %s"
+                           % (where, path, exc))
+
+
+def environment_files(paths, files):
+    """Add to ``files`` the templates the environment files' type aliases
+    map to (``My::Server: server.yaml``), read relative to the
+    environment file naming them."""
+    for path in paths or ():
+        env = heatflow.Environment.load(read_bytes(path, "environment file"),
+                                        where=None)
+        base = os.path.dirname(os.path.abspath(path))
+        for alias, target in sorted(env.resource_registry.items()):
+            if not heatflow.is_template_type(target) or target in files:
+                continue
+            where = "%s: resource_registry.%s" % (path, alias)
+            files[target] = text = _read_referenced(base, target, where)
+            _collect_nested(text, os.path.join(base, target), files, where)
     return files
 
 
@@ -85,6 +126,7 @@ class Inputs:
             # parsing it here reports a malformed template before any
             # database is opened
             self.files = collect_files(self.template_source, template_path)
+            environment_files(env_paths, self.files)
 
     def operation_args(self):
         """Keyword arguments for the library's create, update, preview,

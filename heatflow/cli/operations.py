@@ -17,7 +17,10 @@ EVENT_POLL_INTERVAL = 0.2
 
 
 def show_stack(ctx, stack):
-    ctx.show(output.stack_record(stack), output.STACK_SHOW_FIELDS)
+    fields = output.STACK_SHOW_FIELDS
+    if stack.parent is not None:
+        fields = fields + ["parent", "parent_resource"]
+    ctx.show(output.stack_record(stack), fields)
 
 
 def _last_event_id(orch, name):

@@ -75,6 +75,9 @@ def stack_record(stack, full=True):
         "updated_time": iso_time(stack.updated_at),
     }
     if full:
+        if stack.parent is not None:
+            rec["parent"] = stack.parent
+            rec["parent_resource"] = stack.parent_resource
         rec.update({
             "timeout_mins": stack.timeout_mins,
             "disable_rollback": stack.disable_rollback,
@@ -106,6 +109,8 @@ def resource_record(res):
     }
     if res.status_detail:
         record["status_detail"] = res.status_detail
+    if res.stack_name is not None:
+        record["stack_name"] = res.stack_name
     return record
 
 
@@ -122,6 +127,8 @@ def event_record(event):
     }
     if event.detail:
         record["detail"] = event.detail
+    if event.stack_name is not None:
+        record["stack_name"] = event.stack_name
     return record
 
 

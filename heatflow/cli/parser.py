@@ -179,7 +179,8 @@ def build_parser():
           help="leave the stack FAILED instead of rolling back")
     _flag(p, "--wait", help="wait until the stack settles, showing events")
 
-    command(stack, "list", "stacks.cmd_stack_list", "list stacks")
+    p = command(stack, "list", "stacks.cmd_stack_list", "list stacks")
+    _flag(p, "--nested", help="list nested stacks too, with their parent")
 
     stack_command(stack, "show", "stacks.cmd_stack_show", "show a stack")
 
@@ -197,6 +198,7 @@ def build_parser():
     _flag(p, "--waiting",
           help="only the running and pending resources, with the resources "
                "each waits for")
+    _nested_depth_option(p, "resources")
     p = stack_command(resources, "show", "stacks.cmd_resource_show",
                       "show a resource")
     p.add_argument("resource", metavar="RESOURCE")
@@ -236,6 +238,7 @@ def build_parser():
     _flag(p, "--follow",
           help="keep printing new events until the stack is no longer "
                "IN_PROGRESS")
+    _nested_depth_option(p, "events")
 
     template = group(groups, "template", "templates")
     p = command(template, "validate", "templates.cmd_template_validate",
@@ -301,3 +304,19 @@ def build_parser():
                    help="the port (default 8000; 0: any free one)")
 
     return parser
+
+
+def _nested_depth_option(p, what):
+    p.add_argument("--nested-depth", type=_depth, default=0, metavar="N",
+                   help="also the %s of nested stacks, N levels down" % what)
+
+
+def _depth(text):
+    try:
+        depth = int(text)
+    except ValueError:
+        depth = -1
+    if depth < 0:
+        raise argparse.ArgumentTypeError(
+            "must be a whole number, 0 or more, not %r" % text)
+    return depth

@@ -6,10 +6,10 @@ def resource_mapping():
     # Imported here, not at module level, so that importing heatflow.plugins
     # (e.g. by the registry) does not import heatflow.resource before
     # heatflow.resource is able to import its own dependencies.
-    from heatflow.plugins import (none, random_string, test_resource, value,
-                                  wait_condition)
+    from heatflow.plugins import (nested_stack, none, random_string,
+                                  test_resource, value, wait_condition)
     mapping = {}
-    for module in (none, value, random_string, test_resource,
+    for module in (none, value, random_string, test_resource, nested_stack,
                    wait_condition):
         mapping.update(module.resource_mapping())
     return mapping

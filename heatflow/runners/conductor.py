@@ -42,16 +42,20 @@ from kazoo import exceptions as kazoo_exc
 from kazoo.protocol import states as kazoo_states
 from taskflow.conductors.backends import impl_nonblocking
 
+from heatflow import child_stacks
 from heatflow import exception
 from heatflow import logs
 from heatflow.flows import polling
 from heatflow.flows import execution
 from heatflow import jobs
+from heatflow import lifecycle
 from heatflow import states
 from heatflow.runners import base
+from heatflow.runners import jobboard
 from heatflow.runners import watchdog as watchdog_mod
 from heatflow.persistence import database
 from heatflow.persistence import store as store_mod
+from heatflow.template.loader import DEFAULT_LIMITS
 
 LOG = logging.getLogger(__name__)
 
@@ -168,6 +172,12 @@ class Conductor:
             self._host.close()
             raise
         self.rt.use_runs(lambda run: jobs.run_alive(self.client, root, run))
+        # Nested stacks' operations, started by resources acting here, go
+        # on the board like any other (heatflow/child_stacks.py).
+        child_stacks.serve(self.rt, lifecycle.Lifecycle(
+            self._host, jobboard.JobboardRunner.on_board(self._host,
+                                                         self.board),
+            limits or DEFAULT_LIMITS))
         self._claimable = _DecliningBoard(self.board)
         self._tf = _TaskflowConductor(
             self, self.name, self._claimable, persistence=self.db.taskflow,

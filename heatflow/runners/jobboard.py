@@ -17,6 +17,7 @@ class JobboardRunner(base.Runner):
                  root=jobs.DEFAULT_ROOT, connect_timeout=None):
         self.db = host.db
         self.root = root
+        self._owns_board = True
         self.client = jobs.make_client(zookeeper, auth=zookeeper_auth)
         jobs.start_client(self.client, zookeeper, connect_timeout)
         try:
@@ -25,6 +26,15 @@ class JobboardRunner(base.Runner):
         except BaseException:
             self._stop_client()
             raise
+
+    @classmethod
+    def on_board(cls, host, board):
+        """A runner posting on ``board``, which its caller owns: a
+        conductor posts the operations of the nested stacks its
+        resources start on its own board (for any conductor to claim)."""
+        runner = cls.__new__(cls)
+        runner.db, runner.board, runner._owns_board = host.db, board, False
+        return runner
 
     def start(self, plan):
         book, _ = execution.save_operation(self.db, plan)
@@ -37,6 +47,8 @@ class JobboardRunner(base.Runner):
         return True
 
     def close(self):
+        if not self._owns_board:
+            return
         try:
             self.board.close()
         finally:

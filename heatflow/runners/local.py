@@ -284,6 +284,11 @@ def main(argv=None):
     try:
         runner = LocalRunner(host, lock_dir=host.lock_dir(),
                              locks_decide_ownership=host.db.is_sqlite)
+        # The nested stacks its resources start run here too.
+        from heatflow import child_stacks, lifecycle
+        from heatflow.template.loader import DEFAULT_LIMITS
+        child_stacks.serve(host.runtime, lifecycle.Lifecycle(
+            host, runner, DEFAULT_LIMITS))
         try:
             row = host.db.store.get_stack_by_id(args.stack_id)
             if row.status == states.IN_PROGRESS and row.flow_uuid:

@@ -316,8 +316,8 @@ class _Unsupported(Function):
 
 class ResourceFacade(_Unsupported):
     name = "resource_facade"
-    message = ("resource_facade is not supported: heatflow stacks are "
-               "never nested")
+    message = ("resource_facade is not supported yet: a nested stack does "
+               "not see its parent resource's definition (docs/nested.rst)")
 
 
 # -- condition functions ----------------------------------------------------

@@ -29,6 +29,8 @@ class Limits:
     max_template_bytes: int = 512 * 1024
     max_resources: int = 10000
     max_nesting_depth: int = 64
+    # nested stacks below a top-level stack (Heat's max_nested_stack_depth)
+    max_nested_stack_depth: int = 5
     max_value_bytes: int = 1024 * 1024
     # alias uses in one YAML document, and the node count the document
     # would have with its aliases expanded (billion-laughs guard)

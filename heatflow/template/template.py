@@ -267,6 +267,12 @@ class Template:
     def from_dict(cls, data, files=None, limits=None):
         return cls(data, files, limits)
 
+    @property
+    def outputs(self):
+        """The output declarations, by name (each with a ``description``):
+        a template resource's attributes."""
+        return dict(self._outputs)
+
     def to_dict(self):
         """The raw template as JSON-serialisable data (a deep copy)."""
         return copy.deepcopy(self._data)

@@ -121,6 +121,37 @@ def test_the_deadline_fails_the_action(monkeypatch):
     assert clock.now == pytest.approx(1002.0)
 
 
+class Cancellable(Slow):
+    """Slow, with Heat's cancel hook (a nested stack stops its child)."""
+
+    def __init__(self, clock, secs, cancel_fails=False):
+        super().__init__(clock, secs)
+        self.cancelled, self.cancel_fails = [], cancel_fails
+
+    def handle_create_cancel(self, token):
+        self.cancelled.append(token)
+        if self.cancel_fails:
+            raise RuntimeError("cannot cancel")
+
+
+@pytest.mark.parametrize("cancel_fails", [False, True])
+def test_a_timed_out_action_is_cancelled_with_its_token(monkeypatch,
+                                                        cancel_fails):
+    clock = Clock(monkeypatch)
+    plugin = Cancellable(clock, 10.0, cancel_fails)
+    with pytest.raises(exception.Timeout, match="too slow"):
+        driver.run(plugin, "CREATE", deadline=clock.now + 2.0,
+                   timeout_message="too slow")
+    assert plugin.cancelled == [{"until": 1010.0}]
+
+
+def test_an_action_that_completes_is_not_cancelled(monkeypatch):
+    clock = Clock(monkeypatch)
+    plugin = Cancellable(clock, 1.0)
+    driver.run(plugin, "CREATE", deadline=clock.now + 5.0)
+    assert plugin.cancelled == []
+
+
 def test_a_run_taken_over_stops_before_its_next_poll(monkeypatch):
     clock = Clock(monkeypatch)
     plugin = Slow(clock, 60.0)

@@ -33,10 +33,8 @@ def test_load_accepts_yaml_mappings_and_nothing():
     ("parameters: [a]", "environment.parameters", "must be a mapping"),
     ("resource_registry: {'My::T': [x]}",
      "environment.resource_registry.My::T", "must map to a resource type"),
-    ("resource_registry: {'My::T': nested.yaml}",
-     "environment.resource_registry.My::T", "nested stack"),
     ("resource_registry: {'My::T': 'http://x/t.yaml'}",
-     "environment.resource_registry.My::T", "nested stack"),
+     "environment.resource_registry.My::T", "fetches nothing"),
     ("resource_registry: {resources: {web: {'A::B': 'C::D'}}}",
      "environment.resource_registry.resources", "per-resource"),
     ("resource_registry: {'My::*': OS::Heat::None}",
@@ -95,8 +93,12 @@ def test_aliases_exact_chained_and_wildcard(base):
         info.value)
 
 
-def test_no_aliases_is_the_base_registry(base):
-    assert Environment().registry(base) is base
+def test_no_aliases_is_the_base_registry_with_template_files(base):
+    registry = Environment().registry(base, {
+        "t.yaml": "heat_template_version: 2018-08-31"})
+    assert registry.get_class("OS::Heat::None") is \
+        base.get_class("OS::Heat::None")
+    assert registry.get_class("t.yaml").template_name == "t.yaml"
 
 
 def test_alias_to_unknown_type_or_loop_is_refused(base):

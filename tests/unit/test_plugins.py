@@ -8,6 +8,7 @@ from heatflow.plugins import (none, random_string, test_resource, value,
                               wait_condition)
 from heatflow.plugins.none import NoneResource
 from heatflow.plugins.random_string import RandomString
+from heatflow.plugins.nested_stack import NestedStack
 from heatflow.plugins.test_resource import TestResource
 from heatflow.plugins.value import Value
 
@@ -18,6 +19,7 @@ def test_resource_mapping_has_every_builtin():
         "OS::Heat::Value": Value,
         "OS::Heat::RandomString": RandomString,
         "OS::Heat::TestResource": TestResource,
+        "OS::Heat::Stack": NestedStack,
         "OS::Heat::WaitConditionHandle": wait_condition.WaitConditionHandle,
         "OS::Heat::WaitCondition": wait_condition.WaitCondition,
     }

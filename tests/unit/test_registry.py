@@ -24,7 +24,7 @@ def not_a_resource():
     return object
 
 
-BUILTINS = ["OS::Heat::None", "OS::Heat::RandomString",
+BUILTINS = ["OS::Heat::None", "OS::Heat::RandomString", "OS::Heat::Stack",
             "OS::Heat::TestResource", "OS::Heat::Value",
             "OS::Heat::WaitCondition", "OS::Heat::WaitConditionHandle"]
 
