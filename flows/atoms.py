@@ -136,10 +136,9 @@ class _Atom(Guard, task.Task):
         metadata it records (Heat's frozen properties): an action on a
         resource as it is, not as a template now says.  A failing
         translation rule gives the recorded data."""
-        props = plugin_factory.properties_for(
-            cls, row.name, row.properties or {}, validate=False,
-            strict=False, ignore_errors=True)
-        return self.plugin(cls, defn, props, row, row.rsrc_metadata, action)
+        return self.plugin(cls, defn,
+                           plugin_factory.recorded_properties(cls, row),
+                           row, row.rsrc_metadata, action)
 
     def plugin_to_delete(self, cls, defn, row):
         """The plugin that deletes ``row`` (DELETE lock taken); None if it

@@ -76,6 +76,17 @@ class DbStorage(resource_mod.ResourceStorage):
             raise _refused()
         self._data[key] = value
 
+    def data_add(self, key, value, redact=False):
+        self._load()
+        if self._store.resource_data_add(self._row_id, self._fence, key,
+                                         value, redact):
+            self._data[key] = value
+            return True
+        self._loaded = False            # someone else's: read it
+        if key not in self.data():
+            raise _refused()
+        return False
+
     def data_delete(self, key):
         self._load()
         if not self._store.resource_data_delete(self._row_id, self._fence,

@@ -36,6 +36,7 @@ _LAZY = {
     "Conductor": "heatflow.runners.conductor",
     "serve_conductor": "heatflow.runners.conductor:serve",
     "serve_metrics": "heatflow.metrics:serve",
+    "SignalReceiver": "heatflow.signal_receiver",
     "json_log_handler": "heatflow.logs:json_handler",
 }
 

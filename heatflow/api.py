@@ -273,6 +273,33 @@ class Orchestrator:
             reset_metadata=lambda stack, res: act.reset_metadata(
                 self.runtime, self.db.store, stack, res))
 
+    def signal_resource(self, name, resource_name, details=None,
+                        token=None):
+        """Signal the resource ``resource_name`` of the stack ``name``
+        (Heat's resource signal): its plugin's ``handle_signal(details)``
+        runs here, in the caller, and a ``SIGNAL`` event records it
+        (reason "Signal: <what handle_signal returned>", else words for
+        ``details``).  ``details``: JSON data (a wait condition handle
+        takes ``{"status", "reason", "data", "id"}``).  Returns the event's
+        reason (None when the plugin raised ``NoActionRequired``: no
+        event).
+
+        Not an operation: it runs while the stack's operation runs (that
+        is what a WaitCondition waits for) and disturbs no action.  Raises
+        :class:`exception.ActionNotAllowed` when the plugin has no
+        ``handle_signal`` or the resource was never created, is being (or
+        was) suspended or deleted, or its stack is being deleted;
+        :class:`exception.ResourceFailure` when ``handle_signal`` fails
+        (bad details, say).
+
+        ``token``: a signal from outside (heatflow's HTTP receiver) must
+        carry the resource's secret (a wait condition handle's ``token``
+        attribute); without a match it raises
+        :class:`exception.NotAuthorized` and nothing is written."""
+        from heatflow.flows import signalling
+        return signalling.deliver(self.db.store, self.runtime, name,
+                                  resource_name, details, token=token)
+
     def _operation(self, started):
         return Operation(self, started.stack_id, started.traversal,
                          started.action)
@@ -334,7 +361,7 @@ class Orchestrator:
         if res.status != states.FAILED:
             return res
         row = self.db.store.find_stack(name)
-        event = self.db.store.last_event(row.id, resource_name)
+        event = self.db.store.last_event(row.id, resource_name, res.action)
         if event is None or event.status != states.FAILED or \
                 event.physical_resource_id != res.physical_resource_id:
             return res

@@ -94,6 +94,10 @@ class ActionNotAllowed(HeatflowError):
     """The stack is in a state in which this operation makes no sense."""
 
 
+class NotAuthorized(HeatflowError):
+    """A request whose credentials (a signal's token) do not match."""
+
+
 class OperationTimeout(HeatflowError):
     """Operation.wait() gave up before the operation settled."""
 
@@ -118,6 +122,11 @@ class ResourceFailure(HeatflowError):
         self.resource_name = resource_name
         self.action = action
         super().__init__("%s: %s" % (resource_name, message))
+
+
+class NoActionRequired(HeatflowError):
+    """Heat's: a resource's ``handle_signal`` had nothing to do (no event
+    is written for the signal)."""
 
 
 class Timeout(HeatflowError):

@@ -459,7 +459,7 @@ def mark_unhealthy(store, name, resource_name, unhealthy=True, reason=None,
     resource row)``: Heat's handle_metadata_reset, called before a
     CHECK_FAILED resource is marked healthy again (if it raises, it is
     not)."""
-    from heatflow.flows import convergence
+    from heatflow.flows import signalling
     if not isinstance(unhealthy, bool):
         raise exception.StackValidationFailed(
             "mark_unhealthy must be true or false, not %r" % (unhealthy,),
@@ -468,12 +468,7 @@ def mark_unhealthy(store, name, resource_name, unhealthy=True, reason=None,
         raise exception.StackValidationFailed(
             "a reason must be a string, not %r" % (reason,), "reason")
     row = store.find_stack(name)
-    found = convergence.choose_rows(
-        store.list_resources(row.id), [resource_name],
-        target_template_id=row.template_id,
-        prev_template_id=row.template_id).get(resource_name)
-    if found is None:
-        raise exception.ResourceNotFound(row.name, resource_name)
+    found = signalling.current_incarnation(store, row, resource_name)
     reason = reason or ("marked unhealthy" if unhealthy
                         else "marked healthy again")
     if not unhealthy and reset_metadata is not None and \

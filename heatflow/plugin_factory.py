@@ -144,6 +144,15 @@ def heat_constructor(cls):
     return _HEAT_STYLE[cls]
 
 
+def recorded_properties(cls, row):
+    """The Properties of the resource row ``row`` as it records them (Heat's
+    frozen properties), for an action on it as it is, not as a template
+    now says: unvalidated, and a failing translation rule gives the
+    recorded data."""
+    return properties_for(cls, row.name, row.properties or {},
+                          validate=False, strict=False, ignore_errors=True)
+
+
 def make_plugin(cls, name, definition, properties, stack, **kwargs):
     """An instance of the plugin class ``cls`` for one action, whichever
     constructor it has: heatflow's (``name, definition, properties,

@@ -79,6 +79,11 @@ class PollDelay(Exception):
         self.period = period
 
 
+class NoActionRequired(exception.NoActionRequired):
+    """Heat's ``resource.NoActionRequired``: raised by ``handle_signal``
+    when the signal changes nothing (no event is written)."""
+
+
 class ResourceStorage:
     """Where a plugin's persistent bits go.  The engine passes a subclass
     backed by the database; the default keeps them in memory (unit tests of
@@ -104,6 +109,14 @@ class ResourceStorage:
 
     def data_set(self, key, value, redact=False):
         self._data[key] = value
+
+    def data_add(self, key, value, redact=False):
+        """Set ``key`` unless it is set (by this writer or another: a
+        concurrent signal, say); True if this call set it."""
+        if key in self._data:
+            return False
+        self._data[key] = value
+        return True
 
     def data_delete(self, key):
         self._data.pop(key, None)
@@ -219,8 +232,19 @@ class Resource:
     def data_set(self, key, value, redact=False):
         self._storage.data_set(key, value, redact=redact)
 
+    def data_add(self, key, value, redact=False):
+        """Set ``key`` of the data unless it is set already, also by
+        another writer at the same moment (heatflow's; Heat has none):
+        True if this call set it."""
+        return self._storage.data_add(key, value, redact=redact)
+
     def data_delete(self, key):
         self._storage.data_delete(key)
+
+    def metadata_get(self, refresh=False):
+        """Heat's: the resource's metadata (as resolved from the template
+        when it was last created or updated)."""
+        return dict(self.metadata or {})
 
     def physical_resource_name(self):
         """A name unique to this incarnation of the resource, stable across

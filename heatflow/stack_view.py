@@ -34,7 +34,8 @@ class StackView:
 
     def __init__(self, name, stack_id, *, definition=None, refs=None,
                  attrs=None, rows=None, stack_row=None, software_configs=None,
-                 context=None, timeout_mins=None, child_stacks=None):
+                 context=None, timeout_mins=None, child_stacks=None,
+                 resource_data=None):
         self.name = name
         self.id = stack_id
         #: Where plugins' software configs go (heatflow.rpc_client): the
@@ -50,6 +51,8 @@ class StackView:
         self._attrs = attrs
         self._rows_of = rows
         self._stack_row_of = stack_row
+        # resource_data(row id): a row's plugin data, read afresh.
+        self._data_of = resource_data
         self._timeout_mins = timeout_mins     # known before there is a row
         self._cache = {}
         # Construction arguments for a plugin with Heat's constructor
@@ -222,6 +225,14 @@ class ResourceView:
 
     get_attribute = FnGetAtt
 
+    def data(self):
+        """Its plugin data as recorded now, read afresh at each call (a
+        signal may have just added to it); {} when there is none."""
+        row = self._row
+        if row is None or self.stack._data_of is None:
+            return {}
+        return self.stack._data_of(row.id)
+
     def __repr__(self):
         return "<ResourceView %s>" % self.name
 
@@ -237,7 +248,7 @@ def for_atom(atom):
         refs=refs, attrs=get_attr,
         rows=lambda: atom.store.list_resources(op.stack_id),
         stack_row=lambda: atom.store.get_stack_by_id(op.stack_id),
-        software_configs=atom.store,
+        software_configs=atom.store, resource_data=atom.store.resource_data,
         child_stacks=atom.rt.child_stacks,
         context=lambda: atom.rt.context_of(
             op.stack_id, op.traversal,

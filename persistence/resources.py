@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from heatflow import states
 from heatflow.persistence import models as m
 from heatflow.persistence.sql import (
-    _B, _STACK_IS, Base, StackPosition, _fence_params, _set_params, utcnow)
+    _B, _STACK_IS, Base, SignalFence, StackPosition, _fence_params,
+    _set_params, utcnow)
 
 
 # -- statements of the hot paths, built once (see sql.py) ------------------
@@ -55,6 +56,8 @@ _FIXED_NEW_ROW = {"action": states.INIT, "status": states.COMPLETE,
 _FENCE_FOR_SHARE = sa.select(m.stacks.c.id).where(
     *_STACK_IS).with_for_update(read=True)
 _built = {}
+#: The action of the event a signal writes (Heat's).
+SIGNAL = "SIGNAL"
 
 
 #: The conditions of each kind of resource UPDATE (besides its row id):
@@ -95,6 +98,25 @@ _PLUGIN_MAY_WRITE = sa.or_(
 _DATA_FENCE = m.resources.update().where(
     m.resources.c.id == _B("rid"), _PLUGIN_MAY_WRITE).values(
         updated_at=_B("now"))
+
+#: The actions during which a resource takes no signal (Heat's
+#: no_signal_actions), and INIT: never created, nothing to signal.
+NO_SIGNAL_ACTIONS = (states.INIT, states.SUSPEND, states.DELETE)
+# What a signal's writes are fenced on (it runs for no operation): the row
+# is still its stack's, exists, and is not being (or was not) suspended or
+# deleted, and the stack is neither deleted nor being deleted -- checked in
+# the write's own statement, so a delete that took the row's lock a moment
+# after the signal's checks refuses the signal's late writes.
+_SIGNAL_MAY_WRITE = (
+    m.resources.c.id == _B("rid"), m.resources.c.stack_id == _B("sid"),
+    # (one comparison each: a prepared statement cannot expand NOT IN)
+    *[m.resources.c.action != a for a in NO_SIGNAL_ACTIONS],
+    sa.exists().where(
+        m.stacks.c.id == _B("sid"), m.stacks.c.deleted_marker == "",
+        ~sa.and_(m.stacks.c.action == states.DELETE,
+                 m.stacks.c.status == states.IN_PROGRESS)))
+_SIGNAL_FENCE = m.resources.update().where(*_SIGNAL_MAY_WRITE).values(
+    updated_at=_B("now"))
 
 
 def _resource_update(kind, columns):
@@ -461,9 +483,52 @@ class Resources(Base):
         return {k: v for k, v in rows}
 
     def _data_fenced(self, conn, resource_id, fence):
+        if isinstance(fence, SignalFence):
+            return self._signal_fenced(conn, fence)
         return self._run(conn, _DATA_FENCE, dict(
             rid=resource_id, now=utcnow(),
             **_fence_params(fence))).rowcount == 1
+
+    def _signal_fenced(self, conn, fence):
+        return self._run(conn, _SIGNAL_FENCE, dict(
+            rid=fence.resource_id, sid=fence.stack_id,
+            now=utcnow())).rowcount == 1
+
+    def signal_event(self, fence, status, reason):
+        """Record that the resource took a signal (Heat's ``SIGNAL``
+        event, with the resource's status as it is), fenced like the
+        signal's data (_SIGNAL_MAY_WRITE); False when refused."""
+        now = utcnow()
+        t = m.resources
+        with self.engine.begin() as conn:
+            if not self._signal_fenced(conn, fence):
+                conn.rollback()
+                return False
+            row = conn.execute(sa.select(t.c.name, t.c.physical_resource_id)
+                               .where(t.c.id == fence.resource_id)).one()
+            self._event(conn, fence.stack_id, row.name,
+                        row.physical_resource_id, SIGNAL, status, reason,
+                        now)
+        return True
+
+    def resource_data_add(self, resource_id, fence, key, value,
+                          redact=False):
+        """Add an item of a plugin's data unless it has one under ``key``
+        (fenced as :meth:`resource_data_set`): True if added; False if the
+        key was taken (another writer's, say a concurrent signal) or the
+        fence refused it -- :meth:`resource_data` tells which."""
+        t = m.resource_data
+        with self.engine.begin() as conn:
+            if not self._data_fenced(conn, resource_id, fence):
+                conn.rollback()
+                return False
+            taken = conn.execute(sa.select(t.c.key).where(
+                t.c.resource_id == resource_id, t.c.key == key)).first()
+            if taken is not None:
+                return False
+            conn.execute(t.insert().values(resource_id=resource_id, key=key,
+                                           value=value, redact=redact))
+        return True
 
     def resource_data_set(self, resource_id, fence, key, value,
                           redact=False):

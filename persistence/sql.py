@@ -42,6 +42,10 @@ LOG = logging.getLogger(__name__)
 
 #: Who is writing: the stack, its operation (traversal) and the run of it.
 Fence = collections.namedtuple("Fence", "stack_id traversal run")
+#: Who is writing on behalf of a signal (flows/signal.py): no operation, so
+#: no traversal or run; the write is fenced on the resource's own state
+#: instead (resources._SIGNAL_MAY_WRITE).
+SignalFence = collections.namedtuple("SignalFence", "stack_id resource_id")
 StackPosition = collections.namedtuple("StackPosition",
                                        "traversal run_token action status")
 

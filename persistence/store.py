@@ -335,11 +335,13 @@ class Store(Resources, SoftwareConfigs):
                 m.events.c.stack_id.in_(list(stack_ids)),
                 m.events.c.id > after_id).order_by(m.events.c.id)).all()
 
-    def last_event(self, stack_id, resource_name):
-        """The latest event of one resource of a stack, or None."""
+    def last_event(self, stack_id, resource_name, action=None):
+        """The latest event of one resource of a stack (of ``action``, if
+        given: a signal's event may come after an action's), or None."""
         e = m.events
+        where = [e.c.stack_id == stack_id, e.c.resource_name == resource_name]
+        if action is not None:
+            where.append(e.c.action == action)
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(e).where(
-                e.c.stack_id == stack_id,
-                e.c.resource_name == resource_name).order_by(
-                    e.c.id.desc()).limit(1)).first()
+            return conn.execute(sa.select(e).where(*where).order_by(
+                e.c.id.desc()).limit(1)).first()

@@ -1,7 +1,9 @@
-"""The operator's commands: ``conductor``, ``db upgrade`` and
-``db generate-key``."""
+"""The operator's commands: ``conductor``, ``signal-receiver``, ``db
+upgrade`` and ``db generate-key``."""
 
 import logging
+import signal
+import threading
 
 import heatflow
 from heatflow.cli.context import CommandError
@@ -27,8 +29,50 @@ def cmd_conductor(ctx, args):
             cond.close()
             raise CommandError("--metrics-port %d: %s"
                                % (args.metrics_port, exc))
+    receiver = None
+    if args.signal_port is not None:
+        try:
+            receiver = _receiver(ctx, args.signal_host, args.signal_port)
+        except CommandError:
+            cond.close()
+            raise
+        receiver.start()
+        ctx.note("signal receiver at %s" % receiver.url)
     ctx.note("conductor %s running (stop with SIGTERM)" % cond.name)
-    return heatflow.serve_conductor(cond)
+    try:
+        return heatflow.serve_conductor(cond)
+    finally:
+        if receiver is not None:
+            receiver.close()
+
+
+def _receiver(ctx, host, port):
+    """A signal receiver on the database's stacks (through an
+    Orchestrator that only writes signals: it runs no operation)."""
+    try:
+        return heatflow.SignalReceiver(ctx.orchestrator(serves=True), host,
+                                       port)
+    except OSError as exc:
+        raise CommandError("cannot listen on %s:%d: %s"
+                           % (host, port, exc.strerror or exc))
+
+
+def cmd_signal_receiver(ctx, args):
+    receiver = _receiver(ctx, args.host, args.port)
+    logging.getLogger("heatflow").setLevel(
+        logging.DEBUG if ctx.args.debug else logging.INFO)
+    # SIGTERM stops it as Ctrl-C does (shutdown must come from another
+    # thread than the one serving).
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(
+        target=receiver.stop).start())
+    ctx.note("signal receiver at %s (set HEATFLOW_SIGNAL_URL=%s where "
+             "stacks are created; stop with SIGTERM)"
+             % (receiver.url, receiver.url))
+    try:
+        receiver.serve_forever()
+    finally:
+        receiver.close()
+    return 0
 
 
 def cmd_db_upgrade(ctx, args):

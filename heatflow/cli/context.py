@@ -35,13 +35,17 @@ class Context:
         return list(self.args.plugin_dir or ()) + \
             list(getattr(self.args, "late_plugin_dir", None) or ())
 
-    def orchestrator(self, starts_operation=False, detach=False):
+    def orchestrator(self, starts_operation=False, detach=False,
+                     serves=False):
         """The Orchestrator.  ``starts_operation``: the command changes a
         stack.  A read-only command only reads the database: it resumes
         no orphaned operation, creates no database where there is none (it
         reads an empty one) and does not connect to ZooKeeper.
         ``detach``: operations must outlive this process, when the
-        Orchestrator supports it (see :attr:`detached`)."""
+        Orchestrator supports it (see :attr:`detached`).  ``serves``: a
+        server that starts no operation (the signal receiver): as a
+        read-only command, but the database is created where there is
+        none."""
         if self._orch is None:
             zookeeper = (self.args.zookeeper or None) if starts_operation \
                 else None
@@ -57,7 +61,9 @@ class Context:
                     zookeeper.split("/")[0].split(","))
             if not starts_operation:
                 kwargs["resume"] = False
-                kwargs["create_database"] = False
+                # A server (the signal receiver) outlives this moment: it
+                # must see the database once it exists, not an empty one.
+                kwargs["create_database"] = serves
             if zookeeper:
                 self.detached = True    # conductors run the operations
             elif detach and _supports_detach(heatflow.Orchestrator):

@@ -2,6 +2,7 @@
 ``delete``, ``rollback`` and ``cancel``, with their dry runs and ``--wait``
 (events as they happen, and a progress bar on a terminal)."""
 
+import json
 import logging
 import time
 
@@ -331,3 +332,21 @@ def cmd_resource_mark(ctx, args):
         args.name, args.resource, mark_unhealthy=not args.reset,
         reason=args.reason)
     return 0
+
+
+def cmd_resource_signal(ctx, args):
+    details = None
+    if args.data_file is not None:
+        with open(args.data_file, encoding="utf-8") as f:
+            details = _json_details(f.read(), args.data_file)
+    elif args.data is not None:
+        details = _json_details(args.data, "--data")
+    ctx.orchestrator().signal_resource(args.name, args.resource, details)
+    return 0
+
+
+def _json_details(text, where):
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CommandError("%s is not JSON: %s" % (where, exc)) from None

@@ -215,6 +215,18 @@ def build_parser():
                    help="why (its status reason)")
     _flag(p, "--reset", help="mark it healthy again (CHECK_COMPLETE)")
 
+    p = stack_command(resources, "signal", "operations.cmd_resource_signal",
+                      "signal a resource (its plugin's handle_signal: a "
+                      "wait condition handle, say)")
+    p.add_argument("resource", metavar="RESOURCE")
+    data = p.add_mutually_exclusive_group()
+    data.add_argument("--data", metavar="JSON",
+                      help="the signal's details, JSON (a wait condition "
+                           "handle takes {\"status\": \"SUCCESS\" or "
+                           "\"FAILURE\", \"reason\", \"data\", \"id\"})")
+    data.add_argument("--data-file", metavar="FILE",
+                      help="the signal's details, read from a JSON file")
+
     stack_template = group(stack, "template", "a stack's template")
     stack_command(stack_template, "show", "stacks.cmd_template_show",
                   "show the template a stack was last created or updated "
@@ -280,6 +292,20 @@ def build_parser():
                         "prometheus_client: pip install prometheus-client)")
     p.add_argument("--watchdog-interval", type=float, default=1.0,
                    metavar="S", help=argparse.SUPPRESS)
+    p.add_argument("--signal-port", type=int, metavar="PORT",
+                   help="also serve signals over HTTP on this port (as "
+                        "heatflow signal-receiver does)")
+    p.add_argument("--signal-host", default="127.0.0.1", metavar="HOST",
+                   help="the address the signal receiver listens on "
+                        "(default 127.0.0.1)")
+    p = command(groups, "signal-receiver", "admin.cmd_signal_receiver",
+                "serve signals over HTTP: POST /signal/STACK/RESOURCE with "
+                "the resource's token (a wait condition handle's curl_cli)")
+    p.add_argument("--host", default="127.0.0.1", metavar="HOST",
+                   help="the address to listen on (default 127.0.0.1; "
+                        "0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=8000,
+                   help="the port (default 8000; 0: any free one)")
 
     return parser
 

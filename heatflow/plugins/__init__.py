@@ -8,9 +8,9 @@ def resource_mapping():
     # heatflow.resource is able to import its own dependencies.
     from heatflow.plugins import (nested_stack, none, random_string,
                                   resource_chain, resource_group,
-                                  test_resource, value)
+                                  test_resource, value, wait_condition)
     mapping = {}
     for module in (none, value, random_string, test_resource, nested_stack,
-                   resource_group, resource_chain):
+                   resource_group, resource_chain, wait_condition):
         mapping.update(module.resource_mapping())
     return mapping

@@ -1,9 +1,11 @@
 """Every example script runs, and does what it says."""
 
+import json
 import os
 import runpy
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -94,7 +96,6 @@ def test_the_documented_commands_run_with_the_shipped_templates(tmp_path):
     plan = heatflow("-f", "json", "stack", "update", "demo", "-t",
                     t + "demo-v2.yaml", "--dry-run")
     assert plan.returncode == 0, plan.stderr
-    import json
     assert {r["resource_name"]: r["action"] for r in json.loads(
         plan.stdout)} == {"db_password": "replace", "database": "update",
                           "web1": "may update", "cache": "create",
@@ -116,3 +117,23 @@ def test_the_documented_commands_run_with_the_shipped_templates(tmp_path):
                     "--parameter", "seconds=0", "--wait")
     assert slow.returncode == 0, slow.stderr
     assert "[slow]: CREATE_COMPLETE" in slow.stdout
+    # README's wait condition: a worker process waits, another process
+    # signals
+    assert heatflow("stack", "create", "boot", "-t",
+                    t + "wait.yaml").returncode == 0
+    end = time.time() + 60
+    while ("handle", "CREATE_COMPLETE") not in [
+            (r["name"], r["resource_status"]) for r in json.loads(heatflow(
+                "-f", "json", "stack", "resource", "list", "boot").stdout)]:
+        assert time.time() < end, "the handle was not created"
+        time.sleep(0.2)
+    signal = heatflow("stack", "resource", "signal", "boot", "handle",
+                      "--data", '{"data": "up"}')
+    assert (signal.returncode, signal.stderr) == (0, "")
+    end = time.time() + 60
+    while json.loads(heatflow("-f", "json", "stack", "show", "boot").stdout
+                     )["stack_status"] != "CREATE_COMPLETE":
+        assert time.time() < end, "the wait did not end"
+        time.sleep(0.2)
+    data = heatflow("stack", "output", "show", "boot", "data")
+    assert '{"1": "up"}' in data.stdout, data

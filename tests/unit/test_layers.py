@@ -34,7 +34,8 @@ LAYERS = [
                   "heatflow.status", "heatflow.standalone",
                   "heatflow.views"]),
     ("runners", ["heatflow.runners", "heatflow.jobs"]),
-    ("API", ["heatflow.api", "heatflow.operation"]),
+    ("API", ["heatflow.api", "heatflow.operation",
+             "heatflow.signal_receiver"]),
     ("command line", ["heatflow.cli", "heatflow.worker",
                       "heatflow.__main__"]),
 ]

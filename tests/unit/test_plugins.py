@@ -4,7 +4,8 @@ import string
 import pytest
 
 from heatflow import exception, plugins, properties, resource
-from heatflow.plugins import none, random_string, test_resource, value
+from heatflow.plugins import (none, random_string, test_resource, value,
+                              wait_condition)
 from heatflow.plugins.none import NoneResource
 from heatflow.plugins.random_string import RandomString
 from heatflow.plugins.nested_stack import NestedStack
@@ -23,8 +24,11 @@ def test_resource_mapping_has_every_builtin():
         "OS::Heat::Stack": NestedStack,
         "OS::Heat::ResourceGroup": ResourceGroup,
         "OS::Heat::ResourceChain": ResourceChain,
+        "OS::Heat::WaitConditionHandle": wait_condition.WaitConditionHandle,
+        "OS::Heat::WaitCondition": wait_condition.WaitCondition,
     }
-    for module in (none, value, random_string, test_resource):
+    for module in (none, value, random_string, test_resource,
+                   wait_condition):
         assert set(module.resource_mapping()) <= set(
             plugins.resource_mapping())
 

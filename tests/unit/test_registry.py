@@ -26,7 +26,8 @@ def not_a_resource():
 
 BUILTINS = ["OS::Heat::None", "OS::Heat::RandomString",
             "OS::Heat::ResourceChain", "OS::Heat::ResourceGroup",
-            "OS::Heat::Stack", "OS::Heat::TestResource", "OS::Heat::Value"]
+            "OS::Heat::Stack", "OS::Heat::TestResource", "OS::Heat::Value",
+            "OS::Heat::WaitCondition", "OS::Heat::WaitConditionHandle"]
 
 PLUGIN_MODULE = textwrap.dedent('''
     from heatflow import resource
