@@ -295,3 +295,30 @@ def test_the_timeout_is_not_restarted_by_a_resume(db_url):
         assert time.monotonic() - started < 1.5
         assert st.stack_status == "CREATE_FAILED"
         assert state(orch) == ("CREATE_FAILED", "0 of 1 received")
+
+
+def test_a_wait_condition_in_a_nested_stack_takes_a_signal_by_its_path(
+        tmp_path):
+    """A child stack's handle is signalled through the child's path
+    (parent/resource); the parent's create completes with it."""
+    import yaml
+    orch = heatflow.Orchestrator("sqlite:///%s" % (tmp_path / "n.db"),
+                                 poll_interval=(0.005, 0.05))
+    try:
+        parent = {"heat_template_version": "2018-08-31", "resources": {
+            "tier": {"type": "tier.yaml"}},
+            "outputs": {"data": {"value": {"get_attr": ["tier", "data"]}}}}
+        child = template()
+        child["outputs"] = {"data": child["outputs"]["data"]}
+        op = orch.create_stack("s", parent, files={
+            "tier.yaml": yaml.safe_dump(child)})
+        wait_until(lambda: any(
+            r.name == "handle" and r.resource_status == "CREATE_COMPLETE"
+            for r in orch.list_resources("s", nested_depth=1)))
+        orch.signal_resource("s/tier", "handle",
+                             {"status": "SUCCESS", "data": "ready"})
+        stack = op.wait(60)
+        assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+        assert json.loads(stack.outputs["data"]) == {"1": "ready"}
+    finally:
+        orch.close()
