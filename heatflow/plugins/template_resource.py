@@ -87,6 +87,17 @@ class TemplateResource(stack_resource.StackResource):
             return self._member_attribute(name)
         return super().get_attribute(name)
 
+    def _resolve_attribute(self, name):
+        if name == "outputs" and self._declared_outputs() is not None and \
+                "outputs" not in self._declared_outputs():
+            if self.resource_id is None:
+                return None
+            return self._children().outputs(self.resource_id)
+        return super()._resolve_attribute(name)
+
+    def _declared_outputs(self):
+        return self.template_types.load(self.template_name).outputs
+
     def _member_attribute(self, name):
         """``resource.NAME`` (its reference id) or ``resource.NAME.ATTR``
         of the child's resources."""
@@ -165,6 +176,10 @@ class TemplateTypes:
                 allow_conversion=ptype == properties.Schema.LIST)
         attrs = {key: attributes.Schema(out.description)
                  for key, out in tmpl.outputs.items()}
+        # All of them at once, unless the template has an output so named.
+        attrs.setdefault("outputs", attributes.Schema(
+            "The nested stack's outputs, a map.",
+            type=attributes.Schema.MAP))
         digest = hashlib.sha256(str(self.files[name]).encode()).hexdigest()
         return type("Template[%s]" % name, (TemplateResource,), {
             "__module__": __name__, "properties_schema": schema,

@@ -68,13 +68,17 @@ def child_of(orch, name="s", resource="server"):
 
 def test_a_template_resource_is_a_child_stack_created_updated_and_deleted(
         orch, cloud):
-    stack = orch.create_stack("s", parent(), files=files(
+    tmpl = parent()
+    tmpl["outputs"]["all"] = {"value": {"get_attr": ["server", "outputs"]}}
+    stack = orch.create_stack("s", tmpl, files=files(
         **{"server.yaml": SERVER})).wait(60)
     assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
     # The child's outputs are the resource's attributes.
+    child = child_of(orch)
+    assert stack.outputs.pop("all") == {"box_name": "web",
+                                        "box_id": child.outputs["box_id"]}
     assert stack.outputs == {"box": "web", "disk_ref": "web-disk"}
     assert names(cloud) == ["web", "web", "web-disk"]
-    child = child_of(orch)
     assert child.stack_status == "CREATE_COMPLETE"
     # get_resource of the template resource is the child stack's id
     server, = [r for r in orch.list_resources("s") if r.name == "server"]
@@ -147,6 +151,43 @@ def test_a_failed_child_update_is_rolled_back_with_its_parent(orch, cloud):
     assert names(cloud) == ["good", "good", "good-disk"]
     assert child_of(orch).stack_status in ("UPDATE_COMPLETE",
                                            "ROLLBACK_COMPLETE")
+
+
+MIDDLE = {
+    "heat_template_version": "2018-08-31",
+    "parameters": {"label": {"type": "string"},
+                   "size": {"type": "number", "default": 1},
+                   "fail": {"type": "boolean", "default": False}},
+    "resources": {
+        "edge": {"type": "Test::Thing", "properties": {
+            "name": {"list_join": ["-", [{"get_param": "label"}, "edge"]]}}},
+        "server": {"type": "server.yaml", "properties": {
+            "label": {"get_param": "label"}, "size": {"get_param": "size"},
+            "fail": {"get_param": "fail"}}},
+    },
+    "outputs": {"box_name": {"value": {"get_attr": ["server", "box_name"]}}},
+}
+
+
+def test_a_failure_in_a_grandchild_rolls_the_tree_back(orch, cloud):
+    tree_files = files(**{"middle.yaml": MIDDLE, "server.yaml": SERVER})
+    orch.create_stack("s", parent(label="good", kind="middle.yaml"),
+                      disable_rollback=False, files=tree_files).wait(60)
+    assert names(cloud) == ["good", "good", "good-disk", "good-edge"]
+    # The grandchild's box refuses the update: the grandchild, the child
+    # and the top fail in turn, and the top's rollback takes the whole
+    # tree back to the last good one.
+    stack = orch.update_stack("s", parent(label="bad", fail=True,
+                                          kind="middle.yaml"),
+                              files=tree_files).wait(60)
+    assert stack.stack_status == "ROLLBACK_COMPLETE", stack.status_reason
+    assert "refused to be updated" in " ".join(
+        e.reason for e in orch.list_events("s", nested_depth=2))
+    assert names(cloud) == ["good", "good", "good-disk", "good-edge"]
+    assert stack.outputs["box"] == "good"
+    assert len(orch.list_stacks(nested=True)) == 3
+    orch.delete_stack("s").wait(60)
+    assert cloud.reality() == {} and orch.list_stacks(nested=True) == []
 
 
 def test_a_failed_child_create_fails_its_parent_with_the_childs_reason(
