@@ -193,11 +193,13 @@ class Runtime:
                                   limits=self.limits)
         env = Environment.load(row.environment)
         try:
-            project = self.store.get_stack_by_id(stack_id).project_id
+            stack = self.store.get_stack_by_id(stack_id)
+            project, facade = stack.project_id, stack.facade
         except exception.NotFound:
-            project = None
+            project = facade = None
         d = tmpl.bind(env.parameters, stack_name=stack_name,
                       stack_id=stack_id, project_id=project or "",
+                      facade=facade,
                       registry=env.registry(self.registry, tmpl.files,
                                             self.limits))
         d.environment = env         # a plugin's self.stack.env

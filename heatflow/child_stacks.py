@@ -21,8 +21,10 @@ from heatflow import resource as resource_mod
 from heatflow import stack_view
 
 #: A child's place in its tree: the parent stack's id, the parent's
-#: resource that holds it, and its depth (the parent's plus one).
-Parent = collections.namedtuple("Parent", "owner_id resource depth")
+#: resource that holds it, its depth (the parent's plus one), and that
+#: resource's facade (what the child's resource_facade reads).
+Parent = collections.namedtuple("Parent", "owner_id resource depth facade",
+                                defaults=(None,))
 
 
 def serve(runtime, lifecycle):
@@ -37,7 +39,7 @@ class ChildStacks:
         self.store = lifecycle.db.store
 
     def create(self, *, owner_id, parent_resource, name, template, files,
-               environment, timeout_mins, context):
+               environment, timeout_mins, context, facade=None):
         """Start the child's create; Started.  Done again (an action
         resumed after a crash between the create and the recording of
         the child's id), it finds the child it started: one child per
@@ -56,10 +58,11 @@ class ChildStacks:
             name, template, files=files, timeout_mins=timeout_mins,
             disable_rollback=True, environment=environment,
             context=context,
-            parent=Parent(owner_id, parent_resource, owner.nested_depth + 1))
+            parent=Parent(owner_id, parent_resource, owner.nested_depth + 1,
+                          facade))
 
     def update(self, child_id, *, template, files, environment,
-               timeout_mins, context):
+               timeout_mins, context, facade=None):
         """Start the child's update to ``template`` (superseding whatever
         runs on it)."""
         row = self.store.get_stack_by_id(child_id)
@@ -67,7 +70,7 @@ class ChildStacks:
         return self.lifecycle.update(
             row.id, template, files=files, timeout_mins=timeout_mins,
             disable_rollback=True, environment=environment, context=context,
-            by_parent=True)
+            by_parent=True, facade=facade)
 
     def check_tree_size(self, stack, template, replacing=None):
         """Refuse a child that would take its whole tree past

@@ -83,7 +83,7 @@ class Lifecycle:
             raise exception.PluginNotLoaded(row.name, action, missing)
 
     def definition(self, tmpl, env, name, stack_id, timeout_mins=None,
-                   context=None, project_id=None):
+                   context=None, project_id=None, facade=None):
         """Bind and fully validate: ``env`` holds the final parameter
         values and the type aliases; ``timeout_mins`` the stack's timeout
         and ``context`` the request context (plugins' validate() may look
@@ -94,7 +94,7 @@ class Lifecycle:
             project_id = getattr(context, "project_id", None)
         stack_def = tmpl.bind(env.parameters, stack_name=name,
                               stack_id=stack_id, project_id=project_id or "",
-                              registry=registry)
+                              registry=registry, facade=facade)
         stack_def.validate(registry, timeout_mins, context)
         return stack_def
 
@@ -147,8 +147,9 @@ class Lifecycle:
         tmpl, env = self.create_inputs(template, parameters, files,
                                        environment)
         stack_id = str(uuid.uuid4())
-        stack_def = self.definition(tmpl, env, name, stack_id, timeout_mins,
-                                    context)
+        stack_def = self.definition(
+            tmpl, env, name, stack_id, timeout_mins, context,
+            facade=None if parent is None else parent.facade)
         traversal = str(uuid.uuid4())
         deadline = self._deadline(timeout_mins)
         op = self._op(stack_id, name, traversal, states.CREATE, None,
@@ -165,7 +166,7 @@ class Lifecycle:
             context=self._stored(context) if context is not None else None,
             **({} if parent is None else dict(
                 owner_id=parent.owner_id, parent_resource=parent.resource,
-                nested_depth=parent.depth)))
+                nested_depth=parent.depth, facade=parent.facade)))
         self.runtime.remember_context(stack_id, traversal, context)
         row = self.db.store.get_stack_by_id(stack_id)
         # The snapshot's id is known only once create_stack stored it.
@@ -230,7 +231,10 @@ class Lifecycle:
 
     def update(self, name, template=None, parameters=None, files=None,
                existing=False, timeout_mins=None, disable_rollback=None,
-               environment=None, context=None, by_parent=False):
+               environment=None, context=None, by_parent=False,
+               facade=None):
+        """``facade``: a nested stack's parent resource as it is now (what
+        its resource_facade reads; None keeps the stack's)."""
         row = self.db.store.find_stack(name)
         self.check_owner(row, by_parent)
         self.check_supersede(row, states.UPDATE)
@@ -243,14 +247,16 @@ class Lifecycle:
             tmpl, env, row.name, row.id, timeout_mins,
             context or self.runtime.context_of(row.id, row.traversal,
                                                lambda: row),
-            project_id=row.project_id)
+            project_id=row.project_id,
+            facade=row.facade if facade is None else facade)
         self.check_immutable(row, stack_def)
         if disable_rollback is None:
             disable_rollback = row.disable_rollback
+        extra = {} if facade is None else {"facade": facade}
         return self._begin(row, states.UPDATE, stack_def, tmpl=tmpl, env=env,
                            timeout_mins=timeout_mins,
                            disable_rollback=disable_rollback,
-                           context=context)
+                           context=context, **extra)
 
     def delete(self, name, context=None, by_parent=False):
         row = self.db.store.find_stack(name)

@@ -81,6 +81,15 @@ class StackResource(resource.Resource):
             out["parameter_defaults"] = dict(defaults)
         return out
 
+    def facade(self):
+        """What the child's ``resource_facade`` reads of this resource: its
+        metadata, deletion policy and update policy (resolved)."""
+        return {"metadata": dict(self.metadata or {}),
+                "deletion_policy": getattr(self.t, "deletion_policy",
+                                           None) or "Delete",
+                "update_policy": dict(getattr(self.t, "update_policy",
+                                              None) or {})}
+
     def _files(self):
         return dict(getattr(self.stack.t, "files", None) or {})
 
@@ -105,7 +114,8 @@ class StackResource(resource.Resource):
             name=self.physical_resource_name(), template=child_template,
             files=self._files(),
             environment=self.child_environment(user_params),
-            timeout_mins=self._timeout(timeout_mins), context=self.context)
+            timeout_mins=self._timeout(timeout_mins), context=self.context,
+            facade=self.facade())
         self.resource_id_set(started.stack_id)
         return started.traversal
 
@@ -121,7 +131,8 @@ class StackResource(resource.Resource):
         started = self._starting().update(
             self.resource_id, template=child_template, files=self._files(),
             environment=self.child_environment(user_params),
-            timeout_mins=self._timeout(timeout_mins), context=self.context)
+            timeout_mins=self._timeout(timeout_mins), context=self.context,
+            facade=self.facade())
         return started.traversal
 
     def delete_nested(self):

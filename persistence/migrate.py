@@ -14,7 +14,7 @@ import os
 VERSION_TABLE = "heatflow_alembic_version"
 #: The newest of heatflow's revisions (migrations/versions/); a unit test
 #: holds it to the scripts.
-HEAD = "0005"
+HEAD = "0006"
 #: TaskFlow's tables and, where TaskFlow migrates them with alembic (not on
 #: SQLite, where it creates them from its metadata), the newest revision
 #: of the TaskFlow heatflow runs against, in alembic's default version

@@ -66,6 +66,9 @@ stacks = sa.Table(
     sa.Column("parent_resource", sa.String(255), nullable=True),
     sa.Column("nested_depth", sa.Integer, nullable=False, default=0,
               server_default="0"),
+    # What the child's resource_facade reads: its parent resource's
+    # metadata, deletion_policy and update_policy.
+    sa.Column("facade", Sealed(), nullable=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=True),
     sa.Column("deleted_at", sa.DateTime, nullable=True),

@@ -54,7 +54,7 @@ class Store(Resources, SoftwareConfigs):
                      traversal, run, status_reason, disable_rollback,
                      timeout_mins, deadline, flow_uuid, project_id=None,
                      context=None, owner_id=None, parent_resource=None,
-                     nested_depth=0):
+                     nested_depth=0, facade=None):
         """Insert a stack and its first template; StackExists if the name
         is taken by a live stack.  ``owner_id``/``parent_resource``: the
         parent stack and its resource, for a nested stack."""
@@ -74,7 +74,7 @@ class Store(Resources, SoftwareConfigs):
                     timeout_mins=timeout_mins, deadline=deadline,
                     project_id=project_id, context=context,
                     owner_id=owner_id, parent_resource=parent_resource,
-                    nested_depth=nested_depth,
+                    nested_depth=nested_depth, facade=facade,
                     created_at=now, updated_at=now))
                 self._event(conn, stack_id, "", None, action,
                             states.IN_PROGRESS, status_reason, now)

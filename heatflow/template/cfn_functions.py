@@ -227,6 +227,8 @@ class MemberListToMap(Function):
 
 class CfnResourceFacade(ResourceFacade):
     name = "Fn::ResourceFacade"
+    KEYS = {"Metadata": "metadata", "DeletionPolicy": "deletion_policy",
+            "UpdatePolicy": "update_policy"}
 
 
 class CfnIf(If):

@@ -61,8 +61,11 @@ class Context:
 
     def __init__(self, params, condition=None, refs=None, attrs=None,
                  files=None, limits=loader.DEFAULT_LIMITS, deferred=None,
-                 deferred_ref=None):
+                 deferred_ref=None, facade=None):
         self.params = params
+        # A nested stack's view of its parent resource (resource_facade):
+        # {"metadata", "deletion_policy", "update_policy"}; None at the top.
+        self.facade = facade
         self.condition = condition
         self.refs = refs
         self.attrs = attrs
@@ -316,17 +319,26 @@ class GetFile(Function):
         return self.content(ctx.files)
 
 
-class _Unsupported(Function):
-    message = None
+class ResourceFacade(Function):
+    """A nested stack's view of the parent resource that holds it: its
+    ``metadata``, ``deletion_policy`` or ``update_policy`` (Heat's)."""
+
+    name = "resource_facade"
+    KEYS = {"metadata": "metadata", "deletion_policy": "deletion_policy",
+            "update_policy": "update_policy"}
 
     def parse(self, parser, args):
-        self.fail(self.message)
+        if args not in self.KEYS:
+            self.fail("argument must be one of %s"
+                      % ", ".join(sorted(self.KEYS)))
+        self.key = self.KEYS[args]
+        self.args = []
 
-
-class ResourceFacade(_Unsupported):
-    name = "resource_facade"
-    message = ("resource_facade is not supported yet: a nested stack does "
-               "not see its parent resource's definition (docs/nested.rst)")
+    def result(self, ctx):
+        if ctx.facade is None:
+            self.fail("only a nested stack has a resource facade (the "
+                      "resource of its parent that holds it)")
+        return ctx.facade.get(self.key)
 
 
 # -- condition functions ----------------------------------------------------

@@ -283,12 +283,14 @@ class Template:
 
     # -- binding ------------------------------------------------------------
     def bind(self, parameters=None, *, stack_name="stack", stack_id="",
-             project_id="", registry=None):
+             project_id="", registry=None, facade=None):
+        """``facade``: a nested stack's parent resource, as
+        ``resource_facade`` reads it (heatflow/stack_resource.py)."""
         values = _bind_parameters(self, parameters, stack_name, stack_id,
                                   project_id)
         with _hiding(self, values, parameters):
             return StackDefinition(self, values, stack_name, stack_id,
-                                   registry)
+                                   registry, facade=facade)
 
 
 class _hiding:
@@ -356,9 +358,11 @@ def _bind_parameters(template, given, stack_name, stack_id, project_id):
 class StackDefinition:
     """A template with its parameter values: what a stack should be."""
 
-    def __init__(self, template, values, stack_name, stack_id, registry=None):
+    def __init__(self, template, values, stack_name, stack_id, registry=None,
+                 facade=None):
         self.template = template
         self.parameters = values
+        self.facade = facade
         self.stack_name = stack_name
         self.stack_id = stack_id
         # The registry types were checked against (the environment's type
@@ -402,7 +406,7 @@ class StackDefinition:
             self.parameters, condition=self.conditions.is_enabled,
             refs=refs, attrs=attrs, files=self.template.files,
             limits=self.template.limits, deferred=deferred,
-            deferred_ref=deferred_ref)
+            deferred_ref=deferred_ref, facade=self.facade)
 
     def _check_target(self, target, path):
         if target in self.resources:

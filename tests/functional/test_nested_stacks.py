@@ -329,6 +329,41 @@ def test_a_failed_nested_resource_is_updated_not_replaced(orch, cloud):
     assert names(cloud) == ["web", "web", "web-disk"]
 
 
+FACADE_CHILD = {
+    "heat_template_version": "2018-08-31",
+    "resources": {"t": {"type": "Test::Thing", "properties": {
+        "name": {"get_param": "OS::stack_name"},
+        "ref": {"resource_facade": "metadata"}}}},
+    "outputs": {"policy": {"value": {"resource_facade": "deletion_policy"}},
+                "update": {"value": {"resource_facade": "update_policy"}}},
+}
+
+
+def test_resource_facade_reads_the_parent_resource(orch, cloud):
+    def tmpl(role):
+        outputs = {key: {"value": {"get_attr": ["web", key]}}
+                   for key in ("policy", "update")}
+        return {"heat_template_version": "2018-08-31", "resources": {
+            "web": {"type": "facade.yaml", "metadata": {"role": role},
+                    "update_policy": {"batch": 1}}}, "outputs": outputs}
+    tree_files = files(**{"facade.yaml": FACADE_CHILD})
+    stack = orch.create_stack("s", tmpl("web"), files=tree_files).wait(60)
+    assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+    assert stack.outputs == {"policy": "Delete", "update": {"batch": 1}}
+    thing, = cloud.reality().values()
+    assert thing["ref"] == {"role": "web"}
+    # The parent's metadata changes: the child sees the new facade.
+    stack = orch.update_stack("s", tmpl("db"), files=tree_files).wait(60)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    thing, = cloud.reality().values()
+    assert thing["ref"] == {"role": "db"}
+    # A top-level stack has no facade: said, naming the place.
+    with pytest.raises(exception.StackValidationFailed) as info:
+        orch.create_stack("top", FACADE_CHILD)
+    assert "resources.t.properties.ref.resource_facade" in str(info.value)
+    assert "only a nested stack" in str(info.value)
+
+
 def test_os_heat_stack_and_an_environment_alias_nest_too(orch, cloud):
     inner = {"heat_template_version": "2018-08-31",
              "parameters": {"n": {"type": "string"}},

@@ -259,10 +259,13 @@ def test_hot_2013_05_23_has_cfn_functions(expr, expected, version):
         "p": {"type": "string", "default": "x"}}) == expected
 
 
-def test_resource_facade_refused():
+def test_resource_facade_takes_one_of_three_keys():
+    tmpl({"outputs": {"o": {"value": {"resource_facade": "metadata"}}}})
     with pytest.raises(exception.StackValidationFailed) as err:
-        tmpl({"outputs": {"o": {"value": {"resource_facade": "metadata"}}}})
-    assert "resource_facade is not supported" in str(err.value)
+        tmpl({"outputs": {"o": {"value": {"resource_facade": "Metadata"}}}})
+    assert str(err.value) == (
+        "outputs.o.value.resource_facade: argument must be one of "
+        "deletion_policy, metadata, update_policy")
 
 
 def test_unknown_section_named():
