@@ -6,7 +6,7 @@ what the command line may read is decided here."""
 import os
 
 import heatflow
-from heatflow import exception
+from heatflow import exception, template_format
 from heatflow.cli.context import CommandError
 
 
@@ -48,7 +48,8 @@ def collect_files(source, template_path, files=None):
     """The files map for ``get_file`` and template resources: each file
     referenced read relative to the directory of the template naming it,
     keyed by the name used there; a nested template's own references
-    too."""
+    too (a resource type's file, or a ``get_file``'d file that is a
+    template, as python-heatclient decides it: by its content)."""
     base = os.path.dirname(os.path.abspath(template_path))
     files = {} if files is None else files
     for path, name in heatflow.get_file_references(source):
@@ -61,9 +62,20 @@ def collect_files(source, template_path, files=None):
                     "them by name)" % (where, name))
             continue
         files[name] = text
-        if heatflow.is_template_type(name):
+        names_a_type = path[-1] in ("type", "Type")
+        if names_a_type or _is_template(text):
             _collect_nested(text, os.path.join(base, name), files, where)
     return files
+
+
+def _is_template(text):
+    """Whether ``get_file``'d text is a template (say, an OS::Heat::Stack's)
+    rather than data that happens to be YAML (a docker-compose file)."""
+    try:
+        template_format.parse(text)
+    except (ValueError, exception.HeatflowError):
+        return False
+    return True
 
 
 def _read_referenced(base, name, where):
