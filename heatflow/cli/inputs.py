@@ -6,7 +6,7 @@ what the command line may read is decided here."""
 import os
 
 import heatflow
-from heatflow import exception, template_format
+from heatflow import exception
 from heatflow.cli.context import CommandError
 
 
@@ -63,19 +63,9 @@ def collect_files(source, template_path, files=None):
             continue
         files[name] = text
         names_a_type = path[-1] in ("type", "Type")
-        if names_a_type or _is_template(text):
+        if names_a_type or heatflow.is_template(text):
             _collect_nested(text, os.path.join(base, name), files, where)
     return files
-
-
-def _is_template(text):
-    """Whether ``get_file``'d text is a template (say, an OS::Heat::Stack's)
-    rather than data that happens to be YAML (a docker-compose file)."""
-    try:
-        template_format.parse(text)
-    except (ValueError, exception.HeatflowError):
-        return False
-    return True
 
 
 def _read_referenced(base, name, where):
