@@ -247,6 +247,12 @@ def _run(template, source, files, env, params, workdir):
         run = dict(parameters=params, files=files, environment=env)
         stack = orch.create_stack("corpus", source, **run).wait(WAIT)
         assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+        # every output of the tree resolves (to None where it reads a
+        # stand-in's attribute)
+        broken = ["%s.%s: %s" % (s.name, o.key, o.error)
+                  for s in orch.list_stacks(nested=True)
+                  for o in s.output_details if o.error]
+        assert not broken, "outputs that do not resolve: %s" % broken
         made = len(journal.entries)
         before = _tree(orch)
         last_event = max(e.id for s in orch.list_stacks(nested=True)
@@ -256,8 +262,12 @@ def _run(template, source, files, env, params, workdir):
         assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
         # Nothing touched: no stand-in acted, no resource of the tree
         # changed; only the resources holding a nested stack update it.
-        assert journal.entries[made:] == []
-        assert _tree(orch) == before
+        assert not journal.entries[made:], "the same template again " \
+            "called stand-ins: %s" % journal.entries[made:]
+        after = _tree(orch)
+        changed = sorted(key[1] for key in set(before) | set(after)
+                         if before.get(key) != after.get(key))
+        assert not changed, "the same template again changed %s" % changed
         holders = _holders(orch)
         acted = {(s.id, e.resource_name)
                  for s in orch.list_stacks(nested=True)
@@ -269,9 +279,12 @@ def _run(template, source, files, env, params, workdir):
 
         stack = orch.delete_stack("corpus").wait(WAIT)
         assert stack.stack_status == "DELETE_COMPLETE", stack.status_reason
-        assert orch.list_stacks(nested=True) == []
+        left = [s.name for s in orch.list_stacks(nested=True)]
+        assert not left, "stacks left after the delete: %s" % left
         # every stand-in made was deleted, once
-        assert journal.of("delete") == journal.of("create")
+        leaked = set(journal.of("create")) ^ set(journal.of("delete"))
+        assert not leaked and journal.of("delete") == journal.of("create"), \
+            "stand-ins not deleted once: %s" % sorted(leaked)
     finally:
         orch.close()
     return nested
