@@ -22,19 +22,26 @@ corpus has is read: the command line refuses both, the corpus was written
 for python-heatclient).  A template whose nested *template* file is
 missing would be skipped, naming it (none is today).
 
+Two of them run through the command line too (create, update, delete
+with ``--wait``: each operation in a worker process), the stand-ins then
+a plugin directory (tests/corpus_plugins).
+
 A template that cannot run says why in EXPECTED_FAILURES, and must fail
 with that reason: one that starts running fails the test until it is
 taken off the list.  ``test_how_many_corpus_templates_run`` counts them
 (docs/nested.rst quotes the figure).
 """
 
-import threading
+import contextlib
+import json
+import pathlib
 
 import pytest
 
 import heatflow
-from heatflow import constraints, exception, registry, resource
+from heatflow import constraints, exception, registry
 from heatflow.template import Template
+from tests.corpus_plugins import stand_ins
 from tests.unit.template.test_corpus import CORPUS, TEMPLATES, _value_for
 
 # The figure docs/nested.rst quotes; lower it only with a reason.
@@ -95,46 +102,13 @@ PLACEHOLDER = "# %s: a script the corpus leaves out\n"
 WAIT = 60
 
 
-class Journal:
-    """What stand-ins did, in order: (action, type, physical id)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.entries = []
-
-    def add(self, action, type_name, physical_id):
-        with self._lock:
-            self.entries.append((action, type_name, physical_id))
-
-    def of(self, action):
-        return sorted(e[2] for e in self.entries if e[0] == action)
-
-
-class StandIn(resource.Resource):
-    """A service resource that exists only in the journal."""
-
-    strict_properties = False
-    strict_attributes = False
-    journal = None      # set on each registry's subclasses
-
-    def handle_create(self):
-        self.resource_id_set(self.physical_resource_name())
-        self.journal.add("create", self.type(), self.resource_id)
-
-    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
-        self.journal.add("update", self.type(), self.resource_id)
-
-    def handle_delete(self):
-        self.journal.add("delete", self.type(), self.resource_id)
-
-
 class StandInRegistry(registry.PermissiveRegistry):
     """heatflow's built-in types (less ``replaced``), and a journaling
     stand-in for any other type."""
 
-    def __init__(self, journal, replaced=()):
+    def __init__(self, journal_path, replaced=()):
         super().__init__(entry_points=False)
-        self.journal = journal
+        self.journal_path = journal_path
         self.replaced = set(replaced)
         self._stand_ins = {}
 
@@ -143,12 +117,10 @@ class StandInRegistry(registry.PermissiveRegistry):
         if not isinstance(type_name, str) or \
                 (known and type_name not in self.replaced):
             return super().get_class(type_name, path)
-        cls = self._stand_ins.get(type_name)
-        if cls is None:
-            cls = type("StandIn[%s]" % type_name, (StandIn,),
-                       {"journal": self.journal})
-            self._stand_ins[type_name] = cls
-        return cls
+        if type_name not in self._stand_ins:
+            self._stand_ins[type_name] = stand_ins.stand_in(
+                type_name, self.journal_path)
+        return self._stand_ins[type_name]
 
 
 class NestedFileMissing(Exception):
@@ -219,26 +191,39 @@ def run_case(case, workdir):
             env_path.read_text(encoding="utf-8"), where=None)
         environment_files(env_path, env, files)
     tmpl = Template.load(source, files=files)
-    # The services the corpus names in custom constraints (nova.keypair,
-    # glance.image, ...) are the caller's to check: accept every value.
+    given = env.parameters if env is not None else {}
+    with custom_constraints_accepted(tmpl):
+        params = parameter_values(tmpl, given)
+        params.update(PARAMETERS.get(template, {}))
+        return _run(template, source, files, env, params, workdir)
+
+
+@contextlib.contextmanager
+def custom_constraints_accepted(tmpl):
+    """The services the corpus names in custom constraints (nova.keypair,
+    glance.image, ...) are the caller's to check: any value is accepted
+    meanwhile."""
     names = {c.spec for s in tmpl.parameter_schemas.values()
              for c in s.constraints if c.kind == "custom_constraint"}
     for name in names:
         constraints.register_custom(name, lambda value: True)
     try:
-        given = env.parameters if env is not None else {}
-        params = {name: _value_for(schema)
-                  for name, schema in tmpl.parameter_schemas.items()
-                  if not schema.has_default and name not in given}
-        params.update(PARAMETERS.get(template, {}))
-        return _run(template, source, files, env, params, workdir)
+        yield
     finally:
         for name in names:
             constraints.unregister_custom(name)
 
 
+def parameter_values(tmpl, given=()):
+    """Values for the parameters of ``tmpl`` that need one and are not
+    ``given``."""
+    return {name: _value_for(schema)
+            for name, schema in tmpl.parameter_schemas.items()
+            if not schema.has_default and name not in given}
+
+
 def _run(template, source, files, env, params, workdir):
-    journal = Journal()
+    journal = str(workdir / "journal")
     orch = heatflow.Orchestrator(
         "sqlite:///%s" % (workdir / "corpus.db"),
         registry=StandInRegistry(journal, STAND_IN_FOR.get(template, ())),
@@ -253,7 +238,7 @@ def _run(template, source, files, env, params, workdir):
                   for s in orch.list_stacks(nested=True)
                   for o in s.output_details if o.error]
         assert not broken, "outputs that do not resolve: %s" % broken
-        made = len(journal.entries)
+        made = len(stand_ins.read_journal(journal))
         before = _tree(orch)
         last_event = max(e.id for s in orch.list_stacks(nested=True)
                          for e in orch.list_events(s.name))
@@ -262,8 +247,9 @@ def _run(template, source, files, env, params, workdir):
         assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
         # Nothing touched: no stand-in acted, no resource of the tree
         # changed; only the resources holding a nested stack update it.
-        assert not journal.entries[made:], "the same template again " \
-            "called stand-ins: %s" % journal.entries[made:]
+        called = stand_ins.read_journal(journal)[made:]
+        assert not called, "the same template again called stand-ins: %s" \
+            % called
         after = _tree(orch)
         changed = sorted(key[1] for key in set(before) | set(after)
                          if before.get(key) != after.get(key))
@@ -281,10 +267,8 @@ def _run(template, source, files, env, params, workdir):
         assert stack.stack_status == "DELETE_COMPLETE", stack.status_reason
         left = [s.name for s in orch.list_stacks(nested=True)]
         assert not left, "stacks left after the delete: %s" % left
-        # every stand-in made was deleted, once
-        leaked = set(journal.of("create")) ^ set(journal.of("delete"))
-        assert not leaked and journal.of("delete") == journal.of("create"), \
-            "stand-ins not deleted once: %s" % sorted(leaked)
+        leaked = stand_ins.never_deleted(stand_ins.read_journal(journal))
+        assert not leaked, "stand-ins not deleted once: %s" % leaked
     finally:
         orch.close()
     return nested
@@ -358,3 +342,59 @@ def test_how_many_corpus_templates_run(tmp_path_factory, capsys):
     assert set(not_run) <= set(EXPECTED_FAILURES), not_run
     # template resources, through a file or an environment alias
     assert sum(1 for n in NESTED.values() if n) >= RUNS_WITH_NESTED_STACKS
+
+
+# -- the same through the command line ----------------------------------------
+
+# Templates whose every file is in the corpus, so the command line can read
+# them as a user would: a template resource (``type: ./secret.yaml``) and a
+# docker-compose file read with get_file.  (Each costs some 8 s: three
+# commands, each operation in a worker process of its own.)
+CLI_TEMPLATES = ["barbican/container_generic.yaml",
+                 _EXAMPLES + "example-docker-compose-template.yaml"]
+
+
+def _types_to_stand_in(texts):
+    """The types of the resources of ``texts`` (templates) that are
+    neither heatflow's nor template files."""
+    found = set()
+    for text in texts:
+        for snippet in Template.load(text).to_dict().get(
+                "resources", {}).values():
+            found.add(snippet["type"])
+    return sorted(t for t in found if t not in heatflow.resource_types() and
+                  not heatflow.is_template_type(t))
+
+
+@pytest.mark.skipif(not TEMPLATES, reason="hot corpus not found")
+@pytest.mark.parametrize("template", CLI_TEMPLATES)
+def test_corpus_template_runs_from_the_command_line(template, run, tmp_path,
+                                                    monkeypatch):
+    path = CORPUS / template
+    source = path.read_text(encoding="utf-8-sig")
+    files = read_files(source, path, {})
+    tmpl = Template.load(source, files=files)
+    with custom_constraints_accepted(tmpl):
+        params = ["--parameter=%s=%s" % item
+                  for item in parameter_values(tmpl).items()]
+    journal = tmp_path / "journal"
+    texts = [source] + [t for t in files.values() if heatflow.is_template(t)]
+    monkeypatch.setenv(stand_ins.ENV_TYPES,
+                       ",".join(_types_to_stand_in(texts)))
+    monkeypatch.setenv(stand_ins.ENV_JOURNAL, str(journal))
+    plugins = "--plugin-dir=" + str(pathlib.Path(stand_ins.__file__).parent)
+    given = ["-t", str(path)] + params + ["--wait", plugins]
+
+    code, out, err = run("stack", "create", "corpus", *given)
+    assert code == 0, err
+    made = stand_ins.read_journal(journal)
+    assert made and all(e[0] == "create" for e in made)
+    code, out, err = run("stack", "update", "corpus", *given)
+    assert code == 0, err
+    assert stand_ins.read_journal(journal) == made     # nothing touched
+    code, out, err = run("stack", "delete", "-y", "corpus", "--wait",
+                         plugins)
+    assert code == 0, err
+    code, out, err = run("-f", "json", "stack", "list", "--nested")
+    assert json.loads(out) == []
+    assert stand_ins.never_deleted(stand_ins.read_journal(journal)) == []
