@@ -239,6 +239,17 @@ def _run(template, source, files, env, params, workdir):
                   for s in orch.list_stacks(nested=True)
                   for o in s.output_details if o.error]
         assert not broken, "outputs that do not resolve: %s" % broken
+        # the dry run of the same agrees: nothing but the nested stacks'
+        # resources updated (and what reads them perhaps)
+        top = orch.get_stack("corpus").id
+        holders = {name for parent, name in _holders(orch) if parent == top}
+        planned = {p["resource_name"]: p["action"]
+                   for p in orch.preview_update("corpus", source, **run)}
+        wrong = sorted(name for name, action in planned.items()
+                       if action not in ("unchanged", "may update") and
+                       not (action == "update" and name in holders))
+        assert not wrong, "the dry run of the same template plans %s" % (
+            ["%s: %s" % (name, planned[name]) for name in wrong])
         made = len(stand_ins.read_journal(journal))
         before = _tree(orch)
         last_event = max(e.id for s in orch.list_stacks(nested=True)
