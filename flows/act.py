@@ -28,6 +28,8 @@ normally and the last atom records the outcome.
 import logging
 
 from heatflow import exception
+from heatflow import plugin_factory
+from heatflow import stack_view
 from heatflow import states
 from heatflow.flows import convergence
 from heatflow.flows import driver
@@ -35,6 +37,7 @@ from heatflow.flows import plan as plan_mod
 from heatflow.flows.atoms import (SUPERSEDED, _Atom, _failed_marker,
                                   _gathered, _halted, _message)
 from heatflow.flows.guard import _Superseded
+from heatflow.persistence import store as store_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -237,3 +240,51 @@ class FinishAction(_Atom):
                    r.action == states.CHECK and
                    (r.status_reason or "").startswith(UNCHECKED)
                    for r in self.store.list_resources(self.op.stack_id))
+
+
+def reset_metadata(rt, store, stack, row):
+    """Heat's ``handle_metadata_reset()``, as ``stack resource mark
+    unhealthy --reset`` marks the CHECK_FAILED resource ``row`` of
+    ``stack`` (a stack row) healthy again: only for a plugin that
+    overrides it, built as the resource records it.  No operation runs:
+    the plugin's writes (``data_set``) are fenced on the stack's
+    current one, refused once another starts.  An exception from it
+    raises :class:`exception.ResourceFailure` naming the resource."""
+    stack_def = None
+    try:
+        if row.template_id is not None:
+            stack_def = rt.definition(row.template_id, stack.name, stack.id)
+        cls = (stack_def.registry if stack_def is not None
+               else rt.registry).get_class(row.type)
+    except exception.UnknownResourceType:
+        # Whether it has the hook is not known: refused, as an update or
+        # a delete would be.
+        raise exception.PluginNotLoaded(
+            stack.name, "reset",
+            rt.unloaded_types(stack, states.CHECK) or [row.type]) from None
+    if not plugin_factory.overrides(cls, "handle_metadata_reset"):
+        return
+    view = stack_view.StackView(
+        stack.name, stack.id, definition=stack_def,
+        rows=lambda: store.list_resources(stack.id),
+        stack_row=lambda: stack, software_configs=store,
+        context=lambda: rt.context_of(stack.id, stack.traversal,
+                                      lambda: stack))
+    fence = store_mod.Fence(stack.id, stack.traversal, stack.run_token)
+    try:
+        props = plugin_factory.properties_for(
+            cls, row.name, row.properties or {}, validate=False,
+            strict=False, ignore_errors=True)
+        plugin = plugin_factory.make_plugin(
+            cls, row.name, stack_def.resources.get(row.name)
+            if stack_def is not None else None, props, view,
+            storage=driver.DbStorage(store, row, fence),
+            metadata=row.rsrc_metadata, action=row.action,
+            status=row.status)
+        plugin.handle_metadata_reset()
+    except Exception as exc:
+        LOG.info("%s: handle_metadata_reset failed", row.name,
+                 exc_info=not isinstance(exc, exception.HeatflowError))
+        raise exception.ResourceFailure(
+            row.name, states.CHECK,
+            "its metadata could not be reset: %s" % _message(exc)) from exc

@@ -134,6 +134,13 @@ class ConvergeResource(Undo, _Atom):
         except Exception as exc:
             return self._fail(row, states.CREATE if row.action == states.INIT
                               else states.UPDATE, exc)
+        if self.op.action == states.ROLLBACK and row.replaced_by is not None:
+            # A rollback converging back to the original of a replacement
+            # restores it first (Heat's update_convergence); the
+            # replacement is deleted in clean-up.
+            failed = self._hook_before_update(self.restore_prev_rsrc, row)
+            if failed is not None:
+                return failed
         needed = stack_def.attribute_refs(self.resource_name)
         # The incarnations this one depends on now; the row records them
         # so that clean-up deletes dependents before what they depend on.
@@ -180,15 +187,25 @@ class ConvergeResource(Undo, _Atom):
             except exception.UpdateReplace:
                 what = convergence.update_replaced(decision).action
         if what == convergence.REPLACE:
-            try:
-                self._prepare_for_replace(row)
-            except _Superseded:
-                raise
-            except Exception as exc:
-                return self._fail(row, states.UPDATE, exc)
+            failed = self._hook_before_update(self._prepare_for_replace, row)
+            if failed is not None:
+                return failed
             row = self._replacement_row(row, defn)
         return self._create(row, defn, cls, props, data, metadata, needed,
                             replaced=(what == convergence.REPLACE))
+
+    def _hook_before_update(self, hook, row):
+        """Run a Heat hook that precedes an update of ``row`` (its
+        replacement, or its restoring by a rollback); an exception from
+        it fails the resource's update: that failure's result, else
+        None."""
+        try:
+            hook(row)
+        except _Superseded:
+            raise
+        except Exception as exc:
+            return self._fail(row, states.UPDATE, exc)
+        return None
 
     def _done_before(self, row):
         """What this operation had already done to a row that needs nothing

@@ -218,7 +218,7 @@ def _plugin_change(row, new_type, plugin_changed):
 
 
 def decide_by_state(row, new_type, *, plugin_changed, replace_failed=True,
-                    resumed=False):
+                    resumed=False, update_failed=False):
     """The rules of :func:`decide` that look only at the incarnation's
     state and plugin class, not at the new properties; None when the
     properties decide.  (The dry run uses it alone when it cannot resolve
@@ -235,6 +235,12 @@ def decide_by_state(row, new_type, *, plugin_changed, replace_failed=True,
         return _decision(REPLACE, FAILED)
     if row.action == states.INIT:
         return _decision(CREATE, NOT_CREATED)
+    if update_failed and row.status == states.FAILED and made and \
+            not resumed:
+        # A plugin with its own _needs_update keeping a failed create
+        # (a nested stack): Heat asks it and updates, rather than create
+        # again what exists.
+        return _plugin_change(row, new_type, plugin_changed)
     if row.action == states.CREATE and row.status != states.COMPLETE:
         # Finishing a create with another plugin would mix two plugins'
         # resources: replace what the first one made.
@@ -275,7 +281,8 @@ def decide(row, new_type, data, metadata, schema, strict, *,
     (:func:`update_replaced`)."""
     by_state = decide_by_state(row, new_type, plugin_changed=plugin_changed,
                                replace_failed=replace_failed,
-                               resumed=resumed)
+                               resumed=resumed,
+                               update_failed=needs_update is not None)
     if by_state is not None:
         return by_state
     old = row.properties or {}

@@ -62,6 +62,13 @@ class DbStorage(resource_mod.ResourceStorage):
         self._load()
         return dict(self._data)
 
+    def check_held(self):
+        """A fenced touch of the row: Superseded once this run lost it (a
+        nested stack resource asks before it starts an operation on its
+        child: a zombie must not)."""
+        if not self._store.update_resource(self._row_id, self._fence):
+            raise _refused()
+
     def data_set(self, key, value, redact=False):
         self._load()
         if not self._store.resource_data_set(self._row_id, self._fence,

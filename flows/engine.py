@@ -190,14 +190,21 @@ class DirectScope:
         self._graph = compilation.execution_graph
         self._root = compilation.hierarchy
         self._atom = atom
+        self._names = None
 
     def __iter__(self):
-        graph = self._graph
-        preds = [p for p in graph.predecessors(self._atom)
-                 if graph.nodes[p]["kind"] in tf_compiler.ATOMS]
-        if preds:
+        # Worked out once: TaskFlow walks the scope once per argument it
+        # looks for, and an atom reading every resource (the finish atom
+        # of a stack whose output lists them all) has as many arguments as
+        # predecessors: sorting them each time made that quadratic.
+        if self._names is None:
+            graph = self._graph
+            preds = [p for p in graph.predecessors(self._atom)
+                     if graph.nodes[p]["kind"] in tf_compiler.ATOMS]
             preds.sort(key=self._root.index, reverse=True)
-            yield [p.name for p in preds]
+            self._names = [p.name for p in preds]
+        if self._names:
+            yield self._names
 
 
 # -- choosing the next atoms -------------------------------------------------

@@ -52,6 +52,8 @@ class Undo:
                 return
             if row.traversal == op.traversal and \
                     row.action in ("INIT", "CREATE"):
+                if row.replaces is not None:
+                    self._restore_original(row.replaces)
                 self._undo_create(row)
                 if row.replaces is not None:
                     store.set_resource_fields(row.replaces, self.fence,
@@ -68,12 +70,52 @@ class Undo:
         if row is None:
             return
         if did in ("create", "replace"):
+            if did == "replace" and result.get("replaces") is not None:
+                self._restore_original(result["replaces"])
             self._undo_create(row)
             if did == "replace" and result.get("replaces") is not None:
                 store.set_resource_fields(result["replaces"], self.fence,
                                           replaced_by=None)
         elif did == "update":
             self._undo_update(row, result["before"])
+
+    def _restore_original(self, original_id):
+        """Heat's ``restore_prev_rsrc(convergence=True)``, on the original
+        of a replacement this rollback is about to delete: it undoes what
+        its ``prepare_for_replace`` did (the replacement still exists:
+        the plugin's ``replaced_by`` is its row).  Only for a plugin that
+        overrides it.  If it raises, the original is UPDATE_FAILED with
+        its message and the rollback fails there, replacement kept, as in
+        Heat."""
+        row = self.store.get_resource(original_id)
+        if row is None or row.replaced_by is None:
+            return
+        try:
+            self.restore_prev_rsrc(row)
+        except _Superseded:
+            raise
+        except Exception as exc:
+            held = self.acquire(row.id, states.UPDATE, "rollback")
+            if held is not None:
+                self.store.finish_resource(
+                    row.id, self.fence, states.UPDATE, states.FAILED,
+                    _message(exc), driver.failure_detail(exc))
+            raise
+
+    def restore_prev_rsrc(self, row):
+        """Call the hook on ``row``'s plugin as recorded, if its plugin
+        overrides it; exceptions are the caller's."""
+        cls = self.class_of(row)
+        if not plugin_factory.overrides(cls, "restore_prev_rsrc"):
+            return
+        plugin = self.plugin_as_recorded(cls, self._built_from(row), row,
+                                         row.action)
+        # Heat's attribute: the row of the incarnation that replaced it.
+        plugin.replaced_by = row.replaced_by
+        try:
+            plugin.restore_prev_rsrc(convergence=True)
+        except exception.Superseded:
+            raise _Superseded()
 
     def _undo_create(self, row):
         """Delete an incarnation this operation created, and forget it."""

@@ -23,6 +23,7 @@ _LAZY = {
     "Graph": "heatflow.status",
     "GraphNode": "heatflow.status",
     "Environment": "heatflow.environment",
+    "RequestContext": "heatflow.context",
     "validate_template": "heatflow.standalone",
     "dependency_graph": "heatflow.standalone",
     "get_file_references": "heatflow.standalone",

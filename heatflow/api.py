@@ -260,12 +260,18 @@ class Orchestrator:
         unhealthy (Heat's): ``CHECK_FAILED`` with ``reason``, and an event;
         the next update replaces it.  With ``mark_unhealthy=False`` a
         ``CHECK_FAILED`` resource goes back to ``CHECK_COMPLETE`` (any
-        other is left alone).  A resource being deleted is left alone;
+        other is left alone), after its plugin's
+        ``handle_metadata_reset()`` (Heat's; if it raises, the resource
+        stays CHECK_FAILED and :class:`exception.ResourceFailure` says
+        why).  A resource being deleted is left alone;
         one with an action in flight raises
         :class:`exception.ActionNotAllowed`."""
         from heatflow import lifecycle
-        lifecycle.mark_unhealthy(self.db.store, name, resource_name,
-                                 mark_unhealthy, reason)
+        from heatflow.flows import act
+        lifecycle.mark_unhealthy(
+            self.db.store, name, resource_name, mark_unhealthy, reason,
+            reset_metadata=lambda stack, res: act.reset_metadata(
+                self.runtime, self.db.store, stack, res))
 
     def _operation(self, started):
         return Operation(self, started.stack_id, started.traversal,
@@ -288,18 +294,32 @@ class Orchestrator:
         return [self._stack_view(r)
                 for r in self.db.store.list_stacks(nested=nested)]
 
-    def list_resources(self, name):
-        row = self.db.store.find_stack(name)
+    def _tree(self, row, nested_depth):
+        """The stack ``row`` and its nested stacks down to ``nested_depth``
+        levels below it, parents before their children."""
+        found, level = [row], [row]
+        for _ in range(max(0, nested_depth)):
+            level = [c for r in level
+                     for c in self.db.store.list_children(r.id)]
+            found.extend(level)
+        return found
+
+    def list_resources(self, name, nested_depth=0):
+        """The stack's resources; with ``nested_depth``, those of its
+        nested stacks too, that many levels down (each names its
+        ``stack_name``)."""
         out = []
-        for r in self.db.store.list_resources(row.id):
-            attrs = {k: v for k, v in (r.attributes or {}).items()
-                     if k != "*"}
-            out.append(Resource(
-                name=r.name, type=r.type,
-                physical_resource_id=r.physical_resource_id,
-                action=r.action, status=r.status,
-                status_reason=r.status_reason or "", attributes=attrs,
-                updated_at=r.updated_at or r.created_at))
+        for row in self._tree(self.db.store.find_stack(name), nested_depth):
+            for r in self.db.store.list_resources(row.id):
+                attrs = {k: v for k, v in (r.attributes or {}).items()
+                         if k != "*"}
+                out.append(Resource(
+                    name=r.name, type=r.type,
+                    physical_resource_id=r.physical_resource_id,
+                    action=r.action, status=r.status,
+                    status_reason=r.status_reason or "", attributes=attrs,
+                    updated_at=r.updated_at or r.created_at,
+                    stack_name=row.name))
         return out
 
     def get_resource(self, name, resource_name):
@@ -320,14 +340,18 @@ class Orchestrator:
             return res
         return dataclasses.replace(res, status_detail=event.detail)
 
-    def list_events(self, name, after=0):
-        row = self.db.store.find_stack(name)
+    def list_events(self, name, after=0, nested_depth=0):
+        """The stack's events after the event id ``after``, in order; with
+        ``nested_depth``, its nested stacks' too, that many levels down
+        (each names its ``stack_name``)."""
+        names = {r.id: r.name for r in self._tree(
+            self.db.store.find_stack(name), nested_depth)}
         return [Event(id=e.id, time=e.created_at,
-                      resource_name=e.resource_name or row.name,
+                      resource_name=e.resource_name or names[e.stack_id],
                       action=e.action, status=e.status, reason=e.reason,
                       physical_resource_id=e.physical_resource_id,
-                      detail=e.detail)
-                for e in self.db.store.list_events(row.id, after)]
+                      detail=e.detail, stack_name=names[e.stack_id])
+                for e in self.db.store.list_events_of(names, after)]
 
     def operation(self, name):
         """The :class:`Operation` the stack ``name`` is on now (its latest,

@@ -51,6 +51,7 @@ class ChildStacks:
         if existing is not None and existing.owner_id == owner_id and \
                 existing.parent_resource == parent_resource:
             return self.lifecycle.started(existing)
+        self.check_tree_size(owner, template)
         return self.lifecycle.create(
             name, template, files=files, timeout_mins=timeout_mins,
             disable_rollback=True, environment=environment,
@@ -62,10 +63,31 @@ class ChildStacks:
         """Start the child's update to ``template`` (superseding whatever
         runs on it)."""
         row = self.store.get_stack_by_id(child_id)
+        self.check_tree_size(row, template, replacing=child_id)
         return self.lifecycle.update(
             row.id, template, files=files, timeout_mins=timeout_mins,
             disable_rollback=True, environment=environment, context=context,
             by_parent=True)
+
+    def check_tree_size(self, stack, template, replacing=None):
+        """Refuse a child that would take its whole tree past
+        ``Limits.max_resources`` (Heat counts max_resources_per_stack
+        over the tree too); ``replacing``: the child being updated, whose
+        own rows the new template's resources replace."""
+        limit = self.lifecycle.limits.max_resources
+        root = stack
+        while root.owner_id is not None:
+            root = self.store.get_stack_by_id(root.owner_id)
+        total = self.store.tree_resource_count(root.id)
+        if replacing is not None:
+            total -= len(self.store.list_resources(replacing))
+        added = len((template or {}).get("resources") or
+                    (template or {}).get("Resources") or {})
+        if total + added > limit:
+            raise exception.RequestLimitExceeded(
+                message="the stack %s and its nested stacks would hold %d "
+                "resources, over the limit of %d (max_resources)"
+                % (root.name, total + added, limit))
 
     def delete(self, child_id, context=None):
         """Start the child's delete; None when it is gone already."""

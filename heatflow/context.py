@@ -29,6 +29,9 @@ class RequestContext:
     ``tenant_id``, ``tenant``, ``username`` and ``region`` are
     read-only aliases."""
 
+    #: The field names (what ``coerce`` takes from a mapping).
+    FIELDS = FIELDS
+
     def __init__(self, user_id=None, user_name=None, project_id=None,
                  project_name=None, region_name=None, auth_token=None,
                  roles=(), is_admin=None):

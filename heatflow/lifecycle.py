@@ -105,8 +105,11 @@ class Lifecycle:
         tmpl = Template.load(template, files=files, limits=self.limits)
         env = Environment.load(environment, limits=self.limits)
         values = env.parameter_values(tmpl.parameter_schemas, parameters)
-        return tmpl, Environment(values,
-                                 resource_registry=env.resource_registry)
+        # parameter_defaults are kept (as Heat keeps them) for the nested
+        # stacks, whose parameters they also give defaults to.
+        return tmpl, Environment(
+            values, parameter_defaults=env.parameter_defaults,
+            resource_registry=env.resource_registry)
 
     @staticmethod
     def _deadline(timeout_mins):
@@ -200,7 +203,10 @@ class Lifecycle:
                                            parameters))
         aliases = dict(old.resource_registry)
         aliases.update(new.resource_registry)
-        return tmpl, Environment(values, resource_registry=aliases)
+        defaults = dict(old.parameter_defaults)
+        defaults.update(new.parameter_defaults)
+        return tmpl, Environment(values, parameter_defaults=defaults,
+                                 resource_registry=aliases)
 
     def check_immutable(self, row, stack_def):
         """Refuse an update that changes an ``immutable: true`` parameter
@@ -336,9 +342,11 @@ class Lifecycle:
         # asking for its revert (out of its converge phase, or to FAILED):
         # then decide again on what it is now.  Each move is a step towards
         # the operation's end, so this settles in a few tries.
+        row = self.db.store.find_stack(name)
+        self.check_owner(row, False)
+        self._cancel_children(row)
         for _ in range(self.RACE_RETRIES):
             row = self.db.store.find_stack(name)
-            self.check_owner(row, False)
             op = self._request_rollback(row)
             if op is not None:
                 return op
@@ -392,6 +400,7 @@ class Lifecycle:
                 "cancelled" % (row.name, row.action, row.status))
         if rollback:
             return self.rollback(name)
+        self._cancel_children(row)
         traversal = str(uuid.uuid4())
         reason = "Stack %s cancelled" % row.action
         # No flow runs for the new traversal: nothing can be reverted; a
@@ -404,6 +413,20 @@ class Lifecycle:
                 "stack %s changed while it was being cancelled; try again"
                 % row.name)
         return Started(row.id, traversal, row.action)
+
+    def _cancel_children(self, row):
+        """Heat's: the nested stacks being created or updated for the
+        parent's in-flight resources are cancelled with it (without their
+        own rollback: the parent's undoes what it must), so its actions on
+        them end instead of waiting for the whole of their operations."""
+        for child in self.db.store.list_children(row.id):
+            if states.cancel_outcome(child.action, child.status) != \
+                    states.STOP:
+                continue
+            try:
+                self.cancel(child.id, rollback=False, by_parent=True)
+            except (exception.ActionNotAllowed, exception.StackNotFound):
+                pass        # settled meanwhile
 
     def _start(self, op, stack_def, prev_template_id=None):
         plan = compiler.plan_operation(
@@ -430,8 +453,12 @@ class Lifecycle:
         return Started(row.id, row.traversal, row.action)
 
 
-def mark_unhealthy(store, name, resource_name, unhealthy=True, reason=None):
-    """Orchestrator.mark_resource_unhealthy."""
+def mark_unhealthy(store, name, resource_name, unhealthy=True, reason=None,
+                   reset_metadata=None):
+    """Orchestrator.mark_resource_unhealthy.  ``reset_metadata(stack row,
+    resource row)``: Heat's handle_metadata_reset, called before a
+    CHECK_FAILED resource is marked healthy again (if it raises, it is
+    not)."""
     from heatflow.flows import convergence
     if not isinstance(unhealthy, bool):
         raise exception.StackValidationFailed(
@@ -449,6 +476,10 @@ def mark_unhealthy(store, name, resource_name, unhealthy=True, reason=None):
         raise exception.ResourceNotFound(row.name, resource_name)
     reason = reason or ("marked unhealthy" if unhealthy
                         else "marked healthy again")
+    if not unhealthy and reset_metadata is not None and \
+            (found.action, found.status) == (states.CHECK, states.FAILED) \
+            and found.lock_run is None:
+        reset_metadata(row, found)
     done, now = store.mark_resource(found.id, row.id, unhealthy, reason)
     if not done and now is not None and now.lock_run is not None:
         # Heat's ActionInProgress: its action's outcome would overwrite it.

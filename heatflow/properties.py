@@ -9,7 +9,8 @@ Conversions follow Heat so that ported templates behave the same: Integer
 takes "3", Number takes numeric text, Boolean takes "true"/"false", String
 takes ints and bools (as text).  Values that exist only at run time
 (get_resource / get_attr results during validation) are :data:`DEFERRED`
-and are skipped by type and constraint checks.
+(a get_resource a :class:`PendingRef`) and are skipped by type and
+constraint checks; read, they are what Heat's validation gives.
 """
 
 import collections.abc
@@ -50,6 +51,27 @@ class _Deferred:
 
 
 DEFERRED = _Deferred()
+
+
+class PendingRef(str):
+    """What a ``get_resource`` gives during up-front validation: the
+    resource's name, which is what Heat's validation gives (its reference
+    is not known before it exists).  Not checked against the schema, as
+    :data:`DEFERRED` is not."""
+
+    __slots__ = ()
+
+
+def known(value):
+    """Is ``value`` (property data, at any depth) known, rather than
+    :data:`DEFERRED` or a :class:`PendingRef` of up-front validation?"""
+    if value is DEFERRED or isinstance(value, PendingRef):
+        return False
+    if isinstance(value, collections.abc.Mapping):
+        return all(known(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(known(v) for v in value)
+    return True
 
 
 class _AnyIndex(collections.abc.Mapping):
@@ -221,7 +243,7 @@ def _to_list(schema, value, path, check):
             or isinstance(value, (str, bytes))):
         _fail("%s is not a list" % _show(value), path)
     if schema.schema is None:
-        return list(value)
+        return _as_heat_reads(list(value))
     item = schema.schema["*"]
     return [_convert(item, v, list(path) + [i], check)
             for i, v in enumerate(value)]
@@ -235,13 +257,25 @@ def _to_map(schema, value, path, check):
             return json.dumps(value)
         _fail("%s is not a map" % _show(value), path)
     if schema.schema is None:
-        return dict(value)
+        return _as_heat_reads(dict(value))
     # A Map with a schema is a nested set of properties: same rules
     # (unknown keys, required, defaults) as the top level.
     nested = Properties(schema.schema, value, path=path)
     if check:
         nested.validate()
     return dict(nested)
+
+
+def _as_heat_reads(value):
+    """``value`` with what is not known yet (in schema-less data) null,
+    as Heat's validation reads it."""
+    if value is DEFERRED:
+        return None
+    if isinstance(value, dict):
+        return {k: _as_heat_reads(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_heat_reads(v) for v in value]
+    return value
 
 
 def _null(schema):
@@ -257,8 +291,15 @@ def _null(schema):
 def _convert(schema, value, path, check):
     """Convert one value to its schema's type; with ``check`` also apply the
     constraints.  Raises StackValidationFailed naming ``path``."""
-    if value is DEFERRED:
-        return value
+    if value is DEFERRED or isinstance(value, PendingRef):
+        # Not known before the resources exist: not checked (Heat does
+        # not check a value depending on a resource not created yet).
+        # Read, it is what Heat's validation gives: a get_resource the
+        # resource's name, anything else null.
+        if isinstance(value, PendingRef) and \
+                schema.type in (Schema.STRING, Schema.ANY):
+            return value
+        return _null(schema)
     if value is None:
         value = _null(schema)
         if value is None:
@@ -276,6 +317,8 @@ def _convert(schema, value, path, check):
         value = _to_list(schema, value, path, check)
     elif kind == Schema.MAP:
         value = _to_map(schema, value, path, check)
+    elif kind == Schema.ANY and isinstance(value, (dict, list)):
+        value = _as_heat_reads(value)
     if check:
         for constraint in schema.constraints:
             try:
@@ -313,7 +356,8 @@ class Properties(collections.abc.Mapping):
 
     def validate(self):
         """Raise StackValidationFailed for the first problem found."""
-        if self.data is DEFERRED:
+        if not isinstance(self.data, collections.abc.Mapping) and \
+                not known(self.data):
             return      # the whole map comes from a function: run time
         if not isinstance(self.data, collections.abc.Mapping):
             _fail("properties must be a map, not %s" % _show(self.data),
@@ -341,6 +385,14 @@ class Properties(collections.abc.Mapping):
         if schema.required:
             _fail("property is required", self._at(key))
         return None
+
+    def known(self, key):
+        """Is property ``key``'s value known?  False during up-front
+        validation for one that depends on other resources (its value
+        then is Heat's placeholder: see :class:`PendingRef`)."""
+        if not isinstance(self.data, collections.abc.Mapping):
+            return known(self.data)
+        return known(self.data.get(key))
 
     def __getitem__(self, key):
         if key in self.schema:

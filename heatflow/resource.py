@@ -108,6 +108,10 @@ class ResourceStorage:
     def data_delete(self, key):
         self._data.pop(key, None)
 
+    def check_held(self):
+        """Raise Superseded unless this run may still act on the resource
+        (in memory: it always may)."""
+
 
 class Resource:
     """Base class of every resource type.
@@ -378,9 +382,18 @@ class Resource:
         before its replacement is created (OS::Nova::KeyPair deletes its
         key pair there, to free the name).  The default does nothing."""
 
+    def handle_metadata_reset(self):
+        """Heat's hook: called as ``stack resource mark unhealthy
+        --reset`` marks a CHECK_FAILED resource healthy again, before it
+        does (a plugin whose metadata may hang in a wrong state resets
+        it).  The default does nothing."""
+
     def restore_prev_rsrc(self, convergence=False):
-        """Heat's hook for undoing prepare_for_replace in a rollback:
-        heatflow does not call it (docs/plugins.rst)."""
+        """Heat's hook for undoing prepare_for_replace: a rollback calls
+        it, ``convergence=True``, on the original of a replacement before
+        the replacement is deleted (``self.replaced_by`` names the
+        replacement's row; docs/plugins.rst).  The default does
+        nothing."""
 
     # -- intrinsic functions ------------------------------------------------
 

@@ -22,6 +22,8 @@ Children never roll themselves back (their parent does: Heat's rule).
 What the engine does for a child is in :mod:`heatflow.child_stacks`.
 """
 
+import time
+
 from heatflow import exception
 from heatflow import resource
 from heatflow import states
@@ -53,9 +55,19 @@ class StackResource(resource.Resource):
                 feature="a nested stack outside a running operation")
         return service
 
+    def _starting(self):
+        """The child service, once this run is known to still hold the
+        resource: a run that lost it (a zombie) must not start an
+        operation on the child, which is not fenced by the parent's
+        run."""
+        service = self._children()
+        self._storage.check_held()
+        return service
+
     def child_environment(self, params):
-        """The child's environment: ``params``, and the parent's type
-        aliases but the one naming this resource's own type."""
+        """The child's environment: ``params``, the parent's
+        ``parameter_defaults``, and the parent's type aliases but the one
+        naming this resource's own type."""
         env = getattr(self.stack, "env", None)
         registry = dict(getattr(env, "resource_registry", None) or {})
         if self.resource_info is not None:
@@ -63,6 +75,10 @@ class StackResource(resource.Resource):
         out = {"parameters": dict(params or {})}
         if registry:
             out["resource_registry"] = registry
+        defaults = getattr(env, "parameter_defaults", None)
+        if defaults:
+            # Heat's: they give defaults to the child's parameters too.
+            out["parameter_defaults"] = dict(defaults)
         return out
 
     def _files(self):
@@ -84,7 +100,7 @@ class StackResource(resource.Resource):
         the create is polled with)."""
         if user_params is None:
             user_params = self.child_params()
-        started = self._children().create(
+        started = self._starting().create(
             owner_id=self.stack.id, parent_resource=self.name,
             name=self.physical_resource_name(), template=child_template,
             files=self._files(),
@@ -102,7 +118,7 @@ class StackResource(resource.Resource):
                 child_template, user_params, timeout_mins)}
         if user_params is None:
             user_params = self.child_params()
-        started = self._children().update(
+        started = self._starting().update(
             self.resource_id, template=child_template, files=self._files(),
             environment=self.child_environment(user_params),
             timeout_mins=self._timeout(timeout_mins), context=self.context)
@@ -113,7 +129,7 @@ class StackResource(resource.Resource):
         no child (left to delete)."""
         if self.resource_id is None:
             return None
-        started = self._children().delete(self.resource_id,
+        started = self._starting().delete(self.resource_id,
                                           context=self.context)
         return None if started is None else started.traversal
 
@@ -142,12 +158,26 @@ class StackResource(resource.Resource):
                 % (row.name, action, row.action, row.status,
                    row.status_reason))
         if row.status == states.IN_PROGRESS:
-            return False
+            raise resource.PollDelay(self._next_poll())
         if row.status == states.FAILED:
             raise exception.ResourceFailure(
                 self.name, action, "nested stack %s %s_FAILED: %s"
                 % (row.name, row.action, row.status_reason))
         return True
+
+    #: The longest pause between two polls of the child (seconds).
+    CHILD_POLL_MAX = 1.0
+
+    def _next_poll(self):
+        """The pause before the next look at the child: a tenth of the time
+        waited so far, from 50 ms up to CHILD_POLL_MAX.  The engine's
+        doubling back-off (meant for cloud APIs) would let a child that
+        took 3 s be noticed up to 3 s late; a row read is cheap."""
+        now = time.monotonic()
+        first = getattr(self, "_first_poll", None)
+        if first is None:
+            first = self._first_poll = now
+        return min(self.CHILD_POLL_MAX, max(0.05, (now - first) / 10.0))
 
     # -- Heat's hooks ---------------------------------------------------
 
@@ -158,6 +188,11 @@ class StackResource(resource.Resource):
         super()._needs_update(after, before, after_props, before_props,
                               prev_resource, check_init_complete)
         return True
+
+    def needs_replace_failed(self):
+        # Heat's: a failed nested resource whose child exists is updated
+        # (each of the child's resources then decides), not replaced.
+        return self.resource_id is None
 
     def handle_create(self):
         return self.create_with_template(self.child_template(),
@@ -186,7 +221,7 @@ class StackResource(resource.Resource):
         if self.resource_id is None:
             raise exception.ResourceFailure(
                 self.name, action, "its nested stack was never created")
-        return self._children().act(self.resource_id, action).traversal
+        return self._starting().act(self.resource_id, action).traversal
 
     def handle_suspend(self):
         return self._act(states.SUSPEND)
@@ -209,7 +244,7 @@ class StackResource(resource.Resource):
     def handle_create_cancel(self, token):
         """The parent's create timed out: stop the child's (Heat's)."""
         if self.resource_id is not None:
-            self._children().cancel(self.resource_id)
+            self._starting().cancel(self.resource_id)
 
     handle_update_cancel = handle_create_cancel
 

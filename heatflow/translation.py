@@ -277,8 +277,9 @@ class _Application:
         return False
 
     def resolve(self, value):
-        if value is DEFERRED or not _given(value):
-            return value
+        if value is DEFERRED or not _given(value) or \
+                isinstance(value, properties_mod.PendingRef):
+            return value        # (a resource's name: nothing to look up)
         if isinstance(value, list):
             return [self.resolve(item) for item in value]
         rule = self.rule

@@ -61,6 +61,8 @@ class Resource(states.ResourceStatus):
     #: Of a FAILED resource shown on its own: the traceback of the plugin's
     #: exception, when it raised one of its own.
     status_detail: Optional[str] = None
+    #: The stack it belongs to (a nested one's, listed with its parent's).
+    stack_name: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +76,8 @@ class Event(states.ResourceStatus):
     physical_resource_id: Optional[str] = None
     #: A failure's traceback (see Resource.status_detail).
     detail: Optional[str] = None
+    #: The stack it happened in (a nested one's, listed with its parent's).
+    stack_name: Optional[str] = None
 
 
 def stack_view(row, tmpl_row):

@@ -83,7 +83,12 @@ class Store(Resources, SoftwareConfigs):
         return stack_id
 
     def find_stack(self, name_or_id):
-        """The live stack named (or with id) ``name_or_id``."""
+        """The live stack named (or with id) ``name_or_id``; a nested one
+        also by its path, ``parent/resource[/resource...]``: the stack the
+        resource of its parent holds (the newest, while a replacement has
+        two)."""
+        if isinstance(name_or_id, str) and "/" in name_or_id:
+            return self._find_by_path(name_or_id)
         q = sa.select(m.stacks).where(
             m.stacks.c.deleted_marker == "",
             sa.or_(m.stacks.c.name == name_or_id,
@@ -92,6 +97,20 @@ class Store(Resources, SoftwareConfigs):
             row = conn.execute(q).first()
         if row is None:
             raise exception.StackNotFound(name_or_id)
+        return row
+
+    def _find_by_path(self, path):
+        top, *resources = path.split("/")
+        row = self.find_stack(top)
+        with self.engine.connect() as conn:
+            for resource in resources:
+                row = conn.execute(sa.select(m.stacks).where(
+                    m.stacks.c.deleted_marker == "",
+                    m.stacks.c.owner_id == row.id,
+                    m.stacks.c.parent_resource == resource).order_by(
+                        m.stacks.c.created_at.desc())).first()
+                if row is None:
+                    raise exception.StackNotFound(path)
         return row
 
     def get_stack_by_id(self, stack_id):
@@ -115,6 +134,20 @@ class Store(Resources, SoftwareConfigs):
             q = q.where(m.stacks.c.owner_id.is_(None))
         with self.engine.connect() as conn:
             return conn.execute(q.order_by(m.stacks.c.created_at)).all()
+
+    def tree_resource_count(self, stack_id):
+        """How many resource rows the live tree of the stack ``stack_id``
+        holds (its own and its nested stacks', all levels): one count per
+        level of the tree."""
+        total, level = 0, [stack_id]
+        with self.engine.connect() as conn:
+            while level:
+                total += conn.execute(sa.select(sa.func.count()).where(
+                    m.resources.c.stack_id.in_(level))).scalar()
+                level = list(conn.execute(sa.select(m.stacks.c.id).where(
+                    m.stacks.c.deleted_marker == "",
+                    m.stacks.c.owner_id.in_(level))).scalars())
+        return total
 
     def list_children(self, owner_id):
         """The live stacks ``owner_id`` owns (its nested stacks)."""
@@ -292,9 +325,14 @@ class Store(Resources, SoftwareConfigs):
             conn.execute(t.insert().from_select(list(values), sel))
 
     def list_events(self, stack_id, after_id=0):
+        return self.list_events_of([stack_id], after_id)
+
+    def list_events_of(self, stack_ids, after_id=0):
+        """The events of the stacks ``stack_ids`` after ``after_id``, in
+        the order they happened (one sequence over all stacks)."""
         with self.engine.connect() as conn:
             return conn.execute(sa.select(m.events).where(
-                m.events.c.stack_id == stack_id,
+                m.events.c.stack_id.in_(list(stack_ids)),
                 m.events.c.id > after_id).order_by(m.events.c.id)).all()
 
     def last_event(self, stack_id, resource_name):

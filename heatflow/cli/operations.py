@@ -7,6 +7,7 @@ import time
 
 from heatflow import exception
 from heatflow.cli import output
+from heatflow.cli import request_context
 from heatflow.cli.context import CommandError, StoppedWaiting, is_terminal
 from heatflow.cli.inputs import Inputs
 
@@ -205,10 +206,11 @@ def cmd_stack_create(ctx, args):
         plan = ctx.orchestrator().preview_create(
             args.name, inputs.template_source, **inputs.operation_args())
         return show_plan(ctx, plan)
+    caller = request_context.request_context(args)
     orch = ctx.orchestrator(starts_operation=True, detach=True)
     op = orch.create_stack(
         args.name, inputs.template_source, timeout_mins=args.timeout,
-        disable_rollback=not args.enable_rollback,
+        disable_rollback=not args.enable_rollback, context=caller,
         **inputs.operation_args())
     return _finish_operation(ctx, orch, op, args.name, 0, args.wait)
 
@@ -228,12 +230,13 @@ def cmd_stack_update(ctx, args):
             args.name, inputs.template_source, existing=args.existing,
             **inputs.operation_args())
         return show_plan(ctx, plan)
+    caller = request_context.request_context(args)
     orch = ctx.orchestrator(starts_operation=True, detach=True)
     after = _last_event_id(orch, args.name)
     op = orch.update_stack(
         args.name, inputs.template_source, existing=args.existing,
         timeout_mins=args.timeout,
-        disable_rollback=_DISABLE_ROLLBACK[args.rollback],
+        disable_rollback=_DISABLE_ROLLBACK[args.rollback], context=caller,
         **inputs.operation_args())
     return _finish_operation(ctx, orch, op, args.name, after, args.wait)
 
@@ -263,13 +266,15 @@ def cmd_stack_delete(ctx, args):
             "Are you sure you want to delete this stack(s)"):
         ctx.err.write("Stack delete cancelled.\n")
         return 1
+    caller = request_context.request_context(args)
     orch = ctx.orchestrator(starts_operation=True, detach=True)
     started = []
     status = 0
     for name in args.names:
         try:
             after = _last_event_id(orch, name) if args.wait else 0
-            started.append((name, after, orch.delete_stack(name)))
+            started.append((name, after,
+                            orch.delete_stack(name, context=caller)))
         except exception.HeatflowError as exc:
             if len(args.names) == 1:
                 raise

@@ -109,6 +109,8 @@ def resource_record(res):
     }
     if res.status_detail:
         record["status_detail"] = res.status_detail
+    if res.stack_name is not None:
+        record["stack_name"] = res.stack_name
     return record
 
 
@@ -125,6 +127,8 @@ def event_record(event):
     }
     if event.detail:
         record["detail"] = event.detail
+    if event.stack_name is not None:
+        record["stack_name"] = event.stack_name
     return record
 
 

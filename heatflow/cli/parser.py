@@ -9,6 +9,7 @@ the command runs, so ``--help`` and a mistyped command start fast.
 import argparse
 
 from heatflow.cli import output
+from heatflow.cli import request_context
 
 ENV_DB_URL = "HEATFLOW_DB_URL"
 ENV_ZOOKEEPER = "HEATFLOW_ZOOKEEPER"
@@ -128,6 +129,7 @@ def build_parser():
     _timeout_option(p)
     _flag(p, "--enable-rollback", help="roll back if the create fails")
     _wait_option(p, "create")
+    request_context.add_options(p)
     _flag(p, "--dry-run", help="show what the create would do; change nothing")
 
     p = stack_command(stack, "update", "operations.cmd_stack_update",
@@ -144,12 +146,14 @@ def build_parser():
     _flag(p, "--dry-run",
           help="show what the update would do (create, update, replace, "
                "delete, unchanged); change nothing")
+    request_context.add_options(p)
 
     p = command(stack, "delete", "operations.cmd_stack_delete",
                 "delete stacks")
     p.add_argument("names", metavar="NAME", nargs="+")
     _wait_option(p, "delete")
     _flag(p, "-y", "--yes", help="do not ask for confirmation")
+    request_context.add_options(p)
 
     p = stack_command(stack, "rollback", "operations.cmd_stack_rollback",
                       "roll a stack back to its last known-good state")
@@ -198,6 +202,7 @@ def build_parser():
     _flag(p, "--waiting",
           help="only the running and pending resources, with the resources "
                "each waits for")
+    _nested_depth_option(p, "resources")
     p = stack_command(resources, "show", "stacks.cmd_resource_show",
                       "show a resource")
     p.add_argument("resource", metavar="RESOURCE")
@@ -225,6 +230,7 @@ def build_parser():
     _flag(p, "--follow",
           help="keep printing new events until the stack is no longer "
                "IN_PROGRESS")
+    _nested_depth_option(p, "events")
 
     template = group(groups, "template", "templates")
     p = command(template, "validate", "templates.cmd_template_validate",
@@ -276,3 +282,19 @@ def build_parser():
                    metavar="S", help=argparse.SUPPRESS)
 
     return parser
+
+
+def _nested_depth_option(p, what):
+    p.add_argument("--nested-depth", type=_depth, default=0, metavar="N",
+                   help="also the %s of nested stacks, N levels down" % what)
+
+
+def _depth(text):
+    try:
+        depth = int(text)
+    except ValueError:
+        depth = -1
+    if depth < 0:
+        raise argparse.ArgumentTypeError(
+            "must be a whole number, 0 or more, not %r" % text)
+    return depth

@@ -78,10 +78,17 @@ def cmd_resource_list(ctx, args):
         ctx.show([output.waiting_record(w) for w in waiting],
                  output.WAITING_COLUMNS)
         return 0
-    resources = ctx.orchestrator().list_resources(args.name)
+    resources = ctx.orchestrator().list_resources(
+        args.name, nested_depth=args.nested_depth)
     ctx.show([output.resource_record(r) for r in resources],
-             output.RESOURCE_LIST_COLUMNS)
+             _with_stack(output.RESOURCE_LIST_COLUMNS, args))
     return 0
+
+
+def _with_stack(columns, args):
+    """``columns``, and the stack each row is of when nested stacks are
+    listed too (``openstack stack resource list``'s stack_name)."""
+    return list(columns) + (["stack_name"] if args.nested_depth else [])
 
 
 def cmd_resource_show(ctx, args):
@@ -101,9 +108,10 @@ def _event_text(ctx, event):
     return "---\n" + text
 
 
-def follow_events(ctx, orch, name, interval=None):
-    """Print the stack's events, then new ones as they happen, until the
-    stack is no longer IN_PROGRESS (or is deleted)."""
+def follow_events(ctx, orch, name, interval=None, nested_depth=0):
+    """Print the stack's events (and its nested stacks' down to
+    ``nested_depth``), then new ones as they happen, until the stack is no
+    longer IN_PROGRESS (or is deleted)."""
     interval = FOLLOW_POLL_INTERVAL if interval is None else interval
     after = 0
     first = True
@@ -113,7 +121,8 @@ def follow_events(ctx, orch, name, interval=None):
             # status first: the events of the change that settles the
             # stack are written with it, so the next read has them all
             settled = orch.get_stack(name).status != "IN_PROGRESS"
-            events = orch.list_events(name, after=after)
+            events = orch.list_events(name, after=after,
+                                      nested_depth=nested_depth)
         except exception.StackNotFound:
             if first:
                 raise
@@ -134,10 +143,12 @@ def follow_events(ctx, orch, name, interval=None):
 def cmd_event_list(ctx, args):
     if args.follow:
         try:
-            return follow_events(ctx, ctx.orchestrator(), args.name)
+            return follow_events(ctx, ctx.orchestrator(), args.name,
+                                 nested_depth=args.nested_depth)
         except KeyboardInterrupt:
             return 130
-    events = ctx.orchestrator().list_events(args.name)
+    events = ctx.orchestrator().list_events(args.name,
+                                            nested_depth=args.nested_depth)
     ctx.show([output.event_record(e) for e in events],
-             output.EVENT_LIST_COLUMNS)
+             _with_stack(output.EVENT_LIST_COLUMNS, args))
     return 0

@@ -46,7 +46,7 @@ class NestedStack(stack_resource.StackResource):
                 "in the parent's database", ("resources", self.name,
                                              "properties", "context"))
         text = self.properties.get("template")
-        if isinstance(text, str):
+        if isinstance(text, str) and self.properties.known("template"):
             self._parsed(text)
 
     def _parsed(self, text):

@@ -88,9 +88,8 @@ class RandomString(resource.Resource):
         super().validate()
         path = ("resources", self.name, "properties")
         props = self.properties
-        if _has_deferred([props["length"],
-                          props["character_classes"],
-                          props["character_sequences"]]):
+        if not all(props.known(k) for k in (
+                "length", "character_classes", "character_sequences")):
             return      # checked again when the values are known
         minimum = sum(c.min_count for c in self._char_classes())
         if minimum > props["length"]:
@@ -116,16 +115,6 @@ class RandomString(resource.Resource):
         if self.resource_id is not None:
             return self.data().get("value")
         return self.name
-
-
-def _has_deferred(value):
-    if value is properties.DEFERRED:
-        return True
-    if isinstance(value, dict):
-        return any(_has_deferred(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_deferred(v) for v in value)
-    return False
 
 
 def resource_mapping():

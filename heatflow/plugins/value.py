@@ -57,8 +57,9 @@ class Value(resource.Resource):
         value = self.properties["value"]
         value_type = self.properties["type"]
         path = ("resources", self.name, "properties", "value")
-        if value is properties.DEFERRED or value_type is properties.DEFERRED:
-            return value
+        if not (self.properties.known("value") and
+                self.properties.known("type")):
+            return value        # checked again when the values are known
         if value_type == "json":
             return _to_json(value, path)
         schema = _TYPE_SCHEMAS.get(value_type)

@@ -55,10 +55,13 @@ class Context:
     ``deferred``, when set, is returned for anything that depends on
     resources (get_resource, get_attr and what is computed from them): it is
     how validation evaluates properties before any resource exists.
+    ``deferred_ref(name)``, with it, is what a plain get_resource gives
+    instead (Heat's validation gives the resource's name).
     """
 
     def __init__(self, params, condition=None, refs=None, attrs=None,
-                 files=None, limits=loader.DEFAULT_LIMITS, deferred=None):
+                 files=None, limits=loader.DEFAULT_LIMITS, deferred=None,
+                 deferred_ref=None):
         self.params = params
         self.condition = condition
         self.refs = refs
@@ -66,6 +69,7 @@ class Context:
         self.files = files if files is not None else {}
         self.limits = limits
         self.deferred = deferred
+        self.deferred_ref = deferred_ref
 
 
 def resolve(tree, ctx):
@@ -237,6 +241,11 @@ class GetResource(Function):
             self.fail("argument must be a resource name (a string)")
         self.resource = args
         self.args = []
+
+    def evaluate(self, ctx):
+        if ctx.deferred is not None and ctx.deferred_ref is not None:
+            return ctx.deferred_ref(self.resource)
+        return super().evaluate(ctx)
 
     def result(self, ctx):
         try:

@@ -396,11 +396,13 @@ class StackDefinition:
         deps.check_acyclic(self.dependencies(), list(self.resources))
 
     # -- evaluation helpers -------------------------------------------------
-    def context(self, refs=None, attrs=None, deferred=None):
+    def context(self, refs=None, attrs=None, deferred=None,
+                deferred_ref=None):
         return functions.Context(
             self.parameters, condition=self.conditions.is_enabled,
             refs=refs, attrs=attrs, files=self.template.files,
-            limits=self.template.limits, deferred=deferred)
+            limits=self.template.limits, deferred=deferred,
+            deferred_ref=deferred_ref)
 
     def _check_target(self, target, path):
         if target in self.resources:
@@ -479,8 +481,12 @@ class StackDefinition:
         for name, defn in self.resources.items():
             cls = registry.get_class(defn.type,
                                      path="resources.%s.type" % name)
+            # (What another resource gives is not known yet: the
+            # plugin's validate() reads it as in Heat's validation.)
             values = defn._resolve(defn._snippet.properties,
-                                   self.context(deferred=props_mod.DEFERRED),
+                                   self.context(
+                                       deferred=props_mod.DEFERRED,
+                                       deferred_ref=props_mod.PendingRef),
                                    "properties")
             # Translated first, as Heat validates: a deprecated property
             # its rules move elsewhere is checked where it lands.  (No

@@ -30,6 +30,7 @@ Where a server's software is missing the tests that need it are skipped,
 except in CI (``CI=true``), where that is a failure.
 """
 
+import os
 import re
 import uuid
 
@@ -48,6 +49,10 @@ def isolated_cwd(monkeypatch, tmp_path):
     for var in ("HEATFLOW_DB_URL", "HEATFLOW_ZOOKEEPER",
                 "HEATFLOW_PLUGIN_DIRS", "HEATFLOW_ENCRYPTION_KEY"):
         monkeypatch.delenv(var, raising=False)
+    # (nor an OpenStack user's OS_* request context)
+    for var in list(os.environ):
+        if var.startswith("OS_"):
+            monkeypatch.delenv(var)
 
 
 @pytest.fixture

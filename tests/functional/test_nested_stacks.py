@@ -79,6 +79,11 @@ def test_a_template_resource_is_a_child_stack_created_updated_and_deleted(
     # get_resource of the template resource is the child stack's id
     server, = [r for r in orch.list_resources("s") if r.name == "server"]
     assert server.physical_resource_id == child.id
+    # A child is also named by its path: parent/resource.
+    assert orch.get_stack("s/server").id == child.id
+    for missing in ("s/nothing", "nobody/server", "s/server/deeper"):
+        with pytest.raises(exception.StackNotFound):
+            orch.get_stack(missing)
     # Only the top-level stack is listed by default.
     assert [s.name for s in orch.list_stacks()] == ["s"]
 
@@ -188,6 +193,101 @@ def test_starting_a_child_again_finds_the_one_started(orch, cloud):
             context=None)
 
 
+def test_a_timed_out_nested_resource_cancels_its_childs_create(orch,
+                                                               cloud):
+    tmpl = parent()
+    tmpl["resources"]["server"]["timeout"] = 1
+    stack = orch.create_stack("s", tmpl, files=files(
+        **{"server.yaml": slow_server(5)})).wait(60)
+    assert stack.stack_status == "CREATE_FAILED"
+    assert "timed out after 1 s" in stack.status_reason
+    # The child's create was stopped where it was, not left running.
+    child = child_of(orch)
+    assert child.stack_status == "CREATE_FAILED", child.status_reason
+    assert "cancelled" in child.status_reason
+    orch.delete_stack("s").wait(60)
+    assert cloud.reality() == {}
+    assert orch.list_stacks(nested=True) == []
+
+
+@pytest.mark.parametrize("rollback", [False, True, "explicit"])
+def test_cancelling_the_parent_cancels_its_running_child(orch, cloud,
+                                                         rollback):
+    orch.create_stack("s", parent(label="a"), disable_rollback=False,
+                      files=files(**{"server.yaml": SERVER})).wait(60)
+    orch.update_stack("s", parent(label="b"), files=files(
+        **{"server.yaml": slow_server(3)}))
+    deadline = time.time() + 30
+    while child_of(orch).action != "UPDATE" and time.time() < deadline:
+        time.sleep(0.01)
+    if rollback == "explicit":
+        orch.rollback_stack("s")
+    else:
+        orch.cancel_update("s", rollback=rollback)
+    stack = settle(orch, "s")
+    # The child's update stopped where it was: its disk, which waits for
+    # the box's 3 s update, was never updated (without the child's cancel
+    # the parent's action would have waited for all of it).
+    assert not [j for j in cloud.journal()
+                if (j.get("props") or {}).get("name") == "b-disk"]
+    if rollback:
+        assert stack.stack_status == "ROLLBACK_COMPLETE", stack.status_reason
+        assert names(cloud) == ["a", "a", "a-disk"]
+    else:
+        assert stack.stack_status == "UPDATE_FAILED", stack.status_reason
+        assert "cancelled" in child_of(orch).status_reason
+
+
+def test_check_suspend_and_resume_reach_the_child(orch, cloud):
+    orch.create_stack("s", parent(), files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    for act, done in ((orch.check_stack, "CHECK_COMPLETE"),
+                      (orch.suspend_stack, "SUSPEND_COMPLETE"),
+                      (orch.resume_stack, "RESUME_COMPLETE")):
+        stack = act("s").wait(60)
+        assert stack.stack_status == done, stack.status_reason
+        assert child_of(orch).stack_status == done
+
+
+def test_resources_are_counted_over_the_whole_tree(db_url, cloud):
+    import heatflow
+    from heatflow.template import Limits
+    orch = heatflow.Orchestrator(db_url, poll_interval=(0.005, 0.05),
+                                 limits=Limits(max_resources=5))
+    orch.register_plugin("Test::Thing", cloud.Thing)
+    try:
+        # 2 here and 2 in the child: within 5.
+        stack = orch.create_stack("s", parent(), files=files(
+            **{"server.yaml": SERVER})).wait(60)
+        assert stack.stack_status == "CREATE_COMPLETE"
+        # 2 here and 4 in the child: over.
+        bigger = json.loads(json.dumps(SERVER))
+        for extra in ("e1", "e2"):
+            bigger["resources"][extra] = {"type": "Test::Thing"}
+        stack = orch.update_stack("s", parent(), files=files(
+            **{"server.yaml": bigger})).wait(60)
+        assert stack.stack_status == "UPDATE_FAILED"
+        assert "6 resources, over the limit of 5 (max_resources)" in \
+            stack.status_reason
+        assert names(cloud) == ["web", "web", "web-disk"]
+    finally:
+        orch.close()
+
+
+def test_a_failed_nested_resource_is_updated_not_replaced(orch, cloud):
+    stack = orch.create_stack("s", parent(fail=True), files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    assert stack.stack_status == "CREATE_FAILED"
+    child = child_of(orch)
+    stack = orch.update_stack("s", parent(), files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    assert stack.stack_status == "UPDATE_COMPLETE", stack.status_reason
+    # The same child, its failed box replaced inside it (Heat's rule for a
+    # failed plain resource), the rest kept.
+    assert child_of(orch).id == child.id
+    assert names(cloud) == ["web", "web", "web-disk"]
+
+
 def test_os_heat_stack_and_an_environment_alias_nest_too(orch, cloud):
     inner = {"heat_template_version": "2018-08-31",
              "parameters": {"n": {"type": "string"}},
@@ -210,6 +310,26 @@ def test_os_heat_stack_and_an_environment_alias_nest_too(orch, cloud):
     assert names(cloud) == ["via-alias", "via-stack"]
     orch.delete_stack("s").wait(60)
     assert cloud.reality() == {} and orch.list_stacks(nested=True) == []
+
+
+def test_parameter_defaults_reach_the_nested_stacks(orch, cloud):
+    # size is not given by the parent: the environment's default gives it
+    # (a Thing's size is part of what the cloud records).
+    tmpl = parent()
+    del tmpl["resources"]["server"]["properties"]["size"]
+    stack = orch.create_stack(
+        "s", tmpl, files=files(**{"server.yaml": SERVER}),
+        environment={"parameter_defaults": {"size": 3}}).wait(60)
+    assert stack.stack_status == "CREATE_COMPLETE", stack.status_reason
+    sizes = sorted(p["size"] for p in cloud.reality().values())
+    assert sizes == [1, 1, 3]        # box (3), disk and after (1)
+    # Kept by an update of the existing stack (Heat's PATCH); a full
+    # update without them drops them, as in Heat.
+    orch.update_stack("s", existing=True).wait(60)
+    assert sorted(p["size"] for p in cloud.reality().values()) == [1, 1, 3]
+    orch.update_stack("s", tmpl, files=files(
+        **{"server.yaml": SERVER})).wait(60)
+    assert sorted(p["size"] for p in cloud.reality().values()) == [1, 1, 1]
 
 
 def _nesting(name, child):
@@ -273,6 +393,26 @@ def test_the_command_line_reads_nested_templates_beside_the_template(
     child, = [s for s in listed if s["parent"] == top["id"]]
     code, out, err = run("stack", "delete", "-y", child["name"], plugin)
     assert code == 1 and "changes only through its parent" in err
+    # --nested-depth lists the child's resources and events with the
+    # parent's, each naming its stack.
+    code, out, err = run("-f", "json", "stack", "resource", "list", "s",
+                         "--nested-depth", "1", plugin)
+    assert code == 0, err
+    assert sorted((r["stack_name"], r["name"]) for r in json.loads(out)) \
+        == sorted([("s", "server"), ("s", "after"),
+                   (child["name"], "box"), (child["name"], "disk")])
+    code, out, err = run("-f", "json", "stack", "resource", "list", "s",
+                         plugin)
+    assert sorted(r["name"] for r in json.loads(out)) == ["after", "server"]
+    code, out, err = run("-f", "json", "stack", "event", "list", "s",
+                         "--nested-depth", "1", plugin)
+    events = json.loads(out)
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+    assert ("disk", child["name"]) in {(e["resource_name"], e["stack_name"])
+                                       for e in events}
+    code, out, err = run("stack", "event", "list", "s", "--nested-depth",
+                         "-1", plugin)
+    assert code == 2 and "0 or more" in err
     assert names(cloud) == ["web", "web", "web-disk"]
 
 
@@ -336,3 +476,23 @@ def test_a_process_killed_mid_child_create_is_resumed_with_its_tree(
         assert child_of(orch).stack_status == "CREATE_COMPLETE"
     finally:
         orch.close()
+
+
+def test_the_readme_example_tree_runs(run):
+    import os
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "examples",
+                        "templates", "tree.yaml")
+    code, out, err = run("stack", "create", "tree", "-t", path, "--wait")
+    assert code == 0, err
+    code, out, err = run("-f", "json", "stack", "list", "--nested")
+    assert len(json.loads(out)) == 3
+    code, out, err = run("-f", "json", "stack", "output", "show", "tree",
+                         "names")
+    front, back = json.loads(out)["output_value"]
+    assert front.startswith("front-") and back.startswith("back-")
+    code, out, err = run("-f", "json", "stack", "show", "tree/front")
+    assert json.loads(out)["parent_resource"] == "front"
+    code, out, err = run("stack", "delete", "tree", "--wait", "-y")
+    assert code == 0, err
+    code, out, err = run("-f", "json", "stack", "list", "--nested")
+    assert json.loads(out) == []

@@ -239,11 +239,17 @@ class Caller(resource.Resource):
     """Journals the request context its create ran with (its token as
     whether there was one), wherever it ran."""
 
-    def handle_create(self):
+    def _journal(self, event):
         ctx = self.context
-        _journal("caller", os.getpid(), None if ctx is None else {
+        _journal(event, os.getpid(), None if ctx is None else {
             "user_id": ctx.user_id, "project_id": ctx.project_id,
             "token": ctx.auth_token})
+
+    def handle_create(self):
+        self._journal("caller")
+
+    def handle_delete(self):
+        self._journal("caller_delete")
 
 
 def resource_mapping():

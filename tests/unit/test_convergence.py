@@ -114,6 +114,12 @@ DECIDE = [
     ("create failed, the plugin keeps it: its create runs again",
      row("CREATE", "FAILED"), OLD, META, {"replace_failed": False},
      cv.CREATE, cv.CREATE_INCOMPLETE, ()),
+    # a nested stack: its own _needs_update (always yes) is asked, and
+    # the child it made is updated rather than created again
+    ("create failed, a plugin asked whether to update keeps it: updated",
+     row("CREATE", "FAILED"), OLD, META,
+     {"replace_failed": False, "needs_update": lambda: True}, cv.UPDATE,
+     cv.INCOMPLETE, ()),
     ("failed in this very operation (resumed): not replaced",
      row("UPDATE", "FAILED"), OLD, META,
      {"resumed": True, "replace_failed": never}, cv.UPDATE, cv.INCOMPLETE,
@@ -162,6 +168,7 @@ def test_decide_by_state_is_decide_without_properties(case, rw, data, meta,
     kw = dict(kw)
     kw.pop("strict", None)
     kw.setdefault("plugin_changed", False)
+    kw["update_failed"] = kw.pop("needs_update", None) is not None
     d = cv.decide_by_state(rw, "Acme::Thing", **kw)
     if reason in (cv.NO_ROW, cv.NOT_CREATED, cv.CREATE_INCOMPLETE,
                   cv.FAILED, cv.BEING_DELETED, cv.TYPE_CHANGED,

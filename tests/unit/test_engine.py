@@ -161,6 +161,35 @@ def test_direct_scope_finds_the_providers_taskflow_finds():
             assert {"v:" + n for n in mine} >= needed
 
 
+def test_direct_scope_reads_the_graph_once():
+    """TaskFlow walks an atom's scope once per argument: the finish atom of
+    a stack whose output lists 2,000 resources walked it 2,000 times, each
+    walk sorting 2,000 predecessors (finish took 3.4-4.8 s instead of
+    0.7-1.4 s, bench of 2,000 OS::Heat::None with such outputs)."""
+    class Atom(str):
+        name = property(str.__str__)
+
+    a, b = Atom("a"), Atom("b")
+
+    class Graph:
+        calls = 0
+        nodes = {a: {"kind": "task"}, b: {"kind": "task"}}
+
+        def predecessors(self, atom):
+            self.calls += 1
+            return [a, b]
+
+    class Compilation:
+        execution_graph = Graph()
+        hierarchy = type("Flow", (), {"index": staticmethod(
+            [a, b].index)})()
+
+    scope = engine.DirectScope(Compilation(), "finish")
+    assert list(scope) == [["b", "a"]]        # latest sibling first
+    assert list(scope) == [["b", "a"]]
+    assert Compilation.execution_graph.calls == 1
+
+
 def test_completion_queue_hands_back_what_completed():
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         queue = engine.CompletionQueue(pool)

@@ -8,6 +8,8 @@ from heatflow.plugins import none, random_string, test_resource, value
 from heatflow.plugins.none import NoneResource
 from heatflow.plugins.random_string import RandomString
 from heatflow.plugins.nested_stack import NestedStack
+from heatflow.plugins.resource_chain import ResourceChain
+from heatflow.plugins.resource_group import ResourceGroup
 from heatflow.plugins.test_resource import TestResource
 from heatflow.plugins.value import Value
 
@@ -19,6 +21,8 @@ def test_resource_mapping_has_every_builtin():
         "OS::Heat::RandomString": RandomString,
         "OS::Heat::TestResource": TestResource,
         "OS::Heat::Stack": NestedStack,
+        "OS::Heat::ResourceGroup": ResourceGroup,
+        "OS::Heat::ResourceChain": ResourceChain,
     }
     for module in (none, value, random_string, test_resource):
         assert set(module.resource_mapping()) <= set(

@@ -4,7 +4,7 @@ import pickle
 import pytest
 
 from heatflow import constraints, exception, properties
-from heatflow.properties import DEFERRED, Properties, Schema
+from heatflow.properties import DEFERRED, PendingRef, Properties, Schema
 
 PATH = ("resources", "web", "properties")
 
@@ -195,13 +195,33 @@ class TestConversion:
 
 class TestDeferred:
     def test_skips_type_and_constraints(self):
-        p = props({"size": DEFERRED, "enabled": DEFERRED})
-        assert p["size"] is DEFERRED
+        # Read as Heat's validation reads a get_attr: null, so the
+        # default or the type's empty value (0 is outside 1..9: unchecked).
+        p = props({"size": DEFERRED, "enabled": DEFERRED,
+                   "anything": DEFERRED, "name": DEFERRED})
+        assert (p["size"], p["enabled"], p["anything"], p["name"]) == \
+            (0, False, None, "web")
+        assert not p.known("size") and p.known("ratio")
+
+    def test_a_pending_reference_reads_as_the_resource_name(self):
+        # Heat's validation gives a get_resource the resource's name, and
+        # checks nothing of it.
+        ref = PendingRef("net")
+        p = props({"size": ref, "name": ref, "anything": ref,
+                   "tags": [ref], "ports": [{"name": ref}]},
+                  schema=dict(SCHEMA, name=Schema(
+                      Schema.STRING, constraints=[
+                          constraints.AllowedPattern("[0-9]+")])))
+        assert (p["size"], p["name"], p["anything"], p["tags"]) == \
+            (0, "net", "net", ["net"])
+        assert p["ports"] == [{"name": "net", "number": 80}]
+        assert not p.known("tags") and not p.known("ports")
 
     def test_inside_lists_and_maps(self):
         p = props({"size": 1, "ports": [{"name": DEFERRED, "number": DEFERRED}],
                    "tags": [DEFERRED]})
-        assert p["ports"] == [{"name": DEFERRED, "number": DEFERRED}]
+        assert p["ports"] == [{"name": "", "number": 80}]
+        assert p["tags"] == [None]
         # ... but siblings are still checked
         assert failure({"size": 1, "ports": [{"name": DEFERRED,
                                               "number": "x"}]}) == \

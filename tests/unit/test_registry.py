@@ -24,8 +24,9 @@ def not_a_resource():
     return object
 
 
-BUILTINS = ["OS::Heat::None", "OS::Heat::RandomString", "OS::Heat::Stack",
-            "OS::Heat::TestResource", "OS::Heat::Value"]
+BUILTINS = ["OS::Heat::None", "OS::Heat::RandomString",
+            "OS::Heat::ResourceChain", "OS::Heat::ResourceGroup",
+            "OS::Heat::Stack", "OS::Heat::TestResource", "OS::Heat::Value"]
 
 PLUGIN_MODULE = textwrap.dedent('''
     from heatflow import resource

@@ -295,6 +295,7 @@ def fake_properties(monkeypatch):
     """A stand-in for heatflow.properties (written in parallel)."""
     mod = types.ModuleType("heatflow.properties")
     mod.DEFERRED = object()
+    mod.PendingRef = type("PendingRef", (str,), {})
     seen = []
 
     class Properties:
