@@ -8,9 +8,9 @@ attribute with None and writes every create, update and delete to a
 journal.  heatflow's own types (OS::Heat::RandomString, Value, None,
 TestResource, Stack) and template resources (``type: file.yaml``, an
 environment alias to a file) are the real ones, so nested stacks run as
-they do for a user.  A type whose behaviour is not built yet
-(OS::Heat::ResourceGroup, AutoScalingGroup, WaitCondition,
-SoftwareDeployment, ...) is a stand-in too: it runs as a generic resource.
+they do for a user (OS::Heat::ResourceGroup too).  A type whose behaviour
+is not built yet (AutoScalingGroup, WaitCondition, SoftwareDeployment, ...)
+is a stand-in too: it runs as a generic resource.
 
 The files map is built as the command line builds it
 (heatflow/cli/inputs.py): each reference read relative to the template
@@ -22,7 +22,7 @@ corpus has is read: the command line refuses both, the corpus was written
 for python-heatclient).  A template whose nested *template* file is
 missing would be skipped, naming it (none is today).
 
-Two of them run through the command line too (create, update, delete
+Three of them run through the command line too (create, update, delete
 with ``--wait``: each operation in a worker process), the stand-ins then
 a plugin directory (tests/corpus_plugins).
 
@@ -48,7 +48,7 @@ from tests.unit.template.test_corpus import CORPUS, TEMPLATES, _value_for
 # The figure docs/nested.rst quotes; lower it only with a reason.
 TEMPLATES_THAT_RUN = 88
 PAIRINGS_THAT_RUN = 11
-RUNS_WITH_NESTED_STACKS = 8
+RUNS_WITH_NESTED_STACKS = 11
 
 # template -> the reason it cannot run (the start of the error it fails
 # with).  Both are refused by design, before anything is written.
@@ -377,10 +377,13 @@ def test_multi_region_hello_world_runs_without_its_region(tmp_path):
 # -- the same through the command line ----------------------------------------
 
 # Templates whose every file is in the corpus, so the command line can read
-# them as a user would: a template resource (``type: ./secret.yaml``) and a
-# docker-compose file read with get_file.  (Each costs some 8 s: three
-# commands, each operation in a worker process of its own.)
+# them as a user would: a template resource (``type: ./secret.yaml``), a
+# group of template-file members (``resource_def: {type:
+# volume_with_attachment.yaml}``) and a docker-compose file read with
+# get_file.  (Each costs some 8 s: three commands, each operation in a
+# worker process of its own.)
 CLI_TEMPLATES = ["barbican/container_generic.yaml",
+                 "resource_group/server_with_volumes.yaml",
                  _EXAMPLES + "example-docker-compose-template.yaml"]
 
 
