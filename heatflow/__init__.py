@@ -28,6 +28,7 @@ _LAZY = {
     "dependency_graph": "heatflow.standalone",
     "get_file_references": "heatflow.standalone",
     "is_template_type": "heatflow.plugins.template_resource",
+    "is_template": "heatflow.template_format",
     "resource_types": "heatflow.standalone",
     "resource_type_schema": "heatflow.standalone",
     "upgrade_database": "heatflow.standalone",

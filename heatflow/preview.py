@@ -242,8 +242,10 @@ def _decide(name, defn, row, registry, class_of, refs, get_attr, pending,
     props = metadata = None
 
     def plugin_changed():
+        # the engine's test (flows/converge.py): a template resource's
+        # class is built anew at each binding of its file
         try:
-            return class_of(row) is not cls
+            return not plugin_factory.same_class(class_of(row), cls)
         except exception.HeatflowError:
             return True
 
@@ -366,4 +368,6 @@ def _worded(decision, name, defn, row, pending):
             _plural(direct, "property", "properties"), _names(direct)))
     if decision.metadata_changed:
         parts.append("metadata changed")
-    return action, "; ".join(parts)
+    # Nothing changed here, but the plugin's _needs_update says update.
+    return action, "; ".join(parts) or \
+        "its plugin asks for an update (a nested stack always does)"

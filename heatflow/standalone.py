@@ -73,9 +73,11 @@ def dependency_graph(template, parameters=None, files=None,
 
 def get_file_references(template):
     """``[(path, name)]`` for every ``{get_file: name}`` in ``template``
-    (parsed, not bound), and every resource type naming a template file
-    (``type: server.yaml``, a nested stack): the files a caller must pass
-    as ``files``.  ``path`` is the key path to the reference, for
+    (parsed, not bound), and every ``type`` naming a template file (a
+    nested stack: a resource's own type, or one in its properties such as
+    a group's member definition, as python-heatclient finds them): the
+    files a caller must pass as ``files``, in the template's order.
+    ``path`` is the key path to the reference, for
     :func:`heatflow.exception.format_path`."""
     from heatflow.plugins import template_resource
     from heatflow.template import Template
@@ -87,19 +89,15 @@ def get_file_references(template):
                 found.append((path + ("get_file",), data["get_file"]))
                 return
             for key, value in data.items():
-                walk(value, path + (key,))
+                if key in ("type", "Type") and \
+                        template_resource.is_template_type(value):
+                    found.append((path + (key,), value))
+                else:
+                    walk(value, path + (key,))
         elif isinstance(data, list):
             for i, value in enumerate(data):
                 walk(value, path + (i,))
-    data = Template.load(template).to_dict()
-    walk(data, ())
-    for section in ("resources", "Resources"):
-        for name, snippet in (data.get(section) or {}).items():
-            rtype = snippet.get("type", snippet.get("Type")) \
-                if isinstance(snippet, dict) else None
-            if template_resource.is_template_type(rtype):
-                key = "type" if "type" in snippet else "Type"
-                found.append(((section, name, key), rtype))
+    walk(Template.load(template).to_dict(), ())
     return found
 
 

@@ -9,6 +9,8 @@ for text starting with ``{``); this module gives it Heat's interface:
 * :func:`simple_parse` -- JSON or YAML to a dict; empty text is ``{}``;
 * :func:`parse` -- the same, within the template size limit, and the
   result must name a template version;
+* :func:`is_template` -- whether text is a template (python-heatclient's
+  test of a ``get_file``'d file, whose own files are then read too);
 * :data:`yaml_loader`, :data:`yaml_dumper` -- for ``yaml.load(text,
   Loader=yaml_loader)`` and ``yaml.dump(data, Dumper=yaml_dumper)``.
 
@@ -98,3 +100,15 @@ def parse(tmpl_str, tmpl_url=None):
                                   "template needs one of %s"
                                   % ", ".join(VERSION_KEYS))
     return data
+
+
+def is_template(tmpl_str):
+    """Whether ``tmpl_str`` parses as a template (:func:`parse` accepts
+    it), as python-heatclient asks of a file read with ``get_file``: a
+    file that is one may read files of its own (an ``OS::Heat::Stack``'s
+    template); other YAML (a docker-compose file) is data."""
+    try:
+        parse(tmpl_str)
+    except (ValueError, exception.HeatflowError):
+        return False
+    return True

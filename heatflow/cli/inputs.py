@@ -48,7 +48,8 @@ def collect_files(source, template_path, files=None):
     """The files map for ``get_file`` and template resources: each file
     referenced read relative to the directory of the template naming it,
     keyed by the name used there; a nested template's own references
-    too."""
+    too (a resource type's file, or a ``get_file``'d file that is a
+    template, as python-heatclient decides it: by its content)."""
     base = os.path.dirname(os.path.abspath(template_path))
     files = {} if files is None else files
     for path, name in heatflow.get_file_references(source):
@@ -61,7 +62,8 @@ def collect_files(source, template_path, files=None):
                     "them by name)" % (where, name))
             continue
         files[name] = text
-        if heatflow.is_template_type(name):
+        names_a_type = path[-1] in ("type", "Type")
+        if names_a_type or heatflow.is_template(text):
             _collect_nested(text, os.path.join(base, name), files, where)
     return files
 

@@ -554,6 +554,32 @@ def test_get_file_reads_sibling_files(run, tmp_path):
     assert output_of(run, "s", "result") == "line one\nline two\n+more"
 
 
+def test_get_file_of_yaml_that_is_not_a_template_is_text(run, tmp_path):
+    # A docker-compose or cloud-config file read with get_file (as in
+    # heat-templates' software-config examples) is data, not a nested
+    # template: only a file that is a template has its own files read.
+    compose = "version: '2'\nservices:\n  web: {image: nginx}\n"
+    write(tmp_path, "tmpl/compose.yml", compose)
+    write(tmp_path, "tmpl/inner.txt", "inner")
+    write(tmp_path, "tmpl/child.yaml", value_template(
+        {"get_file": "inner.txt"}))
+    path = write(tmp_path, "tmpl/t.yaml", yaml.safe_dump({
+        "heat_template_version": "2018-08-31",
+        "resources": {
+            "v": {"type": "OS::Heat::Value",
+                  "properties": {"value": {"get_file": "compose.yml"}}},
+            "nested": {"type": "OS::Heat::Stack", "properties": {
+                "template": {"get_file": "child.yaml"}}}},
+        "outputs": {"result": {"value": {"get_attr": ["v", "value"]}},
+                    "nested": {"value": {"get_attr": [
+                        "nested", "outputs", "result"]}}}}))
+    code, _, err = run("stack", "create", "s", "-t", path, "--wait")
+    assert code == 0, err
+    assert output_of(run, "s", "result") == compose
+    # the template read with get_file had its own get_file read
+    assert output_of(run, "s", "nested") == "inner"
+
+
 @pytest.mark.parametrize("name,message", [
     ("../escape.txt", "outside the template's directory"),
     ("sub/../../escape.txt", "outside the template's directory"),

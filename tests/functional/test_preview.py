@@ -351,3 +351,30 @@ def test_cli_dry_run_in_every_format(run, tmp_path, db_url):
     assert row_counts(db_url) == counts
     code, out, err = run("-f", "json", "stack", "show", "web")
     assert json.loads(out)["stack_status"] == "CREATE_COMPLETE"
+
+
+def test_a_dry_run_of_the_same_template_keeps_a_template_resource(orch):
+    # A template resource's class is built each time its file is bound:
+    # the dry run took the new one for another plugin and planned to
+    # replace the nested stack (and to update what refers to it) where the
+    # update keeps it (heat-templates' barbican/container_generic.yaml).
+    child = {"heat_template_version": "2018-08-31",
+             "resources": {"thing": {"type": "OS::Heat::None"}},
+             "outputs": {"ref": {"value": {"get_resource": "thing"}}}}
+    parent = {"heat_template_version": "2018-08-31",
+              "resources": {
+                  "nested": {"type": "child.yaml"},
+                  "user": {"type": "OS::Heat::Value", "properties": {
+                      "value": {"get_resource": "nested"}}}}}
+    files = {"child.yaml": yaml.safe_dump(child)}
+    orch.create_stack("web", parent, files=files).wait()
+    plan = by_name(orch.preview_update("web", parent, files=files))
+    # updated: the child is, and each of its resources decides
+    assert plan["nested"] == ("update", "its plugin asks for an update (a "
+                                        "nested stack always does)")
+    assert plan["user"] == ("unchanged", "no change")
+    before = {r.name: r.physical_resource_id
+              for r in orch.list_resources("web")}
+    orch.update_stack("web", parent, files=files).wait()
+    assert {r.name: r.physical_resource_id
+            for r in orch.list_resources("web")} == before

@@ -79,6 +79,31 @@ def test_get_file_references():
         "heat_template_version: 2018-08-31\n") == []
 
 
+def test_get_file_references_finds_template_types_in_properties():
+    # A group's member definition names a template file as python-heatclient
+    # finds it: a "type" naming a template anywhere, not only a resource's
+    # own (heat-templates' resource_group/server_with_volumes.yaml).
+    group = """\
+heat_template_version: 2018-08-31
+parameters:
+  n: {type: number}
+resources:
+  top: {type: top.yaml}
+  group:
+    type: OS::Heat::ResourceGroup
+    properties:
+      resource_def:
+        type: member.yaml
+        properties: {script: {get_file: run.sh}, kind: {type: not-a-file}}
+"""
+    assert heatflow.get_file_references(group) == [
+        (("resources", "top", "type"), "top.yaml"),
+        (("resources", "group", "properties", "resource_def", "type"),
+         "member.yaml"),
+        (("resources", "group", "properties", "resource_def", "properties",
+          "script", "get_file"), "run.sh")]
+
+
 def test_encryption_key():
     from heatflow.persistence import sealing
     assert heatflow.ENCRYPTION_KEY_ENV == sealing.ENV_KEY

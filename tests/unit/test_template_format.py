@@ -33,6 +33,19 @@ def test_bad_templates_are_value_errors(text, words):
     assert isinstance(info.value, exception.StackValidationFailed)
 
 
+@pytest.mark.parametrize("text,answer", [
+    ("heat_template_version: 2018-08-31\n", True),
+    ('{"AWSTemplateFormatVersion": "2010-09-09"}', True),
+    # a docker-compose file, a script, broken YAML: data, not templates
+    ("version: '2'\nservices: {web: {image: nginx}}\n", False),
+    ("#!/bin/sh\necho hi\n", False),
+    ("a: [", False),
+    ("", False),
+])
+def test_is_template(text, answer):
+    assert tf.is_template(text) is answer
+
+
 def test_simple_parse_needs_no_version_and_empty_is_empty():
     assert tf.simple_parse("a: 1") == {"a": 1}
     assert tf.simple_parse("  \n") == {}
