@@ -76,14 +76,14 @@ class ChildStacks:
         """Refuse a child that would take its whole tree past
         ``Limits.max_resources`` (Heat counts max_resources_per_stack
         over the tree too); ``replacing``: the child being updated, whose
-        own rows the new template's resources replace."""
+        tree the new template replaces."""
         limit = self.lifecycle.limits.max_resources
         root = stack
         while root.owner_id is not None:
             root = self.store.get_stack_by_id(root.owner_id)
         total = self.store.tree_resource_count(root.id)
         if replacing is not None:
-            total -= len(self.store.list_resources(replacing))
+            total -= self.store.tree_resource_count(replacing)
         added = len((template or {}).get("resources") or
                     (template or {}).get("Resources") or {})
         if total + added > limit:
@@ -160,9 +160,7 @@ class ChildStacks:
         runtime = self.lifecycle.runtime
         stack_def = runtime.definition(row.template_id, view.name, view.id)
         cls = stack_def.registry.get_class(row.type)
-        props = plugin_factory.properties_for(
-            cls, name, row.properties or {}, validate=False, strict=False,
-            ignore_errors=True)
+        props = plugin_factory.recorded_properties(cls, row)
         storage = resource_mod.ResourceStorage(
             row.physical_resource_id, self.store.resource_data(row.id),
             row.physical_name)

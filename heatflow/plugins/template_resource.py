@@ -14,8 +14,6 @@ class: one class per template file and registry, its properties and
 attributes schemas read from the file.
 """
 
-import hashlib
-
 from heatflow import attributes
 from heatflow import exception
 from heatflow import properties
@@ -45,11 +43,12 @@ class TemplateResource(stack_resource.StackResource):
     """The base of each template file's class (built by
     :class:`TemplateTypes`)."""
 
-    #: The template file (its key in the files map) and its content.
+    #: The template file (its key in the files map).
     template_name = None
-    template_source = None
     #: The registry layer that built the class (for the child's types).
     template_types = None
+    #: The names of the template's outputs.
+    declared_outputs = frozenset()
 
     @property
     def resource_info(self):
@@ -88,15 +87,11 @@ class TemplateResource(stack_resource.StackResource):
         return super().get_attribute(name)
 
     def _resolve_attribute(self, name):
-        if name == "outputs" and self._declared_outputs() is not None and \
-                "outputs" not in self._declared_outputs():
+        if name == "outputs" and "outputs" not in self.declared_outputs:
             if self.resource_id is None:
                 return None
             return self._children().outputs(self.resource_id)
         return super()._resolve_attribute(name)
-
-    def _declared_outputs(self):
-        return self.template_types.load(self.template_name).outputs
 
     def _member_attribute(self, name):
         """``resource.NAME`` (its reference id) or ``resource.NAME.ATTR``
@@ -180,11 +175,11 @@ class TemplateTypes:
         attrs.setdefault("outputs", attributes.Schema(
             "The nested stack's outputs, a map.",
             type=attributes.Schema.MAP))
-        digest = hashlib.sha256(str(self.files[name]).encode()).hexdigest()
         return type("Template[%s]" % name, (TemplateResource,), {
             "__module__": __name__, "properties_schema": schema,
             "attributes_schema": attrs, "template_name": name,
-            "template_source": digest, "template_types": self})
+            "declared_outputs": frozenset(tmpl.outputs),
+            "template_types": self})
 
     def check_child(self, name):
         """Refuse a cycle of template files (a.yaml nesting b.yaml nesting

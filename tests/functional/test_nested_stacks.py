@@ -441,6 +441,24 @@ def test_nesting_deeper_than_the_limit_is_refused(orch, cloud):
     assert len(orch.list_stacks(nested=True)) == 6
 
 
+def test_os_heat_stack_nested_past_the_limit_fails_where_it_would_go_deeper(
+        orch, cloud):
+    # A template given as a property is only known when its resource acts:
+    # the sixth level below the top is refused, the tree failing up to it.
+    levels = {"l6.yaml": {"heat_template_version": "2018-08-31"}}
+    for i in range(5, -1, -1):
+        levels["l%d.yaml" % i] = {
+            "heat_template_version": "2018-08-31", "resources": {"s": {
+                "type": "OS::Heat::Stack",
+                "properties": {"template": {
+                    "get_file": "l%d.yaml" % (i + 1)}}}}}
+    stack = orch.create_stack("s", levels["l0.yaml"],
+                              files=files(**levels)).wait(60)
+    assert stack.stack_status == "CREATE_FAILED"
+    assert "max_nested_stack_depth" in " ".join(
+        e.reason for e in orch.list_events("s", nested_depth=5))
+
+
 @pytest.mark.parametrize("kind,message", [
     ("http://example.com/server.yaml", "fetches nothing"),
     ("missing.yaml", "not in the files map"),

@@ -332,6 +332,10 @@ class FakeStore:
         self.writes.append(("delete", key))
         return not self.refuse
 
+    def update_resource(self, row_id, fence, **fields):
+        self.writes.append(("touch", row_id, fields))
+        return not self.refuse
+
 
 class Row:
     id, physical_resource_id, physical_name = 7, None, "s-r-abc"
@@ -386,3 +390,17 @@ def test_a_run_taken_over_does_not_start_the_action(monkeypatch):
     with pytest.raises(exception.Superseded):
         driver.run(plugin, "CREATE", taken_over=lambda: True)
     assert calls == [] and plugin.polls == []
+
+
+@pytest.mark.parametrize("lost", [False, True])
+def test_check_held_is_a_fenced_touch_of_the_row(lost):
+    """What a nested stack resource asks before it starts an operation on
+    its child: a run that lost the row must not."""
+    store = FakeStore(refuse=lost)
+    storage = driver.DbStorage(store, Row(), "fence")
+    if lost:
+        with pytest.raises(exception.Superseded):
+            storage.check_held()
+    else:
+        storage.check_held()
+    assert store.writes == [("touch", 7, {})]
